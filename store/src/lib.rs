@@ -1,0 +1,397 @@
+//! Content-addressed store for rescue-image inputs and built layers.
+//!
+//! Layout under the store root:
+//!
+//! ```text
+//! objects/ab/cdef…   file contents, named by their blake3 hash, mode 0444
+//! layers/<key>.json  a built layer, found by the hash of its inputs
+//! roots/<name>       symlinks to kept manifests (the garbage-collector roots)
+//! statcache.json     path + stat → hash, so unchanged host files are not read again
+//! tmp/               staging for atomic writes
+//! ```
+//!
+//! Every write goes to `tmp/` first, is fsynced and renamed into place, so an
+//! interrupted run never leaves a half-written object under its final name.
+
+mod statcache;
+
+pub use statcache::{StatCache, StatKey};
+
+use std::collections::BTreeSet;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Errors at the store's boundary; each names the path it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: {msg}")]
+    Invalid { path: PathBuf, msg: String },
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A blake3 digest in lowercase hex.
+pub type Hash = String;
+
+pub fn hash_bytes(data: &[u8]) -> Hash {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Hashes a file by streaming it; large files use blake3's rayon mode.
+pub fn hash_file(path: &Path) -> Result<Hash> {
+    let mut hasher = blake3::Hasher::new();
+    let meta = fs::metadata(path).map_err(io_err("stat", path))?;
+    if meta.len() > 4 << 20 {
+        let data = fs::read(path).map_err(io_err("read", path))?;
+        hasher.update_rayon(&data);
+    } else {
+        let mut f = File::open(path).map_err(io_err("open", path))?;
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            let n = f.read(&mut buf).map_err(io_err("read", path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+    Ok(hasher.finalize().to_hex().to_string())
+}
+
+pub struct Store {
+    root: PathBuf,
+    tmp_seq: AtomicU64,
+}
+
+/// Result of `Store::verify`.
+#[derive(Debug, Default)]
+pub struct VerifyReport {
+    pub checked: usize,
+    pub corrupt: Vec<PathBuf>,
+}
+
+/// Result of `Store::gc`.
+#[derive(Debug, Default)]
+pub struct GcReport {
+    pub kept: usize,
+    pub removed: usize,
+    pub freed_bytes: u64,
+    pub layers_removed: usize,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store at `root`.
+    pub fn open(root: &Path) -> Result<Store> {
+        for sub in ["objects", "layers", "roots", "tmp"] {
+            let p = root.join(sub);
+            fs::create_dir_all(&p).map_err(io_err("create directory", &p))?;
+        }
+        // The store holds copies of system files (possibly /etc/shadow-like
+        // secrets when configured in): keep it private.
+        fs::set_permissions(root, fs::Permissions::from_mode(0o700))
+            .map_err(io_err("chmod", root))?;
+        Ok(Store {
+            root: root.to_path_buf(),
+            tmp_seq: AtomicU64::new(0),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn object_path(&self, hash: &str) -> PathBuf {
+        self.root.join("objects").join(&hash[..2]).join(&hash[2..])
+    }
+
+    pub fn has(&self, hash: &str) -> bool {
+        self.object_path(hash).exists()
+    }
+
+    fn tmp_path(&self) -> PathBuf {
+        let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
+        self.root
+            .join("tmp")
+            .join(format!("{}.{}.{:?}", std::process::id(), n, std::thread::current().id()))
+    }
+
+    /// Writes `data` to `dest` atomically: temp file in the store, fsync, rename.
+    fn write_atomic(&self, dest: &Path, data: &[u8], mode: u32) -> Result<()> {
+        let tmp = self.tmp_path();
+        write_file_atomic_via(&tmp, dest, data, mode)
+    }
+
+    /// Stores bytes, returning their hash. Existing objects are not rewritten.
+    pub fn put_bytes(&self, data: &[u8]) -> Result<Hash> {
+        let hash = hash_bytes(data);
+        let dest = self.object_path(&hash);
+        if !dest.exists() {
+            let dir = dest.parent().unwrap();
+            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+            self.write_atomic(&dest, data, 0o444)?;
+        }
+        Ok(hash)
+    }
+
+    /// Copies a host file into the store under a hash the caller already
+    /// computed (from the stat cache or `hash_file`). The copy is re-hashed
+    /// so a file that changed in between is caught, not stored under a lie.
+    pub fn put_file_with_hash(&self, path: &Path, hash: &str) -> Result<()> {
+        let dest = self.object_path(hash);
+        if dest.exists() {
+            return Ok(());
+        }
+        let data = fs::read(path).map_err(io_err("read", path))?;
+        let actual = hash_bytes(&data);
+        if actual != hash {
+            return Err(Error::Invalid {
+                path: path.to_path_buf(),
+                msg: "file changed while the image was being built; run again".into(),
+            });
+        }
+        let dir = dest.parent().unwrap();
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        self.write_atomic(&dest, &data, 0o444)
+    }
+
+    pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
+        let p = self.object_path(hash);
+        fs::read(&p).map_err(io_err("read store object", &p))
+    }
+
+    /// Looks up a cached layer record by the hash of its inputs.
+    pub fn get_layer<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let p = self.root.join("layers").join(format!("{key}.json"));
+        let data = match fs::read(&p) {
+            Ok(d) => d,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_err("read", &p)(e)),
+        };
+        // A record that does not parse is treated as absent: it is rebuilt.
+        Ok(serde_json::from_slice(&data).ok())
+    }
+
+    pub fn put_layer<T: serde::Serialize>(&self, key: &str, record: &T) -> Result<()> {
+        let p = self.root.join("layers").join(format!("{key}.json"));
+        let data = serde_json::to_vec(record).expect("layer records serialize");
+        self.write_atomic(&p, &data, 0o644)
+    }
+
+    /// Registers `manifest` as a garbage-collection root.
+    pub fn add_root(&self, manifest: &Path) -> Result<()> {
+        let abs = fs::canonicalize(manifest).map_err(io_err("resolve", manifest))?;
+        let name = hash_bytes(abs.as_os_str().as_encoded_bytes());
+        let link = self.root.join("roots").join(&name[..32]);
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(&abs, &link).map_err(io_err("create root link", &link))
+    }
+
+    /// Manifests that are still present behind the root links.
+    pub fn live_roots(&self) -> Result<Vec<PathBuf>> {
+        let dir = self.root.join("roots");
+        let mut out = Vec::new();
+        for e in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
+            let e = e.map_err(io_err("list", &dir))?;
+            if let Ok(target) = fs::read_link(e.path()) {
+                if target.exists() {
+                    out.push(target);
+                } else {
+                    let _ = fs::remove_file(e.path());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    fn objects(&self) -> Result<Vec<(Hash, PathBuf)>> {
+        let dir = self.root.join("objects");
+        let mut out = Vec::new();
+        for sub in fs::read_dir(&dir).map_err(io_err("list", &dir))? {
+            let sub = sub.map_err(io_err("list", &dir))?.path();
+            let prefix = sub.file_name().unwrap().to_string_lossy().to_string();
+            for obj in fs::read_dir(&sub).map_err(io_err("list", &sub))? {
+                let obj = obj.map_err(io_err("list", &sub))?.path();
+                let rest = obj.file_name().unwrap().to_string_lossy().to_string();
+                out.push((format!("{prefix}{rest}"), obj));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Re-hashes every object; corrupt ones are listed in the report.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        use rayon::prelude::*;
+        let objects = self.objects()?;
+        let corrupt: Vec<PathBuf> = objects
+            .par_iter()
+            .filter_map(|(name, path)| match hash_file(path) {
+                Ok(h) if &h == name => None,
+                _ => Some(path.clone()),
+            })
+            .collect();
+        Ok(VerifyReport {
+            checked: objects.len(),
+            corrupt,
+        })
+    }
+
+    /// Removes objects not in `referenced`, and layer records whose object is gone.
+    pub fn gc(&self, referenced: &BTreeSet<Hash>) -> Result<GcReport> {
+        let mut report = GcReport::default();
+        for (name, path) in self.objects()? {
+            if referenced.contains(&name) {
+                report.kept += 1;
+                continue;
+            }
+            let len = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
+            fs::remove_file(&path).map_err(io_err("remove", &path))?;
+            report.removed += 1;
+            report.freed_bytes += len;
+        }
+        let layers = self.root.join("layers");
+        for e in fs::read_dir(&layers).map_err(io_err("list", &layers))? {
+            let p = e.map_err(io_err("list", &layers))?.path();
+            let record: Option<serde_json::Value> =
+                fs::read(&p).ok().and_then(|d| serde_json::from_slice(&d).ok());
+            let object = record
+                .as_ref()
+                .and_then(|r| r.get("blake3"))
+                .and_then(|v| v.as_str());
+            if !matches!(object, Some(h) if referenced.contains(h)) {
+                fs::remove_file(&p).map_err(io_err("remove", &p))?;
+                report.layers_removed += 1;
+            }
+        }
+        // Leftovers of interrupted runs.
+        let tmp = self.root.join("tmp");
+        for e in fs::read_dir(&tmp).map_err(io_err("list", &tmp))?.flatten() {
+            let _ = fs::remove_file(e.path());
+        }
+        Ok(report)
+    }
+}
+
+/// Writes `data` to `tmp`, fsyncs it, renames it to `dest` and fsyncs the
+/// directory, so `dest` holds either the old or the whole new content.
+pub fn write_file_atomic_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(tmp)
+        .map_err(io_err("create", tmp))?;
+    f.write_all(data).map_err(io_err("write", tmp))?;
+    // Mode set explicitly: the umask must not change what we write.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(io_err("chmod", tmp))?;
+    f.sync_all().map_err(io_err("fsync", tmp))?;
+    drop(f);
+    fs::rename(tmp, dest).map_err(|e| {
+        let _ = fs::remove_file(tmp);
+        io_err("rename into place", dest)(e)
+    })?;
+    if let Some(dir) = dest.parent() {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+/// Atomic write next to `dest` (temp file in the same directory).
+pub fn write_file_atomic(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let tmp = dest.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let _ = fs::remove_file(&tmp);
+    write_file_atomic_via(&tmp, dest, data, mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_is_content_addressed_and_verify_finds_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let h = store.put_bytes(b"hello").unwrap();
+        assert_eq!(h, hash_bytes(b"hello"));
+        assert_eq!(store.put_bytes(b"hello").unwrap(), h);
+        assert_eq!(store.read(&h).unwrap(), b"hello");
+        let h2 = store.put_bytes(b"world").unwrap();
+        let r = store.verify().unwrap();
+        assert_eq!((r.checked, r.corrupt.len()), (2, 0));
+
+        let p = store.object_path(&h2);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&p, b"w0rld").unwrap();
+        let r = store.verify().unwrap();
+        assert_eq!(r.corrupt, vec![p]);
+    }
+
+    #[test]
+    fn put_file_rejects_a_stale_hash() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, b"one").unwrap();
+        let h = hash_file(&f).unwrap();
+        fs::write(&f, b"two").unwrap();
+        let err = store.put_file_with_hash(&f, &h).unwrap_err();
+        assert!(err.to_string().contains("changed while"), "{err}");
+        assert!(!store.has(&h));
+    }
+
+    #[test]
+    fn gc_keeps_referenced_objects_and_their_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let keep = store.put_bytes(b"keep").unwrap();
+        let drop_ = store.put_bytes(b"drop").unwrap();
+        store
+            .put_layer("k1", &serde_json::json!({"blake3": keep}))
+            .unwrap();
+        store
+            .put_layer("k2", &serde_json::json!({"blake3": drop_}))
+            .unwrap();
+        let r = store.gc(&BTreeSet::from([keep.clone()])).unwrap();
+        assert_eq!((r.kept, r.removed, r.layers_removed), (1, 1, 1));
+        assert!(store.has(&keep) && !store.has(&drop_));
+        assert!(store.get_layer::<serde_json::Value>("k1").unwrap().is_some());
+        assert!(store.get_layer::<serde_json::Value>("k2").unwrap().is_none());
+    }
+
+    #[test]
+    fn atomic_write_ignores_umask_and_replaces_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a");
+        write_file_atomic(&p, b"first", 0o600).unwrap();
+        write_file_atomic(&p, b"second", 0o600).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"second");
+        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

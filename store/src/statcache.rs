@@ -1,0 +1,149 @@
+//! Stat cache: (path, dev, inode, size, mtime, ctime) → content hash.
+//!
+//! ctime is part of the key because it cannot be set from user space: a file
+//! rewritten with its old mtime restored still misses the cache.
+
+use crate::{hash_file, io_err, write_file_atomic, Hash, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatKey {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl StatKey {
+    pub fn of(meta: &fs::Metadata) -> StatKey {
+        StatKey {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128,
+            ctime_ns: meta.ctime() as i128 * 1_000_000_000 + meta.ctime_nsec() as i128,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Entry {
+    key: StatKey,
+    hash: Hash,
+}
+
+/// Thread-safe; shared by the rayon workers that hash inputs.
+pub struct StatCache {
+    file: PathBuf,
+    entries: Mutex<HashMap<PathBuf, Entry>>,
+    dirty: Mutex<bool>,
+    pub hits: std::sync::atomic::AtomicUsize,
+    pub misses: std::sync::atomic::AtomicUsize,
+}
+
+impl StatCache {
+    /// Loads the cache; a missing or unreadable cache starts empty.
+    pub fn load(file: &Path) -> StatCache {
+        let entries = fs::read(file)
+            .ok()
+            .and_then(|d| serde_json::from_slice(&d).ok())
+            .unwrap_or_default();
+        StatCache {
+            file: file.to_path_buf(),
+            entries: Mutex::new(entries),
+            dirty: Mutex::new(false),
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
+    /// Hash of `path`'s content, read only when its stat changed.
+    pub fn hash(&self, path: &Path, meta: &fs::Metadata) -> Result<Hash> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let key = StatKey::of(meta);
+        if let Some(e) = self.entries.lock().unwrap().get(path) {
+            if e.key == key {
+                self.hits.fetch_add(1, Relaxed);
+                return Ok(e.hash.clone());
+            }
+        }
+        self.misses.fetch_add(1, Relaxed);
+        let hash = hash_file(path)?;
+        // A file modified within the same clock tick as its stat could later
+        // change without changing the key; don't cache such racy entries.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i128)
+            .unwrap_or(0);
+        if now - key.mtime_ns > 2_000_000_000 {
+            self.entries.lock().unwrap().insert(
+                path.to_path_buf(),
+                Entry {
+                    key,
+                    hash: hash.clone(),
+                },
+            );
+            *self.dirty.lock().unwrap() = true;
+        }
+        Ok(hash)
+    }
+
+    /// Hash of `path`, stat included.
+    pub fn hash_path(&self, path: &Path) -> Result<Hash> {
+        let meta = fs::metadata(path).map_err(io_err("stat", path))?;
+        self.hash(path, &meta)
+    }
+
+    pub fn save(&self) -> Result<()> {
+        if !*self.dirty.lock().unwrap() {
+            return Ok(());
+        }
+        let entries = self.entries.lock().unwrap();
+        let data = serde_json::to_vec(&*entries).map_err(|e| {
+            io_err("serialize", &self.file)(io::Error::new(io::ErrorKind::Other, e))
+        })?;
+        write_file_atomic(&self.file, &data, 0o600)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn unchanged_files_hit_and_changed_files_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        fs::write(&f, b"one").unwrap();
+        // Age the file so the entry is not considered racy.
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        fs::File::options()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let cache_file = dir.path().join("cache.json");
+        let c = StatCache::load(&cache_file);
+        let h1 = c.hash_path(&f).unwrap();
+        c.save().unwrap();
+
+        let c = StatCache::load(&cache_file);
+        assert_eq!(c.hash_path(&f).unwrap(), h1);
+        assert_eq!((c.hits.load(Relaxed), c.misses.load(Relaxed)), (1, 0));
+
+        fs::write(&f, b"two").unwrap();
+        let h2 = c.hash_path(&f).unwrap();
+        assert_ne!(h1, h2);
+        assert_eq!(h2, crate::hash_bytes(b"two"));
+        assert_eq!(c.misses.load(Relaxed), 1);
+    }
+}
