@@ -1,0 +1,1 @@
+//! Rescue init (to be written).

@@ -1,0 +1,1 @@
+//! ELF dependency closure (to be written).

@@ -1,0 +1,1 @@
+//! Kernel-module closure (to be written).
