@@ -1,0 +1,136 @@
+//! `manifest.json`: every input, every file and every artefact of an image.
+//! Its schema is documented in docs/manifest.md; it is what `diff`, `sign`
+//! and `verify` will work from, so fields are only ever added.
+
+use crate::layer::{Built, Entry};
+use serde::{Deserialize, Serialize};
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub schema: u32,
+    pub tool: Tool,
+    pub inputs: Inputs,
+    pub layers: Vec<LayerInfo>,
+    pub artefacts: Vec<Artefact>,
+    /// Every entry of every layer, sorted by path then layer order.
+    pub files: Vec<FileInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Inputs {
+    pub kernel: KernelInput,
+    pub recipes: Vec<Named>,
+    /// blake3 of the generated rescue configuration (/etc/rear-build/rescue.json).
+    pub rescue_config_blake3: String,
+    pub includes: Vec<String>,
+    pub modules_policy: String,
+    pub source_date_epoch: u64,
+    pub compression: Compression,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct KernelInput {
+    pub version: String,
+    pub image: String,
+    pub sha256: String,
+    pub blake3: String,
+    pub modules: usize,
+    pub firmware: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Named {
+    pub name: String,
+    pub blake3: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Compression {
+    pub algorithm: String,
+    pub level: i32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LayerInfo {
+    pub name: String,
+    pub files: usize,
+    pub uncompressed_size: u64,
+    pub size: u64,
+    pub sha256: String,
+    pub blake3: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Artefact {
+    pub name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub blake3: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FileInfo {
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub layer: String,
+}
+
+impl Manifest {
+    pub fn files_of(layers: &[Built]) -> Vec<FileInfo> {
+        let mut files: Vec<(usize, FileInfo)> = layers
+            .iter()
+            .enumerate()
+            .flat_map(|(i, l)| {
+                l.entries.iter().map(move |e| {
+                    (
+                        i,
+                        FileInfo {
+                            entry: e.clone(),
+                            layer: l.name.clone(),
+                        },
+                    )
+                })
+            })
+            .collect();
+        files.sort_by(|a, b| a.1.entry.path.cmp(&b.1.entry.path).then(a.0.cmp(&b.0)));
+        files.into_iter().map(|(_, f)| f).collect()
+    }
+
+    pub fn layer_infos(layers: &[Built]) -> Vec<LayerInfo> {
+        layers
+            .iter()
+            .map(|l| LayerInfo {
+                name: l.name.clone(),
+                files: l.entries.len(),
+                uncompressed_size: l.uncompressed_size,
+                size: l.size,
+                sha256: l.sha256.clone(),
+                blake3: l.blake3.clone(),
+            })
+            .collect()
+    }
+
+    /// Store objects this manifest needs: every file and every layer.
+    pub fn referenced(&self) -> impl Iterator<Item = &str> {
+        self.layers.iter().map(|l| l.blake3.as_str()).chain(
+            self.files.iter().filter_map(|f| match &f.entry.kind {
+                crate::layer::Kind::File { blake3, .. } => Some(blake3.as_str()),
+                _ => None,
+            }),
+        )
+    }
+
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut v = serde_json::to_vec_pretty(self).expect("manifest serializes");
+        v.push(b'\n');
+        v
+    }
+}

@@ -1,0 +1,118 @@
+//! The one runner for external commands: logs the exact command line,
+//! captures stderr, and turns a failure into an error that says what ran,
+//! how it ended and what it printed.
+
+use anyhow::{bail, Context, Result};
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl Cmd {
+    pub fn new(program: impl AsRef<OsStr>) -> Cmd {
+        Cmd {
+            program: program.as_ref().to_owned(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Cmd {
+        self.args.push(a.as_ref().to_owned());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Cmd {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        self
+    }
+
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
+        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self
+    }
+
+    /// The command line as a shell would take it, for logs and errors.
+    pub fn line(&self) -> String {
+        std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|a| shell_quote(&a.to_string_lossy()))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// Runs to completion; returns stdout. Fails on a non-zero exit.
+    pub fn run(&self) -> Result<String> {
+        log::debug!("running: {}", self.line());
+        let out = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| {
+                format!(
+                    "cannot run `{}`: is {} installed?",
+                    self.line(),
+                    Path::new(&self.program).display()
+                )
+            })?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            bail!(
+                "`{}` failed ({}): {}",
+                self.line(),
+                out.status,
+                stderr.trim()
+            );
+        }
+        if !stderr.trim().is_empty() {
+            log::debug!("{}: {}", self.line(), stderr.trim());
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_names_command_status_and_stderr() {
+        let err = Cmd::new("sh")
+            .args(["-c", "echo oops >&2; exit 3"])
+            .run()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("sh -c 'echo oops >&2; exit 3'"), "{err}");
+        assert!(err.contains("exit status: 3") && err.contains("oops"), "{err}");
+    }
+
+    #[test]
+    fn missing_program_says_so() {
+        let err = format!("{:#}", Cmd::new("/nonexistent/prog").run().unwrap_err());
+        assert!(err.contains("cannot run `/nonexistent/prog`"), "{err}");
+    }
+
+    #[test]
+    fn stdout_is_returned() {
+        assert_eq!(Cmd::new("echo").arg("hi").run().unwrap(), "hi\n");
+    }
+}
