@@ -142,9 +142,22 @@ mod tests {
 
     #[test]
     fn versions_sort_like_sort_v() {
-        let mut v = vec!["6.1.0-9-amd64", "6.1.0-10-amd64", "5.10.0-28-amd64", "6.10.1"];
+        let mut v = vec![
+            "6.1.0-9-amd64",
+            "6.1.0-10-amd64",
+            "5.10.0-28-amd64",
+            "6.10.1",
+        ];
         v.sort_by(|a, b| version_cmp(a, b));
-        assert_eq!(v, ["5.10.0-28-amd64", "6.1.0-9-amd64", "6.1.0-10-amd64", "6.10.1"]);
+        assert_eq!(
+            v,
+            [
+                "5.10.0-28-amd64",
+                "6.1.0-9-amd64",
+                "6.1.0-10-amd64",
+                "6.10.1"
+            ]
+        );
     }
 
     fn fake_kernel(root: &Path, v: &str) {
@@ -162,7 +175,9 @@ mod tests {
         fs::write(d.path().join("boot/vmlinuz-9.9-nomodules"), b"k").unwrap();
         let (k, note) = choose(&Choice::default(), d.path()).unwrap();
         assert_eq!(k.version, "6.1.0-10-amd64");
-        assert!(note.unwrap().contains("using the newest installed kernel, 6.1.0-10-amd64"));
+        assert!(note
+            .unwrap()
+            .contains("using the newest installed kernel, 6.1.0-10-amd64"));
     }
 
     #[test]
@@ -186,7 +201,9 @@ mod tests {
     fn empty_boot_is_a_clear_error() {
         let d = tempfile::tempdir().unwrap();
         fs::create_dir_all(d.path().join("boot")).unwrap();
-        let err = choose(&Choice::default(), d.path()).unwrap_err().to_string();
+        let err = choose(&Choice::default(), d.path())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("apt-get install linux-image-amd64"), "{err}");
     }
 }

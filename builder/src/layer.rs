@@ -83,6 +83,8 @@ pub struct Built {
     /// rework (e.g. the firmware the modules ask for).
     #[serde(default)]
     pub extra: Vec<String>,
+    #[serde(skip)]
+    pub from_cache: bool,
 }
 
 impl Layer {
@@ -112,7 +114,9 @@ impl Layer {
             }
         }
         for p in missing {
-            self.entries.entry(p.clone()).or_insert_with(|| Entry::dir(&p));
+            self.entries
+                .entry(p.clone())
+                .or_insert_with(|| Entry::dir(&p));
         }
     }
 
@@ -221,13 +225,17 @@ impl Layer {
         Ok(out)
     }
 
-    /// Builds the layer (or takes it from the cache) and returns its record.
-    pub fn build(&self, store: &Store, params: &Params, extra: Vec<String>) -> Result<Built> {
-        let key = self.key(params);
-        if let Some(b) = store.get_layer::<Built>(&key)? {
-            if store.has(&b.blake3) {
-                return Ok(b);
-            }
+    /// Builds the layer, or takes it from the cache under `key` (normally
+    /// `self.key(params)`), and returns its record.
+    pub fn build(
+        &self,
+        store: &Store,
+        params: &Params,
+        key: &str,
+        extra: Vec<String>,
+    ) -> Result<Built> {
+        if let Some(b) = cached(store, key) {
+            return Ok(b);
         }
         let archive = self
             .cpio(store, params.epoch)
@@ -243,10 +251,24 @@ impl Layer {
             uncompressed_size: archive.len() as u64,
             entries: self.entries.values().cloned().collect(),
             extra,
+            from_cache: false,
         };
-        store.put_layer(&key, &built)?;
+        store.put_layer(key, &built)?;
         Ok(built)
     }
+}
+
+/// A cached layer record whose object is still in the store.
+pub fn cached(store: &Store, key: &str) -> Option<Built> {
+    store
+        .get_layer::<Built>(key)
+        .ok()
+        .flatten()
+        .filter(|b| store.has(&b.blake3))
+        .map(|b| Built {
+            from_cache: true,
+            ..b
+        })
 }
 
 /// zstd with fixed parameters. Multi-threaded mode gives the same bytes for
@@ -298,8 +320,13 @@ mod tests {
                 break;
             }
             let e = r.entry();
-            let (name, mode, ino, nlink, mtime) =
-                (e.name().to_string(), e.mode(), e.ino(), e.nlink(), e.mtime());
+            let (name, mode, ino, nlink, mtime) = (
+                e.name().to_string(),
+                e.mode(),
+                e.ino(),
+                e.nlink(),
+                e.mtime(),
+            );
             let mut buf = Vec::new();
             r.read_to_end(&mut buf).unwrap();
             data = r.finish().unwrap();
@@ -329,7 +356,17 @@ mod tests {
         l.add_parents();
         let got = read_back(&l.cpio(&store, 42).unwrap());
         let names: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
-        assert_eq!(names, ["bin", "usr", "usr/bin", "usr/bin/a", "usr/bin/b", "usr/bin/s"]);
+        assert_eq!(
+            names,
+            [
+                "bin",
+                "usr",
+                "usr/bin",
+                "usr/bin/a",
+                "usr/bin/b",
+                "usr/bin/s"
+            ]
+        );
         assert!(got.iter().all(|g| g.4 == 42));
         let (a, b, s) = (&got[3], &got[4], &got[5]);
         // a and b share an inode; only the last name carries the data.
@@ -349,12 +386,19 @@ mod tests {
         let mut l = Layer::new("config", 3);
         l.insert(file(&store, "/etc/x", b"1", 0o644));
         let k1 = l.key(&params);
-        let b1 = l.build(&store, &params, vec![]).unwrap();
-        let b2 = l.build(&store, &params, vec![]).unwrap();
-        assert_eq!((b1.sha256.clone(), b1.blake3.clone()), (b2.sha256, b2.blake3));
+        let b1 = l.build(&store, &params, &l.key(&params), vec![]).unwrap();
+        let b2 = l.build(&store, &params, &l.key(&params), vec![]).unwrap();
+        assert!(!b1.from_cache && b2.from_cache);
+        assert_eq!(
+            (b1.sha256.clone(), b1.blake3.clone()),
+            (b2.sha256, b2.blake3)
+        );
+        // The bytes do not depend on the cache: rebuilding without it gives the same.
+        let fresh = compress(&l.cpio(&store, 1).unwrap(), 3).unwrap();
+        assert_eq!(sha256_hex(&fresh), b1.sha256);
         l.insert(file(&store, "/etc/x", b"2", 0o644));
         assert_ne!(l.key(&params), k1);
-        let b3 = l.build(&store, &params, vec![]).unwrap();
+        let b3 = l.build(&store, &params, &l.key(&params), vec![]).unwrap();
         assert_ne!(b3.sha256, b1.sha256);
         let raw = zstd::decode_all(&store.read(&b3.blake3).unwrap()[..]).unwrap();
         assert_eq!(raw.len() as u64, b3.uncompressed_size);

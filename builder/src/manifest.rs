@@ -120,12 +120,13 @@ impl Manifest {
 
     /// Store objects this manifest needs: every file and every layer.
     pub fn referenced(&self) -> impl Iterator<Item = &str> {
-        self.layers.iter().map(|l| l.blake3.as_str()).chain(
-            self.files.iter().filter_map(|f| match &f.entry.kind {
+        self.layers
+            .iter()
+            .map(|l| l.blake3.as_str())
+            .chain(self.files.iter().filter_map(|f| match &f.entry.kind {
                 crate::layer::Kind::File { blake3, .. } => Some(blake3.as_str()),
                 _ => None,
-            }),
-        )
+            }))
     }
 
     pub fn to_json(&self) -> Vec<u8> {

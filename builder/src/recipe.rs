@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_rejected_with_the_recipe_name() {
-        let err = Recipe::parse("mine", "[[package]]\nname = \"x\"\nbinarys = [\"a\"]\n")
-            .unwrap_err();
+        let err =
+            Recipe::parse("mine", "[[package]]\nname = \"x\"\nbinarys = [\"a\"]\n").unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("mine") && msg.contains("binarys"), "{msg}");
     }
@@ -142,7 +142,10 @@ mod tests {
     #[test]
     fn unknown_recipe_names_the_places_searched() {
         let msg = format!("{:#}", Recipe::load("nope").unwrap_err());
-        assert!(msg.contains("/etc/rear-build/recipes") && msg.contains("storage"), "{msg}");
+        assert!(
+            msg.contains("/etc/rear-build/recipes") && msg.contains("storage"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -34,7 +34,8 @@ impl Cmd {
     }
 
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
-        self.env.push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self.env
+            .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
         self
     }
 
@@ -80,8 +81,7 @@ impl Cmd {
 
 pub fn shell_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
     {
         s.to_string()
@@ -102,7 +102,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("sh -c 'echo oops >&2; exit 3'"), "{err}");
-        assert!(err.contains("exit status: 3") && err.contains("oops"), "{err}");
+        assert!(
+            err.contains("exit status: 3") && err.contains("oops"),
+            "{err}"
+        );
     }
 
     #[test]

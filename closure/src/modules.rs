@@ -388,7 +388,8 @@ pub fn modinfo(path: &Path, elf: &[u8]) -> Result<Vec<(String, String)>, Error> 
         .split(|b| *b == 0)
         .filter_map(|kv| {
             let s = String::from_utf8_lossy(kv);
-            s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))
+            s.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
         })
         .collect())
 }
@@ -447,7 +448,11 @@ mod tests {
             "# comment\nsoftdep ext4 pre: crypto-crc32c\nsoftdep jbd2 pre: crc32c post: nothere\n",
         )
         .unwrap();
-        fs::write(d.join("modules.builtin"), "kernel/crypto/crc32c_generic.ko\n").unwrap();
+        fs::write(
+            d.join("modules.builtin"),
+            "kernel/crypto/crc32c_generic.ko\n",
+        )
+        .unwrap();
         fs::write(
             d.join("modules.alias"),
             "alias crypto-crc32c crc32c_intel\nalias crc32c crc32c_intel\nalias crypto-crc32c crc32c_generic\nalias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n",
@@ -480,7 +485,9 @@ mod tests {
             include: vec!["foo".into()],
             exclude: vec!["dm-*".into()],
         };
-        let sel = t.select(&policy, &["dm_mod".into(), "jbd2".into()]).unwrap();
+        let sel = t
+            .select(&policy, &["dm_mod".into(), "jbd2".into()])
+            .unwrap();
         let got: Vec<&str> = sel.modules.iter().map(|s| s.as_str()).collect();
         assert_eq!(got, ["cfg80211", "crc32c_intel", "foo", "jbd2"]);
     }
@@ -540,7 +547,10 @@ mod tests {
             .filter(|p| p.exists())
             .expect("needs a Debian kernel in /lib/modules: run ci/setup (linux-image-amd64)");
         let info = modinfo(&ko, &read_module(&ko).unwrap()).unwrap();
-        assert!(info.iter().any(|(k, v)| k == "license" && v == "GPL"), "{info:?}");
+        assert!(
+            info.iter().any(|(k, v)| k == "license" && v == "GPL"),
+            "{info:?}"
+        );
         assert!(info.iter().any(|(k, _)| k == "vermagic"));
     }
 }

@@ -40,7 +40,10 @@ pub enum Error {
 
 pub type Result<T> = std::result::Result<T, Error>;
 
-pub(crate) fn io_err<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| Error::Io {
         action,
         path: path.to_path_buf(),
@@ -128,9 +131,12 @@ impl Store {
 
     fn tmp_path(&self) -> PathBuf {
         let n = self.tmp_seq.fetch_add(1, Ordering::Relaxed);
-        self.root
-            .join("tmp")
-            .join(format!("{}.{}.{:?}", std::process::id(), n, std::thread::current().id()))
+        self.root.join("tmp").join(format!(
+            "{}.{}.{:?}",
+            std::process::id(),
+            n,
+            std::thread::current().id()
+        ))
     }
 
     /// Writes `data` to `dest` atomically: temp file in the store, fsync, rename.
@@ -271,8 +277,9 @@ impl Store {
         let layers = self.root.join("layers");
         for e in fs::read_dir(&layers).map_err(io_err("list", &layers))? {
             let p = e.map_err(io_err("list", &layers))?.path();
-            let record: Option<serde_json::Value> =
-                fs::read(&p).ok().and_then(|d| serde_json::from_slice(&d).ok());
+            let record: Option<serde_json::Value> = fs::read(&p)
+                .ok()
+                .and_then(|d| serde_json::from_slice(&d).ok());
             let object = record
                 .as_ref()
                 .and_then(|r| r.get("blake3"))
@@ -380,8 +387,14 @@ mod tests {
         let r = store.gc(&BTreeSet::from([keep.clone()])).unwrap();
         assert_eq!((r.kept, r.removed, r.layers_removed), (1, 1, 1));
         assert!(store.has(&keep) && !store.has(&drop_));
-        assert!(store.get_layer::<serde_json::Value>("k1").unwrap().is_some());
-        assert!(store.get_layer::<serde_json::Value>("k2").unwrap().is_none());
+        assert!(store
+            .get_layer::<serde_json::Value>("k1")
+            .unwrap()
+            .is_some());
+        assert!(store
+            .get_layer::<serde_json::Value>("k2")
+            .unwrap()
+            .is_none());
     }
 
     #[test]
@@ -391,7 +404,10 @@ mod tests {
         write_file_atomic(&p, b"first", 0o600).unwrap();
         write_file_atomic(&p, b"second", 0o600).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"second");
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -1,0 +1,316 @@
+//! Command line: `rear-build image`, `closure`, `store verify|gc`.
+
+use crate::image::{self, Options};
+use crate::manifest::Manifest;
+use crate::ui::{self, Progress};
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use rear_closure::modules::{Policy, PolicyKind};
+use rear_store::Store;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+const ABOUT: &str = "Relax-and-Recover rebuilt as a reproducible rescue image builder";
+
+const LONG_ABOUT: &str = "\
+Relax-and-Recover rebuilt as a reproducible rescue image builder.
+
+rear-build makes a rescue system from this machine's own kernel and tools:
+every program with the libraries it needs, the kernel modules and firmware
+for storage, network and input, and rear-build itself as the rescue
+system's init. Files are kept in a content-addressed store, so a rebuild
+only redoes what changed, and the same inputs always give the same bytes.
+
+Typical use:
+  rear-build image                       build vmlinuz + initrd.img + manifest.json
+  rear-build closure /usr/sbin/lvm       what a program needs, one path a line
+  rear-build store verify                re-hash the store, report corruption";
+
+#[derive(Parser, Debug)]
+#[command(name = "rear-build", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// The content-addressed store of files and built layers.
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "/var/lib/rear-build/store"
+    )]
+    pub store: PathBuf,
+    /// More output (-v: each stage's time and cache use; -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Debug output: every external command line and its stderr.
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
+    /// Trace output (more than debug).
+    #[arg(short = 'D', long, global = true)]
+    pub trace: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the rescue image: vmlinuz, initrd.img and manifest.json.
+    #[command(visible_alias = "mkrescue", long_about = IMAGE_HELP)]
+    Image(ImageArgs),
+    /// Print every host path FILES need (libraries, interpreter, symlinks), sorted.
+    #[command(long_about = CLOSURE_HELP)]
+    Closure {
+        /// Programs, libraries or scripts (absolute paths or names found in PATH).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Inspect and maintain the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+const IMAGE_HELP: &str = "\
+Build the rescue image: vmlinuz, initrd.img and manifest.json in --output.
+
+The initrd is four layers, each a deterministic cpio archive compressed with
+zstd and cached in the store: base (programs and libraries from the recipes,
+rear-build as /init), modules, firmware and config (hostname, network,
+--include files). Boot it with the kernel command line
+  rear.auto=shell       a shell on every console (the default)
+  rear.auto=run:/PATH   run PATH, print REAR-RUN-EXIT=<code>, power off
+  rear.auto=poweroff    power off once ready
+The same inputs give the same bytes; SOURCE_DATE_EPOCH sets every file's time.";
+
+const CLOSURE_HELP: &str = "\
+Print every host path FILES need to run, one absolute path a line, sorted:
+the files themselves, each symlink and its target, the ELF interpreter and
+every library (DT_NEEDED, RUNPATH/RPATH with $ORIGIN, ld.so.conf, .note.dlopen),
+and the interpreters of scripts. Exits non-zero, naming the chain, when a
+needed library cannot be found.";
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModulesArg {
+    /// Storage, network, input, filesystems and crypto: what any machine may need.
+    Most,
+    /// Every module of the kernel.
+    All,
+    /// The modules loaded on this machine now.
+    Loaded,
+}
+
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// Kernel version (default: the running kernel, or the newest in /boot).
+    #[arg(short = 'r', long = "kernel-version", value_name = "KVER")]
+    pub kernel_version: Option<String>,
+    /// Kernel image to boot (with --modules-dir for its modules).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Module directory of that kernel (default /lib/modules/KVER).
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
+    /// Where the artefacts go.
+    #[arg(
+        short,
+        long,
+        value_name = "DIR",
+        default_value = "/var/lib/rear-build/output"
+    )]
+    pub output: PathBuf,
+    /// Extra file or directory for the image, at DEST (default: the same path). Repeatable.
+    #[arg(long, value_name = "SRC[:DEST]")]
+    pub include: Vec<String>,
+    /// Extra recipe: a file path, a name in /etc/rear-build/recipes, or a built-in. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub recipe: Vec<String>,
+    /// Leave out the default recipes (rescue, storage, network, backup, rear-build).
+    #[arg(long)]
+    pub no_default_recipes: bool,
+    /// Which kernel modules go in.
+    #[arg(long, value_enum, default_value = "most")]
+    pub modules: ModulesArg,
+    /// Also take this module (and its dependencies). Repeatable.
+    #[arg(long = "add-module", value_name = "NAME")]
+    pub add_module: Vec<String>,
+    /// Leave out modules matching NAME (glob). Repeatable.
+    #[arg(long = "omit-module", value_name = "NAME")]
+    pub omit_module: Vec<String>,
+    /// Where firmware is found.
+    #[arg(long, value_name = "DIR", default_value = "/lib/firmware")]
+    pub firmware_dir: PathBuf,
+    /// zstd level for the layers (1-19).
+    #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub compress_level: i32,
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    ui::init_log(cli.verbose, cli.debug, cli.trace);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rear-build: error: {e:#}");
+            2
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Image(a) => image_cmd(&cli.store, a),
+        Command::Closure { files } => closure_cmd(files),
+        Command::Store(s) => store_cmd(&cli.store, s),
+    }
+}
+
+fn epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds")),
+        Err(_) => Ok(image::DEFAULT_EPOCH),
+    }
+}
+
+fn image_cmd(store: &std::path::Path, a: ImageArgs) -> Result<i32> {
+    let includes = a
+        .include
+        .iter()
+        .map(|s| image::parse_include(s))
+        .collect::<Result<Vec<_>>>()?;
+    let opts = Options {
+        kernel: crate::kernel::Choice {
+            version: a.kernel_version,
+            image: a.kernel,
+            modules_dir: a.modules_dir,
+        },
+        output: a.output,
+        includes,
+        recipes: a.recipe,
+        default_recipes: !a.no_default_recipes,
+        modules: Policy {
+            kind: Some(match a.modules {
+                ModulesArg::Most => PolicyKind::Most,
+                ModulesArg::All => PolicyKind::All,
+                ModulesArg::Loaded => PolicyKind::Loaded,
+            }),
+            include: a.add_module,
+            exclude: a.omit_module,
+        },
+        firmware_dir: a.firmware_dir,
+        epoch: epoch()?,
+        level: a.compress_level,
+    };
+    let store = Store::open(store)?;
+    let mut progress = Progress::new();
+    let report = image::build(&store, &opts, &mut progress)?;
+    let took = progress.finish();
+    let m = &report.manifest;
+    let initrd = &m.artefacts[1];
+    log::info!(
+        "layers from cache: {}",
+        if report.cached.is_empty() {
+            "none".to_string()
+        } else {
+            report.cached.join(", ")
+        }
+    );
+    eprintln!(
+        "rear-build: image for kernel {}: {} files, {} modules, initrd {:.1} MiB, in {:.2} s",
+        report.kernel.version,
+        m.files.len(),
+        m.inputs.kernel.modules,
+        initrd.size as f64 / (1 << 20) as f64,
+        took.as_secs_f64()
+    );
+    for p in &report.paths {
+        println!("{}", p.display());
+    }
+    Ok(0)
+}
+
+fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {
+    use rear_closure::elf::{Resolver, Want};
+    let mut wants = Vec::new();
+    for f in files {
+        let path = if f.is_absolute() {
+            f
+        } else if f.components().count() == 1 {
+            image::SEARCH_PATH
+                .iter()
+                .map(|d| std::path::Path::new(d).join(&f))
+                .find(|p| p.exists())
+                .with_context(|| {
+                    format!(
+                        "{}: not found in PATH ({})",
+                        f.display(),
+                        image::SEARCH_PATH.join(":")
+                    )
+                })?
+        } else {
+            std::path::absolute(&f)?
+        };
+        wants.push(Want {
+            path,
+            optional: false,
+        });
+    }
+    let closure = Resolver::new(std::path::Path::new("/"))?.resolve(&wants)?;
+    for w in &closure.warnings {
+        log::warn!("{w}");
+    }
+    let mut out = String::new();
+    for p in closure.paths() {
+        out.push_str(&p.to_string_lossy());
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Re-hash every object; exit 1 and list the corrupt ones if any.
+    Verify,
+    /// Remove objects that no kept manifest references.
+    Gc,
+}
+
+fn store_cmd(root: &std::path::Path, cmd: StoreCommand) -> Result<i32> {
+    let store = Store::open(root)?;
+    match cmd {
+        StoreCommand::Verify => {
+            let r = store.verify()?;
+            for p in &r.corrupt {
+                println!("corrupt: {}", p.display());
+            }
+            println!("{} objects checked, {} corrupt", r.checked, r.corrupt.len());
+            if !r.corrupt.is_empty() {
+                eprintln!("rear-build: the store has corrupt objects; remove them and rebuild (`rear-build store gc` keeps what manifests need)");
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        StoreCommand::Gc => {
+            let mut keep = BTreeSet::new();
+            let roots = store.live_roots()?;
+            for m in &roots {
+                let data =
+                    std::fs::read(m).with_context(|| format!("read manifest {}", m.display()))?;
+                let man: Manifest = serde_json::from_slice(&data)
+                    .with_context(|| format!("{} is not a rear-build manifest", m.display()))?;
+                keep.extend(man.referenced().map(str::to_string));
+            }
+            let r = store.gc(&keep)?;
+            println!(
+                "{} manifests kept {} objects; removed {} objects ({:.1} MiB) and {} cached layers",
+                roots.len(),
+                r.kept,
+                r.removed,
+                r.freed_bytes as f64 / (1 << 20) as f64,
+                r.layers_removed
+            );
+            Ok(0)
+        }
+    }
+}

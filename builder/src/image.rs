@@ -1,0 +1,834 @@
+//! `rear-build image`: from recipes and a kernel to vmlinuz, initrd.img and
+//! manifest.json.
+//!
+//! Four layers, each cached in the store under the hash of its inputs:
+//! `base` (programs, libraries, rear-build as /init), `modules` (kernel
+//! modules with index files made by depmod), `firmware`, and `config`
+//! (generated files and `--include`s). A rebuild redoes only the layers
+//! whose inputs changed.
+
+use crate::kernel::{self, Kernel};
+use crate::layer::{self, Built, Entry, Kind, Layer, Params};
+use crate::manifest::{self, Manifest};
+use crate::recipe::{self, Recipe};
+use crate::run::Cmd;
+use crate::ui::Progress;
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use rear_closure::elf::{Node, Resolver, Want};
+use rear_closure::modules::{self as kmod, ModuleTree, Policy, PolicyKind};
+use rear_store::{StatCache, Store};
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+/// PATH used to find recipe binaries, whatever the caller's PATH is.
+pub const SEARCH_PATH: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// The fixed timestamp when SOURCE_DATE_EPOCH is unset.
+pub const DEFAULT_EPOCH: u64 = 1;
+
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub kernel: kernel::Choice,
+    pub output: PathBuf,
+    pub includes: Vec<(PathBuf, String)>,
+    pub recipes: Vec<String>,
+    pub default_recipes: bool,
+    pub modules: Policy,
+    pub firmware_dir: PathBuf,
+    pub epoch: u64,
+    pub level: i32,
+}
+
+pub struct Report {
+    pub kernel: Kernel,
+    pub manifest: Manifest,
+    pub paths: [PathBuf; 3],
+    /// Layers taken from the cache, by name.
+    pub cached: Vec<String>,
+}
+
+/// `SRC[:DEST]` → (SRC, DEST); DEST defaults to SRC's absolute path.
+pub fn parse_include(spec: &str) -> Result<(PathBuf, String)> {
+    let (src, dest) = match spec.split_once(':') {
+        Some((s, d)) => (s, d.to_string()),
+        None => (spec, String::new()),
+    };
+    let abs = std::path::absolute(src).with_context(|| format!("--include {spec}"))?;
+    let dest = if dest.is_empty() {
+        abs.to_string_lossy().to_string()
+    } else {
+        dest
+    };
+    if !dest.starts_with('/') {
+        bail!("--include {spec}: the destination {dest:?} must be an absolute path in the image");
+    }
+    Ok((abs, dest.trim_end_matches('/').to_string()))
+}
+
+/// Where a host path lands in the image: its real directory, its own name
+/// (so a symlink stays a symlink, next to what it points to).
+fn image_path(host: &Path) -> Result<String> {
+    let parent = host.parent().unwrap_or(Path::new("/"));
+    let real = fs::canonicalize(parent).with_context(|| format!("resolve {}", parent.display()))?;
+    Ok(match host.file_name() {
+        Some(n) => real.join(n).to_string_lossy().to_string(),
+        None => real.to_string_lossy().to_string(),
+    })
+}
+
+fn find_in_path(name: &str) -> Option<PathBuf> {
+    if name.starts_with('/') {
+        return Path::new(name).exists().then(|| PathBuf::from(name));
+    }
+    SEARCH_PATH
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| fs::symlink_metadata(p).is_ok())
+}
+
+fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
+    if !pattern.contains(['*', '?', '[']) {
+        return Ok(if fs::symlink_metadata(pattern).is_ok() {
+            vec![PathBuf::from(pattern)]
+        } else {
+            vec![]
+        });
+    }
+    let mut v: Vec<PathBuf> = glob::glob(pattern)
+        .with_context(|| format!("bad pattern {pattern:?}"))?
+        .filter_map(|p| p.ok())
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Every path below `dir` (not following symlinks), sorted, minus excludes.
+fn walk(dir: &Path, exclude: &[glob::Pattern], out: &mut Vec<PathBuf>) -> Result<()> {
+    let mut names: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("list {}", dir.display()))?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()
+        .with_context(|| format!("list {}", dir.display()))?;
+    names.sort();
+    for p in names {
+        if exclude.iter().any(|x| x.matches_path(&p)) {
+            continue;
+        }
+        let meta = fs::symlink_metadata(&p).with_context(|| format!("stat {}", p.display()))?;
+        out.push(p.clone());
+        if meta.is_dir() {
+            walk(&p, exclude, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// Host files, hashed (stat cache) and copied into the store, in parallel.
+struct Hasher<'a> {
+    store: &'a Store,
+    cache: &'a StatCache,
+}
+
+impl Hasher<'_> {
+    /// An entry for the host path `host`, placed at `dest` in the image.
+    fn entry(&self, host: &Path, dest: String) -> Result<Entry> {
+        let meta =
+            fs::symlink_metadata(host).with_context(|| format!("stat {}", host.display()))?;
+        let kind = if meta.file_type().is_symlink() {
+            let t = fs::read_link(host).with_context(|| format!("read link {}", host.display()))?;
+            Kind::Symlink {
+                target: t.to_string_lossy().to_string(),
+            }
+        } else if meta.is_dir() {
+            Kind::Dir
+        } else if meta.is_file() {
+            let hash = self.cache.hash(host, &meta)?;
+            self.store.put_file_with_hash(host, &hash)?;
+            Kind::File {
+                size: meta.len(),
+                blake3: hash,
+            }
+        } else {
+            bail!(
+                "{}: not a regular file, directory or symlink",
+                host.display()
+            );
+        };
+        Ok(Entry {
+            path: dest,
+            mode: if matches!(kind, Kind::Symlink { .. }) {
+                0o777
+            } else {
+                meta.mode() & 0o7777
+            },
+            kind,
+            uid: 0,
+            gid: 0,
+            source: Some(host.to_string_lossy().to_string()),
+        })
+    }
+
+    fn entries(&self, items: Vec<(PathBuf, String)>) -> Result<Vec<Entry>> {
+        items
+            .into_par_iter()
+            .map(|(host, dest)| self.entry(&host, dest))
+            .collect()
+    }
+
+    fn generated(&self, path: &str, mode: u32, data: &[u8]) -> Result<Entry> {
+        Ok(Entry {
+            path: path.to_string(),
+            kind: Kind::File {
+                size: data.len() as u64,
+                blake3: self.store.put_bytes(data)?,
+            },
+            mode,
+            uid: 0,
+            gid: 0,
+            source: None,
+        })
+    }
+}
+
+struct Wanted {
+    wants: Vec<Want>,
+    /// Directory entries from recipe `dirs` (closure takes files only).
+    dirs: Vec<PathBuf>,
+    modules: Vec<String>,
+}
+
+/// Turns recipes into closure wants; a missing required program is an error
+/// naming its package, a missing optional one a warning.
+fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
+    let mut w = Wanted {
+        wants: Vec::new(),
+        dirs: Vec::new(),
+        modules: Vec::new(),
+    };
+    let mut missing = Vec::new();
+    for r in recipes {
+        w.modules.extend(r.modules.iter().cloned());
+        for p in &r.packages {
+            let exclude: Vec<glob::Pattern> = r
+                .exclude
+                .iter()
+                .chain(&p.exclude)
+                .map(|x| {
+                    glob::Pattern::new(x)
+                        .with_context(|| format!("recipe {}: bad exclude {x:?}", r.name))
+                })
+                .collect::<Result<_>>()?;
+            let mut miss = |what: String, optional: bool| {
+                if optional || p.optional {
+                    log::info!(
+                        "recipe {}: {what} not found (package {}), left out",
+                        r.name,
+                        p.name
+                    );
+                } else {
+                    missing.push(format!(
+                        "{what} (recipe {}, Debian package {})",
+                        r.name, p.name
+                    ));
+                }
+            };
+            for b in &p.binaries {
+                match find_in_path(b) {
+                    Some(path) => w.wants.push(Want {
+                        path,
+                        optional: p.optional,
+                    }),
+                    None => miss(format!("program {b}"), false),
+                }
+            }
+            for item in &p.files {
+                let (pattern, opt) = recipe::split_optional(item);
+                let found = expand_glob(pattern)?;
+                if found.is_empty() {
+                    miss(format!("file {pattern}"), opt);
+                }
+                for f in found
+                    .into_iter()
+                    .filter(|f| !exclude.iter().any(|x| x.matches_path(f)))
+                {
+                    w.wants.push(Want {
+                        path: f,
+                        optional: p.optional || opt,
+                    });
+                }
+            }
+            for item in &p.dirs {
+                let (pattern, opt) = recipe::split_optional(item);
+                let found = expand_glob(pattern)?;
+                if found.is_empty() {
+                    miss(format!("directory {pattern}"), opt);
+                }
+                for d in found {
+                    let mut all = vec![d.clone()];
+                    walk(&d, &exclude, &mut all)?;
+                    for f in all {
+                        let meta = fs::symlink_metadata(&f)?;
+                        if meta.is_dir() {
+                            w.dirs.push(f);
+                        } else {
+                            w.wants.push(Want {
+                                path: f,
+                                optional: true,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "required items are missing:\n  {}\ninstall the packages named (apt-get install ...), or build with recipes that leave them out",
+            missing.join("\n  ")
+        );
+    }
+    Ok(w)
+}
+
+/// The image paths of the merged-/usr links, as on the host.
+fn top_links(layer: &mut Layer) -> Result<()> {
+    for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
+        if let Ok(t) = fs::read_link(top) {
+            layer.insert(Entry {
+                path: top.into(),
+                kind: Kind::Symlink {
+                    target: t.to_string_lossy().to_string(),
+                },
+                mode: 0o777,
+                uid: 0,
+                gid: 0,
+                source: Some(top.into()),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn base_layer(
+    h: &Hasher,
+    mut wants: Vec<Want>,
+    dirs: &[PathBuf],
+    progress: &mut Progress,
+) -> Result<Layer> {
+    let exe = std::env::current_exe().context("find the rear-build binary")?;
+    wants.push(Want {
+        path: exe.clone(),
+        optional: false,
+    });
+    progress.stage(&format!("resolving the closure of {} files", wants.len()));
+    let resolver = Resolver::new(Path::new("/"))?;
+    let closure = resolver.resolve(&wants)?;
+    for w in &closure.warnings {
+        log::info!("{w}");
+    }
+    progress.stage(&format!(
+        "hashing {} files of the base layer",
+        closure.nodes.len()
+    ));
+    let mut items = Vec::new();
+    for (path, node) in &closure.nodes {
+        let dest = if path == &exe {
+            "/usr/bin/rear-build".to_string()
+        } else {
+            image_path(path)?
+        };
+        if matches!(node, Node::Dir) {
+            continue;
+        }
+        items.push((path.clone(), dest));
+    }
+    for d in dirs {
+        items.push((d.clone(), image_path(d)?));
+    }
+    let mut layer = Layer::new("base", 0);
+    for e in h.entries(items)? {
+        layer.insert(e);
+    }
+    top_links(&mut layer)?;
+    let dev = |path: &str, mode, major, minor| Entry {
+        path: path.into(),
+        kind: Kind::Char { major, minor },
+        mode,
+        uid: 0,
+        gid: 0,
+        source: None,
+    };
+    // The kernel opens /dev/console before /init runs, so it must exist in
+    // the archive itself; devtmpfs comes later.
+    layer.insert(dev("/dev/console", 0o600, 5, 1));
+    layer.insert(dev("/dev/null", 0o666, 1, 3));
+    for d in [
+        "/proc",
+        "/sys",
+        "/run",
+        "/tmp",
+        "/mnt",
+        "/var/log",
+        "/var/lib/rear-build",
+        "/etc",
+    ] {
+        layer.insert(Entry::dir(d));
+    }
+    layer.insert(Entry {
+        mode: 0o1777,
+        ..Entry::dir("/tmp")
+    });
+    layer.insert(Entry {
+        mode: 0o700,
+        ..Entry::dir("/root")
+    });
+    layer.insert(Entry {
+        path: "/init".into(),
+        kind: Kind::Symlink {
+            target: "/usr/bin/rear-build".into(),
+        },
+        mode: 0o777,
+        uid: 0,
+        gid: 0,
+        source: None,
+    });
+    layer.add_parents();
+    Ok(layer)
+}
+
+/// Where the module tree lives in the image (as on a merged-/usr host).
+fn image_modules_dir(kver: &str) -> String {
+    let lib = fs::canonicalize("/lib").unwrap_or_else(|_| PathBuf::from("/lib"));
+    format!("{}/modules/{kver}", lib.display())
+}
+
+/// Index inputs depmod needs besides the modules themselves.
+const MODULE_INDEX_INPUTS: &[&str] = &[
+    "modules.order",
+    "modules.builtin",
+    "modules.builtin.modinfo",
+];
+
+struct ModulesOut {
+    built: Built,
+    firmware: Vec<String>,
+    names: BTreeSet<String>,
+}
+
+fn modules_layer(
+    h: &Hasher,
+    kernel: &Kernel,
+    tree: &ModuleTree,
+    policy: &Policy,
+    params: &Params,
+    progress: &mut Progress,
+) -> Result<ModulesOut> {
+    let loaded = match policy.kind {
+        Some(PolicyKind::Loaded) => kmod::loaded_modules(Path::new("/sys/module"))?,
+        _ => Vec::new(),
+    };
+    let sel = tree.select(policy, &loaded)?;
+    for m in &sel.missing_softdeps {
+        log::debug!("soft dependency not available: {m}");
+    }
+    let dest_root = image_modules_dir(&kernel.version);
+    progress.stage(&format!("hashing {} kernel modules", sel.modules.len()));
+    let mut items: Vec<(PathBuf, String)> = sel
+        .modules
+        .iter()
+        .map(|n| {
+            let rel = &tree.paths[n];
+            (kernel.modules_dir.join(rel), format!("{dest_root}/{rel}"))
+        })
+        .collect();
+    for f in MODULE_INDEX_INPUTS {
+        let p = kernel.modules_dir.join(f);
+        if p.exists() {
+            items.push((p, format!("{dest_root}/{f}")));
+        }
+    }
+    let mut layer = Layer::new("modules", 1);
+    for e in h.entries(items)? {
+        layer.insert(e);
+    }
+    let key = layer.key(params);
+    if let Some(built) = layer::cached(h.store, &key) {
+        return Ok(ModulesOut {
+            firmware: built.extra.clone(),
+            built,
+            names: sel.modules,
+        });
+    }
+
+    progress.stage(&format!(
+        "reading {} modules and running depmod",
+        sel.modules.len()
+    ));
+    let mut firmware: Vec<String> = sel
+        .modules
+        .par_iter()
+        .map(|n| {
+            let path = kernel.modules_dir.join(&tree.paths[n]);
+            let data = kmod::read_module(&path)?;
+            Ok(kmod::firmware_of(&kmod::modinfo(&path, &data)?))
+        })
+        .collect::<Result<Vec<Vec<String>>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    firmware.sort();
+    firmware.dedup();
+    for e in depmod(h, kernel, &layer, &dest_root)? {
+        layer.insert(e);
+    }
+    layer.add_parents();
+    let built = layer.build(h.store, params, &key, firmware.clone())?;
+    Ok(ModulesOut {
+        built,
+        firmware,
+        names: sel.modules,
+    })
+}
+
+/// Runs depmod over the chosen modules (hardlinked from the store into a
+/// scratch tree) and returns the index files it made, so that modprobe in
+/// the rescue system knows exactly the modules that are there.
+fn depmod(h: &Hasher, kernel: &Kernel, layer: &Layer, dest_root: &str) -> Result<Vec<Entry>> {
+    let scratch = tempfile::Builder::new()
+        .prefix("depmod.")
+        .tempdir_in(h.store.root().join("tmp"))
+        .context("create a scratch directory for depmod")?;
+    let tree = scratch.path().join("lib/modules").join(&kernel.version);
+    for e in layer.entries.values() {
+        if let Kind::File { blake3, .. } = &e.kind {
+            let rel = e
+                .path
+                .strip_prefix(dest_root)
+                .unwrap_or(&e.path)
+                .trim_start_matches('/');
+            let dest = tree.join(rel);
+            fs::create_dir_all(dest.parent().unwrap())?;
+            fs::hard_link(h.store.object_path(blake3), &dest)
+                .or_else(|_| fs::copy(h.store.object_path(blake3), &dest).map(|_| ()))
+                .with_context(|| format!("stage {}", dest.display()))?;
+        }
+    }
+    Cmd::new("depmod")
+        .arg("-b")
+        .arg(scratch.path())
+        .arg(&kernel.version)
+        .run()
+        .context("depmod (package kmod) could not index the chosen modules")?;
+    let mut out = Vec::new();
+    let mut names: Vec<String> = fs::read_dir(&tree)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with("modules.") && !MODULE_INDEX_INPUTS.contains(&n.as_str()))
+        .collect();
+    names.sort();
+    for n in names {
+        let data = fs::read(tree.join(&n))?;
+        out.push(h.generated(&format!("{dest_root}/{n}"), 0o644, &data)?);
+    }
+    Ok(out)
+}
+
+fn firmware_layer(h: &Hasher, fw_dir: &Path, wanted: &[String]) -> Result<(Layer, usize)> {
+    let mut items = Vec::new();
+    for name in wanted {
+        if let Some(p) = kmod::find_firmware(fw_dir, name) {
+            // Firmware names may be symlinks into other vendor directories.
+            let mut cur = p;
+            for _ in 0..8 {
+                items.push((cur.clone(), image_path(&cur)?));
+                match fs::read_link(&cur) {
+                    Ok(t) => cur = cur.parent().unwrap().join(t),
+                    Err(_) => break,
+                }
+            }
+        } else {
+            log::debug!("firmware {name} is not installed; left out");
+        }
+    }
+    items.sort();
+    items.dedup();
+    let found = items.len();
+    let mut layer = Layer::new("firmware", 2);
+    for e in h.entries(items)? {
+        layer.insert(e);
+    }
+    layer.add_parents();
+    Ok((layer, found))
+}
+
+fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Layer, String)> {
+    let mut layer = Layer::new("config", 3);
+    let keys = Path::new("/root/.ssh/authorized_keys");
+    let sshd = keys.is_file();
+    let cfg = crate::rescue::config(modules, sshd);
+    let mut cfg_hash = String::new();
+    for (path, mode, data) in crate::rescue::generated(&cfg) {
+        let e = h.generated(&path, mode, &data)?;
+        if path == "/etc/rear-build/rescue.json" {
+            cfg_hash = rear_store::hash_bytes(&data);
+        }
+        layer.insert(e);
+    }
+    let mut items = Vec::new();
+    if sshd {
+        items.push((keys.to_path_buf(), "/root/.ssh/authorized_keys".to_string()));
+    }
+    for (src, dest) in &opts.includes {
+        let meta = fs::symlink_metadata(src)
+            .with_context(|| format!("--include {}: cannot read it", src.display()))?;
+        items.push((src.clone(), dest.clone()));
+        if meta.is_dir() {
+            let mut all = Vec::new();
+            walk(src, &[], &mut all)?;
+            for p in all {
+                let rel = p.strip_prefix(src).unwrap().to_string_lossy().to_string();
+                items.push((p, format!("{dest}/{rel}")));
+            }
+        }
+    }
+    for e in h.entries(items)? {
+        layer.insert(e);
+    }
+    layer.insert(Entry {
+        mode: 0o700,
+        ..Entry::dir("/root/.ssh")
+    });
+    layer.insert(Entry {
+        mode: 0o700,
+        ..Entry::dir("/root")
+    });
+    layer.add_parents();
+    Ok((layer, cfg_hash))
+}
+
+/// Builds the image and writes the artefacts into `opts.output`.
+pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<Report> {
+    progress.stage("choosing the kernel");
+    let (kernel, note) = kernel::choose(&opts.kernel, Path::new("/"))?;
+    if let Some(n) = note {
+        progress.println(&format!("rear-build: {n}"));
+    }
+    let mut recipes = Vec::new();
+    if opts.default_recipes {
+        for n in recipe::DEFAULTS {
+            recipes.push(Recipe::load(n)?);
+        }
+    }
+    for r in &opts.recipes {
+        recipes.push(Recipe::load(r)?);
+    }
+    let params = Params {
+        level: opts.level,
+        epoch: opts.epoch,
+    };
+    let cache = StatCache::load(&store.root().join("statcache.json"));
+    let h = Hasher {
+        store,
+        cache: &cache,
+    };
+
+    progress.stage("reading recipes");
+    let Wanted {
+        wants,
+        dirs,
+        modules: recipe_modules,
+    } = wanted(&recipes)?;
+    let base = base_layer(&h, wants, &dirs, progress)?;
+
+    let tree = ModuleTree::load(&kernel.modules_dir)?;
+    // Modules the recipes want loaded at boot go in whatever the policy.
+    let mut policy = opts.modules.clone();
+    let mut boot_modules = Vec::new();
+    for m in &recipe_modules {
+        let n = kmod::normalize(m);
+        if tree.paths.contains_key(&n) {
+            policy.include.push(n.clone());
+            boot_modules.push(n);
+        } else if !tree.builtin.contains(&n) {
+            log::info!(
+                "module {m} named by a recipe is not part of kernel {}",
+                kernel.version
+            );
+        }
+    }
+    boot_modules.sort();
+    boot_modules.dedup();
+    let modules = modules_layer(&h, &kernel, &tree, &policy, &params, progress)?;
+
+    progress.stage("collecting firmware");
+    let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
+    let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
+    cache.save()?;
+
+    progress.stage("building layers");
+    let others: Vec<Built> = [&base, &firmware, &config]
+        .par_iter()
+        .map(|l| l.build(store, &params, &l.key(&params), Vec::new()))
+        .collect::<Result<_>>()?;
+    let layers = vec![
+        others[0].clone(),
+        modules.built,
+        others[1].clone(),
+        others[2].clone(),
+    ];
+
+    progress.stage("writing artefacts");
+    fs::create_dir_all(&opts.output)
+        .with_context(|| format!("create output directory {}", opts.output.display()))?;
+    let mut initrd = Vec::with_capacity(layers.iter().map(|l| l.size as usize).sum());
+    for l in &layers {
+        initrd.extend_from_slice(&store.read(&l.blake3)?);
+    }
+    let vmlinuz =
+        fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
+    let artefact = |name: &str, data: &[u8]| manifest::Artefact {
+        name: name.into(),
+        size: data.len() as u64,
+        sha256: layer::sha256_hex(data),
+        blake3: rear_store::hash_bytes(data),
+    };
+    let kernel_art = artefact("vmlinuz", &vmlinuz);
+    let initrd_art = artefact("initrd.img", &initrd);
+    let manifest = Manifest {
+        schema: manifest::SCHEMA,
+        tool: manifest::Tool {
+            name: "rear-build".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        inputs: manifest::Inputs {
+            kernel: manifest::KernelInput {
+                version: kernel.version.clone(),
+                image: kernel.image.to_string_lossy().to_string(),
+                sha256: kernel_art.sha256.clone(),
+                blake3: kernel_art.blake3.clone(),
+                modules: modules.names.len(),
+                firmware: fw_count,
+            },
+            recipes: recipes
+                .iter()
+                .map(|r| manifest::Named {
+                    name: r.name.clone(),
+                    blake3: r.hash.clone(),
+                })
+                .collect(),
+            rescue_config_blake3: cfg_hash,
+            includes: opts
+                .includes
+                .iter()
+                .map(|(s, d)| format!("{}:{d}", s.display()))
+                .collect(),
+            modules_policy: policy_string(&opts.modules),
+            source_date_epoch: opts.epoch,
+            compression: manifest::Compression {
+                algorithm: "zstd".into(),
+                level: opts.level,
+            },
+        },
+        layers: Manifest::layer_infos(&layers),
+        artefacts: vec![kernel_art, initrd_art],
+        files: Manifest::files_of(&layers),
+    };
+    let paths = [
+        opts.output.join("vmlinuz"),
+        opts.output.join("initrd.img"),
+        opts.output.join("manifest.json"),
+    ];
+    // Artefacts are 0600: an initrd may carry keys and configuration.
+    rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
+    rear_store::write_file_atomic(&paths[1], &initrd, 0o600)?;
+    rear_store::write_file_atomic(&paths[2], &manifest.to_json(), 0o600)?;
+    store.add_root(&paths[2])?;
+    Ok(Report {
+        kernel,
+        manifest,
+        paths,
+        cached: layers
+            .iter()
+            .filter(|l| l.from_cache)
+            .map(|l| l.name.clone())
+            .collect(),
+    })
+}
+
+pub fn policy_string(p: &Policy) -> String {
+    let kind = match p.kind.unwrap_or(PolicyKind::Most) {
+        PolicyKind::All => "all",
+        PolicyKind::Most => "most",
+        PolicyKind::Loaded => "loaded",
+    };
+    let mut s = kind.to_string();
+    for i in &p.include {
+        s.push_str(&format!(" +{i}"));
+    }
+    for x in &p.exclude {
+        s.push_str(&format!(" -{x}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn include_specs() {
+        let (src, dest) = parse_include("/etc/fstab").unwrap();
+        assert_eq!(
+            (src, dest.as_str()),
+            (PathBuf::from("/etc/fstab"), "/etc/fstab")
+        );
+        let (_, dest) = parse_include("/tmp/x.sh:/usr/local/bin/check/").unwrap();
+        assert_eq!(dest, "/usr/local/bin/check");
+        let err = parse_include("/tmp/x:relative").unwrap_err().to_string();
+        assert!(err.contains("must be an absolute path"), "{err}");
+    }
+
+    #[test]
+    fn image_paths_follow_directory_symlinks() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("usr/lib");
+        fs::create_dir_all(&real).unwrap();
+        std::os::unix::fs::symlink("usr/lib", d.path().join("lib")).unwrap();
+        let real = fs::canonicalize(&real).unwrap();
+        assert_eq!(
+            image_path(&d.path().join("lib/libx.so")).unwrap(),
+            real.join("libx.so").to_string_lossy()
+        );
+    }
+
+    #[test]
+    fn missing_required_program_names_the_package() {
+        let r = Recipe::parse(
+            "t",
+            "[[package]]\nname = \"frobnicator-tools\"\nbinaries = [\"frobnicate-nonexistent\"]\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", wanted(&[r]).err().unwrap());
+        assert!(
+            err.contains("program frobnicate-nonexistent")
+                && err.contains("Debian package frobnicator-tools"),
+            "{err}"
+        );
+        let r = Recipe::parse(
+            "t",
+            "[[package]]\nname = \"x\"\noptional = true\nbinaries = [\"frobnicate-nonexistent\"]\n",
+        )
+        .unwrap();
+        assert!(wanted(&[r]).unwrap().wants.is_empty());
+    }
+}

@@ -1,0 +1,11 @@
+//! rear-build: the library behind the `rear-build` binary.
+
+pub mod cli;
+pub mod image;
+pub mod kernel;
+pub mod layer;
+pub mod manifest;
+pub mod recipe;
+pub mod rescue;
+pub mod run;
+pub mod ui;
