@@ -1,1 +1,216 @@
+//! Helpers for rear-build's integration and VM tests: finding the built
+//! binary, building images into scratch directories, and booting them in
+//! qemu (software emulation) while watching the serial console for markers.
 
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The release binary `ci/test` builds; `REAR_BUILD_BIN` overrides.
+pub fn bin() -> PathBuf {
+    if let Ok(p) = std::env::var("REAR_BUILD_BIN") {
+        return PathBuf::from(p);
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/rear-build");
+    assert!(
+        p.exists(),
+        "{} is missing: build it first (cargo build --release), or run ci/test",
+        p.display()
+    );
+    p
+}
+
+/// Where failing tests leave console logs for inspection.
+pub fn artefact_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artefacts");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+pub struct Run {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs rear-build with `args` and extra environment; never panics on a
+/// non-zero exit (tests assert on it).
+pub fn rear_build(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Run {
+    let mut c = Command::new(bin());
+    c.args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    let out = c.output().expect("run rear-build");
+    Run {
+        status: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    use sha2::Digest;
+    let data = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// True when the caller opted out of VM tests; says so on stderr.
+pub fn vm_tests_skipped(name: &str) -> bool {
+    if std::env::var("REAR_SKIP_VM").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED {name}: REAR_SKIP_VM=1 was set");
+        return true;
+    }
+    assert!(
+        which("qemu-system-x86_64"),
+        "{name} needs qemu-system-x86_64: apt-get install qemu-system-x86 (or run ci/setup --test); set REAR_SKIP_VM=1 to skip VM tests"
+    );
+    false
+}
+
+pub fn which(prog: &str) -> bool {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .any(|d| Path::new(d).join(prog).exists())
+}
+
+/// A qemu guest booted from a kernel and initrd, its serial console read
+/// line by line.
+pub struct Vm {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    pub log: Vec<String>,
+    name: String,
+}
+
+pub struct VmSpec<'a> {
+    pub name: &'a str,
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    pub append: &'a str,
+    pub disks: Vec<PathBuf>,
+    pub memory_mb: u32,
+}
+
+impl Vm {
+    pub fn boot(spec: VmSpec) -> Vm {
+        let mut c = Command::new("qemu-system-x86_64");
+        c.args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2"])
+            .args(["-m", &spec.memory_mb.to_string()])
+            .args(["-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio"])
+            .args(["-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0"])
+            .arg("-kernel")
+            .arg(spec.kernel)
+            .arg("-initrd")
+            .arg(spec.initrd)
+            .args(["-append", &format!("console=ttyS0 panic=-1 {}", spec.append)]);
+        for (i, d) in spec.disks.iter().enumerate() {
+            c.arg("-drive").arg(format!(
+                "file={},format=raw,if=virtio,serial=rbdisk{i}",
+                d.display()
+            ));
+        }
+        let mut child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start qemu-system-x86_64");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            // The console mixes \r\n and bare \r; split on \n, keep the rest.
+            for line in BufReader::new(out).split(b'\n') {
+                let Ok(line) = line else { break };
+                let s = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+                if tx.send(s).is_err() {
+                    break;
+                }
+            }
+        });
+        Vm {
+            child,
+            lines: rx,
+            log: Vec::new(),
+            name: spec.name.to_string(),
+        }
+    }
+
+    /// Waits for a console line containing `marker`; returns that line.
+    /// Panics (saving the console log) when qemu ends or time runs out.
+    pub fn expect(&mut self, marker: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(marker);
+                    self.log.push(line.clone());
+                    if hit {
+                        return line;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("no {marker:?} on the console within {timeout:?}"))
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("qemu ended before {marker:?} appeared"))
+                }
+            }
+        }
+    }
+
+    /// Waits for qemu to exit (the guest powered off).
+    pub fn wait_exit(&mut self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            while let Ok(l) = self.lines.try_recv() {
+                self.log.push(l);
+            }
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.fail("the guest did not power off in time");
+    }
+
+    pub fn save_log(&self) -> PathBuf {
+        let p = artefact_dir().join(format!("{}.console.log", self.name));
+        std::fs::write(&p, self.log.join("\n")).unwrap();
+        p
+    }
+
+    fn fail(&mut self, why: &str) -> ! {
+        let _ = self.child.kill();
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+        let p = self.save_log();
+        let tail: Vec<&String> = self.log.iter().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().map(|s| s.as_str()).collect();
+        panic!(
+            "{}: {why}\nqemu stderr: {err}\nconsole log: {}\nlast lines:\n{}",
+            self.name,
+            p.display(),
+            tail.join("\n")
+        );
+    }
+}
+
+impl Drop for Vm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

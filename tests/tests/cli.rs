@@ -1,0 +1,68 @@
+//! The command line as a user meets it: help, closure, errors.
+
+use rear_tests::rear_build;
+
+#[test]
+fn help_teaches_the_commands() {
+    let r = rear_build(&["--help"], &[], None);
+    assert_eq!(r.status, 0);
+    for w in ["image", "closure", "store", "mkrescue", "--store"] {
+        assert!(r.stdout.contains(w), "--help lacks {w}:\n{}", r.stdout);
+    }
+    let r = rear_build(&["image", "--help"], &[], None);
+    for w in ["rear.auto=run:/PATH", "--include", "-r, --kernel-version", "SOURCE_DATE_EPOCH"] {
+        assert!(r.stdout.contains(w), "image --help lacks {w}:\n{}", r.stdout);
+    }
+}
+
+#[test]
+fn closure_of_systemctl_has_its_runpath_only_library() {
+    let r = rear_build(&["closure", "/usr/bin/systemctl"], &[], None);
+    if !std::path::Path::new("/usr/bin/systemctl").exists() {
+        panic!("needs systemd installed (/usr/bin/systemctl)");
+    }
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted, "output is not sorted");
+    assert!(lines.iter().any(|l| l.contains("libsystemd-shared-")), "{}", r.stdout);
+    assert!(lines.contains(&"/usr/bin/systemctl"));
+    assert!(lines.iter().all(|l| l.starts_with('/')));
+}
+
+#[test]
+fn closure_of_a_missing_file_fails_clearly() {
+    let r = rear_build(&["closure", "/nonexistent/prog"], &[], None);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("/nonexistent/prog"), "{}", r.stderr);
+    let r = rear_build(&["closure", "no-such-program-xyz"], &[], None);
+    assert_ne!(r.status, 0);
+    assert!(r.stderr.contains("not found in PATH"), "{}", r.stderr);
+}
+
+#[test]
+fn bad_input_is_reported_with_what_to_do() {
+    let d = tempfile::tempdir().unwrap();
+    let s = d.path().join("s");
+    let o = d.path().join("o");
+    let args = |extra: &[&str]| {
+        let mut v = vec!["image", "--store", s.to_str().unwrap(), "--output", o.to_str().unwrap()];
+        v.extend_from_slice(extra);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |a: Vec<String>| {
+        let a: Vec<&str> = a.iter().map(|s| s.as_str()).collect();
+        rear_build(&a, &[], None)
+    };
+    let r = run(args(&["-r", "0.0-nonexistent"]));
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("vmlinuz-0.0-nonexistent not found"), "{}", r.stderr);
+    let r = run(args(&["--recipe", "no-such-recipe"]));
+    assert!(r.stderr.contains("no recipe \"no-such-recipe\""), "{}", r.stderr);
+    let r = run(args(&["--include", "/nonexistent/file"]));
+    assert!(r.stderr.contains("--include /nonexistent/file"), "{}", r.stderr);
+    let r = run(args(&["--add-module", "no_such_module"]));
+    assert!(r.stderr.contains("no_such_module"), "{}", r.stderr);
+    assert!(!o.join("initrd.img").exists(), "nothing is written on error");
+}

@@ -1,0 +1,239 @@
+//! `rear-build image` end to end on the host (no VM): reproducibility,
+//! the layer cache, the manifest against the bytes, and the store commands.
+
+use rear_tests::{rear_build, sha256_file, Run};
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn build(store: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Run {
+    let mut args = vec![
+        "image",
+        "-v",
+        "--store",
+        store.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let r = rear_build(&args, env, cwd);
+    assert_eq!(r.status, 0, "rear-build image failed:\n{}", r.stderr);
+    r
+}
+
+fn manifest(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn same_inputs_give_the_same_bytes_whatever_the_environment() {
+    assert!(
+        rear_tests::which("faketime"),
+        "needs faketime: apt-get install faketime (or run ci/setup --test)"
+    );
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let include = a.path().join("included.txt");
+    std::fs::write(&include, "same content\n").unwrap();
+    let inc = format!("{}:/etc/included.txt", include.display());
+
+    let out_a = a.path().join("out");
+    build(&a.path().join("store"), &out_a, &["--include", &inc], &[("TZ", "UTC"), ("LC_ALL", "C")], Some(a.path()));
+
+    // Another build directory (deeper, other name), store, umask, time
+    // zone, locale, clock and thread count; the same inputs.
+    let deep = b.path().join("some/other/build dir");
+    std::fs::create_dir_all(&deep).unwrap();
+    let out_b = deep.join("artefacts");
+    let store_b = deep.join("store");
+    let bin = rear_tests::bin();
+    let status = std::process::Command::new("faketime")
+        .args(["2031-05-06 07:08:09", "sh", "-c", "umask 077; exec \"$@\"", "sh"])
+        .arg(&bin)
+        .args(["image", "--store", store_b.to_str().unwrap(), "--output", out_b.to_str().unwrap(), "--include", &inc])
+        .env("TZ", "Pacific/Auckland")
+        .env("LC_ALL", "fr_FR.UTF-8")
+        .env("LANG", "de_DE.UTF-8")
+        .env("RAYON_NUM_THREADS", "1")
+        .env("HOME", b.path())
+        .current_dir(&deep)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    for f in ["initrd.img", "manifest.json", "vmlinuz"] {
+        assert_eq!(sha256_file(&out_a.join(f)), sha256_file(&out_b.join(f)), "{f} differs between the two builds");
+    }
+    // The artefacts are private whatever the umask.
+    for f in ["initrd.img", "manifest.json", "vmlinuz"] {
+        let mode = std::fs::metadata(out_b.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+    // And a different SOURCE_DATE_EPOCH does change the bytes.
+    let out_c = a.path().join("out-c");
+    build(&a.path().join("store"), &out_c, &["--include", &inc], &[("SOURCE_DATE_EPOCH", "1700000000")], None);
+    assert_ne!(sha256_file(&out_a.join("initrd.img")), sha256_file(&out_c.join("initrd.img")));
+    assert_eq!(manifest(&out_c)["inputs"]["source_date_epoch"], 1700000000);
+}
+
+#[test]
+fn rebuild_takes_cached_layers_and_a_changed_include_redoes_only_config() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let out = d.path().join("out");
+    let f = d.path().join("note.txt");
+    std::fs::write(&f, "one\n").unwrap();
+    let inc = format!("{}:/etc/note.txt", f.display());
+    let first = build(&store, &out, &["--include", &inc], &[], None);
+    assert!(first.stderr.contains("layers from cache: none"), "{}", first.stderr);
+    let initrd1 = sha256_file(&out.join("initrd.img"));
+
+    let warm = build(&store, &out, &["--include", &inc], &[], None);
+    assert!(warm.stderr.contains("layers from cache: base, modules, firmware, config"), "{}", warm.stderr);
+    assert_eq!(sha256_file(&out.join("initrd.img")), initrd1);
+
+    std::fs::write(&f, "two\n").unwrap();
+    let changed = build(&store, &out, &["--include", &inc], &[], None);
+    assert!(changed.stderr.contains("layers from cache: base, modules, firmware\n"), "{}", changed.stderr);
+    assert_ne!(sha256_file(&out.join("initrd.img")), initrd1);
+    let m = manifest(&out);
+    let note = m["files"].as_array().unwrap().iter().find(|e| e["path"] == "/etc/note.txt").unwrap();
+    assert_eq!(note["blake3"], blake3_hex(b"two\n"));
+    assert_eq!(note["layer"], "config");
+}
+
+fn blake3_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Reads one newc archive: (path, mode, nlink, mtime, data).
+fn read_cpio(mut data: &[u8]) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    loop {
+        let mut r = cpio::NewcReader::new(data).unwrap();
+        if r.entry().is_trailer() {
+            break;
+        }
+        let e = r.entry();
+        let (name, mode, nlink, mtime) = (format!("/{}", e.name()), e.mode(), e.nlink(), e.mtime());
+        let mut buf = Vec::new();
+        r.read_to_end(&mut buf).unwrap();
+        data = r.finish().unwrap();
+        out.push((name, mode, nlink, mtime, buf));
+    }
+    out
+}
+
+#[test]
+fn manifest_describes_every_byte_of_the_initrd() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    build(&d.path().join("store"), &out, &[], &[("SOURCE_DATE_EPOCH", "1234567890")], None);
+    let m = manifest(&out);
+    let initrd = std::fs::read(out.join("initrd.img")).unwrap();
+
+    let arts = m["artefacts"].as_array().unwrap();
+    for a in arts {
+        let name = a["name"].as_str().unwrap();
+        assert_eq!(a["sha256"], sha256_file(&out.join(name)), "{name}");
+    }
+    let files = m["files"].as_array().unwrap();
+    let mut offset = 0usize;
+    let mut seen = 0;
+    for l in m["layers"].as_array().unwrap() {
+        let name = l["name"].as_str().unwrap();
+        let size = l["size"].as_u64().unwrap() as usize;
+        let slice = &initrd[offset..offset + size];
+        offset += size;
+        assert_eq!(l["blake3"], blake3_hex(slice), "layer {name}");
+        let raw = zstd::decode_all(slice).unwrap();
+        assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
+        let entries = read_cpio(&raw);
+        let listed: Vec<&Value> = files.iter().filter(|f| f["layer"] == name).collect();
+        assert_eq!(entries.len(), listed.len(), "layer {name}: archive and manifest disagree on the count");
+        assert_eq!(l["files"].as_u64().unwrap() as usize, listed.len());
+        // Hardlink groups carry their data once: collect it per content.
+        let with_data: std::collections::BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e.1 & 0o170000 == 0o100000 && !e.4.is_empty())
+            .map(|e| blake3_hex(&e.4))
+            .collect();
+        for (e, f) in entries.iter().zip(&listed) {
+            assert_eq!(e.0, f["path"].as_str().unwrap(), "order in layer {name}");
+            assert_eq!(e.3, 1234567890, "{}: mtime", e.0);
+            assert_eq!(e.1 & 0o7777, f["mode"].as_u64().unwrap() as u32, "{}: mode", e.0);
+            match f["type"].as_str().unwrap() {
+                "file" => {
+                    assert_eq!(e.1 & 0o170000, 0o100000, "{}", e.0);
+                    let h = f["blake3"].as_str().unwrap();
+                    if e.4.is_empty() && f["size"] != 0 {
+                        assert!(e.2 > 1 && with_data.contains(h), "{}: no data and no link", e.0);
+                    } else {
+                        assert_eq!(blake3_hex(&e.4), h, "{}: content", e.0);
+                    }
+                }
+                "symlink" => assert_eq!(String::from_utf8_lossy(&e.4), f["target"].as_str().unwrap()),
+                "dir" => assert_eq!(e.1 & 0o170000, 0o040000, "{}", e.0),
+                "char" => assert_eq!(e.1 & 0o170000, 0o020000, "{}", e.0),
+                t => panic!("unknown type {t}"),
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(offset, initrd.len(), "the initrd is exactly its layers");
+    assert_eq!(seen, files.len());
+    // What a rescue system needs is there.
+    for p in ["/init", "/usr/bin/rear-build", "/usr/bin/bash", "/usr/sbin/lvm", "/usr/sbin/mdadm", "/usr/sbin/cryptsetup", "/dev/console", "/etc/rear-build/rescue.json"] {
+        assert!(files.iter().any(|f| f["path"] == p), "{p} is not in the image");
+    }
+    assert!(files.iter().any(|f| f["path"].as_str().unwrap().ends_with("/modules.dep.bin")));
+    assert!(m["inputs"]["kernel"]["modules"].as_u64().unwrap() > 500);
+}
+
+#[test]
+fn store_verify_finds_corruption_and_gc_keeps_what_manifests_need() {
+    let d = tempfile::tempdir().unwrap();
+    let store = d.path().join("store");
+    let out = d.path().join("out");
+    build(&store, &out, &[], &[], None);
+    let s = store.to_str().unwrap();
+    let ok = rear_build(&["store", "verify", "--store", s], &[], None);
+    assert_eq!(ok.status, 0, "{}", ok.stderr);
+    assert!(ok.stdout.contains(" 0 corrupt"), "{}", ok.stdout);
+
+    let gc = rear_build(&["store", "gc", "--store", s], &[], None);
+    assert_eq!(gc.status, 0, "{}", gc.stderr);
+    assert!(gc.stdout.contains("removed 0 objects"), "{}", gc.stdout);
+
+    // Corrupt the initrd's config layer object.
+    let m = manifest(&out);
+    let layer = m["layers"][3]["blake3"].as_str().unwrap();
+    let obj = store.join("objects").join(&layer[..2]).join(&layer[2..]);
+    std::fs::set_permissions(&obj, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&obj, b"garbage").unwrap();
+    let bad = rear_build(&["store", "verify", "--store", s], &[], None);
+    assert_eq!(bad.status, 1, "{}", bad.stdout);
+    assert!(bad.stdout.contains(&format!("corrupt: {}", obj.display())), "{}", bad.stdout);
+
+    // Without its manifest nothing is kept.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let gc = rear_build(&["store", "gc", "--store", s], &[], None);
+    assert!(gc.stdout.contains("0 manifests kept 0 objects"), "{}", gc.stdout);
+    let left = walkdir_count(&store.join("objects"));
+    assert_eq!(left, 0, "objects left after gc");
+}
+
+fn walkdir_count(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walkdir_count(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
