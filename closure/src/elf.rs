@@ -1691,10 +1691,11 @@ impl<'r> Ctx<'r> {
             .find_map(|n| self.search(n, &dirs, ident).map(|f| (n, f)));
         let Some((name, f)) = found else {
             if req.warn_missing {
-                let chain = self.chain(t, req.loader, prefix);
+                // Named by the object doing the dlopen only, so that the warning is given
+                // once, not once per program that ends up loading that object.
                 t.warnings.push(format!(
                     "{} → {} ({}): not found in [{}]",
-                    Chain(&chain),
+                    t.objs[req.loader].logical.display(),
                     req.names.join(" | "),
                     req.why,
                     Dirs(&dirs)
@@ -1728,4 +1729,1014 @@ fn env_command(arg: &str) -> Option<&str> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+    use std::process::Command;
+
+    const MA: &str = "x86_64-linux-gnu";
+
+    // -- hand-made ELF files -------------------------------------------------
+
+    /// A minimal ELF file: header, program headers (one PT_LOAD over the whole file,
+    /// PT_INTERP if `interp`, PT_DYNAMIC if `dynamic` is not empty, PT_NOTE if `note`),
+    /// then the interpreter, the notes, the string table and the dynamic array.
+    fn craft_elf(
+        class64: bool,
+        little: bool,
+        machine: u16,
+        interp: Option<&str>,
+        dynamic: &[(u64, &str)],
+        note: Option<&[u8]>,
+    ) -> Vec<u8> {
+        let (ehsize, phentsize, word) = if class64 { (64, 56, 8) } else { (52, 32, 4) };
+        let base: u64 = 0x40_0000;
+        let mut phnum = 1;
+        phnum += usize::from(interp.is_some());
+        phnum += usize::from(!dynamic.is_empty());
+        phnum += usize::from(note.is_some());
+        let mut off = ehsize + phnum * phentsize;
+        let interp_off = off;
+        let interp_bytes = interp.map(|i| format!("{i}\0").into_bytes()).unwrap_or_default();
+        off += interp_bytes.len();
+        off = off.div_ceil(4) * 4;
+        let note_off = off;
+        let note_bytes = note.unwrap_or(&[]).to_vec();
+        off += note_bytes.len();
+        let str_off = off;
+        let mut strtab = vec![0u8];
+        let mut dyn_vals = Vec::new();
+        for (tag, s) in dynamic {
+            dyn_vals.push((*tag, strtab.len() as u64));
+            strtab.extend_from_slice(s.as_bytes());
+            strtab.push(0);
+        }
+        off += strtab.len();
+        off = off.div_ceil(8) * 8;
+        let dyn_off = off;
+        let mut dyn_entries = dyn_vals;
+        if !dynamic.is_empty() {
+            dyn_entries.push((DT_STRTAB, base + str_off as u64));
+            dyn_entries.push((DT_STRSZ, strtab.len() as u64));
+            dyn_entries.push((DT_NULL, 0));
+        }
+        let dyn_size = if dynamic.is_empty() { 0 } else { dyn_entries.len() * 2 * word };
+        let total = dyn_off + dyn_size;
+
+        let mut b = vec![0u8; total];
+        let put = |b: &mut Vec<u8>, at: usize, v: u64, n: usize| {
+            let bytes = if little { v.to_le_bytes() } else { v.to_be_bytes() };
+            let src = if little { &bytes[..n] } else { &bytes[8 - n..] };
+            b[at..at + n].copy_from_slice(src);
+        };
+        b[..4].copy_from_slice(b"\x7fELF");
+        b[4] = if class64 { 2 } else { 1 };
+        b[5] = if little { 1 } else { 2 };
+        b[6] = 1;
+        put(&mut b, 16, 3, 2); // ET_DYN
+        put(&mut b, 18, u64::from(machine), 2);
+        put(&mut b, 20, 1, 4);
+        if class64 {
+            put(&mut b, 32, ehsize as u64, 8);
+            put(&mut b, 52, ehsize as u64, 2);
+            put(&mut b, 54, phentsize as u64, 2);
+            put(&mut b, 56, phnum as u64, 2);
+        } else {
+            put(&mut b, 28, ehsize as u64, 4);
+            put(&mut b, 40, ehsize as u64, 2);
+            put(&mut b, 42, phentsize as u64, 2);
+            put(&mut b, 44, phnum as u64, 2);
+        }
+        let mut ph = ehsize;
+        let mut phdr = |b: &mut Vec<u8>, ty: u32, offset: usize, size: usize, align: u64| {
+            if class64 {
+                put(b, ph, u64::from(ty), 4);
+                put(b, ph + 8, offset as u64, 8);
+                put(b, ph + 16, base + offset as u64, 8);
+                put(b, ph + 24, base + offset as u64, 8);
+                put(b, ph + 32, size as u64, 8);
+                put(b, ph + 40, size as u64, 8);
+                put(b, ph + 48, align, 8);
+            } else {
+                put(b, ph, u64::from(ty), 4);
+                put(b, ph + 4, offset as u64, 4);
+                put(b, ph + 8, base + offset as u64, 4);
+                put(b, ph + 12, base + offset as u64, 4);
+                put(b, ph + 16, size as u64, 4);
+                put(b, ph + 20, size as u64, 4);
+                put(b, ph + 28, align, 4);
+            }
+            ph += phentsize;
+        };
+        phdr(&mut b, PT_LOAD, 0, total, 0x1000);
+        if interp.is_some() {
+            phdr(&mut b, PT_INTERP, interp_off, interp_bytes.len(), 1);
+        }
+        if note.is_some() {
+            phdr(&mut b, PT_NOTE, note_off, note_bytes.len(), 4);
+        }
+        if !dynamic.is_empty() {
+            phdr(&mut b, PT_DYNAMIC, dyn_off, dyn_size, 8);
+        }
+        b[interp_off..interp_off + interp_bytes.len()].copy_from_slice(&interp_bytes);
+        b[note_off..note_off + note_bytes.len()].copy_from_slice(&note_bytes);
+        b[str_off..str_off + strtab.len()].copy_from_slice(&strtab);
+        for (i, (tag, val)) in dyn_entries.iter().enumerate() {
+            let at = dyn_off + i * 2 * word;
+            put(&mut b, at, *tag, word);
+            put(&mut b, at + word, *val, word);
+        }
+        b
+    }
+
+    /// An x86-64 little-endian ELF with the given dynamic entries.
+    fn x64(dynamic: &[(u64, &str)]) -> Vec<u8> {
+        craft_elf(true, true, EM_X86_64, None, dynamic, None)
+    }
+
+    fn fdo_note(json: &str, little: bool) -> Vec<u8> {
+        let desc = format!("{json}\0").into_bytes();
+        let u32b = |v: u32| if little { v.to_le_bytes() } else { v.to_be_bytes() };
+        let mut n = Vec::new();
+        n.extend_from_slice(&u32b(4));
+        n.extend_from_slice(&u32b(desc.len() as u32));
+        n.extend_from_slice(&u32b(NT_FDO_DLOPEN));
+        n.extend_from_slice(b"FDO\0");
+        n.extend_from_slice(&desc);
+        while n.len() % 4 != 0 {
+            n.push(0);
+        }
+        n
+    }
+
+    fn parse_bytes(bytes: &[u8]) -> Result<Kind, ParseErr> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, bytes).unwrap();
+        parse_file(&p)
+    }
+
+    fn elf_info(bytes: &[u8]) -> Rc<ElfInfo> {
+        match parse_bytes(bytes) {
+            Ok(Kind::Elf(i)) => i,
+            other => panic!("not parsed as ELF: {other:?}"),
+        }
+    }
+
+    // -- fake roots ----------------------------------------------------------
+
+    struct Fake {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fake {
+        /// An empty merged-/usr root with /etc/ld.so.conf including conf.d/*.conf,
+        /// which lists the Debian multiarch dirs.
+        fn bare() -> Fake {
+            let f = Fake {
+                dir: tempfile::tempdir().unwrap(),
+            };
+            for d in [
+                "usr/bin",
+                "usr/sbin",
+                "usr/lib64",
+                "etc/ld.so.conf.d",
+                &format!("usr/lib/{MA}"),
+            ] {
+                fs::create_dir_all(f.root().join(d)).unwrap();
+            }
+            for (l, t) in [
+                ("/bin", "usr/bin"),
+                ("/sbin", "usr/sbin"),
+                ("/lib", "usr/lib"),
+                ("/lib64", "usr/lib64"),
+            ] {
+                f.link(l, t);
+            }
+            f.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
+            f.write(
+                &format!("/etc/ld.so.conf.d/{MA}.conf"),
+                &format!("# Multiarch support\n/usr/local/lib/{MA}\n/lib/{MA}\n/usr/lib/{MA}\n"),
+            );
+            f
+        }
+
+        /// `bare` plus the host's dynamic loader and libc at Debian's places, with
+        /// /usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2.
+        fn with_libc() -> Fake {
+            let f = Fake::bare();
+            f.copy_host(&format!("/usr/lib/{MA}/libc.so.6"), &format!("/usr/lib/{MA}/libc.so.6"));
+            f.copy_host(
+                &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2"),
+                &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2"),
+            );
+            f.link(
+                "/usr/lib64/ld-linux-x86-64.so.2",
+                &format!("/lib/{MA}/ld-linux-x86-64.so.2"),
+            );
+            f
+        }
+
+        fn root(&self) -> &Path {
+            self.dir.path()
+        }
+
+        fn host(&self, inside: &str) -> PathBuf {
+            host(self.root(), Path::new(inside))
+        }
+
+        fn mkdirs(&self, inside: &str) {
+            fs::create_dir_all(self.host(inside)).unwrap();
+        }
+
+        fn write(&self, inside: &str, content: impl AsRef<[u8]>) {
+            let p = self.host(inside);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, content).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+
+        fn copy_host(&self, host_src: &str, inside: &str) {
+            let src = fs::canonicalize(host_src)
+                .unwrap_or_else(|e| panic!("host file {host_src} needed by this test: {e}"));
+            let dst = self.host(inside);
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::copy(&src, &dst).unwrap();
+        }
+
+        fn copy_file(&self, src: &Path, inside: &str) {
+            let dst = self.host(inside);
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::copy(src, &dst).unwrap();
+        }
+
+        fn link(&self, inside: &str, target: &str) {
+            let p = self.host(inside);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            symlink(target, &p).unwrap();
+        }
+
+        fn resolver(&self) -> Resolver {
+            Resolver::new(self.root()).unwrap()
+        }
+
+        fn resolve(&self, paths: &[&str]) -> Result<Closure, Error> {
+            let wants: Vec<Want> = paths.iter().map(|p| Want::required(*p)).collect();
+            self.resolver().resolve(&wants)
+        }
+    }
+
+    fn node(c: &Closure, p: &str) -> Option<Node> {
+        c.nodes.get(Path::new(p)).cloned()
+    }
+
+    fn sym(target: &str) -> Option<Node> {
+        Some(Node::Symlink(PathBuf::from(target)))
+    }
+
+    /// Compiles C source with gcc into `dir/out`.
+    fn cc(dir: &Path, out: &str, src: &str, args: &[&str]) -> PathBuf {
+        let c = dir.join(format!("{out}.c"));
+        fs::write(&c, src).unwrap();
+        let o = dir.join(out);
+        let res = Command::new("gcc")
+            .arg("-o")
+            .arg(&o)
+            .arg(&c)
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("gcc is needed by this test");
+        assert!(
+            res.status.success(),
+            "gcc {args:?} failed: {}",
+            String::from_utf8_lossy(&res.stderr)
+        );
+        o
+    }
+
+    /// A shared library `name` (also its soname) defining `int <func>(void)`, which calls
+    /// `calls` if given (linked against `link`, a file in `dir`).
+    fn cc_lib(dir: &Path, name: &str, func: &str, calls: Option<(&str, &str)>) -> PathBuf {
+        let soname = format!("-Wl,-soname,{name}");
+        let (src, link) = match calls {
+            Some((callee, file)) => (
+                format!("int {callee}(void); int {func}(void) {{ return {callee}() + 1; }}\n"),
+                Some(format!("-l:{file}")),
+            ),
+            None => (format!("int {func}(void) {{ return 1; }}\n"), None),
+        };
+        let mut args = vec!["-shared", "-fPIC", &soname, "-L."];
+        if let Some(l) = &link {
+            args.push(l);
+        }
+        cc(dir, name, &src, &args)
+    }
+
+    // -- pure functions --------------------------------------------------------
+
+    #[test]
+    fn dst_expansion() {
+        let p = Some("x86_64");
+        let e = |s| expand_dst(s, "/opt/app/bin", "lib/x86_64-linux-gnu", p);
+        assert_eq!(e("$ORIGIN/../lib").unwrap(), "/opt/app/bin/../lib");
+        assert_eq!(e("${ORIGIN}/../lib").unwrap(), "/opt/app/bin/../lib");
+        assert_eq!(e("$ORIGIN").unwrap(), "/opt/app/bin");
+        assert_eq!(e("/usr/$LIB/x").unwrap(), "/usr/lib/x86_64-linux-gnu/x");
+        assert_eq!(e("/usr/${LIB}x").unwrap(), "/usr/lib/x86_64-linux-gnux");
+        assert_eq!(e("/opt/$PLATFORM/lib").unwrap(), "/opt/x86_64/lib");
+        assert_eq!(e("/opt/${PLATFORM}").unwrap(), "/opt/x86_64");
+        // Not followed by '/' or the end, or unknown: left alone, like glibc.
+        assert_eq!(e("/opt/$ORIGINAL").unwrap(), "/opt/$ORIGINAL");
+        assert_eq!(e("/opt/$HOME/x").unwrap(), "/opt/$HOME/x");
+        assert_eq!(e("/opt/$").unwrap(), "/opt/$");
+        assert_eq!(expand_dst("/$PLATFORM", "/", "lib", None), None);
+    }
+
+    #[test]
+    fn triples_and_platforms() {
+        let id = |class64, little, machine| Ident {
+            class64,
+            little,
+            machine,
+        };
+        assert_eq!(id(true, true, EM_X86_64).triple(), Some("x86_64-linux-gnu"));
+        assert_eq!(id(false, true, EM_386).triple(), Some("i386-linux-gnu"));
+        assert_eq!(id(true, true, EM_AARCH64).triple(), Some("aarch64-linux-gnu"));
+        assert_eq!(id(true, true, EM_PPC64).triple(), Some("powerpc64le-linux-gnu"));
+        assert_eq!(id(true, false, EM_S390).triple(), Some("s390x-linux-gnu"));
+        assert_eq!(id(true, true, EM_RISCV).triple(), Some("riscv64-linux-gnu"));
+        assert_eq!(id(true, true, 0x1234).triple(), None);
+        assert_eq!(id(false, true, EM_386).platform(), Some("i686"));
+        assert_eq!(id(true, true, EM_X86_64).platform(), Some("x86_64"));
+        assert_eq!(id(true, true, EM_AARCH64).platform(), Some("aarch64"));
+    }
+
+    #[test]
+    fn env_command_skips_options_and_assignments() {
+        assert_eq!(env_command("python3"), Some("python3"));
+        assert_eq!(env_command("-S python3 -u"), Some("python3"));
+        assert_eq!(env_command("-i FOO=1 perl -w"), Some("perl"));
+        assert_eq!(env_command("-u HOME -C /tmp bash"), Some("bash"));
+        assert_eq!(env_command("-i"), None);
+    }
+
+    #[test]
+    fn shebang_lines() {
+        let s = parse_shebang(b"#!/bin/sh\necho\n").unwrap();
+        assert_eq!((s.interp.as_str(), s.arg), ("/bin/sh", None));
+        let s = parse_shebang(b"#! /usr/bin/env  python3 -u \nx").unwrap();
+        assert_eq!(s.interp, "/usr/bin/env");
+        assert_eq!(s.arg.as_deref(), Some("python3 -u"));
+        let s = parse_shebang(b"#!/bin/bash\t-e").unwrap();
+        assert_eq!((s.interp.as_str(), s.arg.as_deref()), ("/bin/bash", Some("-e")));
+        assert!(parse_shebang(b"#!   \n").is_err());
+    }
+
+    #[test]
+    fn dlopen_json_forms() {
+        let deps = parse_dlopen_json(
+            r#"[{"feature":"foo","soname":["libfoo.so.2","libfoo.so.1"],"priority":"required"},
+                {"soname":["libbar.so.0"]}]"#,
+        )
+        .unwrap();
+        assert_eq!(deps.len(), 2);
+        assert_eq!(deps[0].sonames, ["libfoo.so.2", "libfoo.so.1"]);
+        assert_eq!(deps[0].feature.as_deref(), Some("foo"));
+        assert_eq!(deps[0].priority, "required");
+        assert_eq!(deps[1].priority, "recommended");
+        // The first version of the specification: one object, soname a string.
+        let deps = parse_dlopen_json(r#"{"soname":"libold.so.1","priority":"suggested"}"#).unwrap();
+        assert_eq!(deps[0].sonames, ["libold.so.1"]);
+        assert!(parse_dlopen_json(r#"[{"feature":"x"}]"#).is_err());
+        assert!(parse_dlopen_json("not json").is_err());
+    }
+
+    // -- parsing -------------------------------------------------------------
+
+    #[test]
+    fn parses_crafted_elf_in_every_class_and_byte_order() {
+        let dynamic = [
+            (DT_NEEDED, "libfoo.so.1"),
+            (DT_NEEDED, "libbar.so.2"),
+            (DT_SONAME, "libme.so.3"),
+            (DT_RPATH, "/r1:$ORIGIN/r2"),
+        ];
+        let note = |little| fdo_note(r#"[{"soname":["libdl.so.9"],"priority":"suggested"}]"#, little);
+        for (class64, little, machine) in [
+            (true, true, EM_X86_64),
+            (false, true, EM_386),
+            (true, false, EM_S390),
+            (false, false, EM_PPC),
+        ] {
+            let n = note(little);
+            let bytes = craft_elf(class64, little, machine, Some("/lib/ld.so.1"), &dynamic, Some(&n));
+            let info = elf_info(&bytes);
+            let ctx = format!("class64={class64} little={little}");
+            assert_eq!(
+                info.ident,
+                Ident {
+                    class64,
+                    little,
+                    machine
+                },
+                "{ctx}"
+            );
+            assert_eq!(info.interp.as_deref(), Some("/lib/ld.so.1"), "{ctx}");
+            assert_eq!(info.needed, ["libfoo.so.1", "libbar.so.2"], "{ctx}");
+            assert_eq!(info.soname.as_deref(), Some("libme.so.3"), "{ctx}");
+            assert_eq!(info.rpath.as_deref(), Some("/r1:$ORIGIN/r2"), "{ctx}");
+            assert_eq!(info.runpath, None, "{ctx}");
+            assert_eq!(info.dlopen.len(), 1, "{ctx}");
+            assert_eq!(info.dlopen[0].sonames, ["libdl.so.9"], "{ctx}");
+        }
+    }
+
+    #[test]
+    fn rpath_is_ignored_when_runpath_is_present() {
+        let info = elf_info(&x64(&[
+            (DT_RPATH, "/from/rpath"),
+            (DT_RUNPATH, "/from/runpath"),
+        ]));
+        assert_eq!(info.rpath, None);
+        assert_eq!(info.runpath.as_deref(), Some("/from/runpath"));
+    }
+
+    #[test]
+    fn non_elf_script_and_broken_elf() {
+        assert!(matches!(parse_bytes(b"hello\n"), Ok(Kind::Other)));
+        assert!(matches!(parse_bytes(b""), Ok(Kind::Other)));
+        assert!(matches!(parse_bytes(b"#!/bin/sh\n"), Ok(Kind::Script(_))));
+        let mut truncated = x64(&[(DT_NEEDED, "libfoo.so.1")]);
+        truncated.truncate(100);
+        assert!(matches!(parse_bytes(&truncated), Err(ParseErr::Bad(_))));
+        let mut bad_class = x64(&[]);
+        bad_class[4] = 7;
+        assert!(matches!(parse_bytes(&bad_class), Err(ParseErr::Bad(_))));
+    }
+
+    #[test]
+    fn parses_host_binaries() {
+        let Ok(Kind::Elf(info)) = parse_file(Path::new("/usr/bin/true")) else {
+            panic!("/usr/bin/true is not parsed as ELF");
+        };
+        assert!(info.interp.is_some());
+        assert!(info.needed.iter().any(|n| n.starts_with("libc.so")));
+        let libc = fs::canonicalize(format!("/usr/lib/{MA}/libc.so.6")).unwrap();
+        let Ok(Kind::Elf(info)) = parse_file(&libc) else {
+            panic!("libc is not parsed as ELF");
+        };
+        assert_eq!(info.soname.as_deref(), Some("libc.so.6"));
+    }
+
+    // -- ld.so.conf ----------------------------------------------------------
+
+    #[test]
+    fn ld_so_conf_includes_in_sorted_order() {
+        let f = Fake::bare();
+        f.write(
+            "/etc/ld.so.conf",
+            "# comment\n/first/dir/ # trailing comment\ninclude ld.so.conf.d/*.conf /etc/extra.d/*.conf\n\
+             hwcap 1 nosegneg\n/last:/last2,/last3\n",
+        );
+        fs::remove_file(f.host(&format!("/etc/ld.so.conf.d/{MA}.conf"))).unwrap();
+        // Created out of order; included sorted.
+        f.write("/etc/ld.so.conf.d/b.conf", "/b\n");
+        f.write("/etc/ld.so.conf.d/a.conf", "/a\ninclude ../nested.conf\n");
+        f.write("/etc/ld.so.conf.d/.hidden.conf", "/hidden\n");
+        f.write("/etc/ld.so.conf.d/ignored.txt", "/ignored\n");
+        f.write("/etc/nested.conf", "/nested\n/a\n");
+        // Through an absolute symlink: must stay inside root.
+        f.mkdirs("/srv/extra");
+        f.write("/srv/extra/x.conf", "/x\n");
+        f.link("/etc/extra.d", "/srv/extra");
+        let r = f.resolver();
+        let want: Vec<PathBuf> = [
+            "/first/dir",
+            "/a",
+            "/nested",
+            "/b",
+            "/x",
+            "/last",
+            "/last2",
+            "/last3",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        assert_eq!(r.conf_dirs(), want.as_slice());
+    }
+
+    #[test]
+    fn missing_ld_so_conf_is_fine_and_include_loops_are_stopped() {
+        let f = Fake::bare();
+        fs::remove_file(f.host("/etc/ld.so.conf")).unwrap();
+        assert!(f.resolver().conf_dirs().is_empty());
+        f.write("/etc/ld.so.conf", "include /etc/ld.so.conf\n");
+        let err = Resolver::new(f.root()).unwrap_err();
+        assert!(matches!(err, Error::Config { .. }), "{err}");
+    }
+
+    #[test]
+    fn library_found_through_included_conf() {
+        let f = Fake::bare();
+        f.write("/etc/ld.so.conf.d/zz-custom.conf", "/opt/custom/lib\n");
+        f.write("/opt/custom/lib/libcustom.so.1", x64(&[(DT_SONAME, "libcustom.so.1")]));
+        f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libcustom.so.1")]));
+        let c = f.resolve(&["/usr/bin/prog"]).unwrap();
+        assert_eq!(node(&c, "/opt/custom/lib/libcustom.so.1"), Some(Node::File));
+        // Without the include line it is not found.
+        f.write("/etc/ld.so.conf", "");
+        let err = f.resolve(&["/usr/bin/prog"]).unwrap_err();
+        assert!(matches!(err, Error::NotFound { .. }), "{err}");
+    }
+
+    // -- resolution with real system files -------------------------------------
+
+    #[test]
+    fn interpreter_libc_and_directory_symlinks() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/true", "/usr/bin/true");
+        let c = f.resolve(&["/bin/true"]).unwrap();
+        assert_eq!(node(&c, "/bin"), sym("usr/bin"));
+        assert_eq!(node(&c, "/usr/bin/true"), Some(Node::File));
+        // PT_INTERP /lib64/ld-linux-x86-64.so.2: /lib64 -> usr/lib64, then an absolute link
+        // to /lib/x86_64-linux-gnu/..., /lib -> usr/lib, then the file.
+        assert_eq!(node(&c, "/lib64"), sym("usr/lib64"));
+        assert_eq!(
+            node(&c, "/usr/lib64/ld-linux-x86-64.so.2"),
+            sym(&format!("/lib/{MA}/ld-linux-x86-64.so.2"))
+        );
+        assert_eq!(node(&c, "/lib"), sym("usr/lib"));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2")), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        // Nothing else but the warnings for the NSS modules and libgcc_s the fake lacks.
+        assert_eq!(c.nodes.len(), 7, "{:#?}", c.nodes);
+        for missing in ["libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2", "libgcc_s.so.1"] {
+            assert!(
+                c.warnings.iter().any(|w| w.contains(missing)),
+                "no warning for {missing}: {:?}",
+                c.warnings
+            );
+        }
+        assert!(!c.warnings.iter().any(|w| w.contains("libnss_compat")));
+        assert_eq!(c.paths().len(), c.nodes.len());
+        assert!(c.paths().windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn known_dlopen_sets_come_with_libc() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/true", "/usr/bin/true");
+        for lib in ["libnss_files.so.2", "libgcc_s.so.1", "libresolv.so.2"] {
+            f.copy_host(&format!("/usr/lib/{MA}/{lib}"), &format!("/usr/lib/{MA}/{lib}"));
+        }
+        let c = f.resolve(&["/usr/bin/true"]).unwrap();
+        for lib in ["libnss_files.so.2", "libgcc_s.so.1", "libresolv.so.2"] {
+            assert_eq!(node(&c, &format!("/usr/lib/{MA}/{lib}")), Some(Node::File), "{lib}");
+        }
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(c.warnings[0].contains("libnss_dns.so.2"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].starts_with(&format!("/lib/{MA}/libc.so.6 → libnss_dns.so.2")),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
+    fn symlink_chains_relative_and_absolute() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/true", "/usr/bin/true");
+        f.link("/usr/bin/a", "b");
+        f.link("/usr/bin/b", "../../bin/c");
+        f.link("/usr/bin/c", "/usr/bin/true");
+        let c = f.resolve(&["/usr/bin/a"]).unwrap();
+        assert_eq!(node(&c, "/usr/bin/a"), sym("b"));
+        assert_eq!(node(&c, "/usr/bin/b"), sym("../../bin/c"));
+        assert_eq!(node(&c, "/bin"), sym("usr/bin"));
+        assert_eq!(node(&c, "/usr/bin/c"), sym("/usr/bin/true"));
+        assert_eq!(node(&c, "/usr/bin/true"), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+    }
+
+    #[test]
+    fn symlink_loops_are_errors() {
+        let f = Fake::bare();
+        f.link("/usr/bin/a", "b");
+        f.link("/usr/bin/b", "a");
+        let err = f.resolve(&["/usr/bin/a"]).unwrap_err();
+        assert!(matches!(err, Error::SymlinkLoop { .. }), "{err}");
+        assert_eq!(err.to_string(), "/usr/bin/a: too many levels of symbolic links");
+        // 40 links are fine, 41 are not.
+        for i in 0..41 {
+            f.link(&format!("/usr/bin/l{i}"), &format!("l{}", i + 1));
+        }
+        f.write("/usr/bin/l41", "data");
+        assert!(f.resolve(&["/usr/bin/l1"]).is_ok());
+        assert!(matches!(
+            f.resolve(&["/usr/bin/l0"]).unwrap_err(),
+            Error::SymlinkLoop { .. }
+        ));
+    }
+
+    #[test]
+    fn missing_files_and_optional_wants() {
+        let f = Fake::with_libc();
+        let err = f.resolve(&["/usr/sbin/foo"]).unwrap_err();
+        assert!(matches!(err, Error::Missing { .. }));
+        assert_eq!(err.to_string(), "/usr/sbin/foo: no such file");
+        let c = f
+            .resolver()
+            .resolve(&[Want::optional("/usr/sbin/foo")])
+            .unwrap();
+        assert!(c.nodes.is_empty());
+        assert_eq!(c.warnings, ["/usr/sbin/foo: no such file (optional; left out)"]);
+        // A dangling symlink is a missing file too.
+        f.link("/usr/sbin/dangling", "nowhere");
+        assert!(matches!(
+            f.resolve(&["/usr/sbin/dangling"]).unwrap_err(),
+            Error::Missing { .. }
+        ));
+    }
+
+    #[test]
+    fn missing_library_names_the_chain() {
+        let f = Fake::with_libc();
+        f.write(&format!("/usr/lib/{MA}/libmid.so.1"), x64(&[(DT_SONAME, "libmid.so.1"), (DT_NEEDED, "libbar.so.1")]));
+        f.write("/usr/sbin/foo", x64(&[(DT_NEEDED, "libc.so.6"), (DT_NEEDED, "libmid.so.1")]));
+        let err = f.resolve(&["/usr/sbin/foo"]).unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(
+            msg,
+            format!(
+                "/usr/sbin/foo → /lib/{MA}/libmid.so.1 → libbar.so.1: not found in \
+                 [/usr/local/lib/{MA}, /lib/{MA}, /usr/lib/{MA}, /lib64, /usr/lib64, /lib, /usr/lib]"
+            )
+        );
+        // The same as an optional want: a warning, and nothing of it in the closure.
+        let c = f
+            .resolver()
+            .resolve(&[Want::optional("/usr/sbin/foo"), Want::required("/usr/lib64")])
+            .unwrap_err();
+        assert!(matches!(c, Error::IsDirectory { .. }), "{c}");
+        let c = f.resolver().resolve(&[Want::optional("/usr/sbin/foo")]).unwrap();
+        assert!(c.nodes.is_empty(), "{:?}", c.nodes);
+        assert_eq!(c.warnings, [format!("{msg} (optional; left out)")]);
+    }
+
+    #[test]
+    fn directories_are_rejected() {
+        let f = Fake::bare();
+        let err = f.resolve(&["/usr/bin"]).unwrap_err();
+        assert!(matches!(err, Error::IsDirectory { .. }));
+        assert!(err.to_string().contains("expanded by the caller"), "{err}");
+        let err = f.resolve(&["usr/bin/x"]).unwrap_err();
+        assert!(matches!(err, Error::NotAbsolute { .. }));
+    }
+
+    #[test]
+    fn wrong_class_machine_or_non_elf_candidates_are_skipped() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/true", "/usr/bin/true");
+        f.write(
+            "/etc/ld.so.conf",
+            "/opt/text\n/opt/elf32\n/opt/arm64\n/opt/bigendian\ninclude /etc/ld.so.conf.d/*.conf\n",
+        );
+        f.write("/opt/text/libc.so.6", "INPUT(-lc)\n");
+        f.write(
+            "/opt/elf32/libc.so.6",
+            craft_elf(false, true, EM_386, None, &[(DT_SONAME, "libc.so.6")], None),
+        );
+        f.write(
+            "/opt/arm64/libc.so.6",
+            craft_elf(true, true, EM_AARCH64, None, &[(DT_SONAME, "libc.so.6")], None),
+        );
+        f.write(
+            "/opt/bigendian/libc.so.6",
+            craft_elf(true, false, EM_X86_64, None, &[(DT_SONAME, "libc.so.6")], None),
+        );
+        let c = f.resolve(&["/usr/bin/true"]).unwrap();
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert!(!c.nodes.keys().any(|p| p.starts_with("/opt")), "{:#?}", c.nodes);
+        // A 32-bit program gets the 32-bit library, found in the i386 multiarch dir.
+        f.write(
+            "/usr/lib/i386-linux-gnu/libc.so.6",
+            craft_elf(false, true, EM_386, None, &[(DT_SONAME, "libc.so.6")], None),
+        );
+        fs::remove_dir_all(f.host("/opt/elf32")).unwrap();
+        f.write(
+            "/usr/bin/prog32",
+            craft_elf(false, true, EM_386, None, &[(DT_NEEDED, "libc.so.6")], None),
+        );
+        let c = f.resolve(&["/usr/bin/prog32"]).unwrap();
+        assert_eq!(node(&c, "/usr/lib/i386-linux-gnu/libc.so.6"), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), None);
+    }
+
+    #[test]
+    fn scripts_bring_their_interpreter() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/dash", "/usr/bin/dash");
+        f.link("/usr/bin/sh", "dash");
+        f.write("/usr/sbin/script", "#!/bin/sh -e\necho hello\n");
+        let c = f.resolve(&["/usr/sbin/script"]).unwrap();
+        assert_eq!(node(&c, "/usr/sbin/script"), Some(Node::File));
+        assert_eq!(node(&c, "/bin"), sym("usr/bin"));
+        assert_eq!(node(&c, "/usr/bin/sh"), sym("dash"));
+        assert_eq!(node(&c, "/usr/bin/dash"), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert_eq!(node(&c, "/lib64"), sym("usr/lib64"));
+        // A script running a script.
+        f.write("/usr/sbin/outer", "#!/usr/sbin/script\n");
+        let c = f.resolve(&["/usr/sbin/outer"]).unwrap();
+        assert_eq!(node(&c, "/usr/bin/dash"), Some(Node::File));
+        // Missing interpreter: the chain is named.
+        f.write("/usr/sbin/broken", "#!/usr/bin/python9\n");
+        let err = f.resolve(&["/usr/sbin/broken"]).unwrap_err();
+        assert_eq!(err.to_string(), "/usr/sbin/broken → /usr/bin/python9: no such file");
+    }
+
+    #[test]
+    fn env_scripts_bring_the_program_from_path() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/env", "/usr/bin/env");
+        f.copy_host("/usr/bin/true", "/usr/sbin/tool");
+        f.write("/usr/sbin/s1", "#!/usr/bin/env -S tool --flag\n");
+        let c = f.resolve(&["/usr/sbin/s1"]).unwrap();
+        assert_eq!(node(&c, "/usr/bin/env"), Some(Node::File));
+        assert_eq!(node(&c, "/usr/sbin/tool"), Some(Node::File));
+        // Found through the /sbin symlink? No: /usr/sbin comes first in PATH.
+        assert_eq!(node(&c, "/sbin"), None);
+        // Not executable: not found by env.
+        fs::set_permissions(f.host("/usr/sbin/tool"), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = f.resolve(&["/usr/sbin/s1"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "/usr/sbin/s1 → /usr/bin/env → tool: not found in \
+             [/usr/local/sbin, /usr/local/bin, /usr/sbin, /usr/bin, /sbin, /bin]"
+        );
+    }
+
+    #[test]
+    fn needed_with_a_slash_is_a_path() {
+        let f = Fake::bare();
+        f.write("/opt/x/libabs.so", x64(&[]));
+        f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "/opt/x/libabs.so"), (DT_NEEDED, "rel/libr.so")]));
+        let c = f.resolve(&["/usr/bin/prog"]).unwrap();
+        assert_eq!(node(&c, "/opt/x/libabs.so"), Some(Node::File));
+        assert!(c.warnings.iter().any(|w| w.contains("rel/libr.so")), "{:?}", c.warnings);
+        fs::remove_file(f.host("/opt/x/libabs.so")).unwrap();
+        let err = f.resolve(&["/usr/bin/prog"]).unwrap_err();
+        assert_eq!(err.to_string(), "/usr/bin/prog → /opt/x/libabs.so: no such file");
+    }
+
+    #[test]
+    fn lib_and_platform_tokens() {
+        let f = Fake::bare();
+        f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libfoo.so.1"), (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}")]));
+        f.write("/usr/bin/prog2", x64(&[(DT_NEEDED, "libbar.so.1"), (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}")]));
+        f.write(&format!("/opt/lib/{MA}/x/libfoo.so.1"), x64(&[]));
+        f.write("/opt/x86_64/libbar.so.1", x64(&[]));
+        let c = f.resolve(&["/usr/bin/prog", "/usr/bin/prog2"]).unwrap();
+        assert_eq!(node(&c, &format!("/opt/lib/{MA}/x/libfoo.so.1")), Some(Node::File));
+        assert_eq!(node(&c, "/opt/x86_64/libbar.so.1"), Some(Node::File));
+        // Without a multiarch /usr/lib/<triple>, $LIB is lib64 for 64-bit objects.
+        let g = Fake::bare();
+        fs::remove_dir_all(g.host(&format!("/usr/lib/{MA}"))).unwrap();
+        g.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libfoo.so.1"), (DT_RUNPATH, "/opt/$LIB")]));
+        g.write("/opt/lib64/libfoo.so.1", x64(&[]));
+        let c = g.resolve(&["/usr/bin/prog"]).unwrap();
+        assert_eq!(node(&c, "/opt/lib64/libfoo.so.1"), Some(Node::File));
+    }
+
+    #[test]
+    fn search_dirs_follow_ld_so_rules() {
+        let f = Fake::bare();
+        f.write("/etc/ld.so.conf", "/conf\n");
+        let res = f.resolver();
+        let ctx = Ctx::new(&res);
+        let obj = |dynamic: &[(u64, &str)], loader, origin: &str| Obj {
+            logical: PathBuf::from(format!("{origin}/x")),
+            info: elf_info(&x64(dynamic)),
+            loader,
+            origin: origin.to_string(),
+        };
+        let mut t = Tree::default();
+        t.objs.push(obj(&[(DT_RPATH, "/exe:$ORIGIN/../l")], None, "/usr/bin"));
+        t.objs.push(obj(&[(DT_RPATH, "/lib1")], Some(0), "/a"));
+        t.objs.push(obj(&[(DT_RUNPATH, "/lib2run"), (DT_RPATH, "/lib2rpath")], Some(1), "/b"));
+        t.objs.push(obj(&[], Some(2), "/c"));
+        t.objs.push(obj(&[], None, "/d")); // loaded by nobody (like the interpreter)
+        let dirs = |i| -> Vec<String> {
+            ctx.search_dirs(&t, i)
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect()
+        };
+        let defaults = [
+            "/conf",
+            "/lib/x86_64-linux-gnu",
+            "/usr/lib/x86_64-linux-gnu",
+            "/lib64",
+            "/usr/lib64",
+            "/lib",
+            "/usr/lib",
+        ];
+        let with = |v: &[&str]| -> Vec<String> {
+            v.iter().chain(defaults.iter()).map(|s| s.to_string()).collect()
+        };
+        assert_eq!(dirs(0), with(&["/exe", "/usr/bin/../l"]));
+        // RPATH of the object, then of its loaders up to the program.
+        assert_eq!(dirs(1), with(&["/lib1", "/exe", "/usr/bin/../l"]));
+        // RUNPATH: only the object's own, and its RPATH is ignored.
+        assert_eq!(dirs(2), with(&["/lib2run"]));
+        // Below a RUNPATH object: the loaders' RPATHs apply again (the RUNPATH does not).
+        assert_eq!(dirs(3), with(&["/lib1", "/exe", "/usr/bin/../l"]));
+        // Not loaded by the program: the program's RPATH still applies.
+        assert_eq!(dirs(4), with(&["/exe", "/usr/bin/../l"]));
+    }
+
+    #[test]
+    fn loaded_sonames_are_not_searched_again() {
+        // The program's RUNPATH finds libB; libA needs libB too and gets the loaded one,
+        // although the RUNPATH does not apply to libA's needs.
+        let f = Fake::bare();
+        f.write("/opt/r/libB.so.1", x64(&[(DT_SONAME, "libB.so.1")]));
+        f.write(&format!("/usr/lib/{MA}/libA.so.1"), x64(&[(DT_SONAME, "libA.so.1"), (DT_NEEDED, "libB.so.1")]));
+        f.write("/usr/bin/both", x64(&[(DT_NEEDED, "libA.so.1"), (DT_NEEDED, "libB.so.1"), (DT_RUNPATH, "/opt/r")]));
+        f.write("/usr/bin/only_a", x64(&[(DT_NEEDED, "libA.so.1"), (DT_RUNPATH, "/opt/r")]));
+        let c = f.resolve(&["/usr/bin/both"]).unwrap();
+        assert_eq!(node(&c, "/opt/r/libB.so.1"), Some(Node::File));
+        let err = f.resolve(&["/usr/bin/only_a"]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!("/usr/bin/only_a → /lib/{MA}/libA.so.1 → libB.so.1: not found in")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dlopen_notes_are_resolved_or_warned_about() {
+        let f = Fake::bare();
+        let note = fdo_note(
+            r#"[{"feature":"foo","soname":["libnothere.so.9","libfoo.so.1"],"priority":"required"},
+               {"feature":"bar","soname":["libmissing.so.3"],"priority":"suggested"},
+               {"feature":"baz","soname":["libbroken.so.1"],"priority":"suggested"}]"#,
+            true,
+        );
+        f.write(
+            "/usr/bin/prog",
+            craft_elf(true, true, EM_X86_64, None, &[(DT_NEEDED, "libbase.so.1")], Some(&note)),
+        );
+        f.write(&format!("/usr/lib/{MA}/libbase.so.1"), x64(&[(DT_SONAME, "libbase.so.1")]));
+        f.write(
+            &format!("/usr/lib/{MA}/libfoo.so.1"),
+            x64(&[(DT_SONAME, "libfoo.so.1"), (DT_NEEDED, "libbase.so.1"), (DT_NEEDED, "libfoodep.so.1")]),
+        );
+        f.write(&format!("/usr/lib/{MA}/libfoodep.so.1"), x64(&[]));
+        f.write(&format!("/usr/lib/{MA}/libbroken.so.1"), x64(&[(DT_NEEDED, "libgone.so.1")]));
+        let c = f.resolve(&["/usr/bin/prog"]).unwrap();
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libfoo.so.1")), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libfoodep.so.1")), Some(Node::File));
+        // A dlopen'd library whose needs are missing is left out.
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libbroken.so.1")), None);
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].starts_with("/usr/bin/prog → libmissing.so.3 (dlopen note for bar, priority suggested): not found in ["),
+            "{:?}",
+            c.warnings
+        );
+        assert!(c.warnings[1].contains("libgone.so.1: not found"), "{:?}", c.warnings);
+        assert!(c.warnings[1].contains("left out"), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn deterministic_and_cached_results() {
+        let f = Fake::with_libc();
+        f.copy_host("/usr/bin/true", "/usr/bin/true");
+        f.copy_host("/usr/bin/dash", "/usr/bin/dash");
+        f.link("/usr/bin/sh", "dash");
+        for i in 0..5 {
+            f.write(&format!("/usr/sbin/s{i}"), "#!/bin/sh\n");
+        }
+        let wants: Vec<Want> = ["/usr/sbin/s3", "/usr/bin/true", "/usr/sbin/s0", "/usr/sbin/s1"]
+            .iter()
+            .map(|p| Want::required(*p))
+            .collect();
+        let r = f.resolver();
+        let a = r.resolve(&wants).unwrap();
+        let mut rev = wants.clone();
+        rev.reverse();
+        let b = r.resolve(&rev).unwrap();
+        assert_eq!(a.nodes, b.nodes);
+        // Warnings are not repeated per program.
+        let mut w = a.warnings.clone();
+        w.dedup();
+        assert_eq!(w.len(), a.warnings.len());
+        assert!(a.warnings.len() <= 4, "{:?}", a.warnings);
+    }
+
+    // -- resolution with programs built by gcc ---------------------------------
+
+    #[test]
+    fn gcc_origin_runpath_through_a_symlinked_program() {
+        let build = tempfile::tempdir().unwrap();
+        let b = build.path();
+        cc_lib(b, "libfoo.so.1", "foo", None);
+        let prog = cc(
+            b,
+            "prog",
+            "int foo(void); int main(void) { return foo(); }\n",
+            &["-L.", "-l:libfoo.so.1", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/../lib"],
+        );
+        let prog2 = cc(
+            b,
+            "prog2",
+            "int foo(void); int main(void) { return foo(); }\n",
+            &["-L.", "-l:libfoo.so.1", "-Wl,--disable-new-dtags", "-Wl,-rpath,${ORIGIN}/../lib"],
+        );
+        let info = elf_info(&fs::read(&prog).unwrap());
+        assert_eq!(info.runpath.as_deref(), Some("$ORIGIN/../lib"));
+        let info2 = elf_info(&fs::read(&prog2).unwrap());
+        assert_eq!((info2.runpath.as_deref(), info2.rpath.as_deref()), (None, Some("${ORIGIN}/../lib")));
+
+        let f = Fake::with_libc();
+        f.copy_file(&prog, "/opt/app/bin/prog");
+        f.copy_file(&prog2, "/opt/app/bin/prog2");
+        f.copy_file(&b.join("libfoo.so.1"), "/opt/app/lib/libfoo.so.1");
+        f.link("/usr/bin/prog", "../../opt/app/bin/prog");
+        f.link("/usr/bin/prog2", "/opt/app/bin/prog2");
+        // $ORIGIN is the directory of the resolved program, not of the symlink.
+        let c = f.resolve(&["/usr/bin/prog", "/usr/bin/prog2"]).unwrap();
+        assert_eq!(node(&c, "/usr/bin/prog"), sym("../../opt/app/bin/prog"));
+        assert_eq!(node(&c, "/opt/app/bin/prog"), Some(Node::File));
+        assert_eq!(node(&c, "/opt/app/lib/libfoo.so.1"), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+    }
+
+    #[test]
+    fn gcc_runpath_is_not_used_for_indirect_needs_but_rpath_is() {
+        let build = tempfile::tempdir().unwrap();
+        let b = build.path();
+        cc_lib(b, "libB.so.1", "fb", None);
+        cc_lib(b, "libA.so.1", "fa", Some(("fb", "libB.so.1")));
+        let src = "int fa(void); int main(void) { return fa(); }\n";
+        let common = ["-L.", "-l:libA.so.1", "-Wl,-rpath-link,.", "-Wl,-rpath,/opt/r/lib"];
+        let with = |extra: &'static str| -> Vec<&'static str> {
+            let mut v = common.to_vec();
+            v.push(extra);
+            v
+        };
+        let p_runpath = cc(b, "p_runpath", src, &with("-Wl,--enable-new-dtags"));
+        let p_rpath = cc(b, "p_rpath", src, &with("-Wl,--disable-new-dtags"));
+
+        let f = Fake::with_libc();
+        f.copy_file(&p_runpath, "/usr/bin/p_runpath");
+        f.copy_file(&p_rpath, "/usr/bin/p_rpath");
+        f.copy_file(&b.join("libA.so.1"), &format!("/usr/lib/{MA}/libA.so.1"));
+        f.copy_file(&b.join("libB.so.1"), "/opt/r/lib/libB.so.1");
+
+        let c = f.resolve(&["/usr/bin/p_rpath"]).unwrap();
+        assert_eq!(node(&c, "/opt/r/lib/libB.so.1"), Some(Node::File));
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libA.so.1")), Some(Node::File));
+
+        let err = f.resolve(&["/usr/bin/p_runpath"]).unwrap_err();
+        let Error::NotFound { chain, name, searched } = &err else {
+            panic!("unexpected error {err}");
+        };
+        assert_eq!(name, "libB.so.1");
+        assert_eq!(
+            chain,
+            &[PathBuf::from("/usr/bin/p_runpath"), PathBuf::from(format!("/lib/{MA}/libA.so.1"))]
+        );
+        assert!(!searched.contains(&PathBuf::from("/opt/r/lib")), "{err}");
+    }
+
+    #[test]
+    fn gcc_dlopen_note_section() {
+        let build = tempfile::tempdir().unwrap();
+        let b = build.path();
+        cc_lib(b, "libplugin.so.2", "plug", None);
+        let src = r#"
+#include <stdint.h>
+#define JSON "[{\"feature\":\"plug\",\"soname\":[\"libplugin.so.3\",\"libplugin.so.2\"],\"priority\":\"recommended\"}]"
+__attribute__((used, section(".note.dlopen"), aligned(4)))
+static const struct {
+    uint32_t namesz, descsz, type;
+    char name[4];
+    char desc[(sizeof(JSON) + 3) & ~3];
+} dlopen_note = { 4, sizeof(JSON), 0x407c0c0a, "FDO", JSON };
+int main(void) { return 0; }
+"#;
+        let prog = cc(b, "noted", src, &[]);
+        let f = Fake::with_libc();
+        f.copy_file(&prog, "/usr/bin/noted");
+        f.copy_file(&b.join("libplugin.so.2"), &format!("/usr/lib/{MA}/libplugin.so.2"));
+        let c = f.resolve(&["/usr/bin/noted"]).unwrap();
+        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libplugin.so.2")), Some(Node::File));
+        assert!(!c.warnings.iter().any(|w| w.contains("libplugin")), "{:?}", c.warnings);
+    }
 }
