@@ -708,7 +708,10 @@ fn parse_shebang(head: &[u8]) -> Result<Shebang, ParseErr> {
     // The kernel only splits on blanks and tabs (a '\r' stays part of the name).
     let line = line.trim_matches(|c| c == ' ' || c == '\t');
     let (interp, arg) = match line.find([' ', '\t']) {
-        Some(pos) => (&line[..pos], line[pos..].trim_matches(|c| c == ' ' || c == '\t')),
+        Some(pos) => (
+            &line[..pos],
+            line[pos..].trim_matches(|c| c == ' ' || c == '\t'),
+        ),
         None => (line, ""),
     };
     if interp.is_empty() {
@@ -820,7 +823,11 @@ fn parse_elf(file: &File, len: u64, head: &[u8]) -> Result<ElfInfo, ParseErr> {
     let (phoff, phentsize, phnum) = if class64 {
         (en.u64(head, 32), en.u16(head, 54), en.u16(head, 56))
     } else {
-        (u64::from(en.u32(head, 28)), en.u16(head, 42), en.u16(head, 44))
+        (
+            u64::from(en.u32(head, 28)),
+            en.u16(head, 42),
+            en.u16(head, 44),
+        )
     };
     let ident = Ident {
         class64,
@@ -1304,7 +1311,9 @@ impl<'r> Ctx<'r> {
             return k;
         }
         let k = parse_file(&host(&self.res.root, phys));
-        self.kinds.borrow_mut().insert(phys.to_path_buf(), k.clone());
+        self.kinds
+            .borrow_mut()
+            .insert(phys.to_path_buf(), k.clone());
         k
     }
 
@@ -1317,9 +1326,9 @@ impl<'r> Ctx<'r> {
         if let Some(l) = self.libdirs.borrow().get(&ident) {
             return l.clone();
         }
-        let multiarch = ident.triple().filter(|t| {
-            matches!(self.walk(&Path::new("/usr/lib").join(t)), Ok(w) if w.is_dir)
-        });
+        let multiarch = ident
+            .triple()
+            .filter(|t| matches!(self.walk(&Path::new("/usr/lib").join(t)), Ok(w) if w.is_dir));
         let l: Rc<str> = match multiarch {
             Some(t) => format!("lib/{t}").into(),
             None if ident.class64 => "lib64".into(),
@@ -1760,7 +1769,9 @@ mod tests {
         phnum += usize::from(note.is_some());
         let mut off = ehsize + phnum * phentsize;
         let interp_off = off;
-        let interp_bytes = interp.map(|i| format!("{i}\0").into_bytes()).unwrap_or_default();
+        let interp_bytes = interp
+            .map(|i| format!("{i}\0").into_bytes())
+            .unwrap_or_default();
         off += interp_bytes.len();
         off = off.div_ceil(4) * 4;
         let note_off = off;
@@ -1783,12 +1794,20 @@ mod tests {
             dyn_entries.push((DT_STRSZ, strtab.len() as u64));
             dyn_entries.push((DT_NULL, 0));
         }
-        let dyn_size = if dynamic.is_empty() { 0 } else { dyn_entries.len() * 2 * word };
+        let dyn_size = if dynamic.is_empty() {
+            0
+        } else {
+            dyn_entries.len() * 2 * word
+        };
         let total = dyn_off + dyn_size;
 
         let mut b = vec![0u8; total];
         let put = |b: &mut Vec<u8>, at: usize, v: u64, n: usize| {
-            let bytes = if little { v.to_le_bytes() } else { v.to_be_bytes() };
+            let bytes = if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            };
             let src = if little { &bytes[..n] } else { &bytes[8 - n..] };
             b[at..at + n].copy_from_slice(src);
         };
@@ -1859,7 +1878,13 @@ mod tests {
 
     fn fdo_note(json: &str, little: bool) -> Vec<u8> {
         let desc = format!("{json}\0").into_bytes();
-        let u32b = |v: u32| if little { v.to_le_bytes() } else { v.to_be_bytes() };
+        let u32b = |v: u32| {
+            if little {
+                v.to_le_bytes()
+            } else {
+                v.to_be_bytes()
+            }
+        };
         let mut n = Vec::new();
         n.extend_from_slice(&u32b(4));
         n.extend_from_slice(&u32b(desc.len() as u32));
@@ -1919,7 +1944,7 @@ mod tests {
             f.write("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n");
             f.write(
                 &format!("/etc/ld.so.conf.d/{MA}.conf"),
-                &format!("# Multiarch support\n/usr/local/lib/{MA}\n/lib/{MA}\n/usr/lib/{MA}\n"),
+                format!("# Multiarch support\n/usr/local/lib/{MA}\n/lib/{MA}\n/usr/lib/{MA}\n"),
             );
             f
         }
@@ -1928,7 +1953,10 @@ mod tests {
         /// /usr/lib64/ld-linux-x86-64.so.2 -> /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2.
         fn with_libc() -> Fake {
             let f = Fake::bare();
-            f.copy_host(&format!("/usr/lib/{MA}/libc.so.6"), &format!("/usr/lib/{MA}/libc.so.6"));
+            f.copy_host(
+                &format!("/usr/lib/{MA}/libc.so.6"),
+                &format!("/usr/lib/{MA}/libc.so.6"),
+            );
             f.copy_host(
                 &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2"),
                 &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2"),
@@ -2065,8 +2093,14 @@ mod tests {
         };
         assert_eq!(id(true, true, EM_X86_64).triple(), Some("x86_64-linux-gnu"));
         assert_eq!(id(false, true, EM_386).triple(), Some("i386-linux-gnu"));
-        assert_eq!(id(true, true, EM_AARCH64).triple(), Some("aarch64-linux-gnu"));
-        assert_eq!(id(true, true, EM_PPC64).triple(), Some("powerpc64le-linux-gnu"));
+        assert_eq!(
+            id(true, true, EM_AARCH64).triple(),
+            Some("aarch64-linux-gnu")
+        );
+        assert_eq!(
+            id(true, true, EM_PPC64).triple(),
+            Some("powerpc64le-linux-gnu")
+        );
         assert_eq!(id(true, false, EM_S390).triple(), Some("s390x-linux-gnu"));
         assert_eq!(id(true, true, EM_RISCV).triple(), Some("riscv64-linux-gnu"));
         assert_eq!(id(true, true, 0x1234).triple(), None);
@@ -2092,7 +2126,10 @@ mod tests {
         assert_eq!(s.interp, "/usr/bin/env");
         assert_eq!(s.arg.as_deref(), Some("python3 -u"));
         let s = parse_shebang(b"#!/bin/bash\t-e").unwrap();
-        assert_eq!((s.interp.as_str(), s.arg.as_deref()), ("/bin/bash", Some("-e")));
+        assert_eq!(
+            (s.interp.as_str(), s.arg.as_deref()),
+            ("/bin/bash", Some("-e"))
+        );
         assert!(parse_shebang(b"#!   \n").is_err());
     }
 
@@ -2125,7 +2162,12 @@ mod tests {
             (DT_SONAME, "libme.so.3"),
             (DT_RPATH, "/r1:$ORIGIN/r2"),
         ];
-        let note = |little| fdo_note(r#"[{"soname":["libdl.so.9"],"priority":"suggested"}]"#, little);
+        let note = |little| {
+            fdo_note(
+                r#"[{"soname":["libdl.so.9"],"priority":"suggested"}]"#,
+                little,
+            )
+        };
         for (class64, little, machine) in [
             (true, true, EM_X86_64),
             (false, true, EM_386),
@@ -2133,7 +2175,14 @@ mod tests {
             (false, false, EM_PPC),
         ] {
             let n = note(little);
-            let bytes = craft_elf(class64, little, machine, Some("/lib/ld.so.1"), &dynamic, Some(&n));
+            let bytes = craft_elf(
+                class64,
+                little,
+                machine,
+                Some("/lib/ld.so.1"),
+                &dynamic,
+                Some(&n),
+            );
             let info = elf_info(&bytes);
             let ctx = format!("class64={class64} little={little}");
             assert_eq!(
@@ -2244,7 +2293,10 @@ mod tests {
     fn library_found_through_included_conf() {
         let f = Fake::bare();
         f.write("/etc/ld.so.conf.d/zz-custom.conf", "/opt/custom/lib\n");
-        f.write("/opt/custom/lib/libcustom.so.1", x64(&[(DT_SONAME, "libcustom.so.1")]));
+        f.write(
+            "/opt/custom/lib/libcustom.so.1",
+            x64(&[(DT_SONAME, "libcustom.so.1")]),
+        );
         f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libcustom.so.1")]));
         let c = f.resolve(&["/usr/bin/prog"]).unwrap();
         assert_eq!(node(&c, "/opt/custom/lib/libcustom.so.1"), Some(Node::File));
@@ -2271,11 +2323,22 @@ mod tests {
             sym(&format!("/lib/{MA}/ld-linux-x86-64.so.2"))
         );
         assert_eq!(node(&c, "/lib"), sym("usr/lib"));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2")), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/ld-linux-x86-64.so.2")),
+            Some(Node::File)
+        );
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libc.so.6")),
+            Some(Node::File)
+        );
         // Nothing else but the warnings for the NSS modules and libgcc_s the fake lacks.
         assert_eq!(c.nodes.len(), 7, "{:#?}", c.nodes);
-        for missing in ["libnss_files.so.2", "libnss_dns.so.2", "libresolv.so.2", "libgcc_s.so.1"] {
+        for missing in [
+            "libnss_files.so.2",
+            "libnss_dns.so.2",
+            "libresolv.so.2",
+            "libgcc_s.so.1",
+        ] {
             assert!(
                 c.warnings.iter().any(|w| w.contains(missing)),
                 "no warning for {missing}: {:?}",
@@ -2292,14 +2355,25 @@ mod tests {
         let f = Fake::with_libc();
         f.copy_host("/usr/bin/true", "/usr/bin/true");
         for lib in ["libnss_files.so.2", "libgcc_s.so.1", "libresolv.so.2"] {
-            f.copy_host(&format!("/usr/lib/{MA}/{lib}"), &format!("/usr/lib/{MA}/{lib}"));
+            f.copy_host(
+                &format!("/usr/lib/{MA}/{lib}"),
+                &format!("/usr/lib/{MA}/{lib}"),
+            );
         }
         let c = f.resolve(&["/usr/bin/true"]).unwrap();
         for lib in ["libnss_files.so.2", "libgcc_s.so.1", "libresolv.so.2"] {
-            assert_eq!(node(&c, &format!("/usr/lib/{MA}/{lib}")), Some(Node::File), "{lib}");
+            assert_eq!(
+                node(&c, &format!("/usr/lib/{MA}/{lib}")),
+                Some(Node::File),
+                "{lib}"
+            );
         }
         assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
-        assert!(c.warnings[0].contains("libnss_dns.so.2"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].contains("libnss_dns.so.2"),
+            "{:?}",
+            c.warnings
+        );
         assert!(
             c.warnings[0].starts_with(&format!("/lib/{MA}/libc.so.6 → libnss_dns.so.2")),
             "{:?}",
@@ -2320,7 +2394,10 @@ mod tests {
         assert_eq!(node(&c, "/bin"), sym("usr/bin"));
         assert_eq!(node(&c, "/usr/bin/c"), sym("/usr/bin/true"));
         assert_eq!(node(&c, "/usr/bin/true"), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libc.so.6")),
+            Some(Node::File)
+        );
     }
 
     #[test]
@@ -2330,7 +2407,10 @@ mod tests {
         f.link("/usr/bin/b", "a");
         let err = f.resolve(&["/usr/bin/a"]).unwrap_err();
         assert!(matches!(err, Error::SymlinkLoop { .. }), "{err}");
-        assert_eq!(err.to_string(), "/usr/bin/a: too many levels of symbolic links");
+        assert_eq!(
+            err.to_string(),
+            "/usr/bin/a: too many levels of symbolic links"
+        );
         // 40 links are fine, 41 are not.
         for i in 0..41 {
             f.link(&format!("/usr/bin/l{i}"), &format!("l{}", i + 1));
@@ -2354,7 +2434,10 @@ mod tests {
             .resolve(&[Want::optional("/usr/sbin/foo")])
             .unwrap();
         assert!(c.nodes.is_empty());
-        assert_eq!(c.warnings, ["/usr/sbin/foo: no such file (optional; left out)"]);
+        assert_eq!(
+            c.warnings,
+            ["/usr/sbin/foo: no such file (optional; left out)"]
+        );
         // A dangling symlink is a missing file too.
         f.link("/usr/sbin/dangling", "nowhere");
         assert!(matches!(
@@ -2366,8 +2449,14 @@ mod tests {
     #[test]
     fn missing_library_names_the_chain() {
         let f = Fake::with_libc();
-        f.write(&format!("/usr/lib/{MA}/libmid.so.1"), x64(&[(DT_SONAME, "libmid.so.1"), (DT_NEEDED, "libbar.so.1")]));
-        f.write("/usr/sbin/foo", x64(&[(DT_NEEDED, "libc.so.6"), (DT_NEEDED, "libmid.so.1")]));
+        f.write(
+            &format!("/usr/lib/{MA}/libmid.so.1"),
+            x64(&[(DT_SONAME, "libmid.so.1"), (DT_NEEDED, "libbar.so.1")]),
+        );
+        f.write(
+            "/usr/sbin/foo",
+            x64(&[(DT_NEEDED, "libc.so.6"), (DT_NEEDED, "libmid.so.1")]),
+        );
         let err = f.resolve(&["/usr/sbin/foo"]).unwrap_err();
         let msg = err.to_string();
         assert_eq!(
@@ -2380,10 +2469,16 @@ mod tests {
         // The same as an optional want: a warning, and nothing of it in the closure.
         let c = f
             .resolver()
-            .resolve(&[Want::optional("/usr/sbin/foo"), Want::required("/usr/lib64")])
+            .resolve(&[
+                Want::optional("/usr/sbin/foo"),
+                Want::required("/usr/lib64"),
+            ])
             .unwrap_err();
         assert!(matches!(c, Error::IsDirectory { .. }), "{c}");
-        let c = f.resolver().resolve(&[Want::optional("/usr/sbin/foo")]).unwrap();
+        let c = f
+            .resolver()
+            .resolve(&[Want::optional("/usr/sbin/foo")])
+            .unwrap();
         assert!(c.nodes.is_empty(), "{:?}", c.nodes);
         assert_eq!(c.warnings, [format!("{msg} (optional; left out)")]);
     }
@@ -2413,15 +2508,36 @@ mod tests {
         );
         f.write(
             "/opt/arm64/libc.so.6",
-            craft_elf(true, true, EM_AARCH64, None, &[(DT_SONAME, "libc.so.6")], None),
+            craft_elf(
+                true,
+                true,
+                EM_AARCH64,
+                None,
+                &[(DT_SONAME, "libc.so.6")],
+                None,
+            ),
         );
         f.write(
             "/opt/bigendian/libc.so.6",
-            craft_elf(true, false, EM_X86_64, None, &[(DT_SONAME, "libc.so.6")], None),
+            craft_elf(
+                true,
+                false,
+                EM_X86_64,
+                None,
+                &[(DT_SONAME, "libc.so.6")],
+                None,
+            ),
         );
         let c = f.resolve(&["/usr/bin/true"]).unwrap();
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
-        assert!(!c.nodes.keys().any(|p| p.starts_with("/opt")), "{:#?}", c.nodes);
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libc.so.6")),
+            Some(Node::File)
+        );
+        assert!(
+            !c.nodes.keys().any(|p| p.starts_with("/opt")),
+            "{:#?}",
+            c.nodes
+        );
         // A 32-bit program gets the 32-bit library, found in the i386 multiarch dir.
         f.write(
             "/usr/lib/i386-linux-gnu/libc.so.6",
@@ -2433,7 +2549,10 @@ mod tests {
             craft_elf(false, true, EM_386, None, &[(DT_NEEDED, "libc.so.6")], None),
         );
         let c = f.resolve(&["/usr/bin/prog32"]).unwrap();
-        assert_eq!(node(&c, "/usr/lib/i386-linux-gnu/libc.so.6"), Some(Node::File));
+        assert_eq!(
+            node(&c, "/usr/lib/i386-linux-gnu/libc.so.6"),
+            Some(Node::File)
+        );
         assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), None);
     }
 
@@ -2448,7 +2567,10 @@ mod tests {
         assert_eq!(node(&c, "/bin"), sym("usr/bin"));
         assert_eq!(node(&c, "/usr/bin/sh"), sym("dash"));
         assert_eq!(node(&c, "/usr/bin/dash"), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libc.so.6")),
+            Some(Node::File)
+        );
         assert_eq!(node(&c, "/lib64"), sym("usr/lib64"));
         // A script running a script.
         f.write("/usr/sbin/outer", "#!/usr/sbin/script\n");
@@ -2457,7 +2579,10 @@ mod tests {
         // Missing interpreter: the chain is named.
         f.write("/usr/sbin/broken", "#!/usr/bin/python9\n");
         let err = f.resolve(&["/usr/sbin/broken"]).unwrap_err();
-        assert_eq!(err.to_string(), "/usr/sbin/broken → /usr/bin/python9: no such file");
+        assert_eq!(
+            err.to_string(),
+            "/usr/sbin/broken → /usr/bin/python9: no such file"
+        );
     }
 
     #[test]
@@ -2485,29 +2610,57 @@ mod tests {
     fn needed_with_a_slash_is_a_path() {
         let f = Fake::bare();
         f.write("/opt/x/libabs.so", x64(&[]));
-        f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "/opt/x/libabs.so"), (DT_NEEDED, "rel/libr.so")]));
+        f.write(
+            "/usr/bin/prog",
+            x64(&[(DT_NEEDED, "/opt/x/libabs.so"), (DT_NEEDED, "rel/libr.so")]),
+        );
         let c = f.resolve(&["/usr/bin/prog"]).unwrap();
         assert_eq!(node(&c, "/opt/x/libabs.so"), Some(Node::File));
-        assert!(c.warnings.iter().any(|w| w.contains("rel/libr.so")), "{:?}", c.warnings);
+        assert!(
+            c.warnings.iter().any(|w| w.contains("rel/libr.so")),
+            "{:?}",
+            c.warnings
+        );
         fs::remove_file(f.host("/opt/x/libabs.so")).unwrap();
         let err = f.resolve(&["/usr/bin/prog"]).unwrap_err();
-        assert_eq!(err.to_string(), "/usr/bin/prog → /opt/x/libabs.so: no such file");
+        assert_eq!(
+            err.to_string(),
+            "/usr/bin/prog → /opt/x/libabs.so: no such file"
+        );
     }
 
     #[test]
     fn lib_and_platform_tokens() {
         let f = Fake::bare();
-        f.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libfoo.so.1"), (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}")]));
-        f.write("/usr/bin/prog2", x64(&[(DT_NEEDED, "libbar.so.1"), (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}")]));
+        f.write(
+            "/usr/bin/prog",
+            x64(&[
+                (DT_NEEDED, "libfoo.so.1"),
+                (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}"),
+            ]),
+        );
+        f.write(
+            "/usr/bin/prog2",
+            x64(&[
+                (DT_NEEDED, "libbar.so.1"),
+                (DT_RUNPATH, "/opt/$LIB/x:/opt/${PLATFORM}"),
+            ]),
+        );
         f.write(&format!("/opt/lib/{MA}/x/libfoo.so.1"), x64(&[]));
         f.write("/opt/x86_64/libbar.so.1", x64(&[]));
         let c = f.resolve(&["/usr/bin/prog", "/usr/bin/prog2"]).unwrap();
-        assert_eq!(node(&c, &format!("/opt/lib/{MA}/x/libfoo.so.1")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/opt/lib/{MA}/x/libfoo.so.1")),
+            Some(Node::File)
+        );
         assert_eq!(node(&c, "/opt/x86_64/libbar.so.1"), Some(Node::File));
         // Without a multiarch /usr/lib/<triple>, $LIB is lib64 for 64-bit objects.
         let g = Fake::bare();
         fs::remove_dir_all(g.host(&format!("/usr/lib/{MA}"))).unwrap();
-        g.write("/usr/bin/prog", x64(&[(DT_NEEDED, "libfoo.so.1"), (DT_RUNPATH, "/opt/$LIB")]));
+        g.write(
+            "/usr/bin/prog",
+            x64(&[(DT_NEEDED, "libfoo.so.1"), (DT_RUNPATH, "/opt/$LIB")]),
+        );
         g.write("/opt/lib64/libfoo.so.1", x64(&[]));
         let c = g.resolve(&["/usr/bin/prog"]).unwrap();
         assert_eq!(node(&c, "/opt/lib64/libfoo.so.1"), Some(Node::File));
@@ -2526,9 +2679,14 @@ mod tests {
             origin: origin.to_string(),
         };
         let mut t = Tree::default();
-        t.objs.push(obj(&[(DT_RPATH, "/exe:$ORIGIN/../l")], None, "/usr/bin"));
+        t.objs
+            .push(obj(&[(DT_RPATH, "/exe:$ORIGIN/../l")], None, "/usr/bin"));
         t.objs.push(obj(&[(DT_RPATH, "/lib1")], Some(0), "/a"));
-        t.objs.push(obj(&[(DT_RUNPATH, "/lib2run"), (DT_RPATH, "/lib2rpath")], Some(1), "/b"));
+        t.objs.push(obj(
+            &[(DT_RUNPATH, "/lib2run"), (DT_RPATH, "/lib2rpath")],
+            Some(1),
+            "/b",
+        ));
         t.objs.push(obj(&[], Some(2), "/c"));
         t.objs.push(obj(&[], None, "/d")); // loaded by nobody (like the interpreter)
         let dirs = |i| -> Vec<String> {
@@ -2547,7 +2705,10 @@ mod tests {
             "/usr/lib",
         ];
         let with = |v: &[&str]| -> Vec<String> {
-            v.iter().chain(defaults.iter()).map(|s| s.to_string()).collect()
+            v.iter()
+                .chain(defaults.iter())
+                .map(|s| s.to_string())
+                .collect()
         };
         assert_eq!(dirs(0), with(&["/exe", "/usr/bin/../l"]));
         // RPATH of the object, then of its loaders up to the program.
@@ -2566,14 +2727,29 @@ mod tests {
         // although the RUNPATH does not apply to libA's needs.
         let f = Fake::bare();
         f.write("/opt/r/libB.so.1", x64(&[(DT_SONAME, "libB.so.1")]));
-        f.write(&format!("/usr/lib/{MA}/libA.so.1"), x64(&[(DT_SONAME, "libA.so.1"), (DT_NEEDED, "libB.so.1")]));
-        f.write("/usr/bin/both", x64(&[(DT_NEEDED, "libA.so.1"), (DT_NEEDED, "libB.so.1"), (DT_RUNPATH, "/opt/r")]));
-        f.write("/usr/bin/only_a", x64(&[(DT_NEEDED, "libA.so.1"), (DT_RUNPATH, "/opt/r")]));
+        f.write(
+            &format!("/usr/lib/{MA}/libA.so.1"),
+            x64(&[(DT_SONAME, "libA.so.1"), (DT_NEEDED, "libB.so.1")]),
+        );
+        f.write(
+            "/usr/bin/both",
+            x64(&[
+                (DT_NEEDED, "libA.so.1"),
+                (DT_NEEDED, "libB.so.1"),
+                (DT_RUNPATH, "/opt/r"),
+            ]),
+        );
+        f.write(
+            "/usr/bin/only_a",
+            x64(&[(DT_NEEDED, "libA.so.1"), (DT_RUNPATH, "/opt/r")]),
+        );
         let c = f.resolve(&["/usr/bin/both"]).unwrap();
         assert_eq!(node(&c, "/opt/r/libB.so.1"), Some(Node::File));
         let err = f.resolve(&["/usr/bin/only_a"]).unwrap_err();
         assert!(
-            err.to_string().starts_with(&format!("/usr/bin/only_a → /lib/{MA}/libA.so.1 → libB.so.1: not found in")),
+            err.to_string().starts_with(&format!(
+                "/usr/bin/only_a → /lib/{MA}/libA.so.1 → libB.so.1: not found in"
+            )),
             "{err}"
         );
     }
@@ -2589,18 +2765,41 @@ mod tests {
         );
         f.write(
             "/usr/bin/prog",
-            craft_elf(true, true, EM_X86_64, None, &[(DT_NEEDED, "libbase.so.1")], Some(&note)),
+            craft_elf(
+                true,
+                true,
+                EM_X86_64,
+                None,
+                &[(DT_NEEDED, "libbase.so.1")],
+                Some(&note),
+            ),
         );
-        f.write(&format!("/usr/lib/{MA}/libbase.so.1"), x64(&[(DT_SONAME, "libbase.so.1")]));
+        f.write(
+            &format!("/usr/lib/{MA}/libbase.so.1"),
+            x64(&[(DT_SONAME, "libbase.so.1")]),
+        );
         f.write(
             &format!("/usr/lib/{MA}/libfoo.so.1"),
-            x64(&[(DT_SONAME, "libfoo.so.1"), (DT_NEEDED, "libbase.so.1"), (DT_NEEDED, "libfoodep.so.1")]),
+            x64(&[
+                (DT_SONAME, "libfoo.so.1"),
+                (DT_NEEDED, "libbase.so.1"),
+                (DT_NEEDED, "libfoodep.so.1"),
+            ]),
         );
         f.write(&format!("/usr/lib/{MA}/libfoodep.so.1"), x64(&[]));
-        f.write(&format!("/usr/lib/{MA}/libbroken.so.1"), x64(&[(DT_NEEDED, "libgone.so.1")]));
+        f.write(
+            &format!("/usr/lib/{MA}/libbroken.so.1"),
+            x64(&[(DT_NEEDED, "libgone.so.1")]),
+        );
         let c = f.resolve(&["/usr/bin/prog"]).unwrap();
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libfoo.so.1")), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libfoodep.so.1")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libfoo.so.1")),
+            Some(Node::File)
+        );
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libfoodep.so.1")),
+            Some(Node::File)
+        );
         // A dlopen'd library whose needs are missing is left out.
         assert_eq!(node(&c, &format!("/usr/lib/{MA}/libbroken.so.1")), None);
         assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
@@ -2609,7 +2808,11 @@ mod tests {
             "{:?}",
             c.warnings
         );
-        assert!(c.warnings[1].contains("libgone.so.1: not found"), "{:?}", c.warnings);
+        assert!(
+            c.warnings[1].contains("libgone.so.1: not found"),
+            "{:?}",
+            c.warnings
+        );
         assert!(c.warnings[1].contains("left out"), "{:?}", c.warnings);
     }
 
@@ -2622,10 +2825,15 @@ mod tests {
         for i in 0..5 {
             f.write(&format!("/usr/sbin/s{i}"), "#!/bin/sh\n");
         }
-        let wants: Vec<Want> = ["/usr/sbin/s3", "/usr/bin/true", "/usr/sbin/s0", "/usr/sbin/s1"]
-            .iter()
-            .map(|p| Want::required(*p))
-            .collect();
+        let wants: Vec<Want> = [
+            "/usr/sbin/s3",
+            "/usr/bin/true",
+            "/usr/sbin/s0",
+            "/usr/sbin/s1",
+        ]
+        .iter()
+        .map(|p| Want::required(*p))
+        .collect();
         let r = f.resolver();
         let a = r.resolve(&wants).unwrap();
         let mut rev = wants.clone();
@@ -2650,18 +2858,31 @@ mod tests {
             b,
             "prog",
             "int foo(void); int main(void) { return foo(); }\n",
-            &["-L.", "-l:libfoo.so.1", "-Wl,--enable-new-dtags", "-Wl,-rpath,$ORIGIN/../lib"],
+            &[
+                "-L.",
+                "-l:libfoo.so.1",
+                "-Wl,--enable-new-dtags",
+                "-Wl,-rpath,$ORIGIN/../lib",
+            ],
         );
         let prog2 = cc(
             b,
             "prog2",
             "int foo(void); int main(void) { return foo(); }\n",
-            &["-L.", "-l:libfoo.so.1", "-Wl,--disable-new-dtags", "-Wl,-rpath,${ORIGIN}/../lib"],
+            &[
+                "-L.",
+                "-l:libfoo.so.1",
+                "-Wl,--disable-new-dtags",
+                "-Wl,-rpath,${ORIGIN}/../lib",
+            ],
         );
         let info = elf_info(&fs::read(&prog).unwrap());
         assert_eq!(info.runpath.as_deref(), Some("$ORIGIN/../lib"));
         let info2 = elf_info(&fs::read(&prog2).unwrap());
-        assert_eq!((info2.runpath.as_deref(), info2.rpath.as_deref()), (None, Some("${ORIGIN}/../lib")));
+        assert_eq!(
+            (info2.runpath.as_deref(), info2.rpath.as_deref()),
+            (None, Some("${ORIGIN}/../lib"))
+        );
 
         let f = Fake::with_libc();
         f.copy_file(&prog, "/opt/app/bin/prog");
@@ -2674,7 +2895,10 @@ mod tests {
         assert_eq!(node(&c, "/usr/bin/prog"), sym("../../opt/app/bin/prog"));
         assert_eq!(node(&c, "/opt/app/bin/prog"), Some(Node::File));
         assert_eq!(node(&c, "/opt/app/lib/libfoo.so.1"), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libc.so.6")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libc.so.6")),
+            Some(Node::File)
+        );
     }
 
     #[test]
@@ -2684,7 +2908,12 @@ mod tests {
         cc_lib(b, "libB.so.1", "fb", None);
         cc_lib(b, "libA.so.1", "fa", Some(("fb", "libB.so.1")));
         let src = "int fa(void); int main(void) { return fa(); }\n";
-        let common = ["-L.", "-l:libA.so.1", "-Wl,-rpath-link,.", "-Wl,-rpath,/opt/r/lib"];
+        let common = [
+            "-L.",
+            "-l:libA.so.1",
+            "-Wl,-rpath-link,.",
+            "-Wl,-rpath,/opt/r/lib",
+        ];
         let with = |extra: &'static str| -> Vec<&'static str> {
             let mut v = common.to_vec();
             v.push(extra);
@@ -2701,16 +2930,27 @@ mod tests {
 
         let c = f.resolve(&["/usr/bin/p_rpath"]).unwrap();
         assert_eq!(node(&c, "/opt/r/lib/libB.so.1"), Some(Node::File));
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libA.so.1")), Some(Node::File));
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libA.so.1")),
+            Some(Node::File)
+        );
 
         let err = f.resolve(&["/usr/bin/p_runpath"]).unwrap_err();
-        let Error::NotFound { chain, name, searched } = &err else {
+        let Error::NotFound {
+            chain,
+            name,
+            searched,
+        } = &err
+        else {
             panic!("unexpected error {err}");
         };
         assert_eq!(name, "libB.so.1");
         assert_eq!(
             chain,
-            &[PathBuf::from("/usr/bin/p_runpath"), PathBuf::from(format!("/lib/{MA}/libA.so.1"))]
+            &[
+                PathBuf::from("/usr/bin/p_runpath"),
+                PathBuf::from(format!("/lib/{MA}/libA.so.1"))
+            ]
         );
         assert!(!searched.contains(&PathBuf::from("/opt/r/lib")), "{err}");
     }
@@ -2734,9 +2974,19 @@ int main(void) { return 0; }
         let prog = cc(b, "noted", src, &[]);
         let f = Fake::with_libc();
         f.copy_file(&prog, "/usr/bin/noted");
-        f.copy_file(&b.join("libplugin.so.2"), &format!("/usr/lib/{MA}/libplugin.so.2"));
+        f.copy_file(
+            &b.join("libplugin.so.2"),
+            &format!("/usr/lib/{MA}/libplugin.so.2"),
+        );
         let c = f.resolve(&["/usr/bin/noted"]).unwrap();
-        assert_eq!(node(&c, &format!("/usr/lib/{MA}/libplugin.so.2")), Some(Node::File));
-        assert!(!c.warnings.iter().any(|w| w.contains("libplugin")), "{:?}", c.warnings);
+        assert_eq!(
+            node(&c, &format!("/usr/lib/{MA}/libplugin.so.2")),
+            Some(Node::File)
+        );
+        assert!(
+            !c.warnings.iter().any(|w| w.contains("libplugin")),
+            "{:?}",
+            c.warnings
+        );
     }
 }

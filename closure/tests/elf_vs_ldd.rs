@@ -13,7 +13,9 @@ use std::time::Instant;
 use rear_closure::elf::{Resolver, Want};
 
 fn is_elf(p: &Path) -> bool {
-    let Ok(md) = fs::metadata(p) else { return false };
+    let Ok(md) = fs::metadata(p) else {
+        return false;
+    };
     if !md.is_file() {
         return false;
     }
@@ -80,7 +82,11 @@ fn ldd(p: &Path) -> Ldd {
             if rest.starts_with("not found") {
                 return Ldd::Broken(format!("{} not found", name.trim()));
             }
-            if let Some(path) = rest.split_whitespace().next().filter(|s| s.starts_with('/')) {
+            if let Some(path) = rest
+                .split_whitespace()
+                .next()
+                .filter(|s| s.starts_with('/'))
+            {
                 paths.push(PathBuf::from(path));
             }
         } else if line.starts_with('/') {
@@ -148,7 +154,10 @@ fn closure_contains_everything_ldd_loads() {
         broken.len()
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    assert!(files >= 20, "only {files} files compared; the test would pass vacuously");
+    assert!(
+        files >= 20,
+        "only {files} files compared; the test would pass vacuously"
+    );
 }
 
 #[test]
@@ -166,12 +175,16 @@ fn timing_of_rescue_tools() {
     .collect();
     let resolver = Resolver::new(Path::new("/")).expect("resolver for /");
     let first = Instant::now();
-    let closure = resolver.resolve(&wants).expect("closure of the rescue tools");
+    let closure = resolver
+        .resolve(&wants)
+        .expect("closure of the rescue tools");
     let cold = first.elapsed();
     let mut best = std::time::Duration::MAX;
     for _ in 0..10 {
         let t = Instant::now();
-        let again = resolver.resolve(&wants).expect("closure of the rescue tools");
+        let again = resolver
+            .resolve(&wants)
+            .expect("closure of the rescue tools");
         best = best.min(t.elapsed());
         assert_eq!(again, closure, "resolution must be deterministic");
     }
