@@ -152,8 +152,7 @@ impl Hasher<'_> {
         } else if meta.is_dir() {
             Kind::Dir
         } else if meta.is_file() {
-            let hash = self.cache.hash(host, &meta)?;
-            self.store.put_file_with_hash(host, &hash)?;
+            let hash = self.store.put_file(host, &meta, self.cache)?;
             Kind::File {
                 size: meta.len(),
                 blake3: hash,
@@ -673,7 +672,6 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
     progress.stage("collecting firmware");
     let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
     let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
-    cache.save()?;
 
     progress.stage("building layers");
     let others: Vec<Built> = [&base, &firmware, &config]
@@ -686,6 +684,18 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
         others[1].clone(),
         others[2].clone(),
     ];
+    // Objects are written without fsync; make them durable before the
+    // stat cache and the manifest refer to them.
+    store.sync()?;
+    cache.save()?;
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        log::info!(
+            "stat cache: {} hits, {} misses",
+            cache.hits.load(Relaxed),
+            cache.misses.load(Relaxed)
+        );
+    }
 
     progress.stage("writing artefacts");
     fs::create_dir_all(&opts.output)

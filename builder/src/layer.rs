@@ -253,6 +253,8 @@ impl Layer {
             extra,
             from_cache: false,
         };
+        // The record must never outlive the objects it names.
+        store.sync()?;
         store.put_layer(key, &built)?;
         Ok(built)
     }

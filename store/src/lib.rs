@@ -145,37 +145,82 @@ impl Store {
         write_file_atomic_via(&tmp, dest, data, mode)
     }
 
+    /// True when the object exists with the expected size: an object cut
+    /// short by a crash before `sync` is taken as absent and written again.
+    fn has_sized(&self, hash: &str, size: u64) -> bool {
+        fs::metadata(self.object_path(hash)).is_ok_and(|m| m.len() == size)
+    }
+
+    /// Writes an object without fsync; `sync` makes all of them durable
+    /// before anything that references them (a layer record, a manifest) is
+    /// written. One sync per build instead of one per file.
+    fn write_object(&self, hash: &str, data: &[u8]) -> Result<()> {
+        let dest = self.object_path(hash);
+        let dir = dest.parent().unwrap();
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let tmp = self.tmp_path();
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o444)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        f.write_all(data).map_err(io_err("write", &tmp))?;
+        f.set_permissions(fs::Permissions::from_mode(0o444))
+            .map_err(io_err("chmod", &tmp))?;
+        drop(f);
+        fs::rename(&tmp, &dest).map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            io_err("rename into place", &dest)(e)
+        })
+    }
+
     /// Stores bytes, returning their hash. Existing objects are not rewritten.
     pub fn put_bytes(&self, data: &[u8]) -> Result<Hash> {
         let hash = hash_bytes(data);
-        let dest = self.object_path(&hash);
-        if !dest.exists() {
-            let dir = dest.parent().unwrap();
-            fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-            self.write_atomic(&dest, data, 0o444)?;
+        if !self.has_sized(&hash, data.len() as u64) {
+            self.write_object(&hash, data)?;
         }
         Ok(hash)
     }
 
-    /// Copies a host file into the store under a hash the caller already
-    /// computed (from the stat cache or `hash_file`). The copy is re-hashed
-    /// so a file that changed in between is caught, not stored under a lie.
-    pub fn put_file_with_hash(&self, path: &Path, hash: &str) -> Result<()> {
-        let dest = self.object_path(hash);
-        if dest.exists() {
-            return Ok(());
+    /// Takes a host file into the store and returns its hash. The stat
+    /// cache answers for unchanged files whose object is present; otherwise
+    /// the file is read once, hashed, and written.
+    pub fn put_file(&self, path: &Path, meta: &fs::Metadata, cache: &StatCache) -> Result<Hash> {
+        if let Some(hash) = cache.lookup(path, meta) {
+            if self.has_sized(&hash, meta.len()) {
+                return Ok(hash);
+            }
         }
         let data = fs::read(path).map_err(io_err("read", path))?;
-        let actual = hash_bytes(&data);
-        if actual != hash {
+        if data.len() as u64 != meta.len() {
             return Err(Error::Invalid {
                 path: path.to_path_buf(),
                 msg: "file changed while the image was being built; run again".into(),
             });
         }
-        let dir = dest.parent().unwrap();
-        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        self.write_atomic(&dest, &data, 0o444)
+        let hash = if data.len() > 4 << 20 {
+            blake3::Hasher::new().update_rayon(&data).finalize().to_hex().to_string()
+        } else {
+            hash_bytes(&data)
+        };
+        if !self.has_sized(&hash, meta.len()) {
+            self.write_object(&hash, &data)?;
+        }
+        cache.insert(path, meta, &hash);
+        Ok(hash)
+    }
+
+    /// Makes every object written so far durable (syncfs on the store).
+    pub fn sync(&self) -> Result<()> {
+        let f = File::open(&self.root).map_err(io_err("open", &self.root))?;
+        // SAFETY: syncfs takes a valid open descriptor and touches no memory.
+        let rc = unsafe { libc::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)) };
+        if rc != 0 {
+            return Err(io_err("sync", &self.root)(io::Error::last_os_error()));
+        }
+        Ok(())
     }
 
     pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
@@ -360,16 +405,25 @@ mod tests {
     }
 
     #[test]
-    fn put_file_rejects_a_stale_hash() {
+    fn put_file_stores_content_and_notices_a_changed_file() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s")).unwrap();
+        let cache = StatCache::load(&dir.path().join("c.json"));
         let f = dir.path().join("f");
         fs::write(&f, b"one").unwrap();
-        let h = hash_file(&f).unwrap();
-        fs::write(&f, b"two").unwrap();
-        let err = store.put_file_with_hash(&f, &h).unwrap_err();
+        let meta = fs::metadata(&f).unwrap();
+        let h = store.put_file(&f, &meta, &cache).unwrap();
+        assert_eq!(store.read(&h).unwrap(), b"one");
+        fs::write(&f, b"longer").unwrap();
+        let err = store.put_file(&f, &meta, &cache).unwrap_err();
         assert!(err.to_string().contains("changed while"), "{err}");
-        assert!(!store.has(&h));
+        // A truncated object (a crash before sync) is written again.
+        let p = store.object_path(&h);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&p, b"").unwrap();
+        assert_eq!(store.put_bytes(b"one").unwrap(), h);
+        assert_eq!(store.read(&h).unwrap(), b"one");
+        store.sync().unwrap();
     }
 
     #[test]

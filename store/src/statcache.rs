@@ -64,18 +64,27 @@ impl StatCache {
         }
     }
 
-    /// Hash of `path`'s content, read only when its stat changed.
-    pub fn hash(&self, path: &Path, meta: &fs::Metadata) -> Result<Hash> {
+    /// The cached hash of `path` if its stat is unchanged.
+    pub fn lookup(&self, path: &Path, meta: &fs::Metadata) -> Option<Hash> {
         use std::sync::atomic::Ordering::Relaxed;
         let key = StatKey::of(meta);
-        if let Some(e) = self.entries.lock().unwrap().get(path) {
-            if e.key == key {
-                self.hits.fetch_add(1, Relaxed);
-                return Ok(e.hash.clone());
-            }
-        }
-        self.misses.fetch_add(1, Relaxed);
-        let hash = hash_file(path)?;
+        let hit = self
+            .entries
+            .lock()
+            .unwrap()
+            .get(path)
+            .filter(|e| e.key == key)
+            .map(|e| e.hash.clone());
+        match hit {
+            Some(_) => self.hits.fetch_add(1, Relaxed),
+            None => self.misses.fetch_add(1, Relaxed),
+        };
+        hit
+    }
+
+    /// Records `hash` for `path` as of `meta`.
+    pub fn insert(&self, path: &Path, meta: &fs::Metadata, hash: &str) {
+        let key = StatKey::of(meta);
         // A file modified within the same clock tick as its stat could later
         // change without changing the key; don't cache such racy entries.
         let now = std::time::SystemTime::now()
@@ -87,11 +96,20 @@ impl StatCache {
                 path.to_path_buf(),
                 Entry {
                     key,
-                    hash: hash.clone(),
+                    hash: hash.to_string(),
                 },
             );
             *self.dirty.lock().unwrap() = true;
         }
+    }
+
+    /// Hash of `path`'s content, read only when its stat changed.
+    pub fn hash(&self, path: &Path, meta: &fs::Metadata) -> Result<Hash> {
+        if let Some(h) = self.lookup(path, meta) {
+            return Ok(h);
+        }
+        let hash = hash_file(path)?;
+        self.insert(path, meta, &hash);
         Ok(hash)
     }
 
