@@ -223,6 +223,8 @@ impl Resolver {
 
     /// The closure of `wants`. Fails on the first problem of a required want; problems of
     /// optional wants become warnings and leave that want (and what only it needed) out.
+    /// A want that is a directory or not an absolute path is an error even when optional:
+    /// the caller expands directories into the files it wants.
     pub fn resolve(&self, wants: &[Want]) -> Result<Closure, Error> {
         let ctx = Ctx::new(self);
         let mut closure = Closure::default();
