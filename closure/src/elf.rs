@@ -223,9 +223,16 @@ impl Resolver {
 
     /// The closure of `wants`. Fails on the first problem of a required want; problems of
     /// optional wants become warnings and leave that want (and what only it needed) out.
+    /// A want that is a directory or not an absolute path is an error even when optional:
+    /// the caller expands directories into the files it wants.
     pub fn resolve(&self, wants: &[Want]) -> Result<Closure, Error> {
         let ctx = Ctx::new(self);
         let mut closure = Closure::default();
+        // Programs share most of their nodes (libc, ...): collect them in a map hashed on
+        // the bytes of the path, and sort once at the end.
+        let mut nodes: HashMap<OsString, Node> = HashMap::new();
+        let mut merged: HashSet<*const ItemOut> = HashSet::new();
+        let mut merged_walks: HashSet<*const Walked> = HashSet::new();
         let mut seen_warnings = HashSet::new();
         let mut warn = |closure: &mut Closure, w: String| {
             if seen_warnings.insert(w.clone()) {
@@ -240,8 +247,18 @@ impl Resolver {
             }
             match ctx.item(&want.path, &[], 0) {
                 Ok(out) => {
-                    for (path, node) in &out.nodes {
-                        closure.nodes.insert(path.clone(), node.clone());
+                    if !merged.insert(Rc::as_ptr(&out)) {
+                        continue;
+                    }
+                    for w in &out.walks {
+                        if !merged_walks.insert(Rc::as_ptr(w)) {
+                            continue;
+                        }
+                        for (path, node) in walk_nodes(w) {
+                            if !nodes.contains_key(path.as_os_str()) {
+                                nodes.insert(path.clone().into_os_string(), node);
+                            }
+                        }
                     }
                     for w in &out.warnings {
                         warn(&mut closure, w.clone());
@@ -252,6 +269,10 @@ impl Resolver {
                 Err(e) => return Err(e),
             }
         }
+        closure.nodes = nodes
+            .into_iter()
+            .map(|(p, n)| (PathBuf::from(p), n))
+            .collect();
         Ok(closure)
     }
 }
@@ -1140,31 +1161,34 @@ const KNOWN_DLOPEN: &[KnownDlopen] = &[
     },
 ];
 
-/// What one wanted path contributes.
+/// What one wanted path contributes: the look-ups of every file it needs (shared with
+/// other programs; turned into nodes once, when merging) and warnings.
 #[derive(Debug, Default)]
 struct ItemOut {
-    nodes: Vec<(PathBuf, Node)>,
+    walks: Vec<Rc<Walked>>,
     warnings: Vec<String>,
 }
 
 impl ItemOut {
     fn merge(&mut self, other: &ItemOut) {
-        self.nodes.extend(other.nodes.iter().cloned());
+        self.walks.extend(other.walks.iter().cloned());
         self.warnings.extend(other.warnings.iter().cloned());
     }
 }
 
-fn record_walk(nodes: &mut Vec<(PathBuf, Node)>, w: &Walked) {
-    for (link, target) in &w.links {
-        nodes.push((link.clone(), Node::Symlink(target.clone())));
-    }
-    nodes.push((
-        w.phys.clone(),
-        if w.is_dir { Node::Dir } else { Node::File },
-    ));
+/// The nodes of a look-up: every symlink met and the file it ends at.
+fn walk_nodes(w: &Walked) -> impl Iterator<Item = (&PathBuf, Node)> {
+    w.links
+        .iter()
+        .map(|(link, target)| (link, Node::Symlink(target.clone())))
+        .chain(std::iter::once((
+            &w.phys,
+            if w.is_dir { Node::Dir } else { Node::File },
+        )))
 }
 
 /// A library found in a search directory.
+#[derive(Clone)]
 struct Found {
     logical: PathBuf,
     walked: Rc<Walked>,
@@ -1191,7 +1215,7 @@ struct Request {
 #[derive(Clone, Copy)]
 struct Mark {
     objs: usize,
-    nodes: usize,
+    walks: usize,
     warnings: usize,
 }
 
@@ -1200,8 +1224,8 @@ struct Mark {
 struct Tree {
     objs: Vec<Obj>,
     by_name: HashMap<String, usize>,
-    by_phys: HashMap<PathBuf, usize>,
-    nodes: Vec<(PathBuf, Node)>,
+    by_phys: HashMap<OsString, usize>,
+    walks: Vec<Rc<Walked>>,
     warnings: Vec<String>,
 }
 
@@ -1214,15 +1238,17 @@ impl Tree {
         self.by_name
             .entry(obj.logical.to_string_lossy().into_owned())
             .or_insert(idx);
-        self.by_phys.entry(phys.to_path_buf()).or_insert(idx);
+        self.by_phys
+            .entry(phys.as_os_str().to_os_string())
+            .or_insert(idx);
         self.objs.push(obj);
         idx
     }
 
     /// Adds a found library needed as `name` by `loader`; `Some(index)` when it is new.
     fn load(&mut self, f: Found, loader: usize, name: &str) -> Option<usize> {
-        record_walk(&mut self.nodes, &f.walked);
-        if let Some(&idx) = self.by_phys.get(&f.walked.phys) {
+        self.walks.push(f.walked.clone());
+        if let Some(&idx) = self.by_phys.get(f.walked.phys.as_os_str()) {
             self.by_name.entry(name.to_string()).or_insert(idx);
             return None;
         }
@@ -1248,29 +1274,33 @@ impl Tree {
     fn mark(&self) -> Mark {
         Mark {
             objs: self.objs.len(),
-            nodes: self.nodes.len(),
+            walks: self.walks.len(),
             warnings: self.warnings.len(),
         }
     }
 
     fn rollback(&mut self, m: Mark) {
         self.objs.truncate(m.objs);
-        self.nodes.truncate(m.nodes);
+        self.walks.truncate(m.walks);
         self.warnings.truncate(m.warnings);
         self.by_name.retain(|_, i| *i < m.objs);
         self.by_phys.retain(|_, i| *i < m.objs);
     }
 }
 
-type WalkMemo = HashMap<PathBuf, Result<Rc<Walked>, WalkErr>>;
+// Memo maps are keyed by the bytes of the path (cheaper to hash and compare than `Path`,
+// which works component by component); the paths used here are built by joining
+// components, so equal paths have equal bytes.
+type WalkMemo = HashMap<OsString, Result<Rc<Walked>, WalkErr>>;
 
 /// Caches for one `resolve` call.
 struct Ctx<'r> {
     res: &'r Resolver,
     walks: RefCell<WalkMemo>,
-    kinds: RefCell<HashMap<PathBuf, Result<Kind, ParseErr>>>,
-    items: RefCell<HashMap<PathBuf, Rc<ItemOut>>>,
-    defaults: RefCell<HashMap<Ident, Rc<Vec<PathBuf>>>>,
+    kinds: RefCell<HashMap<OsString, Result<Kind, ParseErr>>>,
+    items: RefCell<HashMap<OsString, Rc<ItemOut>>>,
+    std_dirs: RefCell<HashMap<Ident, Rc<Vec<PathBuf>>>>,
+    std_found: RefCell<HashMap<Ident, HashMap<String, Option<Found>>>>,
     libdirs: RefCell<HashMap<Ident, Rc<str>>>,
 }
 
@@ -1281,14 +1311,15 @@ impl<'r> Ctx<'r> {
             walks: RefCell::default(),
             kinds: RefCell::default(),
             items: RefCell::default(),
-            defaults: RefCell::default(),
+            std_dirs: RefCell::default(),
+            std_found: RefCell::default(),
             libdirs: RefCell::default(),
         }
     }
 
     /// Looks a path up inside root, reusing the look-up of its parent directory.
     fn walk(&self, p: &Path) -> Result<Rc<Walked>, WalkErr> {
-        let cached = self.walks.borrow().get(p).cloned();
+        let cached = self.walks.borrow().get(p.as_os_str()).cloned();
         if let Some(r) = cached {
             return r;
         }
@@ -1300,20 +1331,22 @@ impl<'r> Ctx<'r> {
             _ => walk_from(root, &Walked::root(), p),
         }
         .map(Rc::new);
-        self.walks.borrow_mut().insert(p.to_path_buf(), r.clone());
+        self.walks
+            .borrow_mut()
+            .insert(p.as_os_str().to_os_string(), r.clone());
         r
     }
 
     /// What kind of file a physical path (inside root) is; parsed once.
     fn kind(&self, phys: &Path) -> Result<Kind, ParseErr> {
-        let cached = self.kinds.borrow().get(phys).cloned();
+        let cached = self.kinds.borrow().get(phys.as_os_str()).cloned();
         if let Some(k) = cached {
             return k;
         }
         let k = parse_file(&host(&self.res.root, phys));
         self.kinds
             .borrow_mut()
-            .insert(phys.to_path_buf(), k.clone());
+            .insert(phys.as_os_str().to_os_string(), k.clone());
         k
     }
 
@@ -1338,11 +1371,12 @@ impl<'r> Ctx<'r> {
         l
     }
 
-    fn default_dirs(&self, ident: Ident) -> Rc<Vec<PathBuf>> {
-        if let Some(d) = self.defaults.borrow().get(&ident) {
+    /// The directories of ld.so.conf, then the default ones for objects of kind `ident`.
+    fn std_dirs(&self, ident: Ident) -> Rc<Vec<PathBuf>> {
+        if let Some(d) = self.std_dirs.borrow().get(&ident) {
             return d.clone();
         }
-        let mut dirs = Vec::new();
+        let mut dirs = self.res.conf_dirs.clone();
         if let Some(t) = ident.triple() {
             dirs.push(Path::new("/lib").join(t));
             dirs.push(Path::new("/usr/lib").join(t));
@@ -1352,8 +1386,10 @@ impl<'r> Ctx<'r> {
         dirs.push(PathBuf::from(format!("/usr/lib{bits}")));
         dirs.push(PathBuf::from("/lib"));
         dirs.push(PathBuf::from("/usr/lib"));
+        let mut seen = HashSet::new();
+        dirs.retain(|d| seen.insert(d.clone()));
         let dirs = Rc::new(dirs);
-        self.defaults.borrow_mut().insert(ident, dirs.clone());
+        self.std_dirs.borrow_mut().insert(ident, dirs.clone());
         dirs
     }
 
@@ -1369,8 +1405,10 @@ impl<'r> Ctx<'r> {
         }
     }
 
-    /// Where `ld.so` looks for the needs of object `i` (see the module documentation).
-    fn search_dirs(&self, t: &Tree, i: usize) -> Vec<PathBuf> {
+    /// Where `ld.so` looks for the needs of object `i` before the standard directories:
+    /// its RUNPATH, or the RPATHs of it and its loaders (see the module documentation).
+    /// Usually empty.
+    fn own_dirs(&self, t: &Tree, i: usize) -> Vec<PathBuf> {
         let o = &t.objs[i];
         let mut dirs = Vec::new();
         match &o.info.runpath {
@@ -1394,8 +1432,13 @@ impl<'r> Ctx<'r> {
                 }
             }
         }
-        dirs.extend(self.res.conf_dirs.iter().cloned());
-        dirs.extend(self.default_dirs(o.info.ident).iter().cloned());
+        dirs
+    }
+
+    /// Every directory searched for the needs of object `i`, in order (for messages).
+    fn search_dirs(&self, t: &Tree, i: usize) -> Vec<PathBuf> {
+        let mut dirs = self.own_dirs(t, i);
+        dirs.extend(self.std_dirs(t.objs[i].info.ident).iter().cloned());
         let mut seen = HashSet::new();
         dirs.retain(|d| seen.insert(d.clone()));
         dirs
@@ -1418,9 +1461,34 @@ impl<'r> Ctx<'r> {
         }
     }
 
-    fn search(&self, name: &str, dirs: &[PathBuf], ident: Ident) -> Option<Found> {
-        dirs.iter()
+    /// `name` in `own` (an object's RUNPATH or RPATHs), then in the standard directories.
+    fn search(&self, name: &str, own: &[PathBuf], ident: Ident) -> Option<Found> {
+        own.iter()
             .find_map(|d| self.candidate(&d.join(name), ident))
+            .or_else(|| self.search_std(name, ident))
+    }
+
+    /// `name` in the standard directories; the answer is the same for every object of
+    /// kind `ident`, so it is cached.
+    fn search_std(&self, name: &str, ident: Ident) -> Option<Found> {
+        if let Some(found) = self
+            .std_found
+            .borrow()
+            .get(&ident)
+            .and_then(|m| m.get(name))
+        {
+            return found.clone();
+        }
+        let found = self
+            .std_dirs(ident)
+            .iter()
+            .find_map(|d| self.candidate(&d.join(name), ident));
+        self.std_found
+            .borrow_mut()
+            .entry(ident)
+            .or_default()
+            .insert(name.to_string(), found.clone());
+        found
     }
 
     /// The chain of objects that led to object `i`, for messages.
@@ -1437,7 +1505,7 @@ impl<'r> Ctx<'r> {
 
     /// Everything a wanted path (or a script interpreter) brings in; cached per path.
     fn item(&self, path: &Path, prefix: &[PathBuf], depth: usize) -> Result<Rc<ItemOut>, Error> {
-        let cached = self.items.borrow().get(path).cloned();
+        let cached = self.items.borrow().get(path.as_os_str()).cloned();
         if let Some(out) = cached {
             return Ok(out);
         }
@@ -1456,7 +1524,7 @@ impl<'r> Ctx<'r> {
             });
         }
         let mut out = ItemOut::default();
-        record_walk(&mut out.nodes, &w);
+        out.walks.push(w.clone());
         let kind = self
             .kind(&w.phys)
             .map_err(|e| parse_error(e, chain.clone(), &self.host(&w.phys)))?;
@@ -1468,7 +1536,7 @@ impl<'r> Ctx<'r> {
         let out = Rc::new(out);
         self.items
             .borrow_mut()
-            .insert(path.to_path_buf(), out.clone());
+            .insert(path.as_os_str().to_os_string(), out.clone());
         Ok(out)
     }
 
@@ -1564,7 +1632,7 @@ impl<'r> Ctx<'r> {
                 });
             }
             let iw = self.walk(&ip).map_err(|e| walk_error(e, chain.clone()))?;
-            record_walk(&mut t.nodes, &iw);
+            t.walks.push(iw.clone());
             let kind = self
                 .kind(&iw.phys)
                 .map_err(|e| parse_error(e, chain, &self.host(&iw.phys)))?;
@@ -1591,7 +1659,7 @@ impl<'r> Ctx<'r> {
         while let Some(req) = pending.pop_front() {
             self.dlopen(&mut t, req, &mut pending, prefix);
         }
-        out.nodes.append(&mut t.nodes);
+        out.walks.append(&mut t.walks);
         out.warnings.append(&mut t.warnings);
         Ok(())
     }
@@ -1631,7 +1699,7 @@ impl<'r> Ctx<'r> {
                     });
                 }
             }
-            let mut dirs: Option<Vec<PathBuf>> = None;
+            let mut own: Option<Vec<PathBuf>> = None;
             for need in &info.needed {
                 if t.by_name.contains_key(need) {
                     continue;
@@ -1660,8 +1728,8 @@ impl<'r> Ctx<'r> {
                     }
                     continue;
                 }
-                let dirs = dirs.get_or_insert_with(|| self.search_dirs(t, i));
-                match self.search(need, dirs, info.ident) {
+                let own = own.get_or_insert_with(|| self.own_dirs(t, i));
+                match self.search(need, own, info.ident) {
                     Some(f) => {
                         if let Some(idx) = t.load(f, i, need) {
                             queue.push_back(idx);
@@ -1671,7 +1739,7 @@ impl<'r> Ctx<'r> {
                         return Err(Error::NotFound {
                             chain: self.chain(t, i, prefix),
                             name: need.clone(),
-                            searched: dirs.clone(),
+                            searched: self.search_dirs(t, i),
                         })
                     }
                 }
@@ -1693,11 +1761,11 @@ impl<'r> Ctx<'r> {
             return;
         }
         let ident = t.objs[req.loader].info.ident;
-        let dirs = self.search_dirs(t, req.loader);
+        let own = self.own_dirs(t, req.loader);
         let found = req
             .names
             .iter()
-            .find_map(|n| self.search(n, &dirs, ident).map(|f| (n, f)));
+            .find_map(|n| self.search(n, &own, ident).map(|f| (n, f)));
         let Some((name, f)) = found else {
             if req.warn_missing {
                 // Named by the object doing the dlopen only, so that the warning is given
@@ -1707,7 +1775,7 @@ impl<'r> Ctx<'r> {
                     t.objs[req.loader].logical.display(),
                     req.names.join(" | "),
                     req.why,
-                    Dirs(&dirs)
+                    Dirs(&self.search_dirs(t, req.loader))
                 ));
             }
             return;

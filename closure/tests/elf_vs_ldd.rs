@@ -203,3 +203,78 @@ fn timing_of_rescue_tools() {
         println!("  {}", p.display());
     }
 }
+
+/// Everything in /usr/bin and /usr/sbin (ELF files and scripts) as optional wants in one
+/// call: the size of a big rescue image, and a check that nothing on the host trips it up.
+#[test]
+fn timing_of_everything_in_usr_bin_and_sbin() {
+    let mut wants = Vec::new();
+    for dir in ["/usr/bin", "/usr/sbin"] {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        for e in rd.flatten() {
+            if e.path().is_file() {
+                wants.push(Want::optional(e.path()));
+            }
+        }
+    }
+    wants.sort_by(|a, b| a.path.cmp(&b.path));
+    let resolver = Resolver::new(Path::new("/")).expect("resolver for /");
+    let first = Instant::now();
+    let closure = resolver
+        .resolve(&wants)
+        .expect("closure of /usr/bin and /usr/sbin");
+    let cold = first.elapsed();
+    let t = Instant::now();
+    let again = resolver
+        .resolve(&wants)
+        .expect("closure of /usr/bin and /usr/sbin");
+    let warm = t.elapsed();
+    assert_eq!(again, closure, "resolution must be deterministic");
+    println!(
+        "{} wants → {} nodes, {} warnings; first run {:?}, warm run {:?}",
+        wants.len(),
+        closure.nodes.len(),
+        closure.warnings.len(),
+        cold,
+        warm
+    );
+    for w in &closure.warnings {
+        println!("warning: {w}");
+    }
+    assert!(closure.nodes.len() >= wants.len() / 2);
+
+    // About the size of a rescue image: 300 programs and 200 libraries.
+    let mut programs: Vec<Want> = wants
+        .iter()
+        .filter(|w| is_elf(&w.path))
+        .take(300)
+        .cloned()
+        .collect();
+    let mut libs: Vec<PathBuf> = fs::read_dir("/usr/lib/x86_64-linux-gnu")
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    libs.retain(|p| p.to_string_lossy().contains(".so") && is_elf(p));
+    libs.sort();
+    programs.extend(libs.into_iter().take(200).map(Want::optional));
+    let first = Instant::now();
+    let closure = resolver
+        .resolve(&programs)
+        .expect("closure of a rescue-sized set");
+    let cold = first.elapsed();
+    let mut best = std::time::Duration::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        resolver
+            .resolve(&programs)
+            .expect("closure of a rescue-sized set");
+        best = best.min(t.elapsed());
+    }
+    println!(
+        "{} wants (programs + libraries) → {} nodes, {} warnings; first run {:?}, best warm run {:?}",
+        programs.len(),
+        closure.nodes.len(),
+        closure.warnings.len(),
+        cold,
+        best
+    );
+}
