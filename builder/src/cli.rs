@@ -137,7 +137,7 @@ pub struct ImageArgs {
     #[arg(long, value_name = "DIR", default_value = "/lib/firmware")]
     pub firmware_dir: PathBuf,
     /// zstd level for the layers (1-19).
-    #[arg(long, value_name = "N", default_value_t = 9, value_parser = clap::value_parser!(i32).range(1..=19))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
     pub compress_level: i32,
 }
 

@@ -700,20 +700,22 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
     progress.stage("writing artefacts");
     fs::create_dir_all(&opts.output)
         .with_context(|| format!("create output directory {}", opts.output.display()))?;
-    let mut initrd = Vec::with_capacity(layers.iter().map(|l| l.size as usize).sum());
-    for l in &layers {
-        initrd.extend_from_slice(&store.read(&l.blake3)?);
-    }
     let vmlinuz =
         fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
-    let artefact = |name: &str, data: &[u8]| manifest::Artefact {
-        name: name.into(),
-        size: data.len() as u64,
-        sha256: layer::sha256_hex(data),
-        blake3: rear_store::hash_bytes(data),
-    };
     let kernel_art = artefact("vmlinuz", &vmlinuz);
-    let initrd_art = artefact("initrd.img", &initrd);
+    // The initrd's hashes are cached by its layers' hashes, so a warm build
+    // neither concatenates nor hashes it.
+    let joined: Vec<&str> = layers.iter().map(|l| l.blake3.as_str()).collect();
+    let initrd_key = format!("initrd-{}", rear_store::hash_bytes(joined.join(",").as_bytes()));
+    let (initrd_art, mut initrd) = match store.get_layer::<manifest::Artefact>(&initrd_key)? {
+        Some(a) => (a, None),
+        None => {
+            let data = concatenate(store, &layers)?;
+            let a = artefact("initrd.img", &data);
+            store.put_layer(&initrd_key, &a)?;
+            (a, Some(data))
+        }
+    };
     let manifest = Manifest {
         schema: manifest::SCHEMA,
         tool: manifest::Tool {
@@ -750,7 +752,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
             },
         },
         layers: Manifest::layer_infos(&layers),
-        artefacts: vec![kernel_art, initrd_art],
+        artefacts: vec![kernel_art.clone(), initrd_art.clone()],
         files: Manifest::files_of(&layers),
     };
     let paths = [
@@ -759,9 +761,21 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
         opts.output.join("manifest.json"),
     ];
     // Artefacts are 0600: an initrd may carry keys and configuration.
-    rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
-    rear_store::write_file_atomic(&paths[1], &initrd, 0o600)?;
-    rear_store::write_file_atomic(&paths[2], &manifest.to_json(), 0o600)?;
+    // Files that already hold the right bytes are left alone.
+    let json = manifest.to_json();
+    if !holds(&paths[0], &kernel_art) {
+        rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
+    }
+    if !holds(&paths[1], &initrd_art) {
+        let data = match initrd.take() {
+            Some(d) => d,
+            None => concatenate(store, &layers)?,
+        };
+        rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
+    }
+    if !holds(&paths[2], &artefact("manifest.json", &json)) {
+        rear_store::write_file_atomic(&paths[2], &json, 0o600)?;
+    }
     store.add_root(&paths[2])?;
     Ok(Report {
         kernel,
@@ -773,6 +787,40 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
             .map(|l| l.name.clone())
             .collect(),
     })
+}
+
+fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
+    manifest::Artefact {
+        name: name.into(),
+        size: data.len() as u64,
+        sha256: layer::sha256_hex(data),
+        blake3: blake3::Hasher::new()
+            .update_rayon(data)
+            .finalize()
+            .to_hex()
+            .to_string(),
+    }
+}
+
+fn concatenate(store: &Store, layers: &[Built]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(layers.iter().map(|l| l.size as usize).sum());
+    for l in layers {
+        out.extend_from_slice(&store.read(&l.blake3)?);
+    }
+    Ok(out)
+}
+
+/// True when `path` is private and holds exactly the artefact's bytes.
+fn holds(path: &Path, a: &manifest::Artefact) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = fs::metadata(path) else {
+        return false;
+    };
+    meta.len() == a.size
+        && meta.permissions().mode() & 0o7777 == 0o600
+        && fs::read(path).is_ok_and(|d| {
+            blake3::Hasher::new().update_rayon(&d).finalize().to_hex().as_str() == a.blake3
+        })
 }
 
 pub fn policy_string(p: &Policy) -> String {

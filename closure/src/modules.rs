@@ -242,10 +242,21 @@ impl ModuleTree {
         if self.paths.contains_key(&n) || self.builtin.contains(&n) {
             return vec![n];
         }
+        // Most aliases are device patterns (`pci:v…`); only compile a
+        // pattern when it could match at all, which keeps this cheap over
+        // tens of thousands of aliases.
+        let device = name.contains(':');
         let mut found: Vec<String> = self
             .aliases
             .iter()
-            .filter(|(pattern, _)| glob_match(pattern, name) || glob_match(&normalize(pattern), &n))
+            .filter(|(pattern, _)| pattern.contains(':') == device)
+            .filter(|(pattern, _)| {
+                if pattern.contains(['*', '?', '[']) {
+                    glob_match(pattern, name) || glob_match(&normalize(pattern), &n)
+                } else {
+                    pattern == name || normalize(pattern) == n
+                }
+            })
             .map(|(_, m)| m.clone())
             .collect();
         found.sort();
@@ -256,11 +267,15 @@ impl ModuleTree {
     /// Chooses modules by policy, then closes over hard and soft dependencies.
     /// `loaded` is the list of module names loaded on the host (for `Loaded`).
     pub fn select(&self, policy: &Policy, loaded: &[String]) -> Result<Selection, Error> {
+        let patterns: Vec<(glob::Pattern, glob::Pattern)> = policy
+            .exclude
+            .iter()
+            .filter_map(|p| Some((glob::Pattern::new(&normalize(p)).ok()?, glob::Pattern::new(p).ok()?)))
+            .collect();
         let excluded = |name: &str, relpath: &str| {
-            policy
-                .exclude
+            patterns
                 .iter()
-                .any(|p| glob_match(&normalize(p), name) || glob_match(p, relpath))
+                .any(|(n, r)| n.matches(name) || r.matches(relpath))
         };
         let mut roots: Vec<String> = Vec::new();
         match policy.kind.unwrap_or(PolicyKind::Most) {
