@@ -706,7 +706,10 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
     // The initrd's hashes are cached by its layers' hashes, so a warm build
     // neither concatenates nor hashes it.
     let joined: Vec<&str> = layers.iter().map(|l| l.blake3.as_str()).collect();
-    let initrd_key = format!("initrd-{}", rear_store::hash_bytes(joined.join(",").as_bytes()));
+    let initrd_key = format!(
+        "initrd-{}",
+        rear_store::hash_bytes(joined.join(",").as_bytes())
+    );
     let (initrd_art, mut initrd) = match store.get_layer::<manifest::Artefact>(&initrd_key)? {
         Some(a) => (a, None),
         None => {
@@ -819,7 +822,12 @@ fn holds(path: &Path, a: &manifest::Artefact) -> bool {
     meta.len() == a.size
         && meta.permissions().mode() & 0o7777 == 0o600
         && fs::read(path).is_ok_and(|d| {
-            blake3::Hasher::new().update_rayon(&d).finalize().to_hex().as_str() == a.blake3
+            blake3::Hasher::new()
+                .update_rayon(&d)
+                .finalize()
+                .to_hex()
+                .as_str()
+                == a.blake3
         })
 }
 

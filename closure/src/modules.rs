@@ -270,7 +270,12 @@ impl ModuleTree {
         let patterns: Vec<(glob::Pattern, glob::Pattern)> = policy
             .exclude
             .iter()
-            .filter_map(|p| Some((glob::Pattern::new(&normalize(p)).ok()?, glob::Pattern::new(p).ok()?)))
+            .filter_map(|p| {
+                Some((
+                    glob::Pattern::new(&normalize(p)).ok()?,
+                    glob::Pattern::new(p).ok()?,
+                ))
+            })
             .collect();
         let excluded = |name: &str, relpath: &str| {
             patterns

@@ -201,7 +201,11 @@ impl Store {
             });
         }
         let hash = if data.len() > 4 << 20 {
-            blake3::Hasher::new().update_rayon(&data).finalize().to_hex().to_string()
+            blake3::Hasher::new()
+                .update_rayon(&data)
+                .finalize()
+                .to_hex()
+                .to_string()
         } else {
             hash_bytes(&data)
         };

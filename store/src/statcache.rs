@@ -124,9 +124,8 @@ impl StatCache {
             return Ok(());
         }
         let entries = self.entries.lock().unwrap();
-        let data = serde_json::to_vec(&*entries).map_err(|e| {
-            io_err("serialize", &self.file)(io::Error::new(io::ErrorKind::Other, e))
-        })?;
+        let data = serde_json::to_vec(&*entries)
+            .map_err(|e| io_err("serialize", &self.file)(io::Error::other(e)))?;
         write_file_atomic(&self.file, &data, 0o600)
     }
 }

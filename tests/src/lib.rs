@@ -103,13 +103,27 @@ impl Vm {
         let mut c = Command::new("qemu-system-x86_64");
         c.args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2"])
             .args(["-m", &spec.memory_mb.to_string()])
-            .args(["-nodefaults", "-nographic", "-no-reboot", "-serial", "stdio"])
-            .args(["-netdev", "user,id=n0,restrict=on", "-device", "virtio-net-pci,netdev=n0"])
+            .args([
+                "-nodefaults",
+                "-nographic",
+                "-no-reboot",
+                "-serial",
+                "stdio",
+            ])
+            .args([
+                "-netdev",
+                "user,id=n0,restrict=on",
+                "-device",
+                "virtio-net-pci,netdev=n0",
+            ])
             .arg("-kernel")
             .arg(spec.kernel)
             .arg("-initrd")
             .arg(spec.initrd)
-            .args(["-append", &format!("console=ttyS0 panic=-1 {}", spec.append)]);
+            .args([
+                "-append",
+                &format!("console=ttyS0 panic=-1 {}", spec.append),
+            ]);
         for (i, d) in spec.disks.iter().enumerate() {
             c.arg("-drive").arg(format!(
                 "file={},format=raw,if=virtio,serial=rbdisk{i}",
@@ -128,7 +142,9 @@ impl Vm {
             // The console mixes \r\n and bare \r; split on \n, keep the rest.
             for line in BufReader::new(out).split(b'\n') {
                 let Ok(line) = line else { break };
-                let s = String::from_utf8_lossy(&line).trim_end_matches('\r').to_string();
+                let s = String::from_utf8_lossy(&line)
+                    .trim_end_matches('\r')
+                    .to_string();
                 if tx.send(s).is_err() {
                     break;
                 }

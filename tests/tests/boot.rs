@@ -56,7 +56,10 @@ fn rescue_image_boots_and_runs_the_included_script() {
     assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
 
     let disk = dir.path().join("disk.raw");
-    std::fs::File::create(&disk).unwrap().set_len(64 << 20).unwrap();
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(64 << 20)
+        .unwrap();
     let mut vm = Vm::boot(VmSpec {
         name: "boot-run-check",
         kernel: &out.join("vmlinuz"),

@@ -10,8 +10,17 @@ fn help_teaches_the_commands() {
         assert!(r.stdout.contains(w), "--help lacks {w}:\n{}", r.stdout);
     }
     let r = rear_build(&["image", "--help"], &[], None);
-    for w in ["rear.auto=run:/PATH", "--include", "-r, --kernel-version", "SOURCE_DATE_EPOCH"] {
-        assert!(r.stdout.contains(w), "image --help lacks {w}:\n{}", r.stdout);
+    for w in [
+        "rear.auto=run:/PATH",
+        "--include",
+        "-r, --kernel-version",
+        "SOURCE_DATE_EPOCH",
+    ] {
+        assert!(
+            r.stdout.contains(w),
+            "image --help lacks {w}:\n{}",
+            r.stdout
+        );
     }
 }
 
@@ -26,7 +35,11 @@ fn closure_of_systemctl_has_its_runpath_only_library() {
     let mut sorted = lines.clone();
     sorted.sort();
     assert_eq!(lines, sorted, "output is not sorted");
-    assert!(lines.iter().any(|l| l.contains("libsystemd-shared-")), "{}", r.stdout);
+    assert!(
+        lines.iter().any(|l| l.contains("libsystemd-shared-")),
+        "{}",
+        r.stdout
+    );
     assert!(lines.contains(&"/usr/bin/systemctl"));
     assert!(lines.iter().all(|l| l.starts_with('/')));
 }
@@ -47,7 +60,13 @@ fn bad_input_is_reported_with_what_to_do() {
     let s = d.path().join("s");
     let o = d.path().join("o");
     let args = |extra: &[&str]| {
-        let mut v = vec!["image", "--store", s.to_str().unwrap(), "--output", o.to_str().unwrap()];
+        let mut v = vec![
+            "image",
+            "--store",
+            s.to_str().unwrap(),
+            "--output",
+            o.to_str().unwrap(),
+        ];
         v.extend_from_slice(extra);
         v.into_iter().map(String::from).collect::<Vec<_>>()
     };
@@ -57,12 +76,27 @@ fn bad_input_is_reported_with_what_to_do() {
     };
     let r = run(args(&["-r", "0.0-nonexistent"]));
     assert_eq!(r.status, 2);
-    assert!(r.stderr.contains("vmlinuz-0.0-nonexistent not found"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("vmlinuz-0.0-nonexistent not found"),
+        "{}",
+        r.stderr
+    );
     let r = run(args(&["--recipe", "no-such-recipe"]));
-    assert!(r.stderr.contains("no recipe \"no-such-recipe\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no recipe \"no-such-recipe\""),
+        "{}",
+        r.stderr
+    );
     let r = run(args(&["--include", "/nonexistent/file"]));
-    assert!(r.stderr.contains("--include /nonexistent/file"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--include /nonexistent/file"),
+        "{}",
+        r.stderr
+    );
     let r = run(args(&["--add-module", "no_such_module"]));
     assert!(r.stderr.contains("no_such_module"), "{}", r.stderr);
-    assert!(!o.join("initrd.img").exists(), "nothing is written on error");
+    assert!(
+        !o.join("initrd.img").exists(),
+        "nothing is written on error"
+    );
 }

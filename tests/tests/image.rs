@@ -6,7 +6,13 @@ use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-fn build(store: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Run {
+fn build(
+    store: &Path,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    cwd: Option<&Path>,
+) -> Run {
     let mut args = vec![
         "image",
         "-v",
@@ -38,7 +44,13 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     let inc = format!("{}:/etc/included.txt", include.display());
 
     let out_a = a.path().join("out");
-    build(&a.path().join("store"), &out_a, &["--include", &inc], &[("TZ", "UTC"), ("LC_ALL", "C")], Some(a.path()));
+    build(
+        &a.path().join("store"),
+        &out_a,
+        &["--include", &inc],
+        &[("TZ", "UTC"), ("LC_ALL", "C")],
+        Some(a.path()),
+    );
 
     // Another build directory (deeper, other name), store, umask, time
     // zone, locale, clock and thread count; the same inputs.
@@ -48,9 +60,23 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     let store_b = deep.join("store");
     let bin = rear_tests::bin();
     let status = std::process::Command::new("faketime")
-        .args(["2031-05-06 07:08:09", "sh", "-c", "umask 077; exec \"$@\"", "sh"])
+        .args([
+            "2031-05-06 07:08:09",
+            "sh",
+            "-c",
+            "umask 077; exec \"$@\"",
+            "sh",
+        ])
         .arg(&bin)
-        .args(["image", "--store", store_b.to_str().unwrap(), "--output", out_b.to_str().unwrap(), "--include", &inc])
+        .args([
+            "image",
+            "--store",
+            store_b.to_str().unwrap(),
+            "--output",
+            out_b.to_str().unwrap(),
+            "--include",
+            &inc,
+        ])
         .env("TZ", "Pacific/Auckland")
         .env("LC_ALL", "fr_FR.UTF-8")
         .env("LANG", "de_DE.UTF-8")
@@ -62,17 +88,34 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     assert!(status.success());
 
     for f in ["initrd.img", "manifest.json", "vmlinuz"] {
-        assert_eq!(sha256_file(&out_a.join(f)), sha256_file(&out_b.join(f)), "{f} differs between the two builds");
+        assert_eq!(
+            sha256_file(&out_a.join(f)),
+            sha256_file(&out_b.join(f)),
+            "{f} differs between the two builds"
+        );
     }
     // The artefacts are private whatever the umask.
     for f in ["initrd.img", "manifest.json", "vmlinuz"] {
-        let mode = std::fs::metadata(out_b.join(f)).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(out_b.join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
     // And a different SOURCE_DATE_EPOCH does change the bytes.
     let out_c = a.path().join("out-c");
-    build(&a.path().join("store"), &out_c, &["--include", &inc], &[("SOURCE_DATE_EPOCH", "1700000000")], None);
-    assert_ne!(sha256_file(&out_a.join("initrd.img")), sha256_file(&out_c.join("initrd.img")));
+    build(
+        &a.path().join("store"),
+        &out_c,
+        &["--include", &inc],
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+        None,
+    );
+    assert_ne!(
+        sha256_file(&out_a.join("initrd.img")),
+        sha256_file(&out_c.join("initrd.img"))
+    );
     assert_eq!(manifest(&out_c)["inputs"]["source_date_epoch"], 1700000000);
 }
 
@@ -85,19 +128,39 @@ fn rebuild_takes_cached_layers_and_a_changed_include_redoes_only_config() {
     std::fs::write(&f, "one\n").unwrap();
     let inc = format!("{}:/etc/note.txt", f.display());
     let first = build(&store, &out, &["--include", &inc], &[], None);
-    assert!(first.stderr.contains("layers from cache: none"), "{}", first.stderr);
+    assert!(
+        first.stderr.contains("layers from cache: none"),
+        "{}",
+        first.stderr
+    );
     let initrd1 = sha256_file(&out.join("initrd.img"));
 
     let warm = build(&store, &out, &["--include", &inc], &[], None);
-    assert!(warm.stderr.contains("layers from cache: base, modules, firmware, config"), "{}", warm.stderr);
+    assert!(
+        warm.stderr
+            .contains("layers from cache: base, modules, firmware, config"),
+        "{}",
+        warm.stderr
+    );
     assert_eq!(sha256_file(&out.join("initrd.img")), initrd1);
 
     std::fs::write(&f, "two\n").unwrap();
     let changed = build(&store, &out, &["--include", &inc], &[], None);
-    assert!(changed.stderr.contains("layers from cache: base, modules, firmware\n"), "{}", changed.stderr);
+    assert!(
+        changed
+            .stderr
+            .contains("layers from cache: base, modules, firmware\n"),
+        "{}",
+        changed.stderr
+    );
     assert_ne!(sha256_file(&out.join("initrd.img")), initrd1);
     let m = manifest(&out);
-    let note = m["files"].as_array().unwrap().iter().find(|e| e["path"] == "/etc/note.txt").unwrap();
+    let note = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["path"] == "/etc/note.txt")
+        .unwrap();
     assert_eq!(note["blake3"], blake3_hex(b"two\n"));
     assert_eq!(note["layer"], "config");
 }
@@ -129,7 +192,13 @@ fn read_cpio(mut data: &[u8]) -> Vec<(String, u32, u32, u32, Vec<u8>)> {
 fn manifest_describes_every_byte_of_the_initrd() {
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
-    build(&d.path().join("store"), &out, &[], &[("SOURCE_DATE_EPOCH", "1234567890")], None);
+    build(
+        &d.path().join("store"),
+        &out,
+        &[],
+        &[("SOURCE_DATE_EPOCH", "1234567890")],
+        None,
+    );
     let m = manifest(&out);
     let initrd = std::fs::read(out.join("initrd.img")).unwrap();
 
@@ -151,7 +220,11 @@ fn manifest_describes_every_byte_of_the_initrd() {
         assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
         let entries = read_cpio(&raw);
         let listed: Vec<&Value> = files.iter().filter(|f| f["layer"] == name).collect();
-        assert_eq!(entries.len(), listed.len(), "layer {name}: archive and manifest disagree on the count");
+        assert_eq!(
+            entries.len(),
+            listed.len(),
+            "layer {name}: archive and manifest disagree on the count"
+        );
         assert_eq!(l["files"].as_u64().unwrap() as usize, listed.len());
         // Hardlink groups carry their data once: collect it per content.
         let with_data: std::collections::BTreeSet<String> = entries
@@ -162,18 +235,29 @@ fn manifest_describes_every_byte_of_the_initrd() {
         for (e, f) in entries.iter().zip(&listed) {
             assert_eq!(e.0, f["path"].as_str().unwrap(), "order in layer {name}");
             assert_eq!(e.3, 1234567890, "{}: mtime", e.0);
-            assert_eq!(e.1 & 0o7777, f["mode"].as_u64().unwrap() as u32, "{}: mode", e.0);
+            assert_eq!(
+                e.1 & 0o7777,
+                f["mode"].as_u64().unwrap() as u32,
+                "{}: mode",
+                e.0
+            );
             match f["type"].as_str().unwrap() {
                 "file" => {
                     assert_eq!(e.1 & 0o170000, 0o100000, "{}", e.0);
                     let h = f["blake3"].as_str().unwrap();
                     if e.4.is_empty() && f["size"] != 0 {
-                        assert!(e.2 > 1 && with_data.contains(h), "{}: no data and no link", e.0);
+                        assert!(
+                            e.2 > 1 && with_data.contains(h),
+                            "{}: no data and no link",
+                            e.0
+                        );
                     } else {
                         assert_eq!(blake3_hex(&e.4), h, "{}: content", e.0);
                     }
                 }
-                "symlink" => assert_eq!(String::from_utf8_lossy(&e.4), f["target"].as_str().unwrap()),
+                "symlink" => {
+                    assert_eq!(String::from_utf8_lossy(&e.4), f["target"].as_str().unwrap())
+                }
                 "dir" => assert_eq!(e.1 & 0o170000, 0o040000, "{}", e.0),
                 "char" => assert_eq!(e.1 & 0o170000, 0o020000, "{}", e.0),
                 t => panic!("unknown type {t}"),
@@ -184,10 +268,24 @@ fn manifest_describes_every_byte_of_the_initrd() {
     assert_eq!(offset, initrd.len(), "the initrd is exactly its layers");
     assert_eq!(seen, files.len());
     // What a rescue system needs is there.
-    for p in ["/init", "/usr/bin/rear-build", "/usr/bin/bash", "/usr/sbin/lvm", "/usr/sbin/mdadm", "/usr/sbin/cryptsetup", "/dev/console", "/etc/rear-build/rescue.json"] {
-        assert!(files.iter().any(|f| f["path"] == p), "{p} is not in the image");
+    for p in [
+        "/init",
+        "/usr/bin/rear-build",
+        "/usr/bin/bash",
+        "/usr/sbin/lvm",
+        "/usr/sbin/mdadm",
+        "/usr/sbin/cryptsetup",
+        "/dev/console",
+        "/etc/rear-build/rescue.json",
+    ] {
+        assert!(
+            files.iter().any(|f| f["path"] == p),
+            "{p} is not in the image"
+        );
     }
-    assert!(files.iter().any(|f| f["path"].as_str().unwrap().ends_with("/modules.dep.bin")));
+    assert!(files
+        .iter()
+        .any(|f| f["path"].as_str().unwrap().ends_with("/modules.dep.bin")));
     assert!(m["inputs"]["kernel"]["modules"].as_u64().unwrap() > 500);
 }
 
@@ -214,12 +312,20 @@ fn store_verify_finds_corruption_and_gc_keeps_what_manifests_need() {
     std::fs::write(&obj, b"garbage").unwrap();
     let bad = rear_build(&["store", "verify", "--store", s], &[], None);
     assert_eq!(bad.status, 1, "{}", bad.stdout);
-    assert!(bad.stdout.contains(&format!("corrupt: {}", obj.display())), "{}", bad.stdout);
+    assert!(
+        bad.stdout.contains(&format!("corrupt: {}", obj.display())),
+        "{}",
+        bad.stdout
+    );
 
     // Without its manifest nothing is kept.
     std::fs::remove_file(out.join("manifest.json")).unwrap();
     let gc = rear_build(&["store", "gc", "--store", s], &[], None);
-    assert!(gc.stdout.contains("0 manifests kept 0 objects"), "{}", gc.stdout);
+    assert!(
+        gc.stdout.contains("0 manifests kept 0 objects"),
+        "{}",
+        gc.stdout
+    );
     let left = walkdir_count(&store.join("objects"));
     assert_eq!(left, 0, "objects left after gc");
 }
