@@ -1,7 +1,7 @@
 //! Compares the ELF closure with what the host's `ldd` (that is, the real `ld.so`) loads.
 //!
 //! A sample of the ELF files in /usr/bin and /usr/sbin (every 7th, sorted, plus
-//! /usr/bin/systemctl) is checked by default; `CLOSURE_LDD_ALL=1` checks all of them.
+//! /usr/bin/journalctl, whose libsystemd-shared comes by RUNPATH) is checked by default; `CLOSURE_LDD_ALL=1` checks all of them.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -43,9 +43,11 @@ fn elf_files() -> Vec<PathBuf> {
         return all;
     }
     let mut sample: Vec<PathBuf> = all.iter().step_by(7).cloned().collect();
-    let systemctl = PathBuf::from("/usr/bin/systemctl");
-    if all.contains(&systemctl) && !sample.contains(&systemctl) {
-        sample.push(systemctl);
+    // journalctl needs systemd's private library through RUNPATH only,
+    // which ldd-based tools such as ReaR's check have been seen to miss.
+    let journalctl = PathBuf::from("/usr/bin/journalctl");
+    if all.contains(&journalctl) && !sample.contains(&journalctl) {
+        sample.push(journalctl);
     }
     sample
 }

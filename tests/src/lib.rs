@@ -125,10 +125,10 @@ impl Vm {
                 &format!("console=ttyS0 panic=-1 {}", spec.append),
             ]);
         for (i, d) in spec.disks.iter().enumerate() {
-            c.arg("-drive").arg(format!(
-                "file={},format=raw,if=virtio,serial=rbdisk{i}",
-                d.display()
-            ));
+            c.arg("-drive")
+                .arg(format!("file={},format=raw,if=none,id=d{i}", d.display()))
+                .arg("-device")
+                .arg(format!("virtio-blk-pci,drive=d{i},serial=rbdisk{i}"));
         }
         let mut child = c
             .stdin(Stdio::null())
