@@ -23,15 +23,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-/// PATH used to find recipe binaries, whatever the caller's PATH is.
-pub const SEARCH_PATH: &[&str] = &[
-    "/usr/local/sbin",
-    "/usr/local/bin",
-    "/usr/sbin",
-    "/usr/bin",
-    "/sbin",
-    "/bin",
-];
+pub use rear_closure::elf::SEARCH_PATH;
 
 /// The fixed timestamp when SOURCE_DATE_EPOCH is unset.
 pub const DEFAULT_EPOCH: u64 = 1;

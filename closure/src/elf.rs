@@ -1104,8 +1104,9 @@ fn expand_dst(elem: &str, origin: &str, lib: &str, platform: Option<&str>) -> Op
 
 const MAX_SCRIPT_DEPTH: usize = 8;
 
-/// `PATH` used to look up `/usr/bin/env X`.
-const ENV_PATH: [&str; 6] = [
+/// `PATH` used to look up `/usr/bin/env X` (and by the image builder to
+/// find recipe programs), whatever the caller's own PATH is.
+pub const SEARCH_PATH: [&str; 6] = [
     "/usr/local/sbin",
     "/usr/local/bin",
     "/usr/sbin",
@@ -1575,22 +1576,25 @@ impl<'r> Ctx<'r> {
             self.find_in_path(cmd).ok_or_else(|| Error::NotFound {
                 chain: env_chain.clone(),
                 name: cmd.to_string(),
-                searched: ENV_PATH.iter().map(PathBuf::from).collect(),
+                searched: SEARCH_PATH.iter().map(PathBuf::from).collect(),
             })?
         };
         out.merge(&*self.item(&target, chain, depth + 1)?);
         Ok(())
     }
 
-    /// An executable regular file called `name` in [`ENV_PATH`].
+    /// An executable regular file called `name` in [`SEARCH_PATH`].
     fn find_in_path(&self, name: &str) -> Option<PathBuf> {
-        ENV_PATH.iter().map(|d| Path::new(d).join(name)).find(|p| {
-            let Ok(w) = self.walk(p) else { return false };
-            !w.is_dir
-                && fs::metadata(self.host(&w.phys))
-                    .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                    .unwrap_or(false)
-        })
+        SEARCH_PATH
+            .iter()
+            .map(|d| Path::new(d).join(name))
+            .find(|p| {
+                let Ok(w) = self.walk(p) else { return false };
+                !w.is_dir
+                    && fs::metadata(self.host(&w.phys))
+                        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                        .unwrap_or(false)
+            })
     }
 
     /// The link map of an ELF program (or of a wanted library).

@@ -148,13 +148,13 @@ pub(crate) fn display_cmdline<S: AsRef<str>>(argv: &[S]) -> String {
     text
 }
 
-/// Runs `argv` to completion: logs the command line on the console, lets its stdout go to the
-/// console, captures its stderr and returns an error with the exit code and stderr when it
-/// fails. Stderr is captured in an unlinked file rather than a pipe so that a command that
-/// leaves a daemon behind (sshd, dhclient) cannot keep us waiting for end-of-file.
-pub(crate) fn run<S: AsRef<str>>(argv: &[S]) -> Result<(), CmdError> {
+/// Logs `argv` on the console and builds its Command: (command line, program, command).
+fn prepare<'a, S: AsRef<str>>(
+    argv: &'a [S],
+    suffix: &str,
+) -> Result<(String, &'a str, Command), CmdError> {
     let cmdline = display_cmdline(argv);
-    say!("+ {cmdline}");
+    say!("+ {cmdline}{suffix}");
     let Some((program, args)) = argv.split_first() else {
         return Err(CmdError {
             cmdline,
@@ -164,6 +164,15 @@ pub(crate) fn run<S: AsRef<str>>(argv: &[S]) -> Result<(), CmdError> {
     };
     let mut cmd = command(program.as_ref());
     cmd.args(args.iter().map(|a| a.as_ref()));
+    Ok((cmdline, program.as_ref(), cmd))
+}
+
+/// Runs `argv` to completion: logs the command line on the console, lets its stdout go to the
+/// console, captures its stderr and returns an error with the exit code and stderr when it
+/// fails. Stderr is captured in an unlinked file rather than a pipe so that a command that
+/// leaves a daemon behind (sshd, dhclient) cannot keep us waiting for end-of-file.
+pub(crate) fn run<S: AsRef<str>>(argv: &[S]) -> Result<(), CmdError> {
+    let (cmdline, program, mut cmd) = prepare(argv, "")?;
     let capture = capture_file().and_then(|f| {
         let for_child = f.try_clone().ok()?;
         cmd.stderr(for_child);
@@ -175,7 +184,7 @@ pub(crate) fn run<S: AsRef<str>>(argv: &[S]) -> Result<(), CmdError> {
             return Err(CmdError {
                 cmdline,
                 code: None,
-                stderr: spawn_error_text(program.as_ref(), &e),
+                stderr: spawn_error_text(program, &e),
             })
         }
     };
@@ -193,21 +202,11 @@ pub(crate) fn run<S: AsRef<str>>(argv: &[S]) -> Result<(), CmdError> {
 /// Starts `argv` in the background (stdout and stderr to the console) and returns its PID;
 /// PID 1's reaping loop collects it later.
 pub(crate) fn spawn_background<S: AsRef<str>>(argv: &[S]) -> Result<u32, CmdError> {
-    let cmdline = display_cmdline(argv);
-    say!("+ {cmdline} &");
-    let Some((program, args)) = argv.split_first() else {
-        return Err(CmdError {
-            cmdline,
-            code: None,
-            stderr: "empty command".into(),
-        });
-    };
-    let mut cmd = command(program.as_ref());
-    cmd.args(args.iter().map(|a| a.as_ref()));
+    let (cmdline, program, mut cmd) = prepare(argv, " &")?;
     cmd.spawn().map(|child| child.id()).map_err(|e| CmdError {
         cmdline,
         code: None,
-        stderr: spawn_error_text(program.as_ref(), &e),
+        stderr: spawn_error_text(program, &e),
     })
 }
 
