@@ -411,7 +411,10 @@ const MODULE_INDEX_INPUTS: &[&str] = &[
 ];
 
 struct ModulesOut {
-    built: Built,
+    /// Complete with depmod's index files, unless its key is in the cache
+    /// (then the cached record is used as it is).
+    layer: Layer,
+    key: String,
     firmware: Vec<String>,
     names: BTreeSet<String>,
 }
@@ -455,8 +458,9 @@ fn modules_layer(
     let key = layer.key(params);
     if let Some(built) = layer::cached(h.store, &key) {
         return Ok(ModulesOut {
-            firmware: built.extra.clone(),
-            built,
+            layer,
+            key,
+            firmware: built.extra,
             names: sel.modules,
         });
     }
@@ -465,6 +469,7 @@ fn modules_layer(
         "reading {} modules and running depmod",
         sel.modules.len()
     ));
+    // Only on a cache miss: a warm build neither parses modules nor runs depmod.
     let mut firmware: Vec<String> = sel
         .modules
         .par_iter()
@@ -483,9 +488,9 @@ fn modules_layer(
         layer.insert(e);
     }
     layer.add_parents();
-    let built = layer.build(h.store, params, &key, firmware.clone())?;
     Ok(ModulesOut {
-        built,
+        layer,
+        key,
         firmware,
         names: sel.modules,
     })
@@ -666,16 +671,20 @@ pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<R
     let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
 
     progress.stage("building layers");
-    let others: Vec<Built> = [&base, &firmware, &config]
-        .par_iter()
-        .map(|l| l.build(store, &params, &l.key(&params), Vec::new()))
-        .collect::<Result<_>>()?;
-    let layers = vec![
-        others[0].clone(),
-        modules.built,
-        others[1].clone(),
-        others[2].clone(),
+    let jobs = [
+        (&base, base.key(&params), Vec::new()),
+        (
+            &modules.layer,
+            modules.key.clone(),
+            modules.firmware.clone(),
+        ),
+        (&firmware, firmware.key(&params), Vec::new()),
+        (&config, config.key(&params), Vec::new()),
     ];
+    let layers: Vec<Built> = jobs
+        .into_par_iter()
+        .map(|(l, key, extra)| l.build(store, &params, &key, extra))
+        .collect::<Result<_>>()?;
     // Objects are written without fsync; make them durable before the
     // stat cache and the manifest refer to them.
     store.sync()?;
