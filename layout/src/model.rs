@@ -1,0 +1,399 @@
+//! The storage layout model: what the disks held, in enough detail to build
+//! them again. Serialized as JSON (`layout.json`); documented in
+//! docs/layout.md. Sizes are bytes; device names are kernel paths as seen
+//! at capture time (`/dev/vda1`, `/dev/md0`, `/dev/mapper/vg-root`).
+//! Secrets (passphrases, keys) are never part of it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub const SCHEMA: u32 = 1;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Layout {
+    pub schema: u32,
+    #[serde(default)]
+    pub disks: Vec<Disk>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub raids: Vec<Raid>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub luks: Vec<Luks>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pvs: Vec<Pv>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vgs: Vec<Vg>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lvs: Vec<Lv>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filesystems: Vec<Filesystem>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swaps: Vec<Swap>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<Mount>,
+    #[serde(default)]
+    pub boot: Boot,
+    /// Components seen but not representable, or excluded, with the reason;
+    /// never silently dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<Note>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Gpt,
+    Msdos,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Disk {
+    pub device: String,
+    pub size: u64,
+    #[serde(default = "default_sector")]
+    pub logical_sector_size: u32,
+    #[serde(default = "default_sector")]
+    pub physical_sector_size: u32,
+    /// None: no partition table (the whole disk is a PV, RAID member, ...).
+    #[serde(default)]
+    pub label: Option<Label>,
+    /// GPT disk GUID (lowercase) or MBR disk identifier (`0x1234abcd`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wwn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// Names under /dev/disk/by-id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_id: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Partition>,
+}
+
+fn default_sector() -> u32 {
+    512
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PartKind {
+    #[default]
+    Primary,
+    Extended,
+    Logical,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Partition {
+    pub number: u32,
+    pub device: String,
+    /// Offset from the start of the disk, bytes.
+    pub start: u64,
+    pub size: u64,
+    /// GPT type GUID (lowercase) or MBR type (`0x83`).
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default, skip_serializing_if = "is_primary")]
+    pub kind: PartKind,
+    /// GPT partition name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// PARTUUID: GPT partition GUID (lowercase), or `<disk id>-<nn>` on msdos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// GPT attribute bits as sfdisk writes them (`LegacyBIOSBootable GUID:63`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<String>,
+    /// MBR active flag.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub bootable: bool,
+}
+
+fn is_primary(k: &PartKind) -> bool {
+    *k == PartKind::Primary
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raid {
+    pub device: String,
+    /// `raid0`, `raid1`, `raid4`, `raid5`, `raid6`, `raid10`, `linear`.
+    pub level: String,
+    /// Active members in role order.
+    pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub spares: Vec<String>,
+    /// Superblock version: `1.2`, `1.0`, `0.90`.
+    pub metadata: String,
+    pub uuid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Chunk size, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    /// Array size, bytes.
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Luks {
+    /// The opened device, `/dev/mapper/<name>`.
+    pub device: String,
+    pub name: String,
+    /// The device holding the LUKS header.
+    pub backing: String,
+    /// 1 or 2.
+    pub version: u8,
+    pub cipher: String,
+    /// Bits.
+    pub key_size: u32,
+    pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbkdf: Option<String>,
+    pub uuid: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Size of the opened device, bytes.
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pv {
+    pub device: String,
+    pub uuid: String,
+    pub vg: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vg {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    /// Bytes.
+    pub extent_size: u64,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lv {
+    pub vg: String,
+    pub name: String,
+    /// `/dev/mapper/<vg>-<lv>` (dashes in names doubled).
+    pub device: String,
+    /// `linear`, `striped`, `mirror`, `raid0`, `raid1`, `raid4`, `raid5`,
+    /// `raid6`, `raid10`, `thin-pool`, `thin`.
+    pub segtype: String,
+    /// Bytes; for a thin volume, its virtual size.
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stripe_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<u32>,
+    /// For thin volumes: the pool LV's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<String>,
+    /// For thin pools, bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_size: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filesystem {
+    pub device: String,
+    /// `ext2`, `ext3`, `ext4`, `xfs`, `btrfs`, `vfat`.
+    pub fstype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// What mkfs needs to make it the same: for ext `block_size`,
+    /// `inode_size`, `features`, `reserved_percent`, `bytes_per_inode`;
+    /// for xfs `block_size`, `inode_size`, `crc`, `finobt`, `reflink`,
+    /// `rmapbt`, `bigtime`, `inobtcount`, `sunit`, `swidth`, `log_size`;
+    /// for btrfs `nodesize`, `sectorsize`, `data_profile`,
+    /// `metadata_profile`, `features`; for vfat `fat_size`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attrs: BTreeMap<String, String>,
+    /// btrfs: every member device (the first is `device`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub devices: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subvolumes: Vec<Subvolume>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Subvolume {
+    /// Path below the top level, `@`, `@home`, `data/projects`.
+    pub path: String,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub default: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub nocow: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Swap {
+    pub device: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mount {
+    pub device: String,
+    pub mountpoint: String,
+    pub fstype: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub options: String,
+    /// btrfs subvolume mounted there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subvolume: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Firmware {
+    #[default]
+    Bios,
+    Uefi,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Boot {
+    pub firmware: Firmware,
+    /// The EFI system partition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esp: Option<String>,
+    /// Disks GRUB was installed to (BIOS).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grub_disks: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub efi_entries: Vec<EfiEntry>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EfiEntry {
+    pub number: String,
+    pub label: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partuuid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Note {
+    pub device: String,
+    pub what: String,
+}
+
+impl Layout {
+    pub fn new() -> Layout {
+        Layout {
+            schema: SCHEMA,
+            ..Default::default()
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("layouts serialize");
+        s.push('\n');
+        s
+    }
+
+    pub fn from_json(text: &str) -> Result<Layout, String> {
+        let l: Layout = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if l.schema != SCHEMA {
+            return Err(format!(
+                "layout schema {} is not supported (this rear-build reads schema {SCHEMA})",
+                l.schema
+            ));
+        }
+        Ok(l)
+    }
+
+    pub fn disk(&self, device: &str) -> Option<&Disk> {
+        self.disks.iter().find(|d| d.device == device)
+    }
+}
+
+/// `/dev/vda` + 1 → `/dev/vda1`; `/dev/nvme0n1` + 1 → `/dev/nvme0n1p1`.
+pub fn partition_device(disk: &str, number: u32) -> String {
+    if disk.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{disk}p{number}")
+    } else {
+        format!("{disk}{number}")
+    }
+}
+
+/// `/dev/mapper/<vg>-<lv>` with dashes doubled, as device-mapper names them.
+pub fn lv_device(vg: &str, lv: &str) -> String {
+    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(partition_device("/dev/vda", 2), "/dev/vda2");
+        assert_eq!(partition_device("/dev/nvme0n1", 1), "/dev/nvme0n1p1");
+        assert_eq!(partition_device("/dev/md0", 1), "/dev/md0p1");
+        assert_eq!(lv_device("vg-a", "root"), "/dev/mapper/vg--a-root");
+    }
+
+    #[test]
+    fn json_round_trip_and_schema_check() {
+        let mut l = Layout::new();
+        l.disks.push(Disk {
+            device: "/dev/vda".into(),
+            size: 1 << 30,
+            logical_sector_size: 512,
+            physical_sector_size: 512,
+            label: Some(Label::Gpt),
+            partitions: vec![Partition {
+                number: 1,
+                device: "/dev/vda1".into(),
+                start: 1 << 20,
+                size: 100 << 20,
+                type_: "c12a7328-f81f-11d2-ba4b-00a0c93ec93b".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        let back = Layout::from_json(&l.to_json()).unwrap();
+        assert_eq!(back, l);
+        let err = Layout::from_json(r#"{"schema": 99}"#).unwrap_err();
+        assert!(err.contains("schema 99"), "{err}");
+        let err = Layout::from_json(r#"{"schema": 1, "diskz": []}"#).unwrap_err();
+        assert!(err.contains("diskz"), "{err}");
+    }
+}

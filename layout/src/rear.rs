@@ -1,0 +1,1 @@
+//! Import of ReaR disklayout.conf (to be written).
