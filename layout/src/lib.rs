@@ -3,6 +3,7 @@
 //! (`compare`), and the pure planner (`plan`) whose steps `apply` runs.
 
 pub mod model;
+pub mod plan;
 pub mod rear;
 
 pub use model::*;

@@ -183,6 +183,9 @@ pub struct Vg {
     /// Bytes.
     pub extent_size: u64,
     pub size: u64,
+    /// Unallocated bytes at capture time (what a smaller disk may take away).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,7 +358,11 @@ pub fn partition_device(disk: &str, number: u32) -> String {
 
 /// `/dev/mapper/<vg>-<lv>` with dashes doubled, as device-mapper names them.
 pub fn lv_device(vg: &str, lv: &str) -> String {
-    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+    format!(
+        "/dev/mapper/{}-{}",
+        vg.replace('-', "--"),
+        lv.replace('-', "--")
+    )
 }
 
 #[cfg(test)]
