@@ -1286,6 +1286,11 @@ impl Plan {
     }
 }
 
+/// A command line as a shell would take it.
+pub fn quote_argv(argv: &[String]) -> String {
+    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
+}
+
 pub fn quote(s: &str) -> String {
     if !s.is_empty()
         && s.chars()

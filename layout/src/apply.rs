@@ -1,0 +1,430 @@
+//! Runs a plan's steps, the only part of layout recreation that touches
+//! disks. Before each step it resolves every device the step writes down to
+//! whole disks through sysfs (partitions to their disk, md/dm devices to
+//! their members) and refuses the step unless all of them are targets of the
+//! plan. Done steps are recorded, so a re-run after a failure resumes where
+//! it stopped; the first failing step stops the run.
+
+use crate::plan::{Input, Plan, Step};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("refusing step {step}: {device} is on {disk}, which is not a target of this recovery (targets: {targets})")]
+    Outside {
+        step: String,
+        device: String,
+        disk: String,
+        targets: String,
+    },
+    #[error("refusing step {step}: {device} does not exist and no earlier step creates it")]
+    Missing { step: String, device: String },
+    #[error("step {step} ({what}) failed: {error}")]
+    Failed {
+        step: String,
+        what: String,
+        error: String,
+    },
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Runs one command with optional standard input; the error text names the
+/// command, how it ended and its stderr.
+pub trait Exec {
+    fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<(), String>;
+}
+
+/// Which steps of which plan are done, kept in a file between runs.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub plan: String,
+    pub done: Vec<String>,
+}
+
+/// A digest of the plan's steps: a state file only counts for the same plan.
+pub fn digest(plan: &Plan) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for s in &plan.steps {
+        let text = format!("{}\0{:?}\0{:?}\n", s.id, s.argv, s.input);
+        for b in text.bytes() {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// Finds the whole disks under a block device through sysfs.
+pub struct Resolver {
+    pub sys: PathBuf,
+}
+
+impl Default for Resolver {
+    fn default() -> Self {
+        Resolver {
+            sys: PathBuf::from("/sys"),
+        }
+    }
+}
+
+impl Resolver {
+    /// Kernel name of a device path: `/dev/mapper/vg-lv` → `dm-3`.
+    fn kernel_name(&self, dev: &str) -> Option<String> {
+        let real = fs::canonicalize(dev).ok()?;
+        real.file_name().map(|n| n.to_string_lossy().to_string())
+    }
+
+    /// The whole disks (kernel names) `name` lives on.
+    fn disks_of(&self, name: &str, out: &mut BTreeSet<String>, depth: usize) {
+        let node = self.sys.join("class/block").join(name);
+        if depth > 16 {
+            out.insert(name.to_string());
+            return;
+        }
+        if node.join("partition").exists() {
+            if let Some(parent) = fs::canonicalize(&node)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+            {
+                self.disks_of(&parent, out, depth + 1);
+                return;
+            }
+        }
+        let slaves: Vec<String> = fs::read_dir(node.join("slaves"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if slaves.is_empty() {
+            out.insert(name.to_string());
+        } else {
+            for s in slaves {
+                self.disks_of(&s, out, depth + 1);
+            }
+        }
+    }
+
+    /// Whole disks under `dev`, or None when `dev` does not exist.
+    pub fn disks(&self, dev: &str) -> Option<BTreeSet<String>> {
+        let name = self.kernel_name(dev)?;
+        let mut out = BTreeSet::new();
+        self.disks_of(&name, &mut out, 0);
+        Some(out)
+    }
+}
+
+/// Checks that `step` writes nothing outside the targets.
+pub fn check_step(
+    step: &Step,
+    targets: &BTreeSet<String>,
+    created: &BTreeSet<String>,
+    r: &Resolver,
+) -> Result<(), ApplyError> {
+    let target_names: BTreeSet<String> = targets.iter().filter_map(|t| r.kernel_name(t)).collect();
+    for w in &step.writes {
+        match r.disks(w) {
+            Some(disks) => {
+                if let Some(d) = disks.iter().find(|d| !target_names.contains(*d)) {
+                    return Err(ApplyError::Outside {
+                        step: step.id.clone(),
+                        device: w.clone(),
+                        disk: format!("/dev/{d}"),
+                        targets: targets.iter().cloned().collect::<Vec<_>>().join(", "),
+                    });
+                }
+            }
+            None if created.contains(w) || step.creates.contains(w) => {}
+            None => {
+                return Err(ApplyError::Missing {
+                    step: step.id.clone(),
+                    device: w.clone(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The bytes a step reads on standard input; a secret file gives its first
+/// line (cryptsetup reads a passphrase up to the newline).
+fn input_bytes(input: &Option<Input>) -> Result<Option<Vec<u8>>, String> {
+    Ok(match input {
+        None => None,
+        Some(Input::Text(t)) => Some(t.clone().into_bytes()),
+        Some(Input::Secret(f)) => {
+            let text = fs::read_to_string(f)
+                .map_err(|e| format!("cannot read the passphrase file {}: {e}", f.display()))?;
+            let line = text.lines().next().unwrap_or_default();
+            if line.is_empty() {
+                return Err(format!("the passphrase file {} is empty", f.display()));
+            }
+            Some(format!("{line}\n").into_bytes())
+        }
+    })
+}
+
+/// Runs the plan. `state_file` records done steps; `say` gets one line per
+/// step. Stops at the first failure, with the done steps saved.
+pub fn apply(
+    plan: &Plan,
+    exec: &dyn Exec,
+    r: &Resolver,
+    state_file: &Path,
+    say: &mut dyn FnMut(&str),
+) -> Result<usize, ApplyError> {
+    let id = digest(plan);
+    let mut state: State = fs::read(state_file)
+        .ok()
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .filter(|s: &State| s.plan == id)
+        .unwrap_or(State {
+            plan: id,
+            done: Vec::new(),
+        });
+    let save = |state: &State| -> Result<(), ApplyError> {
+        if let Some(dir) = state_file.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| ApplyError::Io(format!("{}: {e}", dir.display())))?;
+        }
+        let tmp = state_file.with_extension("tmp");
+        fs::write(&tmp, serde_json::to_vec_pretty(state).unwrap())
+            .and_then(|_| fs::rename(&tmp, state_file))
+            .map_err(|e| ApplyError::Io(format!("{}: {e}", state_file.display())))
+    };
+    let mut created: BTreeSet<String> = BTreeSet::new();
+    let total = plan.steps.len();
+    let mut ran = 0;
+    for (i, step) in plan.steps.iter().enumerate() {
+        created.extend(step.creates.iter().cloned());
+        if state.done.contains(&step.id) {
+            say(&format!("[{}/{total}] done already: {}", i + 1, step.what));
+            continue;
+        }
+        check_step(step, &plan.targets, &created, r)?;
+        say(&format!(
+            "[{}/{total}] {}: {}",
+            i + 1,
+            step.what,
+            crate::plan::quote_argv(&step.argv)
+        ));
+        let input = input_bytes(&step.input).map_err(|error| ApplyError::Failed {
+            step: step.id.clone(),
+            what: step.what.clone(),
+            error,
+        })?;
+        exec.run(&step.argv, input.as_deref())
+            .map_err(|error| ApplyError::Failed {
+                step: step.id.clone(),
+                what: step.what.clone(),
+                error,
+            })?;
+        state.done.push(step.id.clone());
+        save(&state)?;
+        ran += 1;
+    }
+    Ok(ran)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::os::unix::fs::symlink;
+
+    /// A fake /sys and /dev: vda (partition vda1), vdb, and dm-0 on vda1.
+    fn fake() -> (tempfile::TempDir, Resolver, String) {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let sys = root.join("sys");
+        let devices = sys.join("devices/virtual/block");
+        for disk in ["vda", "vdb"] {
+            fs::create_dir_all(sys.join(format!("devices/pci/{disk}"))).unwrap();
+        }
+        fs::create_dir_all(sys.join("devices/pci/vda/vda1")).unwrap();
+        fs::write(sys.join("devices/pci/vda/vda1/partition"), "1").unwrap();
+        fs::create_dir_all(devices.join("dm-0/slaves")).unwrap();
+        symlink(
+            sys.join("devices/pci/vda/vda1"),
+            devices.join("dm-0/slaves/vda1"),
+        )
+        .unwrap();
+        fs::create_dir_all(sys.join("class/block")).unwrap();
+        for (n, p) in [
+            ("vda", "devices/pci/vda"),
+            ("vdb", "devices/pci/vdb"),
+            ("vda1", "devices/pci/vda/vda1"),
+            ("dm-0", "devices/virtual/block/dm-0"),
+        ] {
+            symlink(sys.join(p), sys.join("class/block").join(n)).unwrap();
+        }
+        let dev = root.join("dev");
+        fs::create_dir_all(dev.join("mapper")).unwrap();
+        for n in ["vda", "vdb", "vda1", "dm-0"] {
+            fs::write(dev.join(n), "").unwrap();
+        }
+        symlink(dev.join("dm-0"), dev.join("mapper/cr")).unwrap();
+        let dev = dev.to_string_lossy().to_string();
+        (d, Resolver { sys }, dev)
+    }
+
+    struct Record(
+        RefCell<Vec<(Vec<String>, Option<Vec<u8>>)>>,
+        Option<&'static str>,
+    );
+    impl Exec for Record {
+        fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<(), String> {
+            self.0
+                .borrow_mut()
+                .push((argv.to_vec(), stdin.map(|s| s.to_vec())));
+            match self.1 {
+                Some(fail) if argv[0] == fail => Err(format!(
+                    "`{}` failed (exit status: 1): boom",
+                    argv.join(" ")
+                )),
+                _ => Ok(()),
+            }
+        }
+    }
+
+    fn step(id: &str, writes: &[&str]) -> Step {
+        Step {
+            id: id.into(),
+            what: format!("do {id}"),
+            argv: vec![id.into()],
+            input: None,
+            writes: writes.iter().map(|s| s.to_string()).collect(),
+            creates: vec![],
+        }
+    }
+
+    #[test]
+    fn devices_resolve_to_their_disks() {
+        let (_d, r, dev) = fake();
+        assert_eq!(
+            r.disks(&format!("{dev}/vda1")).unwrap(),
+            BTreeSet::from(["vda".to_string()])
+        );
+        assert_eq!(
+            r.disks(&format!("{dev}/mapper/cr")).unwrap(),
+            BTreeSet::from(["vda".to_string()])
+        );
+        assert_eq!(
+            r.disks(&format!("{dev}/vdb")).unwrap(),
+            BTreeSet::from(["vdb".to_string()])
+        );
+        assert!(r.disks(&format!("{dev}/nope")).is_none());
+    }
+
+    #[test]
+    fn a_write_through_a_mapper_to_a_non_target_disk_is_refused_before_running() {
+        let (d, r, dev) = fake();
+        let plan = Plan {
+            targets: [format!("{dev}/vdb")].into(),
+            steps: vec![step("mkfs", &[&format!("{dev}/mapper/cr")])],
+            ..Default::default()
+        };
+        let rec = Record(RefCell::new(vec![]), None);
+        let err = apply(&plan, &rec, &r, &d.path().join("state"), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, ApplyError::Outside { .. }), "{err}");
+        assert!(
+            err.to_string().contains("/dev/vda, which is not a target"),
+            "{err}"
+        );
+        assert!(rec.0.borrow().is_empty(), "nothing ran");
+    }
+
+    #[test]
+    fn unknown_devices_are_refused_unless_created_by_the_plan() {
+        let (d, r, dev) = fake();
+        let md = format!("{dev}/md0");
+        let mut create = step("mdadm", &[&format!("{dev}/vdb")]);
+        create.creates = vec![md.clone()];
+        let plan = Plan {
+            targets: [format!("{dev}/vdb")].into(),
+            steps: vec![create, step("pvcreate", &[&md])],
+            ..Default::default()
+        };
+        let rec = Record(RefCell::new(vec![]), None);
+        apply(&plan, &rec, &r, &d.path().join("state"), &mut |_| {}).unwrap();
+        assert_eq!(rec.0.borrow().len(), 2);
+        let plan = Plan {
+            targets: [format!("{dev}/vdb")].into(),
+            steps: vec![step("pvcreate", &[&md])],
+            ..Default::default()
+        };
+        let err = apply(&plan, &rec, &r, &d.path().join("state2"), &mut |_| {}).unwrap_err();
+        assert!(matches!(err, ApplyError::Missing { .. }), "{err}");
+    }
+
+    #[test]
+    fn failure_stops_and_a_rerun_resumes_after_the_done_steps() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let plan = Plan {
+            targets: [vdb.clone()].into(),
+            steps: vec![
+                step("one", &[&vdb]),
+                step("two", &[&vdb]),
+                step("three", &[&vdb]),
+            ],
+            ..Default::default()
+        };
+        let state = d.path().join("state.json");
+        let rec = Record(RefCell::new(vec![]), Some("two"));
+        let err = apply(&plan, &rec, &r, &state, &mut |_| {}).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("step two (do two) failed: `two` failed (exit status: 1): boom"),
+            "{err}"
+        );
+        assert_eq!(rec.0.borrow().len(), 2, "three never ran");
+        let rec = Record(RefCell::new(vec![]), None);
+        let mut lines = Vec::new();
+        let ran = apply(&plan, &rec, &r, &state, &mut |l| lines.push(l.to_string())).unwrap();
+        assert_eq!(ran, 2);
+        let argv0: Vec<String> = rec.0.borrow().iter().map(|c| c.0[0].clone()).collect();
+        assert_eq!(argv0, ["two", "three"]);
+        assert!(lines[0].contains("done already: do one"));
+        // Another plan does not reuse this state.
+        let mut other = plan.clone();
+        other.steps[0].argv.push("x".into());
+        let rec = Record(RefCell::new(vec![]), None);
+        assert_eq!(apply(&other, &rec, &r, &state, &mut |_| {}).unwrap(), 3);
+    }
+
+    #[test]
+    fn secrets_go_to_stdin_as_one_line() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let pass = d.path().join("pass");
+        fs::write(&pass, "s3cret phrase\nignored\n").unwrap();
+        let mut s = step("cryptsetup", &[&vdb]);
+        s.input = Some(Input::Secret(pass.clone()));
+        let plan = Plan {
+            targets: [vdb].into(),
+            steps: vec![s],
+            ..Default::default()
+        };
+        let rec = Record(RefCell::new(vec![]), None);
+        let mut lines = Vec::new();
+        apply(&plan, &rec, &r, &d.path().join("st"), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert_eq!(
+            rec.0.borrow()[0].1.as_deref(),
+            Some(&b"s3cret phrase\n"[..])
+        );
+        assert!(lines.iter().all(|l| !l.contains("s3cret")));
+        fs::write(&pass, "").unwrap();
+        let err = apply(&plan, &rec, &r, &d.path().join("st2"), &mut |_| {}).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+    }
+}
