@@ -274,8 +274,11 @@ mod tests {
         (d, Resolver { sys }, dev)
     }
 
+    /// Each call: the command line and its standard input.
+    type Calls = RefCell<Vec<(Vec<String>, Option<Vec<u8>>)>>;
+
     struct Record(
-        RefCell<Vec<(Vec<String>, Option<Vec<u8>>)>>,
+        Calls,
         Option<&'static str>,
     );
     impl Exec for Record {

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod model;
 pub mod plan;
+pub mod present;
 pub mod rear;
 
 pub use model::*;

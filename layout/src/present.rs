@@ -1,0 +1,187 @@
+//! The disks on the machine being recovered, as the planner needs them:
+//! size, identity, what is on them now, and whether they are in use.
+
+use crate::plan::PresentDisk;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+/// Block devices that are never recovery targets.
+fn skipped(name: &str) -> bool {
+    ["loop", "ram", "zram", "sr", "fd", "dm-", "md", "nbd"]
+        .iter()
+        .any(|p| name.starts_with(p))
+}
+
+fn read(p: &Path) -> Option<String> {
+    fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// `major:minor` → mount points, from /proc/self/mountinfo.
+pub fn mounted(mountinfo: &str) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in mountinfo.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        if f.len() > 4 {
+            out.entry(f[2].to_string())
+                .or_default()
+                .push(f[4].to_string());
+        }
+    }
+    out
+}
+
+/// Scans `sys`/block. `blkid` returns `blkid -p -o export DEV` output for a
+/// device (empty when nothing is found); `mountinfo` and `swaps` are the
+/// contents of /proc/self/mountinfo and /proc/swaps.
+pub fn scan(
+    sys: &Path,
+    blkid: &dyn Fn(&str) -> String,
+    mountinfo: &str,
+    swaps: &str,
+) -> Vec<PresentDisk> {
+    let mounts = mounted(mountinfo);
+    let swap_devs: Vec<&str> = swaps
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut names: Vec<String> = fs::read_dir(sys.join("block"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| !skipped(n))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let dir = sys.join("block").join(&name);
+        let sectors: u64 = read(&dir.join("size"))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        if sectors == 0 {
+            continue;
+        }
+        let device = format!("/dev/{name}");
+        let mut parts: Vec<(String, String)> = fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("partition").exists())
+                    .map(|e| {
+                        let n = e.file_name().to_string_lossy().to_string();
+                        let devno = read(&e.path().join("dev")).unwrap_or_default();
+                        (format!("/dev/{n}"), devno)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        parts.sort();
+        let mut ids = Vec::new();
+        let mut in_use = None;
+        let devno = read(&dir.join("dev")).unwrap_or_default();
+        for (dev, no) in std::iter::once((device.clone(), devno)).chain(parts.iter().cloned()) {
+            for line in blkid(&dev).lines() {
+                if let Some((k, v)) = line.split_once('=') {
+                    if matches!(
+                        k,
+                        "UUID" | "LABEL" | "PTUUID" | "PARTUUID" | "UUID_SUB" | "PARTLABEL"
+                    ) {
+                        ids.push(v.to_string());
+                    }
+                }
+            }
+            if let Some(mps) = mounts.get(&no) {
+                in_use.get_or_insert_with(|| format!("{dev} is mounted at {}", mps.join(", ")));
+            }
+            if swap_devs.contains(&dev.as_str()) {
+                in_use.get_or_insert_with(|| format!("{dev} is in use as swap"));
+            }
+            let holders = sys
+                .join("class/block")
+                .join(dev.trim_start_matches("/dev/"))
+                .join("holders");
+            if let Some(h) = fs::read_dir(holders)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|e| e.ok())
+            {
+                in_use.get_or_insert_with(|| {
+                    format!(
+                        "{dev} is in use by /dev/{} (stop it first)",
+                        h.file_name().to_string_lossy()
+                    )
+                });
+            }
+        }
+        out.push(PresentDisk {
+            device,
+            size: sectors * 512,
+            logical_sector_size: read(&dir.join("queue/logical_block_size"))
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(512),
+            serial: read(&dir.join("serial")).or_else(|| read(&dir.join("device/serial"))),
+            wwn: read(&dir.join("wwid"))
+                .or_else(|| read(&dir.join("device/wwid")))
+                .or_else(|| read(&dir.join("device/wwn"))),
+            by_id: Vec::new(),
+            partitions: parts.into_iter().map(|p| p.0).collect(),
+            ids,
+            in_use,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_finds_disks_partitions_ids_and_use() {
+        let d = tempfile::tempdir().unwrap();
+        let sys = d.path();
+        for (disk, size, serial) in [
+            ("vda", "4194304", "rbdisk0"),
+            ("vdb", "2097152", "rbdisk1"),
+            ("loop0", "100", ""),
+        ] {
+            let dir = sys.join("block").join(disk);
+            fs::create_dir_all(dir.join("queue")).unwrap();
+            fs::write(dir.join("size"), size).unwrap();
+            fs::write(dir.join("queue/logical_block_size"), "512").unwrap();
+            fs::write(dir.join("dev"), format!("254:{}", disk.len())).unwrap();
+            if !serial.is_empty() {
+                fs::write(dir.join("serial"), serial).unwrap();
+            }
+        }
+        let p = sys.join("block/vdb/vdb1");
+        fs::create_dir_all(&p).unwrap();
+        fs::write(p.join("partition"), "1").unwrap();
+        fs::write(p.join("dev"), "254:17").unwrap();
+        let blkid = |dev: &str| match dev {
+            "/dev/vdb" => "DEVNAME=/dev/vdb\nPTUUID=abcd\nPTTYPE=gpt\n".to_string(),
+            "/dev/vdb1" => "UUID=1111\nLABEL=REAR-000\nTYPE=ext4\n".to_string(),
+            _ => String::new(),
+        };
+        let mountinfo = "30 1 254:17 / /media/backup rw,relatime shared:1 - ext4 /dev/vdb1 rw\n";
+        let disks = scan(sys, &blkid, mountinfo, "Filename Type Size Used Priority\n");
+        assert_eq!(disks.len(), 2, "loop devices are skipped");
+        let (a, b) = (&disks[0], &disks[1]);
+        assert_eq!(
+            (a.device.as_str(), a.size, a.serial.as_deref()),
+            ("/dev/vda", 4194304 * 512, Some("rbdisk0"))
+        );
+        assert!(a.in_use.is_none() && a.partitions.is_empty());
+        assert_eq!(b.partitions, ["/dev/vdb1"]);
+        assert_eq!(b.ids, ["abcd", "1111", "REAR-000"]);
+        assert_eq!(
+            b.in_use.as_deref(),
+            Some("/dev/vdb1 is mounted at /media/backup")
+        );
+    }
+}
