@@ -277,10 +277,7 @@ mod tests {
     /// Each call: the command line and its standard input.
     type Calls = RefCell<Vec<(Vec<String>, Option<Vec<u8>>)>>;
 
-    struct Record(
-        Calls,
-        Option<&'static str>,
-    );
+    struct Record(Calls, Option<&'static str>);
     impl Exec for Record {
         fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<(), String> {
             self.0

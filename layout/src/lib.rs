@@ -3,9 +3,11 @@
 //! (`compare`), and the pure planner (`plan`) whose steps `apply` runs.
 
 pub mod apply;
+pub mod compare;
 pub mod model;
 pub mod plan;
 pub mod present;
 pub mod rear;
+pub mod show;
 
 pub use model::*;
