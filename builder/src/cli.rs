@@ -1,6 +1,7 @@
 //! Command line: `rear-build image`, `closure`, `store verify|gc`.
 
 use crate::image::{self, Options};
+use crate::layoutcmd;
 use crate::manifest::Manifest;
 use crate::ui::{self, Progress};
 use anyhow::{Context, Result};
@@ -23,6 +24,9 @@ only redoes what changed, and the same inputs always give the same bytes.
 
 Typical use:
   rear-build image                       build vmlinuz + initrd.img + manifest.json
+  rear-build savelayout                  capture the disks' layout
+  rear-build checklayout || rear-build image   rebuild when the disks changed
+  rear-build recover --layout-only       in the rescue system: recreate the disks
   rear-build closure /usr/sbin/lvm       what a program needs, one path a line
   rear-build store verify                re-hash the store, report corruption";
 
@@ -65,6 +69,64 @@ pub enum Command {
     /// Inspect and maintain the store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Capture the storage layout (disks, partitions, RAID, LUKS, LVM, file systems, mounts).
+    Savelayout {
+        /// Where to write it.
+        #[arg(short, long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        output: PathBuf,
+        #[command(flatten)]
+        capture: layoutcmd::CaptureArgs,
+    },
+    /// Exit 0 when the disks match the saved layout, 1 when they changed (with the differences), 2 on error.
+    Checklayout {
+        /// The saved layout.
+        #[arg(long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        layout: PathBuf,
+        #[command(flatten)]
+        capture: layoutcmd::CaptureArgs,
+    },
+    /// Show or convert saved layouts.
+    #[command(subcommand)]
+    Layout(LayoutCommand),
+    /// In the rescue system: recreate the disks from the saved layout (only --layout-only so far).
+    #[command(long_about = RECOVER_HELP)]
+    Recover(layoutcmd::RecoverArgs),
+    /// Same as `recover --layout-only`.
+    Layoutonly(layoutcmd::RecoverArgs),
+}
+
+const RECOVER_HELP: &str = "\
+In the rescue system: recreate the storage layout saved by `savelayout`.
+
+Disks of the layout are mapped to the disks here by identity (WWN, serial),
+then by the same name and size, then by a unique disk of the same size;
+anything else needs --map OLD=NEW. Only mapped disks are ever written: every
+step is checked, through sysfs, to touch nothing else, and disks that are in
+use or write-protected (--protect, and always REAR-000) are refused. A target
+smaller than the layout needs, or one on which the logical volumes no longer
+fit, is refused before anything is written. The last partition of a disk
+grows or shrinks to fit (or all of them scale, with --proportional).
+
+  rear-build recover --layout-only -s            print the plan as a shell script
+  rear-build recover --layout-only               ask, then recreate
+  rear-build recover --layout-only --yes --map /dev/sda=/dev/vdb --passphrase-file /root/pass
+
+A re-run after a failure skips the steps already done (--restart to redo all).";
+
+#[derive(Subcommand, Debug)]
+pub enum LayoutCommand {
+    /// Print a layout file as a tree.
+    Show {
+        #[arg(value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        file: PathBuf,
+    },
+    /// Read ReaR's disklayout.conf into a rear-build layout.
+    ImportRear {
+        #[arg(value_name = "DISKLAYOUT_CONF")]
+        input: PathBuf,
+        #[arg(short, long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        output: PathBuf,
+    },
 }
 
 const IMAGE_HELP: &str = "\
@@ -159,6 +221,17 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Image(a) => image_cmd(&cli.store, a),
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&cli.store, s),
+        Command::Savelayout { output, capture } => layoutcmd::savelayout(&output, &capture),
+        Command::Checklayout { layout, capture } => layoutcmd::checklayout(&layout, &capture),
+        Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
+        Command::Layout(LayoutCommand::ImportRear { input, output }) => {
+            layoutcmd::import_rear(&input, &output)
+        }
+        Command::Recover(a) => layoutcmd::recover(&a),
+        Command::Layoutonly(mut a) => {
+            a.layout_only = true;
+            layoutcmd::recover(&a)
+        }
     }
 }
 

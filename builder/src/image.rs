@@ -581,6 +581,14 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
         layer.insert(e);
     }
     let mut items = Vec::new();
+    // The saved layout travels with the image, so `recover` needs no arguments.
+    let layout = Path::new(crate::layoutcmd::DEFAULT_LAYOUT);
+    if layout.is_file() {
+        items.push((
+            layout.to_path_buf(),
+            crate::layoutcmd::IMAGE_LAYOUT.to_string(),
+        ));
+    }
     if sshd {
         items.push((keys.to_path_buf(), "/root/.ssh/authorized_keys".to_string()));
     }

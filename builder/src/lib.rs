@@ -4,6 +4,7 @@ pub mod cli;
 pub mod image;
 pub mod kernel;
 pub mod layer;
+pub mod layoutcmd;
 pub mod manifest;
 pub mod recipe;
 pub mod rescue;

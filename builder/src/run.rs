@@ -11,6 +11,7 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
 }
 
 impl Cmd {
@@ -19,6 +20,7 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            stdin: None,
         }
     }
 
@@ -39,6 +41,12 @@ impl Cmd {
         self
     }
 
+    /// Bytes for the command's standard input (never logged: may be secret).
+    pub fn stdin(mut self, data: Vec<u8>) -> Cmd {
+        self.stdin = Some(data);
+        self
+    }
+
     /// The command line as a shell would take it, for logs and errors.
     pub fn line(&self) -> String {
         std::iter::once(&self.program)
@@ -51,11 +59,17 @@ impl Cmd {
     /// Runs to completion; returns stdout. Fails on a non-zero exit.
     pub fn run(&self) -> Result<String> {
         log::debug!("running: {}", self.line());
-        let out = Command::new(&self.program)
+        let mut child = Command::new(&self.program)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .output()
+            .stdin(if self.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .with_context(|| {
                 format!(
                     "cannot run `{}`: is {} installed?",
@@ -63,6 +77,15 @@ impl Cmd {
                     Path::new(&self.program).display()
                 )
             })?;
+        if let Some(data) = &self.stdin {
+            use std::io::Write;
+            let mut pipe = child.stdin.take().expect("stdin is piped");
+            // A command that exits without reading all of it reports its own error.
+            let _ = pipe.write_all(data);
+        }
+        let out = child
+            .wait_with_output()
+            .with_context(|| format!("wait for `{}`", self.line()))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             bail!(
@@ -112,6 +135,12 @@ mod tests {
     fn missing_program_says_so() {
         let err = format!("{:#}", Cmd::new("/nonexistent/prog").run().unwrap_err());
         assert!(err.contains("cannot run `/nonexistent/prog`"), "{err}");
+    }
+
+    #[test]
+    fn stdin_is_fed() {
+        let out = Cmd::new("cat").stdin(b"fed\n".to_vec()).run().unwrap();
+        assert_eq!(out, "fed\n");
     }
 
     #[test]

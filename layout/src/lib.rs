@@ -3,6 +3,7 @@
 //! (`compare`), and the pure planner (`plan`) whose steps `apply` runs.
 
 pub mod apply;
+pub mod capture;
 pub mod compare;
 pub mod model;
 pub mod plan;
