@@ -244,7 +244,8 @@ pub fn recover(a: &RecoverArgs) -> Result<i32> {
     for (o, n) in &p.mapping {
         eprintln!("rear-build: {o} -> {n}");
     }
-    if !(a.yes || a.unattended) && !confirm(&p, &present)? {
+    let confirmed = a.yes || a.unattended || confirm(&p, &present)?;
+    if !confirmed {
         eprintln!("rear-build: not confirmed; nothing was written");
         return Ok(1);
     }
