@@ -1,0 +1,524 @@
+//! Storage layouts recreated for real, inside the rescue system booted in
+//! qemu: a script builds a layout on blank virtio disks, `savelayout`
+//! captures it, the disks are wiped, `recover --layout-only --yes`
+//! recreates it, and a second capture is compared with the first.
+//!
+//! The quick tier (CI) runs scenarios a, c and g; the rest run when
+//! REAR_VM_FULL=1 (`ci/test --full`).
+
+use rear_layout::{compare, Layout};
+use rear_tests::rescue_vm::{build_image, run_in_rescue, RESULTS_SNIPPET};
+use rear_tests::{artefact_dir, sha256_file, vm_tests_skipped};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+const MIB: u64 = 1 << 20;
+
+/// Shared by every scenario: writes the script's log into the results,
+/// stops at the first failing command, saves results on exit.
+const PRELUDE: &str = r#"
+exec > >(tee -a /results/log.txt) 2>&1
+trap 'rc=$?; echo "SCRIPT-EXIT=$rc"; save_results; exit $rc' EXIT
+set -euxo pipefail
+# Deactivate everything on the disks and wipe them as a dead disk would be.
+teardown() {
+    sync
+    for m in $(awk '$2 ~ "^/mnt/t" {print $2}' /proc/mounts | sort -r); do umount "$m"; done
+    swapoff -a || true
+    vgchange -an || true
+    for c in $(dmsetup ls --target crypt 2>/dev/null | awk '{print $1}'); do cryptsetup close "$c"; done
+    for md in /dev/md[0-9]*; do [ -b "$md" ] && mdadm --stop "$md" || true; done
+    for d in "$@"; do
+        for p in "$d"[0-9]*; do [ -b "$p" ] && wipefs --all --force "$p"; done
+        wipefs --all --force "$d"
+        dd if=/dev/zero of="$d" bs=1M count=8 status=none
+        blockdev --rereadpt "$d" || true
+    done
+}
+recover_and_capture() {
+    rear-build savelayout -o /results/saved.json
+    rear-build layout show /results/saved.json
+    teardown "$@"
+    rear-build recover --layout-only --yes --layout /results/saved.json --mount-root / "${RECOVER_ARGS[@]}"
+    rear-build savelayout -o /results/after.json
+}
+RECOVER_ARGS=()
+"#;
+
+/// (a) GPT: ESP (vfat) + ext4 root + swap.
+const SCENARIO_A: &str = r#"
+sfdisk /dev/vda <<EOF
+label: gpt
+,64MiB,U,name="EFI system"
+,400MiB,L,name=root
+,,S
+EOF
+mkfs.vfat -F 32 -n ESP /dev/vda1
+mkfs.ext4 -q -L root /dev/vda2
+mkswap -L swap0 /dev/vda3
+mkdir -p /mnt/t && mount /dev/vda2 /mnt/t && mkdir -p /mnt/t/boot/efi && mount /dev/vda1 /mnt/t/boot/efi
+recover_and_capture /dev/vda
+"#;
+
+/// (c) two-disk md RAID1 → LVM: linear LV (xfs) and a thin pool with a thin LV (ext4).
+const SCENARIO_C: &str = r#"
+for d in /dev/vda /dev/vdb; do
+sfdisk "$d" <<EOF
+label: gpt
+,,R
+EOF
+done
+mdadm --create /dev/md0 --run --metadata=1.2 --level=1 --raid-devices=2 --name=data /dev/vda1 /dev/vdb1
+pvcreate /dev/md0
+vgcreate vg0 /dev/md0
+lvcreate -y -L 320M -n data vg0
+lvcreate -y --type thin-pool -L 200M -n pool vg0
+lvcreate -y --type thin -V 1G --thinpool pool -n thin vg0
+mkfs.xfs -q -L data /dev/vg0/data
+mkfs.ext4 -q -L thin /dev/vg0/thin
+mkdir -p /mnt/t && mount /dev/vg0/data /mnt/t && mkdir -p /mnt/t/thin && mount /dev/vg0/thin /mnt/t/thin
+recover_and_capture /dev/vda /dev/vdb
+cat /proc/mdstat
+"#;
+
+/// (b) msdos with extended and logical partitions, ext3 + xfs.
+const SCENARIO_B: &str = r#"
+sfdisk /dev/vda <<EOF
+label: dos
+,100MiB,83,*
+,,5
+,320MiB,83
+,,83
+EOF
+mkfs.ext3 -q -L boot /dev/vda1
+mkfs.ext3 -q -L logical5 /dev/vda5
+mkfs.xfs -q -L logical6 /dev/vda6
+mkdir -p /mnt/t && mount /dev/vda6 /mnt/t && mkdir -p /mnt/t/boot /mnt/t/srv && mount /dev/vda1 /mnt/t/boot && mount /dev/vda5 /mnt/t/srv
+recover_and_capture /dev/vda
+"#;
+
+/// (d) LUKS2 on a partition → LVM → ext4, passphrase from a file.
+const SCENARIO_D: &str = r#"
+printf 'correct horse battery staple\n' > /tmp/pass
+sfdisk /dev/vda <<EOF
+label: gpt
+,100MiB,L
+,,L
+EOF
+mkfs.ext4 -q -L boot /dev/vda1
+cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --label cryptroot /dev/vda2 < /tmp/pass
+cryptsetup open /dev/vda2 cryptroot < /tmp/pass
+pvcreate /dev/mapper/cryptroot
+vgcreate vgc /dev/mapper/cryptroot
+lvcreate -y -L 200M -n root vgc
+mkfs.ext4 -q -L root /dev/vgc/root
+mkdir -p /mnt/t && mount /dev/vgc/root /mnt/t && mkdir -p /mnt/t/boot && mount /dev/vda1 /mnt/t/boot
+RECOVER_ARGS=(--passphrase-file /tmp/pass)
+recover_and_capture /dev/vda
+# The recreated LUKS volume opens with the same passphrase.
+cryptsetup close cryptroot-test 2>/dev/null || true
+umount /mnt/t/boot /mnt/t; vgchange -an vgc; cryptsetup close cryptroot
+cryptsetup open --test-passphrase /dev/vda2 < /tmp/pass
+"#;
+
+/// (e) btrfs with subvolumes mounted at /, /home, /var (below /mnt/t).
+const SCENARIO_E: &str = r#"
+sfdisk /dev/vda <<EOF
+label: gpt
+,,L
+EOF
+mkfs.btrfs -q -L pool /dev/vda1
+mkdir -p /mnt/top && mount /dev/vda1 /mnt/top
+btrfs subvolume create /mnt/top/@ && btrfs subvolume create /mnt/top/@home && btrfs subvolume create /mnt/top/@var
+btrfs subvolume set-default /mnt/top/@
+umount /mnt/top
+mkdir -p /mnt/t && mount -o subvol=@ /dev/vda1 /mnt/t
+mkdir -p /mnt/t/home /mnt/t/var
+mount -o subvol=@home /dev/vda1 /mnt/t/home && mount -o subvol=@var /dev/vda1 /mnt/t/var
+recover_and_capture /dev/vda
+"#;
+
+/// (f) scenario (a) migrated onto a larger disk with another name, then
+/// onto a slightly smaller one that still fits.
+const SCENARIO_F: &str = r#"
+sfdisk /dev/vda <<EOF
+label: gpt
+,64MiB,U
+,400MiB,L
+,,S
+EOF
+mkfs.vfat -F 32 /dev/vda1
+mkfs.ext4 -q -L root /dev/vda2
+mkswap /dev/vda3
+mkdir -p /mnt/t && mount /dev/vda2 /mnt/t
+rear-build savelayout -o /results/saved.json
+teardown /dev/vda
+rear-build recover --layout-only --yes --layout /results/saved.json --mount-root / --map /dev/vda=/dev/vdb
+rear-build savelayout -o /results/after-larger.json
+teardown /dev/vdb
+rear-build recover --layout-only --yes --layout /results/saved.json --mount-root / --map /dev/vda=/dev/vdc
+rear-build savelayout -o /results/after-smaller.json
+"#;
+
+/// (g) refusals: nothing may be written; the host compares disk hashes.
+const SCENARIO_G: &str = r#"
+set +e
+expect_refusal() {
+    local name=$1; shift
+    rear-build "$@" > "/results/$name.out" 2>&1
+    local rc=$?
+    echo "$name exit $rc"; cat "/results/$name.out"
+    if [ $rc -eq 0 ]; then echo "REFUSAL-MISSING: $name"; exit 1; fi
+}
+# Disks here: vda, vdb 2 GiB, vdc 1 GiB, vdd 3 GiB. two-disks.json has
+# vda and vdb of 2.5 GiB; one-disk.json vda of 2 GiB; foreign.json is
+# one-disk.json with a file system on /dev/vdb1, a disk it does not map.
+expect_refusal incomplete recover --layout-only --yes --layout /etc/test/two-disks.json --map /dev/vda=/dev/vdd
+expect_refusal outside recover --layout-only --yes --layout /etc/test/foreign.json --map /dev/vda=/dev/vdd
+expect_refusal not-one-to-one recover --layout-only --yes --layout /etc/test/two-disks.json --map /dev/vda=/dev/vdd --map /dev/vdb=/dev/vdd
+expect_refusal too-small recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdc
+expect_refusal protected recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd --protect rbdisk3
+expect_refusal no-confirmation recover --layout-only --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd
+exit 0
+"#;
+
+struct Image {
+    kernel: PathBuf,
+    initrd: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn layout_json(disks: &[(&str, u64)]) -> Layout {
+    let mut l = Layout::new();
+    for (dev, size) in disks {
+        l.disks.push(rear_layout::Disk {
+            device: dev.to_string(),
+            size: *size,
+            logical_sector_size: 512,
+            physical_sector_size: 512,
+            label: Some(rear_layout::Label::Gpt),
+            partitions: vec![rear_layout::Partition {
+                number: 1,
+                device: format!("{dev}1"),
+                start: MIB,
+                size: size - 2 * MIB,
+                type_: "0fc63daf-8483-4772-8e79-3d69d8477de4".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        });
+        l.filesystems.push(rear_layout::Filesystem {
+            device: format!("{dev}1"),
+            fstype: "ext4".into(),
+            ..Default::default()
+        });
+    }
+    l
+}
+
+/// One rescue image for all scenarios, carrying their scripts.
+fn image() -> &'static Image {
+    static IMAGE: OnceLock<Image> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut includes = Vec::new();
+        for (name, body) in [
+            ("a", SCENARIO_A),
+            ("b", SCENARIO_B),
+            ("c", SCENARIO_C),
+            ("d", SCENARIO_D),
+            ("e", SCENARIO_E),
+            ("f", SCENARIO_F),
+            ("g", SCENARIO_G),
+        ] {
+            let p = dir.path().join(format!("scenario-{name}"));
+            std::fs::write(
+                &p,
+                format!("#!/bin/bash\n{RESULTS_SNIPPET}\n{PRELUDE}\n{body}"),
+            )
+            .unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+            includes.push((
+                p,
+                Box::leak(format!("/usr/local/bin/scenario-{name}").into_boxed_str()) as &str,
+            ));
+        }
+        let two = dir.path().join("two-disks.json");
+        let size = (5 << 30) / 2;
+        std::fs::write(
+            &two,
+            layout_json(&[("/dev/vda", size), ("/dev/vdb", size)]).to_json(),
+        )
+        .unwrap();
+        let one = dir.path().join("one-disk.json");
+        std::fs::write(&one, layout_json(&[("/dev/vda", 2 << 30)]).to_json()).unwrap();
+        let foreign = dir.path().join("foreign.json");
+        let mut l = layout_json(&[("/dev/vda", 2 << 30)]);
+        l.filesystems.push(rear_layout::Filesystem {
+            device: "/dev/vdb1".into(),
+            fstype: "ext4".into(),
+            ..Default::default()
+        });
+        std::fs::write(&foreign, l.to_json()).unwrap();
+        includes.push((two, "/etc/test/two-disks.json"));
+        includes.push((one, "/etc/test/one-disk.json"));
+        includes.push((foreign, "/etc/test/foreign.json"));
+        let (kernel, initrd) = build_image(
+            &dir.path().join("store"),
+            &dir.path().join("out"),
+            &includes,
+        );
+        Image {
+            kernel,
+            initrd,
+            _dir: dir,
+        }
+    })
+}
+
+fn disks(dir: &Path, sizes: &[u64]) -> Vec<PathBuf> {
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let p = dir.join(format!("disk{i}.raw"));
+            std::fs::File::create(&p).unwrap().set_len(*s).unwrap();
+            p
+        })
+        .collect()
+}
+
+fn load(dir: &Path, name: &str) -> Layout {
+    let p = dir.join(name);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    Layout::from_json(&text).unwrap()
+}
+
+/// Runs a scenario; returns the results directory.
+fn scenario(name: &str, sizes: &[u64]) -> PathBuf {
+    let img = image();
+    let work = tempfile::tempdir().unwrap().keep();
+    let d = disks(&work, sizes);
+    let out = artefact_dir().join(format!("layout-{name}"));
+    let _ = std::fs::remove_dir_all(&out);
+    let code = run_in_rescue(
+        &format!("layout-{name}"),
+        &img.kernel,
+        &img.initrd,
+        &format!("/usr/local/bin/scenario-{name}"),
+        &d,
+        &out,
+        Duration::from_secs(900),
+    );
+    let log = std::fs::read_to_string(out.join("log.txt")).unwrap_or_default();
+    assert_eq!(
+        code,
+        0,
+        "scenario {name} failed in the VM; its log:\n{}",
+        tail(&log, 60)
+    );
+    let _ = std::fs::remove_dir_all(&work);
+    out
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn assert_same(out: &Path, before: &str, after: &str, opts: &compare::Options) -> Layout {
+    let (a, b) = (load(out, before), load(out, after));
+    let d = compare::diff(&a, &b, opts);
+    assert!(
+        d.is_empty(),
+        "{after} differs from {before}:\n{}",
+        d.join("\n")
+    );
+    a
+}
+
+fn recreated() -> compare::Options {
+    compare::Options {
+        recreated: true,
+        ..Default::default()
+    }
+}
+
+fn full_tier(name: &str) -> bool {
+    if std::env::var("REAR_VM_FULL").is_ok_and(|v| v == "1") {
+        return true;
+    }
+    eprintln!("SKIPPED {name}: full VM tier only (REAR_VM_FULL=1, or ci/test --full)");
+    false
+}
+
+#[test]
+fn a_gpt_esp_ext4_swap() {
+    if vm_tests_skipped("layout a") {
+        return;
+    }
+    let out = scenario("a", &[1 << 30]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    // The capture saw what the script made, so the comparison means something.
+    assert_eq!(l.disks[0].partitions.len(), 3);
+    let fs: Vec<&str> = l.filesystems.iter().map(|f| f.fstype.as_str()).collect();
+    assert_eq!(fs, ["vfat", "ext4"]);
+    assert_eq!(l.swaps.len(), 1);
+    assert!(l.mounts.iter().any(|m| m.mountpoint == "/mnt/t/boot/efi"));
+}
+
+#[test]
+fn c_raid1_lvm_thin() {
+    if vm_tests_skipped("layout c") {
+        return;
+    }
+    let out = scenario("c", &[1 << 30, 1 << 30]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    assert_eq!(l.raids.len(), 1);
+    assert_eq!(l.raids[0].level, "raid1");
+    let lvs: Vec<(&str, &str)> = l
+        .lvs
+        .iter()
+        .map(|v| (v.name.as_str(), v.segtype.as_str()))
+        .collect();
+    assert!(
+        lvs.contains(&("pool", "thin-pool"))
+            && lvs.contains(&("thin", "thin"))
+            && lvs.contains(&("data", "linear")),
+        "{lvs:?}"
+    );
+}
+
+#[test]
+fn g_refusals_write_nothing() {
+    if vm_tests_skipped("layout g") {
+        return;
+    }
+    let img = image();
+    let work = tempfile::tempdir().unwrap();
+    let d = disks(work.path(), &[2 << 30, 2 << 30, 1 << 30, 3 << 30]);
+    // Something recognisable on every disk, so "unchanged" is not trivially zeros.
+    for (i, p) in d.iter().enumerate() {
+        use std::io::{Seek, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
+        for off in [0u64, 1 << 20, (1 << 30) - 4096] {
+            f.seek(std::io::SeekFrom::Start(off)).unwrap();
+            f.write_all(format!("disk {i} at {off}").as_bytes())
+                .unwrap();
+        }
+    }
+    let before: Vec<String> = d.iter().map(|p| sha256_file(p)).collect();
+    let out = artefact_dir().join("layout-g");
+    let _ = std::fs::remove_dir_all(&out);
+    let code = run_in_rescue(
+        "layout-g",
+        &img.kernel,
+        &img.initrd,
+        "/usr/local/bin/scenario-g",
+        &d,
+        &out,
+        Duration::from_secs(600),
+    );
+    let log = std::fs::read_to_string(out.join("log.txt")).unwrap_or_default();
+    assert_eq!(code, 0, "scenario g failed; log:\n{}", tail(&log, 60));
+    let after: Vec<String> = d.iter().map(|p| sha256_file(p)).collect();
+    assert_eq!(before, after, "a refused recovery changed a disk");
+    let read = |n: &str| std::fs::read_to_string(out.join(format!("{n}.out"))).unwrap();
+    assert!(
+        read("incomplete").contains("no disk here matches /dev/vdb"),
+        "{}",
+        read("incomplete")
+    );
+    assert!(
+        read("outside").contains("/dev/vdb1") && read("outside").contains("outside the mapping"),
+        "{}",
+        read("outside")
+    );
+    assert!(
+        read("not-one-to-one").contains("not one-to-one"),
+        "{}",
+        read("not-one-to-one")
+    );
+    assert!(
+        read("too-small").contains("/dev/vdc (1.0 GiB) is too small"),
+        "{}",
+        read("too-small")
+    );
+    assert!(
+        read("protected").contains("refusing to write /dev/vdd"),
+        "{}",
+        read("protected")
+    );
+    assert!(
+        read("no-confirmation").contains("--yes"),
+        "{}",
+        read("no-confirmation")
+    );
+}
+
+#[test]
+fn b_msdos_extended_logical() {
+    if vm_tests_skipped("layout b") || !full_tier("layout b") {
+        return;
+    }
+    let out = scenario("b", &[1 << 30]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    let kinds: Vec<_> = l.disks[0]
+        .partitions
+        .iter()
+        .map(|p| (p.number, p.kind))
+        .collect();
+    assert_eq!(kinds.len(), 4, "{kinds:?}");
+}
+
+#[test]
+fn d_luks2_lvm_ext4() {
+    if vm_tests_skipped("layout d") || !full_tier("layout d") {
+        return;
+    }
+    let out = scenario("d", &[1 << 30]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    assert_eq!(l.luks.len(), 1);
+    assert_eq!(l.luks[0].version, 2);
+    let saved = std::fs::read_to_string(out.join("saved.json")).unwrap();
+    assert!(
+        !saved.contains("correct horse"),
+        "the passphrase leaked into the layout"
+    );
+}
+
+#[test]
+fn e_btrfs_subvolumes() {
+    if vm_tests_skipped("layout e") || !full_tier("layout e") {
+        return;
+    }
+    let out = scenario("e", &[1 << 30]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    let subs: Vec<&str> = l.filesystems[0]
+        .subvolumes
+        .iter()
+        .map(|s| s.path.as_str())
+        .collect();
+    assert_eq!(subs, ["@", "@home", "@var"]);
+}
+
+#[test]
+fn f_migration_larger_and_smaller() {
+    if vm_tests_skipped("layout f") || !full_tier("layout f") {
+        return;
+    }
+    let out = scenario("f", &[1 << 30, 2 << 30, (1 << 30) - 64 * MIB]);
+    for (after, new) in [
+        ("after-larger.json", "/dev/vdb"),
+        ("after-smaller.json", "/dev/vdc"),
+    ] {
+        let opts = compare::Options {
+            mapping: [("/dev/vda".to_string(), new.to_string())].into(),
+            ignore_sizes: true,
+            recreated: true,
+        };
+        assert_same(&out, "saved.json", after, &opts);
+    }
+}
