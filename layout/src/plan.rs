@@ -627,7 +627,7 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
     for raid in &layout.raids {
         let members: Vec<String> = raid.devices.iter().map(|d| b.r.get(d)).collect();
         let spares: Vec<String> = raid.spares.iter().map(|d| b.r.get(d)).collect();
-        let mut a = argv(&["mdadm", "--create", &raid.device, "--run", "--force"]);
+        let mut a = argv(&["mdadm", "--create", &raid.device, "--run"]);
         a.push(format!("--metadata={}", raid.metadata));
         a.push(format!("--level={}", raid.level));
         a.push(format!("--raid-devices={}", members.len()));
