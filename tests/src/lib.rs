@@ -2,6 +2,8 @@
 //! binary, building images into scratch directories, and booting them in
 //! qemu (software emulation) while watching the serial console for markers.
 
+pub mod rescue_vm;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
