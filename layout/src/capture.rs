@@ -217,7 +217,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn note(&mut self, device: &str, what: impl Into<String>) {
         let what = what.into();
-        if !self.notes.iter().any(|n| n.device == device && n.what == what) {
+        if !self
+            .notes
+            .iter()
+            .any(|n| n.device == device && n.what == what)
+        {
             self.notes.push(Note {
                 device: device.to_string(),
                 what,
@@ -334,10 +338,7 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         .cloned()
         .collect();
     for d in candidates {
-        let pttype = cx
-            .blkid_of(&d.path)
-            .and_then(|m| m.get("PTTYPE"))
-            .cloned();
+        let pttype = cx.blkid_of(&d.path).and_then(|m| m.get("PTTYPE")).cloned();
         if is_md(&d) && pttype.is_none() {
             continue; // an array holding a PV or filesystem directly: a Raid only
         }
@@ -413,7 +414,13 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         })
         .collect();
     for (p, t) in others {
-        cx.note(&p, format!("a {t} partition table on a {} device is not supported", cx.dev(&p).map(|d| d.type_.as_str()).unwrap_or("?")));
+        cx.note(
+            &p,
+            format!(
+                "a {t} partition table on a {} device is not supported",
+                cx.dev(&p).map(|d| d.type_.as_str()).unwrap_or("?")
+            ),
+        );
         cx.unsupported.insert(p, "partition table".into());
     }
     Ok(())
@@ -438,7 +445,13 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
         let mut r = parse_mdadm_export(&text)?;
         if r.level == "container" || d.type_ == "md" && r.devices.is_empty() {
-            cx.note(&d.path, format!("an md {} (external metadata {}) is not supported", r.level, r.metadata));
+            cx.note(
+                &d.path,
+                format!(
+                    "an md {} (external metadata {}) is not supported",
+                    r.level, r.metadata
+                ),
+            );
             cx.unsupported.insert(d.path.clone(), "md container".into());
             continue;
         }
@@ -492,7 +505,10 @@ fn capture_dm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
                 .cloned()
         });
         let Some(o) = opened else {
-            cx.note(&p, "a LUKS device that is not open: what it holds is unknown");
+            cx.note(
+                &p,
+                "a LUKS device that is not open: what it holds is unknown",
+            );
             continue;
         };
         luks_opened.insert(o.path.clone());
@@ -522,7 +538,8 @@ fn capture_dm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
                     for l in t.lines() {
                         if let Some((name, rest)) = l.split_once(": ") {
                             if let Some(target) = rest.split_whitespace().nth(2) {
-                                m.entry(name.to_string()).or_insert_with(|| target.to_string());
+                                m.entry(name.to_string())
+                                    .or_insert_with(|| target.to_string());
                             }
                         }
                     }
@@ -544,16 +561,31 @@ fn capture_dm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
 
 fn capture_lvm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
     let any = cx.devs.iter().any(|d| d.type_ == "lvm")
-        || cx.blkid.values().any(|m| m.get("TYPE").map(String::as_str) == Some("LVM2_member"));
+        || cx
+            .blkid
+            .values()
+            .any(|m| m.get("TYPE").map(String::as_str) == Some("LVM2_member"));
     if !any {
         return Ok(());
     }
     let pvs_argv = [
-        "pvs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+        "pvs",
+        "--reportformat",
+        "json",
+        "--units",
+        "b",
+        "--nosuffix",
+        "-o",
         "pv_name,pv_uuid,vg_name,pv_size",
     ];
     let vgs_argv = [
-        "vgs", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+        "vgs",
+        "--reportformat",
+        "json",
+        "--units",
+        "b",
+        "--nosuffix",
+        "-o",
         "vg_name,vg_uuid,vg_extent_size,vg_size",
     ];
     let lvs_argv = [
@@ -569,7 +601,10 @@ fn capture_lvm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
             continue;
         }
         if pv.device == "[unknown]" || pv.device.is_empty() {
-            cx.note(&format!("vg:{}", pv.vg), format!("VG {} misses a PV (uuid {})", pv.vg, pv.uuid));
+            cx.note(
+                &format!("vg:{}", pv.vg),
+                format!("VG {} misses a PV (uuid {})", pv.vg, pv.uuid),
+            );
             continue;
         }
         pv.device = cx.canon(&pv.device);
@@ -601,8 +636,12 @@ fn capture_filesystems(
     let paths: Vec<String> = cx.devs.iter().map(|d| d.path.clone()).collect();
     let mut btrfs_done: BTreeSet<String> = BTreeSet::new();
     for p in paths {
-        let Some(b) = cx.blkid_of(&p).cloned() else { continue };
-        let Some(t) = b.get("TYPE").cloned() else { continue };
+        let Some(b) = cx.blkid_of(&p).cloned() else {
+            continue;
+        };
+        let Some(t) = b.get("TYPE").cloned() else {
+            continue;
+        };
         match t.as_str() {
             "swap" => {
                 layout.swaps.push(Swap {
@@ -630,19 +669,33 @@ fn capture_filesystems(
         };
         match t.as_str() {
             "ext2" | "ext3" | "ext4" => {
-                match cx.src.run(&["dumpe2fs", "-h", &p]).map_err(|e| e.to_string()).and_then(|t| parse_dumpe2fs(&t).map_err(|e| e.to_string())) {
+                match cx
+                    .src
+                    .run(&["dumpe2fs", "-h", &p])
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| parse_dumpe2fs(&t).map_err(|e| e.to_string()))
+                {
                     Ok(a) => fs.attrs = a,
-                    Err(e) => cx.note(&p, format!("{t} attributes unknown (dumpe2fs -h: {e}); mkfs defaults will be used")),
+                    Err(e) => cx.note(
+                        &p,
+                        format!(
+                            "{t} attributes unknown (dumpe2fs -h: {e}); mkfs defaults will be used"
+                        ),
+                    ),
                 }
             }
             "xfs" => {
-                let text = cx
-                    .src
-                    .run(&["xfs_info", &p])
-                    .or_else(|e| cx.src.run(&["xfs_db", "-r", "-c", "info", &p]).map_err(|e2| format!("{e}; xfs_db: {e2}")));
+                let text = cx.src.run(&["xfs_info", &p]).or_else(|e| {
+                    cx.src
+                        .run(&["xfs_db", "-r", "-c", "info", &p])
+                        .map_err(|e2| format!("{e}; xfs_db: {e2}"))
+                });
                 match text.and_then(|t| parse_xfs_info(&t).map_err(|e| e.to_string())) {
                     Ok(a) => fs.attrs = a,
-                    Err(e) => cx.note(&p, format!("xfs attributes unknown ({e}); mkfs defaults will be used")),
+                    Err(e) => cx.note(
+                        &p,
+                        format!("xfs attributes unknown ({e}); mkfs defaults will be used"),
+                    ),
                 }
             }
             "vfat" => {
@@ -696,7 +749,10 @@ fn btrfs_details(cx: &mut Ctx, fs: &mut Filesystem, mounts: &[MountEntry]) {
         .filter(|m| m.fstype == "btrfs" && members.contains(&cx.canon(&m.source)))
         .collect();
     let Some(first) = mine.first() else {
-        cx.note(&dev, "btrfs not mounted: its subvolumes and profiles are unknown");
+        cx.note(
+            &dev,
+            "btrfs not mounted: its subvolumes and profiles are unknown",
+        );
         return;
     };
     let mp = first.mountpoint.clone();
@@ -726,7 +782,11 @@ fn btrfs_details(cx: &mut Ctx, fs: &mut Filesystem, mounts: &[MountEntry]) {
             if m.root == full {
                 Some(m.mountpoint.clone())
             } else if m.root == "/" {
-                Some(format!("{}/{}", m.mountpoint.trim_end_matches('/'), sv.path))
+                Some(format!(
+                    "{}/{}",
+                    m.mountpoint.trim_end_matches('/'),
+                    sv.path
+                ))
             } else {
                 full.strip_prefix(&format!("{}/", m.root))
                     .map(|rest| format!("{}/{rest}", m.mountpoint.trim_end_matches('/')))
@@ -760,7 +820,10 @@ fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
             if cx.dev(&dev).is_some() || !is_never_name(&dev) {
                 cx.note(
                     &dev,
-                    format!("mounted at {} ({}) but not captured", m.mountpoint, m.fstype),
+                    format!(
+                        "mounted at {} ({}) but not captured",
+                        m.mountpoint, m.fstype
+                    ),
                 );
             }
             continue;
@@ -823,10 +886,13 @@ fn capture_boot(cx: &mut Ctx, layout: &mut Layout) {
         }
     } else {
         for d in &layout.disks {
-            if let Ok(sector) = cx
-                .src
-                .run(&["dd", &format!("if={}", d.device), "bs=512", "count=1", "status=none"])
-            {
+            if let Ok(sector) = cx.src.run(&[
+                "dd",
+                &format!("if={}", d.device),
+                "bs=512",
+                "count=1",
+                "status=none",
+            ]) {
                 if sector.contains("GRUB") {
                     layout.boot.grub_disks.push(d.device.clone());
                 }
@@ -922,7 +988,10 @@ fn build_graph(cx: &Ctx, l: &Layout) -> Graph {
         g.edge(&format!("swap:{}", s.device), &s.device);
     }
     for m in &l.mounts {
-        g.edge(&format!("mount:{}", m.mountpoint), &format!("fs:{}", m.device));
+        g.edge(
+            &format!("mount:{}", m.mountpoint),
+            &format!("fs:{}", m.device),
+        );
     }
     // Devices the model has no entry for (unsupported ones) still connect
     // what is above them to what is below, through lsblk's tree.
@@ -953,17 +1022,36 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
         out.entry(n).or_insert(why);
     };
     for m in &l.mounts {
-        if let Some(p) = AUTO_EXCLUDED_MOUNTS.iter().find(|p| under(&m.mountpoint, p)) {
-            seed(&mut out, format!("mount:{}", m.mountpoint), format!("mounted under {p}"));
-        } else if let Some(p) = o.exclude_mountpoints.iter().find(|p| under(&m.mountpoint, p)) {
-            seed(&mut out, format!("mount:{}", m.mountpoint), format!("excluded mount point {p}"));
+        if let Some(p) = AUTO_EXCLUDED_MOUNTS
+            .iter()
+            .find(|p| under(&m.mountpoint, p))
+        {
+            seed(
+                &mut out,
+                format!("mount:{}", m.mountpoint),
+                format!("mounted under {p}"),
+            );
+        } else if let Some(p) = o
+            .exclude_mountpoints
+            .iter()
+            .find(|p| under(&m.mountpoint, p))
+        {
+            seed(
+                &mut out,
+                format!("mount:{}", m.mountpoint),
+                format!("excluded mount point {p}"),
+            );
         }
     }
     for vg in &l.vgs {
         if o.exclude_vgs.contains(&vg.name) {
             seed(&mut out, format!("vg:{}", vg.name), "excluded VG".into());
         } else if !o.only_vgs.is_empty() && !o.only_vgs.contains(&vg.name) {
-            seed(&mut out, format!("vg:{}", vg.name), "not among the VGs to keep".into());
+            seed(
+                &mut out,
+                format!("vg:{}", vg.name),
+                "not among the VGs to keep".into(),
+            );
         }
     }
     for d in &l.disks {
@@ -971,12 +1059,15 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
         if o.exclude_disks.iter().any(|x| x == &d.device || x == short) {
             seed(&mut out, d.device.clone(), "excluded disk".into());
         }
-        let blank = d.label.is_none()
-            && cx.blkid_type(&d.device).is_none()
-            && g.children.get(&d.device).map_or(true, |c| c.is_empty())
-            && cx.dev(&d.device).map_or(true, |b| b.children.is_empty());
+        let used = g.children.get(&d.device).is_some_and(|c| !c.is_empty())
+            || cx.dev(&d.device).is_some_and(|b| !b.children.is_empty());
+        let blank = d.label.is_none() && cx.blkid_type(&d.device).is_none() && !used;
         if blank {
-            seed(&mut out, d.device.clone(), "blank disk (no partition table, signature or holder)".into());
+            seed(
+                &mut out,
+                d.device.clone(),
+                "blank disk (no partition table, signature or holder)".into(),
+            );
         }
     }
     for (dev, why) in &cx.unsupported {
@@ -985,14 +1076,15 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
 
     let propagate = |out: &mut BTreeMap<String, String>| loop {
         let mut changed = false;
-        // Down: whatever sits on a left-out node.
-        let keys: Vec<String> = out.keys().cloned().collect();
-        for k in keys {
-            for d in g.descendants(&k) {
-                if !out.contains_key(&d) {
-                    out.insert(d, format!("on {}", display_node(&k)));
-                    changed = true;
-                }
+        // Down: whatever sits on a left-out node (the reason names the
+        // first left-out node it sits on directly).
+        for (n, ps) in &g.parents {
+            if out.contains_key(n) {
+                continue;
+            }
+            if let Some(p) = ps.iter().find(|p| out.contains_key(*p)) {
+                out.insert(n.clone(), format!("on {}", display_node(p)));
+                changed = true;
             }
         }
         // Up: a node all of whose users are left out.
@@ -1020,7 +1112,10 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
                 .iter()
                 .any(|n| n.starts_with("mount:") && !out.contains_key(n));
             if !kept_mount {
-                out.insert(d.device.clone(), "removable disk without a kept mount".into());
+                out.insert(
+                    d.device.clone(),
+                    "removable disk without a kept mount".into(),
+                );
             }
         }
     }
@@ -1058,7 +1153,11 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
         say(&s.device, "swap", &format!("swap:{}", s.device));
     }
     for m in &l.mounts {
-        say(&m.device, &format!("mount {}", m.mountpoint), &format!("mount:{}", m.mountpoint));
+        say(
+            &m.device,
+            &format!("mount {}", m.mountpoint),
+            &format!("mount:{}", m.mountpoint),
+        );
     }
     l.disks.retain(|d| !gone(&d.device));
     // A kept disk keeps its whole partition table, even partitions whose
@@ -1070,7 +1169,8 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
     l.lvs.retain(|v| !gone(&v.device));
     l.filesystems.retain(|f| !gone(&format!("fs:{}", f.device)));
     l.swaps.retain(|s| !gone(&format!("swap:{}", s.device)));
-    l.mounts.retain(|m| !gone(&format!("mount:{}", m.mountpoint)));
+    l.mounts
+        .retain(|m| !gone(&format!("mount:{}", m.mountpoint)));
     if l.boot.esp.as_ref().is_some_and(|e| gone(e)) {
         l.boot.esp = None;
     }

@@ -60,7 +60,10 @@ fn record_capture_fixtures() {
         .into_iter()
         .map(|(p, n)| (p, format!("/usr/local/bin/make-{n}")))
         .collect();
-    let inc: Vec<(PathBuf, &str)> = includes.iter().map(|(p, d)| (p.clone(), d.as_str())).collect();
+    let inc: Vec<(PathBuf, &str)> = includes
+        .iter()
+        .map(|(p, d)| (p.clone(), d.as_str()))
+        .collect();
     let store = std::env::var("REAR_RECORD_STORE")
         .map(PathBuf::from)
         .unwrap_or_else(|_| tmp.path().join("store"));
@@ -70,7 +73,10 @@ fn record_capture_fixtures() {
         let mut disks = Vec::new();
         for (i, mib) in sizes.iter().enumerate() {
             let d = tmp.path().join(format!("{name}-{i}.raw"));
-            std::fs::File::create(&d).unwrap().set_len(mib << 20).unwrap();
+            std::fs::File::create(&d)
+                .unwrap()
+                .set_len(mib << 20)
+                .unwrap();
             disks.push(d);
         }
         let out = tmp.path().join(format!("out-{name}"));
@@ -83,7 +89,10 @@ fn record_capture_fixtures() {
             &out,
             Duration::from_secs(600),
         );
-        assert_eq!(code, 0, "make-{name}.sh failed in the rescue system (see its console log)");
+        assert_eq!(
+            code, 0,
+            "make-{name}.sh failed in the rescue system (see its console log)"
+        );
         for d in &disks {
             std::fs::remove_file(d).unwrap();
         }

@@ -88,10 +88,8 @@ pub fn run_in_rescue(
 ) -> i32 {
     std::fs::create_dir_all(out_dir)
         .unwrap_or_else(|e| panic!("create {}: {e}", out_dir.display()));
-    let results = std::env::temp_dir().join(format!(
-        "rear-results-{name}-{}.raw",
-        std::process::id()
-    ));
+    let results =
+        std::env::temp_dir().join(format!("rear-results-{name}-{}.raw", std::process::id()));
     let f = std::fs::File::create(&results)
         .unwrap_or_else(|e| panic!("create {}: {e}", results.display()));
     f.set_len(RESULTS_DISK_BYTES).unwrap();
@@ -114,7 +112,12 @@ pub fn run_in_rescue(
         .rsplit("REAR-RUN-EXIT=")
         .next()
         .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name}: unreadable exit line {line:?} (console log {})", log.display()));
+        .unwrap_or_else(|| {
+            panic!(
+                "{name}: unreadable exit line {line:?} (console log {})",
+                log.display()
+            )
+        });
     drop(vm);
 
     let r = Command::new("tar")

@@ -3,7 +3,7 @@
 //! anything. Sizes are bytes.
 
 use super::CaptureError;
-use crate::model::{EfiEntry, Label, Luks, Lv, Partition, PartKind, Pv, Raid, Subvolume, Vg};
+use crate::model::{EfiEntry, Label, Luks, Lv, PartKind, Partition, Pv, Raid, Subvolume, Vg};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -40,9 +40,12 @@ fn jnum(v: &Value, key: &str) -> Option<u64> {
 
 fn num_text(s: &str) -> Option<u64> {
     let t = s.trim().trim_end_matches(['B', 'b']);
-    t.parse::<u64>()
-        .ok()
-        .or_else(|| t.parse::<f64>().ok().filter(|f| *f >= 0.0).map(|f| f as u64))
+    t.parse::<u64>().ok().or_else(|| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|f| *f >= 0.0)
+            .map(|f| f as u64)
+    })
 }
 
 /// Booleans come as JSON booleans (util-linux ≥ 2.33) or `"0"`/`"1"`.
@@ -98,7 +101,11 @@ pub fn parse_lsblk(text: &str) -> Result<Vec<BlockDev>, CaptureError> {
     Ok(out)
 }
 
-fn walk_lsblk(v: &Value, parent: Option<&str>, out: &mut Vec<BlockDev>) -> Result<(), CaptureError> {
+fn walk_lsblk(
+    v: &Value,
+    parent: Option<&str>,
+    out: &mut Vec<BlockDev>,
+) -> Result<(), CaptureError> {
     let name = jstr(v, "name").ok_or_else(|| perr("lsblk --json", "a device without \"name\""))?;
     let type_ = jstr(v, "type").unwrap_or_default();
     let kname = jstr(v, "kname").unwrap_or_else(|| name.clone());
@@ -110,7 +117,10 @@ fn walk_lsblk(v: &Value, parent: Option<&str>, out: &mut Vec<BlockDev>) -> Resul
         }
     });
     let mut mountpoints: Vec<String> = match v.get("mountpoints") {
-        Some(Value::Array(a)) => a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|m| m.as_str().map(str::to_string))
+            .collect(),
         _ => Vec::new(),
     };
     if mountpoints.is_empty() {
@@ -131,9 +141,13 @@ fn walk_lsblk(v: &Value, parent: Option<&str>, out: &mut Vec<BlockDev>) -> Resul
                 removable: jbool(v, "rm"),
                 log_sec: jnum(v, "log-sec").map(|n| n as u32),
                 phy_sec: jnum(v, "phy-sec").map(|n| n as u32),
-                serial: jstr(v, "serial").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+                serial: jstr(v, "serial")
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
                 wwn: jstr(v, "wwn"),
-                model: jstr(v, "model").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+                model: jstr(v, "model")
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
                 mountpoints,
                 ..Default::default()
             });
@@ -145,7 +159,7 @@ fn walk_lsblk(v: &Value, parent: Option<&str>, out: &mut Vec<BlockDev>) -> Resul
             out[idx].parents.push(p.to_string());
         }
         if let Some(pi) = out.iter().position(|d| d.path == p) {
-            if !out[pi].children.iter().any(|x| *x == path) {
+            if !out[pi].children.contains(&path) {
                 out[pi].children.push(path.clone());
             }
         }
@@ -190,7 +204,10 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
     };
     if let Some(unit) = jstr(t, "unit") {
         if unit != "sectors" {
-            return Err(perr("sfdisk --json", format!("unit {unit:?} (expected sectors)")));
+            return Err(perr(
+                "sfdisk --json",
+                format!("unit {unit:?} (expected sectors)"),
+            ));
         }
     }
     let ss = jnum(t, "sectorsize").unwrap_or(sector_size as u64);
@@ -202,12 +219,20 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
         }
     });
     let mut partitions = Vec::new();
-    for p in t.get("partitions").and_then(Value::as_array).into_iter().flatten() {
-        let node = jstr(p, "node").ok_or_else(|| perr("sfdisk --json", "a partition without \"node\""))?;
+    for p in t
+        .get("partitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let node =
+            jstr(p, "node").ok_or_else(|| perr("sfdisk --json", "a partition without \"node\""))?;
         let number = trailing_number(&node)
             .ok_or_else(|| perr("sfdisk --json", format!("no partition number in {node:?}")))?;
-        let start = jnum(p, "start").ok_or_else(|| perr("sfdisk --json", format!("{node}: no start")))?;
-        let size = jnum(p, "size").ok_or_else(|| perr("sfdisk --json", format!("{node}: no size")))?;
+        let start =
+            jnum(p, "start").ok_or_else(|| perr("sfdisk --json", format!("{node}: no start")))?;
+        let size =
+            jnum(p, "size").ok_or_else(|| perr("sfdisk --json", format!("{node}: no size")))?;
         let raw_type = jstr(p, "type").unwrap_or_default();
         let (type_, kind, uuid) = match label {
             Label::Gpt => (
@@ -238,7 +263,11 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
             size: size * ss,
             type_,
             kind,
-            name: if label == Label::Gpt { jstr(p, "name") } else { None },
+            name: if label == Label::Gpt {
+                jstr(p, "name")
+            } else {
+                None
+            },
             uuid,
             attributes: jstr(p, "attrs"),
             bootable: jbool(p, "bootable"),
@@ -267,7 +296,9 @@ pub fn trailing_number(s: &str) -> Option<u32> {
 pub fn parse_blkid_export(text: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         let mut val = String::new();
         let mut chars = v.chars();
         while let Some(c) = chars.next() {
@@ -430,8 +461,10 @@ pub fn parse_lvs(text: &str) -> Result<LvReport, CaptureError> {
     }
     for d in mixed {
         rep.lvs.retain(|l| l.device != d);
-        rep.unsupported
-            .push((d, "an LVM volume whose segments have different types".to_string()));
+        rep.unsupported.push((
+            d,
+            "an LVM volume whose segments have different types".to_string(),
+        ));
     }
     Ok(rep)
 }
@@ -464,7 +497,10 @@ pub fn parse_mdadm_export(text: &str) -> Result<Raid, CaptureError> {
     let mut active: Vec<(u32, String)> = Vec::new();
     let mut spares = Vec::new();
     for (k, role) in &kv {
-        let Some(id) = k.strip_prefix("MD_DEVICE_").and_then(|r| r.strip_suffix("_ROLE")) else {
+        let Some(id) = k
+            .strip_prefix("MD_DEVICE_")
+            .and_then(|r| r.strip_suffix("_ROLE"))
+        else {
             continue;
         };
         let dev = kv
@@ -503,7 +539,9 @@ pub struct MdDetail {
 pub fn parse_mdadm_detail(text: &str) -> MdDetail {
     let mut d = MdDetail::default();
     for line in text.lines() {
-        let Some((k, v)) = line.split_once(" : ") else { continue };
+        let Some((k, v)) = line.split_once(" : ") else {
+            continue;
+        };
         let v = v.trim();
         match k.trim() {
             "Chunk Size" => d.chunk = parse_unit_size(v),
@@ -703,7 +741,9 @@ pub fn parse_btrfs_dump_super(text: &str) -> Result<BTreeMap<String, String>, Ca
             continue;
         }
         let mut it = t.split_whitespace();
-        let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+        let (Some(k), Some(v)) = (it.next(), it.next()) else {
+            continue;
+        };
         in_flags = k == "incompat_flags" || k == "compat_ro_flags";
         match k {
             "fsid" | "nodesize" | "sectorsize" => {
@@ -747,7 +787,10 @@ pub fn parse_btrfs_df(text: &str) -> (Option<String>, Option<String>) {
             (t.trim() == kind).then(|| p.trim().to_ascii_lowercase())
         })
     };
-    (profile("Data").or_else(|| profile("Data+Metadata")), profile("Metadata").or_else(|| profile("Data+Metadata")))
+    (
+        profile("Data").or_else(|| profile("Data+Metadata")),
+        profile("Metadata").or_else(|| profile("Data+Metadata")),
+    )
 }
 
 /// `lsattr -d PATH`: whether the `C` (no copy-on-write) attribute is set.
@@ -783,7 +826,9 @@ pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
         }
         // `rest` is like "/dev/vda5   isize=512    agcount=2, agsize=40960 blks".
         for tok in rest.split([' ', ',', '\t']) {
-            let Some((k, v)) = tok.split_once('=') else { continue };
+            let Some((k, v)) = tok.split_once('=') else {
+                continue;
+            };
             raw.insert(format!("{section}.{k}"), v.to_string());
         }
     }
@@ -796,13 +841,23 @@ pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
     if let Some(v) = raw.get("meta.isize") {
         m.insert("inode_size".to_string(), v.clone());
     }
-    for k in ["crc", "finobt", "reflink", "rmapbt", "bigtime", "inobtcount"] {
+    for k in [
+        "crc",
+        "finobt",
+        "reflink",
+        "rmapbt",
+        "bigtime",
+        "inobtcount",
+    ] {
         if let Some(v) = raw.get(&format!("meta.{k}")) {
             m.insert(k.to_string(), v.clone());
         }
     }
     for k in ["sunit", "swidth"] {
-        if let Some(n) = raw.get(&format!("data.{k}")).and_then(|v| v.parse::<u64>().ok()) {
+        if let Some(n) = raw
+            .get(&format!("data.{k}"))
+            .and_then(|v| v.parse::<u64>().ok())
+        {
             m.insert(k.to_string(), (n * bsize).to_string());
         }
     }
@@ -850,7 +905,10 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
         m.insert("reserved_percent".to_string(), pct);
     }
     if let Some(inodes) = num("Inode count").filter(|n| *n > 0) {
-        m.insert("bytes_per_inode".to_string(), (blocks * block / inodes).to_string());
+        m.insert(
+            "bytes_per_inode".to_string(),
+            (blocks * block / inodes).to_string(),
+        );
     }
     Ok(m)
 }
@@ -917,7 +975,9 @@ pub fn unescape_octal(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -946,12 +1006,30 @@ pub fn parse_proc_swaps(text: &str) -> Vec<(String, String)> {
 /// path when the entry has them.
 pub fn parse_efibootmgr(text: &str) -> Vec<EfiEntry> {
     const PATH_STARTS: &[&str] = &[
-        "HD(", "PciRoot(", "FvVol(", "Fv(", "VenHw(", "VenMsg(", "VenMedia(", "BBS(", "File(",
-        "MAC(", "Uri(", "Acpi(", "Pci(", "USB(", "Sata(", "NVMe(", "Scsi(", "CDROM(",
+        "HD(",
+        "PciRoot(",
+        "FvVol(",
+        "Fv(",
+        "VenHw(",
+        "VenMsg(",
+        "VenMedia(",
+        "BBS(",
+        "File(",
+        "MAC(",
+        "Uri(",
+        "Acpi(",
+        "Pci(",
+        "USB(",
+        "Sata(",
+        "NVMe(",
+        "Scsi(",
+        "CDROM(",
     ];
     let mut out = Vec::new();
     for line in text.lines() {
-        let Some(rest) = line.strip_prefix("Boot") else { continue };
+        let Some(rest) = line.strip_prefix("Boot") else {
+            continue;
+        };
         if rest.len() < 5 || !rest[..4].chars().all(|c| c.is_ascii_hexdigit()) {
             continue;
         }
@@ -968,7 +1046,10 @@ pub fn parse_efibootmgr(text: &str) -> Vec<EfiEntry> {
                     .filter_map(|p| body.find(p))
                     .min()
                     .unwrap_or(body.len());
-                (body[..cut].trim().to_string(), body[cut..].trim().to_string())
+                (
+                    body[..cut].trim().to_string(),
+                    body[cut..].trim().to_string(),
+                )
             }
         };
         let partuuid = path.find("HD(").and_then(|i| {
