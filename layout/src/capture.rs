@@ -1,28 +1,1196 @@
-//! Placeholder until the capture module lands (same API).
-use crate::model::Layout;
+//! Capture: the storage layout of the running system, as a [`Layout`].
+//!
+//! Everything comes through a [`Source`]: [`System`] runs the real
+//! commands, [`FixtureSource`] replays outputs recorded in the rescue
+//! system (layout/tests/fixtures/capture/). Capture works without udev
+//! (as in the rescue system): device relations come from `lsblk`'s tree
+//! (sysfs), signatures from `blkid -p` (direct probing), sizes and serials
+//! from sysfs, LVM from its json reports; lsblk's FSTYPE/UUID columns,
+//! which need udev's database, are not used.
+//!
+//! What it runs (each `pub fn parse_*` in [`parse`] reads one of them):
+//! `lsblk --json --bytes --output-all --tree` (or `-O`), `blkid -p -o
+//! export DEV` for every block device, `sfdisk --json DISK` for disks with
+//! a partition table, `mdadm --detail --export MD` and `mdadm --detail MD`,
+//! `cryptsetup luksDump DEV`, `pvs`/`vgs`/`lvs --reportformat json`,
+//! `dmsetup table` (to name device-mapper targets it cannot represent),
+//! `dumpe2fs -h DEV`, `xfs_info DEV` (else `xfs_db -r -c info DEV`, for
+//! systems without xfs_spaceman), `btrfs filesystem show --raw`, `btrfs
+//! inspect-internal dump-super DEV`, and on a mounted btrfs `btrfs
+//! subvolume list -a -p MNT`, `btrfs subvolume get-default MNT`, `btrfs
+//! filesystem df --raw MNT` and `lsattr -d PATH` per reachable subvolume;
+//! `efibootmgr -v` on UEFI, `dd if=DISK bs=512 count=1 status=none` on
+//! BIOS, `ls -l /dev/disk/by-id`; it reads /proc/self/mountinfo,
+//! /proc/swaps, /sys/firmware/efi/fw_platform_size and, per disk,
+//! /sys/block/K/{size, queue/logical_block_size, queue/physical_block_size,
+//! serial, device/serial, wwid, device/wwid, device/model}.
+//!
+//! Attribute units: xfs `sunit`, `swidth` and `log_size` are bytes (xfs_info
+//! prints blocks); ext `reserved_percent` is a percentage to a tenth; btrfs
+//! `features` are mkfs.btrfs `-O` names.
+//!
+//! Left out, each with a [`Note`] saying why: loop, ram, zram, sr and fd
+//! devices (silently: they are never part of a layout), removable disks
+//! (the rescue medium, USB sticks) unless a kept mount lives on them, blank
+//! disks (no partition table, signature or holder), mounts under /media,
+//! /run and /tmp and those in [`Options::exclude_mountpoints`], the VGs and
+//! disks the options name, everything that sits on an excluded component,
+//! and components only used by excluded ones. Components the model cannot
+//! represent (multipath, plain dm-crypt, dm targets other than LVM and
+//! LUKS, LVM snapshots/caches, unsupported filesystems or partition
+//! tables) are notes too, and so is everything on top of them.
+//!
+//! Boot facts: firmware is UEFI when /sys/firmware/efi/fw_platform_size
+//! exists; the ESP is the partition of the ESP type mounted at a path
+//! ending in /boot/efi, else the first one; EFI entries are efibootmgr's
+//! active ones; grub_disks (BIOS only) are the disks whose first sector
+//! holds the text "GRUB" (GRUB's boot.img does), a cheap check that can
+//! miss GRUB installed elsewhere (e.g. only to a BIOS boot partition
+//! without boot code in the MBR).
+
+pub mod parse;
+
+use crate::model::*;
+use parse::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot read the output of {what}: {why}")]
+    Parse { what: &'static str, why: String },
+    #[error("`{cmd}` failed: {why}")]
+    Command { cmd: String, why: String },
+    #[error("cannot read {path}: {why}")]
+    Read { path: String, why: String },
+}
+
+/// Where capture gets its facts: real commands/files, or recorded fixtures in tests.
 pub trait Source {
+    /// Runs a command (argv) and returns stdout; Err(message) when it failed or is absent.
     fn run(&self, argv: &[&str]) -> Result<String, String>;
+    /// Reads a file (e.g. /proc/self/mountinfo, /sys/block/vda/size).
     fn read(&self, path: &str) -> Result<String, String>;
 }
+
+/// The running system: commands run with stdin from /dev/null and
+/// `LC_ALL=C`; a failure's message is `exit N: <stderr>`.
 pub struct System;
+
 impl Source for System {
-    fn run(&self, _argv: &[&str]) -> Result<String, String> {
-        Err("not yet".into())
+    fn run(&self, argv: &[&str]) -> Result<String, String> {
+        let (prog, args) = argv.split_first().ok_or("empty command")?;
+        let out = std::process::Command::new(prog)
+            .args(args)
+            .env("LC_ALL", "C")
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| format!("{prog}: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "exit {}: {}",
+                out.status.code().unwrap_or(-1),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
     }
-    fn read(&self, _path: &str) -> Result<String, String> {
-        Err("not yet".into())
+
+    fn read(&self, path: &str) -> Result<String, String> {
+        std::fs::read(path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| e.to_string())
     }
 }
-#[derive(Debug, Default, Clone)]
+
+/// Replays a recorded fixture directory (see layout/tests/fixtures/capture/
+/// README.md): a command's stdout is `cmd/<name>`, where `<name>` is its
+/// argv joined with spaces, then `/` → `%` and ` ` → `_`; `cmd/<name>.fail`
+/// holds the message of a command that failed; a file is `files/<path>`.
+/// Calls with nothing recorded fail and are remembered ([`Self::missing`]).
+pub struct FixtureSource {
+    dir: PathBuf,
+    missing: std::cell::RefCell<Vec<String>>,
+}
+
+impl FixtureSource {
+    pub fn new(dir: impl Into<PathBuf>) -> FixtureSource {
+        FixtureSource {
+            dir: dir.into(),
+            missing: Default::default(),
+        }
+    }
+
+    /// The name a command's output is recorded under.
+    pub fn command_file(argv: &[&str]) -> String {
+        argv.join(" ").replace('/', "%").replace(' ', "_")
+    }
+
+    /// Commands and files asked for but not recorded, in call order.
+    pub fn missing(&self) -> Vec<String> {
+        self.missing.borrow().clone()
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Source for FixtureSource {
+    fn run(&self, argv: &[&str]) -> Result<String, String> {
+        let base = self.dir.join("cmd").join(Self::command_file(argv));
+        let fail = base.with_file_name(format!("{}.fail", Self::command_file(argv)));
+        if let Ok(msg) = std::fs::read_to_string(&fail) {
+            return Err(msg.trim_end().to_string());
+        }
+        match std::fs::read(&base) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(_) => {
+                self.missing.borrow_mut().push(argv.join(" "));
+                Err(format!("{}: not recorded", argv.join(" ")))
+            }
+        }
+    }
+
+    fn read(&self, path: &str) -> Result<String, String> {
+        let p = self.dir.join("files").join(path.trim_start_matches('/'));
+        std::fs::read(&p)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .map_err(|e| format!("{path}: {e}"))
+    }
+}
+
+/// What to leave out besides the automatic exclusions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
+    /// Mount points to leave out, with everything below them (and the
+    /// filesystems and devices only they use).
     pub exclude_mountpoints: Vec<String>,
     pub exclude_vgs: Vec<String>,
+    /// When not empty, only these VGs are kept.
     pub only_vgs: Vec<String>,
+    /// Disks to leave out (`/dev/sdb` or `sdb`), with everything on them.
     pub exclude_disks: Vec<String>,
 }
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CaptureError(pub String);
-pub fn capture(_src: &dyn Source, _opts: &Options) -> Result<Layout, CaptureError> {
-    Err(CaptureError("capture is not written yet".into()))
+
+/// Mount points under these are never part of the layout.
+pub const AUTO_EXCLUDED_MOUNTS: &[&str] = &["/media", "/run", "/tmp"];
+
+const FS_TYPES: &[&str] = &["ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"];
+const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+
+fn never_layout(d: &BlockDev) -> bool {
+    matches!(d.type_.as_str(), "loop" | "rom")
+        || ["loop", "ram", "zram", "sr", "fd"].iter().any(|p| {
+            d.kname
+                .strip_prefix(p)
+                .is_some_and(|rest| rest.chars().all(|c| c.is_ascii_digit()))
+        })
 }
+
+fn cmd_err(argv: &[&str], why: String) -> CaptureError {
+    CaptureError::Command {
+        cmd: argv.join(" "),
+        why,
+    }
+}
+
+/// Whether a recorded failure is blkid's "nothing found" (exit 2).
+fn blkid_nothing(msg: &str) -> bool {
+    msg.starts_with("exit 2:") || msg == "exit 2"
+}
+
+struct Ctx<'a> {
+    src: &'a dyn Source,
+    devs: Vec<BlockDev>,
+    /// Any name a device goes by (path, /dev/kname, /dev/name,
+    /// /dev/mapper/name) → its lsblk path.
+    alias: BTreeMap<String, String>,
+    blkid: BTreeMap<String, BTreeMap<String, String>>,
+    notes: Vec<Note>,
+    /// Devices the model cannot represent: everything on them is left out.
+    unsupported: BTreeMap<String, String>,
+}
+
+impl Ctx<'_> {
+    fn note(&mut self, device: &str, what: impl Into<String>) {
+        let what = what.into();
+        if !self
+            .notes
+            .iter()
+            .any(|n| n.device == device && n.what == what)
+        {
+            self.notes.push(Note {
+                device: device.to_string(),
+                what,
+            });
+        }
+    }
+
+    fn canon(&self, name: &str) -> String {
+        self.alias
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| name.to_string())
+    }
+
+    fn dev(&self, path: &str) -> Option<&BlockDev> {
+        self.devs.iter().find(|d| d.path == path)
+    }
+
+    fn sys(&self, kname: &str, rel: &str) -> Option<String> {
+        self.src
+            .read(&format!("/sys/block/{kname}/{rel}"))
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    }
+
+    fn blkid_of(&self, path: &str) -> Option<&BTreeMap<String, String>> {
+        self.blkid.get(path)
+    }
+
+    fn blkid_type(&self, path: &str) -> Option<&str> {
+        self.blkid_of(path)
+            .and_then(|m| m.get("TYPE"))
+            .map(String::as_str)
+    }
+}
+
+/// Captures the layout of the system `src` describes.
+pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError> {
+    let lsblk_argv = ["lsblk", "--json", "--bytes", "--output-all", "--tree"];
+    let text = match src.run(&lsblk_argv) {
+        Ok(t) => t,
+        Err(first) => {
+            let alt = ["lsblk", "--json", "--bytes", "-O", "--tree"];
+            src.run(&alt)
+                .map_err(|e| cmd_err(&lsblk_argv, format!("{first}; with -O: {e}")))?
+        }
+    };
+    let all = parse_lsblk(&text)?;
+    let devs: Vec<BlockDev> = all.into_iter().filter(|d| !never_layout(d)).collect();
+    let mut alias = BTreeMap::new();
+    for d in &devs {
+        for a in [
+            d.path.clone(),
+            format!("/dev/{}", d.kname),
+            format!("/dev/{}", d.name),
+            format!("/dev/mapper/{}", d.name),
+        ] {
+            alias.entry(a).or_insert_with(|| d.path.clone());
+        }
+    }
+    let mut cx = Ctx {
+        src,
+        devs,
+        alias,
+        blkid: BTreeMap::new(),
+        notes: Vec::new(),
+        unsupported: BTreeMap::new(),
+    };
+    let mountinfo = src
+        .read("/proc/self/mountinfo")
+        .map_err(|why| CaptureError::Read {
+            path: "/proc/self/mountinfo".into(),
+            why,
+        })?;
+    let mounts = parse_mountinfo(&mountinfo)?;
+
+    // Signatures.
+    let paths: Vec<String> = cx.devs.iter().map(|d| d.path.clone()).collect();
+    for p in &paths {
+        match src.run(&["blkid", "-p", "-o", "export", p]) {
+            Ok(t) => {
+                cx.blkid.insert(p.clone(), parse_blkid_export(&t));
+            }
+            Err(e) if blkid_nothing(&e) => {}
+            Err(e) => cx.note(p, format!("blkid -p could not probe it: {e}")),
+        }
+    }
+
+    let mut layout = Layout::new();
+    capture_disks(&mut cx, &mut layout)?;
+    capture_raids(&mut cx, &mut layout)?;
+    capture_dm(&mut cx, &mut layout)?;
+    capture_lvm(&mut cx, &mut layout)?;
+    capture_filesystems(&mut cx, &mut layout, &mounts)?;
+    capture_mounts(&mut cx, &mut layout, &mounts);
+    capture_boot(&mut cx, &mut layout);
+    let notes = std::mem::take(&mut cx.notes);
+    layout.notes = notes;
+    exclude(&cx, &mut layout, opts);
+    Ok(layout)
+}
+
+fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
+    let by_id = cx
+        .src
+        .run(&["ls", "-l", "/dev/disk/by-id"])
+        .map(|t| parse_by_id(&t))
+        .unwrap_or_default();
+    let candidates: Vec<BlockDev> = cx
+        .devs
+        .iter()
+        .filter(|d| d.type_ == "disk" || (is_md(d) && d.type_ != "part"))
+        .cloned()
+        .collect();
+    for d in candidates {
+        let pttype = cx.blkid_of(&d.path).and_then(|m| m.get("PTTYPE")).cloned();
+        if is_md(&d) && pttype.is_none() {
+            continue; // an array holding a PV or filesystem directly: a Raid only
+        }
+        let kname = d.kname.clone();
+        let size = cx
+            .sys(&kname, "size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|s| s * 512)
+            .unwrap_or(d.size);
+        let logical = cx
+            .sys(&kname, "queue/logical_block_size")
+            .and_then(|s| s.parse().ok())
+            .or(d.log_sec)
+            .unwrap_or(512);
+        let physical = cx
+            .sys(&kname, "queue/physical_block_size")
+            .and_then(|s| s.parse().ok())
+            .or(d.phy_sec)
+            .unwrap_or(logical);
+        let mut disk = Disk {
+            device: d.path.clone(),
+            size,
+            logical_sector_size: logical,
+            physical_sector_size: physical,
+            serial: cx
+                .sys(&kname, "serial")
+                .or_else(|| cx.sys(&kname, "device/serial"))
+                .or(d.serial.clone()),
+            wwn: d
+                .wwn
+                .clone()
+                .or_else(|| cx.sys(&kname, "wwid"))
+                .or_else(|| cx.sys(&kname, "device/wwid")),
+            model: d.model.clone().or_else(|| cx.sys(&kname, "device/model")),
+            by_id: by_id
+                .iter()
+                .filter(|(_, k)| *k == kname)
+                .map(|(n, _)| n.clone())
+                .collect(),
+            ..Default::default()
+        };
+        if let Some(pt) = pttype {
+            let argv = ["sfdisk", "--json", d.path.as_str()];
+            match cx.src.run(&argv) {
+                Ok(t) => match parse_sfdisk(&t, logical) {
+                    Ok(table) => {
+                        disk.label = Some(table.label);
+                        disk.identifier = table.identifier;
+                        disk.partitions = table.partitions;
+                        for p in &mut disk.partitions {
+                            p.device = cx.canon(&p.device);
+                        }
+                    }
+                    Err(e) => {
+                        cx.unsupported.insert(d.path.clone(), e.to_string());
+                        cx.note(&d.path, format!("partition table ({pt}) left out: {e}"));
+                    }
+                },
+                Err(e) => return Err(cmd_err(&argv, e)),
+            }
+        }
+        layout.disks.push(disk);
+    }
+    // Partition tables on anything else (LVs, LUKS) are not representable.
+    let others: Vec<(String, String)> = cx
+        .devs
+        .iter()
+        .filter(|d| d.type_ != "disk" && !is_md(d) && d.type_ != "part")
+        .filter_map(|d| {
+            cx.blkid_of(&d.path)
+                .and_then(|m| m.get("PTTYPE"))
+                .map(|t| (d.path.clone(), t.clone()))
+        })
+        .collect();
+    for (p, t) in others {
+        cx.note(
+            &p,
+            format!(
+                "a {t} partition table on a {} device is not supported",
+                cx.dev(&p).map(|d| d.type_.as_str()).unwrap_or("?")
+            ),
+        );
+        cx.unsupported.insert(p, "partition table".into());
+    }
+    Ok(())
+}
+
+fn is_md(d: &BlockDev) -> bool {
+    (d.kname.starts_with("md") && d.kname[2..].chars().all(|c| c.is_ascii_digit()))
+        || d.type_.starts_with("raid")
+        || d.type_ == "linear"
+        || d.type_ == "md"
+}
+
+fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
+    let mds: Vec<BlockDev> = cx
+        .devs
+        .iter()
+        .filter(|d| is_md(d) && d.type_ != "part")
+        .cloned()
+        .collect();
+    for d in mds {
+        let argv = ["mdadm", "--detail", "--export", d.path.as_str()];
+        let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
+        let mut r = parse_mdadm_export(&text)?;
+        if r.level == "container" || d.type_ == "md" && r.devices.is_empty() {
+            cx.note(
+                &d.path,
+                format!(
+                    "an md {} (external metadata {}) is not supported",
+                    r.level, r.metadata
+                ),
+            );
+            cx.unsupported.insert(d.path.clone(), "md container".into());
+            continue;
+        }
+        let detail = cx
+            .src
+            .run(&["mdadm", "--detail", d.path.as_str()])
+            .map(|t| parse_mdadm_detail(&t))
+            .unwrap_or_default();
+        r.device = d.path.clone();
+        r.devices = r.devices.iter().map(|m| cx.canon(m)).collect();
+        r.spares = r.spares.iter().map(|m| cx.canon(m)).collect();
+        r.chunk = detail.chunk;
+        r.layout = detail.layout;
+        r.size = cx
+            .sys(&d.kname, "size")
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(|s| s * 512)
+            .or(detail.size)
+            .unwrap_or(d.size);
+        if let Some(want) = detail.raid_devices {
+            if (r.devices.len() as u32) < want {
+                cx.note(
+                    &d.path,
+                    format!("degraded: {} of {want} members active", r.devices.len()),
+                );
+            }
+        }
+        layout.raids.push(r);
+    }
+    Ok(())
+}
+
+/// LUKS, and device-mapper devices that are neither LVM nor LUKS.
+fn capture_dm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
+    let luks_devs: Vec<String> = cx
+        .devs
+        .iter()
+        .filter(|d| cx.blkid_type(&d.path) == Some("crypto_LUKS"))
+        .map(|d| d.path.clone())
+        .collect();
+    let mut luks_opened: BTreeSet<String> = BTreeSet::new();
+    for p in luks_devs {
+        let argv = ["cryptsetup", "luksDump", p.as_str()];
+        let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
+        let mut l = parse_luks_dump(&text)?;
+        let opened = cx.dev(&p).and_then(|d| {
+            d.children
+                .iter()
+                .filter_map(|c| cx.dev(c))
+                .find(|c| c.type_ == "crypt")
+                .cloned()
+        });
+        let Some(o) = opened else {
+            cx.note(
+                &p,
+                "a LUKS device that is not open: what it holds is unknown",
+            );
+            continue;
+        };
+        luks_opened.insert(o.path.clone());
+        l.device = o.path.clone();
+        l.name = o.name.clone();
+        l.backing = p.clone();
+        l.size = o.size;
+        layout.luks.push(l);
+    }
+    let mut tables: Option<BTreeMap<String, String>> = None;
+    let odd: Vec<BlockDev> = cx
+        .devs
+        .iter()
+        .filter(|d| {
+            !matches!(d.type_.as_str(), "disk" | "part" | "lvm")
+                && !is_md(d)
+                && !luks_opened.contains(&d.path)
+        })
+        .cloned()
+        .collect();
+    for d in odd {
+        let tables = tables.get_or_insert_with(|| {
+            cx.src
+                .run(&["dmsetup", "table"])
+                .map(|t| {
+                    let mut m: BTreeMap<String, String> = BTreeMap::new();
+                    for l in t.lines() {
+                        if let Some((name, rest)) = l.split_once(": ") {
+                            if let Some(target) = rest.split_whitespace().nth(2) {
+                                m.entry(name.to_string())
+                                    .or_insert_with(|| target.to_string());
+                            }
+                        }
+                    }
+                    m
+                })
+                .unwrap_or_default()
+        });
+        let what = match (d.type_.as_str(), tables.get(&d.name)) {
+            ("crypt", _) => "a dm-crypt device without a LUKS header (plain, TCRYPT, BitLocker) is not supported".to_string(),
+            ("mpath", _) => "multipath is not supported".to_string(),
+            (_, Some(t)) => format!("a device-mapper device of target {t:?} is not supported"),
+            (t, None) => format!("a block device of type {t:?} is not supported"),
+        };
+        cx.note(&d.path, what.clone());
+        cx.unsupported.insert(d.path.clone(), what);
+    }
+    Ok(())
+}
+
+fn capture_lvm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
+    let any = cx.devs.iter().any(|d| d.type_ == "lvm")
+        || cx
+            .blkid
+            .values()
+            .any(|m| m.get("TYPE").map(String::as_str) == Some("LVM2_member"));
+    if !any {
+        return Ok(());
+    }
+    let pvs_argv = [
+        "pvs",
+        "--reportformat",
+        "json",
+        "--units",
+        "b",
+        "--nosuffix",
+        "-o",
+        "pv_name,pv_uuid,vg_name,pv_size",
+    ];
+    let vgs_argv = [
+        "vgs",
+        "--reportformat",
+        "json",
+        "--units",
+        "b",
+        "--nosuffix",
+        "-o",
+        "vg_name,vg_uuid,vg_extent_size,vg_size",
+    ];
+    let lvs_argv = [
+        "lvs", "-a", "--reportformat", "json", "--units", "b", "--nosuffix", "-o",
+        "lv_name,vg_name,lv_uuid,lv_size,segtype,stripes,stripe_size,pool_lv,lv_metadata_size,chunk_size,lv_attr,data_stripes,lv_dm_path",
+    ];
+    let pvs = parse_pvs(&cx.src.run(&pvs_argv).map_err(|e| cmd_err(&pvs_argv, e))?)?;
+    let vgs = parse_vgs(&cx.src.run(&vgs_argv).map_err(|e| cmd_err(&vgs_argv, e))?)?;
+    let rep = parse_lvs(&cx.src.run(&lvs_argv).map_err(|e| cmd_err(&lvs_argv, e))?)?;
+    for mut pv in pvs {
+        if pv.vg.is_empty() {
+            cx.note(&cx.canon(&pv.device), "an LVM PV in no VG");
+            continue;
+        }
+        if pv.device == "[unknown]" || pv.device.is_empty() {
+            cx.note(
+                &format!("vg:{}", pv.vg),
+                format!("VG {} misses a PV (uuid {})", pv.vg, pv.uuid),
+            );
+            continue;
+        }
+        pv.device = cx.canon(&pv.device);
+        layout.pvs.push(pv);
+    }
+    layout.vgs = vgs;
+    for (dev, why) in rep.unsupported {
+        let dev = cx.canon(&dev);
+        cx.note(&dev, format!("{why} is not supported"));
+        cx.unsupported.insert(dev, why);
+    }
+    for mut lv in rep.lvs {
+        lv.device = cx.canon(&lv.device);
+        layout.lvs.push(lv);
+    }
+    Ok(())
+}
+
+fn capture_filesystems(
+    cx: &mut Ctx,
+    layout: &mut Layout,
+    mounts: &[MountEntry],
+) -> Result<(), CaptureError> {
+    let shows = cx
+        .src
+        .run(&["btrfs", "filesystem", "show", "--raw"])
+        .map(|t| parse_btrfs_show(&t))
+        .unwrap_or_default();
+    let paths: Vec<String> = cx.devs.iter().map(|d| d.path.clone()).collect();
+    let mut btrfs_done: BTreeSet<String> = BTreeSet::new();
+    for p in paths {
+        let Some(b) = cx.blkid_of(&p).cloned() else {
+            continue;
+        };
+        let Some(t) = b.get("TYPE").cloned() else {
+            continue;
+        };
+        match t.as_str() {
+            "swap" => {
+                layout.swaps.push(Swap {
+                    device: p.clone(),
+                    uuid: b.get("UUID").cloned(),
+                    label: b.get("LABEL").cloned(),
+                });
+                continue;
+            }
+            "LVM2_member" | "linux_raid_member" | "crypto_LUKS" => continue,
+            t if FS_TYPES.contains(&t) => {}
+            other => {
+                let what = format!("a {other} signature: not supported");
+                cx.note(&p, what.clone());
+                cx.unsupported.insert(p.clone(), what);
+                continue;
+            }
+        }
+        let mut fs = Filesystem {
+            device: p.clone(),
+            fstype: t.clone(),
+            uuid: b.get("UUID").cloned(),
+            label: b.get("LABEL").cloned(),
+            ..Default::default()
+        };
+        match t.as_str() {
+            "ext2" | "ext3" | "ext4" => {
+                match cx
+                    .src
+                    .run(&["dumpe2fs", "-h", &p])
+                    .map_err(|e| e.to_string())
+                    .and_then(|t| parse_dumpe2fs(&t).map_err(|e| e.to_string()))
+                {
+                    Ok(a) => fs.attrs = a,
+                    Err(e) => cx.note(
+                        &p,
+                        format!(
+                            "{t} attributes unknown (dumpe2fs -h: {e}); mkfs defaults will be used"
+                        ),
+                    ),
+                }
+            }
+            "xfs" => {
+                let text = cx.src.run(&["xfs_info", &p]).or_else(|e| {
+                    cx.src
+                        .run(&["xfs_db", "-r", "-c", "info", &p])
+                        .map_err(|e2| format!("{e}; xfs_db: {e2}"))
+                });
+                match text.and_then(|t| parse_xfs_info(&t).map_err(|e| e.to_string())) {
+                    Ok(a) => fs.attrs = a,
+                    Err(e) => cx.note(
+                        &p,
+                        format!("xfs attributes unknown ({e}); mkfs defaults will be used"),
+                    ),
+                }
+            }
+            "vfat" => {
+                if let Some(n) = b.get("VERSION").and_then(|v| fat_size(v)) {
+                    fs.attrs.insert("fat_size".into(), n);
+                }
+            }
+            "btrfs" => {
+                let uuid = fs.uuid.clone().unwrap_or_default();
+                if !btrfs_done.insert(uuid.clone()) {
+                    continue;
+                }
+                let members: Vec<String> = shows
+                    .iter()
+                    .find(|s| s.uuid == uuid)
+                    .map(|s| s.devices.iter().map(|d| cx.canon(d)).collect())
+                    .unwrap_or_default();
+                if let Some(first) = members.first() {
+                    fs.device = first.clone();
+                    fs.devices = members.clone();
+                } else {
+                    fs.devices = vec![p.clone()];
+                }
+                btrfs_details(cx, &mut fs, mounts);
+            }
+            _ => {}
+        }
+        layout.filesystems.push(fs);
+    }
+    Ok(())
+}
+
+fn btrfs_details(cx: &mut Ctx, fs: &mut Filesystem, mounts: &[MountEntry]) {
+    let dev = fs.device.clone();
+    match cx
+        .src
+        .run(&["btrfs", "inspect-internal", "dump-super", &dev])
+        .map_err(|e| e.to_string())
+        .and_then(|t| parse_btrfs_dump_super(&t).map_err(|e| e.to_string()))
+    {
+        Ok(mut m) => {
+            m.remove("fsid");
+            fs.attrs.extend(m);
+        }
+        Err(e) => cx.note(&dev, format!("btrfs attributes unknown ({e})")),
+    }
+    // Its mounts, in mountinfo order.
+    let members: Vec<String> = fs.devices.clone();
+    let mine: Vec<&MountEntry> = mounts
+        .iter()
+        .filter(|m| m.fstype == "btrfs" && members.contains(&cx.canon(&m.source)))
+        .collect();
+    let Some(first) = mine.first() else {
+        cx.note(
+            &dev,
+            "btrfs not mounted: its subvolumes and profiles are unknown",
+        );
+        return;
+    };
+    let mp = first.mountpoint.clone();
+    if let Ok(t) = cx.src.run(&["btrfs", "filesystem", "df", "--raw", &mp]) {
+        let (d, m) = parse_btrfs_df(&t);
+        if let Some(d) = d {
+            fs.attrs.insert("data_profile".into(), d);
+        }
+        if let Some(m) = m {
+            fs.attrs.insert("metadata_profile".into(), m);
+        }
+    }
+    match cx.src.run(&["btrfs", "subvolume", "list", "-a", "-p", &mp]) {
+        Ok(t) => fs.subvolumes = parse_btrfs_subvolume_list(&t),
+        Err(e) => cx.note(&dev, format!("btrfs subvolumes unknown: {e}")),
+    }
+    let default = cx
+        .src
+        .run(&["btrfs", "subvolume", "get-default", &mp])
+        .ok()
+        .and_then(|t| parse_btrfs_get_default(&t));
+    for sv in &mut fs.subvolumes {
+        sv.default = default.as_deref() == Some(sv.path.as_str());
+        // The first mount from which the subvolume is reachable.
+        let full = format!("/{}", sv.path);
+        let path = mine.iter().find_map(|m| {
+            if m.root == full {
+                Some(m.mountpoint.clone())
+            } else if m.root == "/" {
+                Some(format!(
+                    "{}/{}",
+                    m.mountpoint.trim_end_matches('/'),
+                    sv.path
+                ))
+            } else {
+                full.strip_prefix(&format!("{}/", m.root))
+                    .map(|rest| format!("{}/{rest}", m.mountpoint.trim_end_matches('/')))
+            }
+        });
+        if let Some(path) = path {
+            if let Ok(t) = cx.src.run(&["lsattr", "-d", &path]) {
+                sv.nocow = parse_lsattr_nocow(&t);
+            }
+        }
+    }
+}
+
+fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
+    let by_majmin: BTreeMap<String, String> = cx
+        .devs
+        .iter()
+        .map(|d| (d.maj_min.clone(), d.path.clone()))
+        .collect();
+    for m in mounts {
+        let dev = by_majmin
+            .get(&m.maj_min)
+            .cloned()
+            .or_else(|| m.source.starts_with("/dev/").then(|| cx.canon(&m.source)));
+        let Some(dev) = dev else { continue }; // proc, tmpfs, nfs, ...
+        let fs = layout
+            .filesystems
+            .iter()
+            .find(|f| f.device == dev || f.devices.contains(&dev));
+        let Some(fs) = fs else {
+            if cx.dev(&dev).is_some() || !is_never_name(&dev) {
+                cx.note(
+                    &dev,
+                    format!(
+                        "mounted at {} ({}) but not captured",
+                        m.mountpoint, m.fstype
+                    ),
+                );
+            }
+            continue;
+        };
+        let subvolume = if m.fstype == "btrfs" {
+            let r = m.root.trim_start_matches('/');
+            (!r.is_empty()).then(|| r.to_string())
+        } else {
+            if m.root != "/" {
+                cx.note(
+                    &fs.device.clone(),
+                    format!("bind mount of {} at {} left out", m.root, m.mountpoint),
+                );
+                continue;
+            }
+            None
+        };
+        layout.mounts.push(Mount {
+            device: fs.device.clone(),
+            mountpoint: m.mountpoint.clone(),
+            fstype: m.fstype.clone(),
+            options: m.options.clone(),
+            subvolume,
+        });
+    }
+}
+
+fn is_never_name(path: &str) -> bool {
+    let k = path.rsplit('/').next().unwrap_or("");
+    ["loop", "ram", "zram", "sr", "fd"].iter().any(|p| {
+        k.strip_prefix(p)
+            .is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_digit()))
+    })
+}
+
+fn capture_boot(cx: &mut Ctx, layout: &mut Layout) {
+    let uefi = cx.src.read("/sys/firmware/efi/fw_platform_size").is_ok();
+    layout.boot.firmware = if uefi { Firmware::Uefi } else { Firmware::Bios };
+    let esps: Vec<String> = layout
+        .disks
+        .iter()
+        .flat_map(|d| d.partitions.iter())
+        .filter(|p| p.type_ == ESP_TYPE)
+        .map(|p| p.device.clone())
+        .collect();
+    layout.boot.esp = esps
+        .iter()
+        .find(|e| {
+            layout
+                .mounts
+                .iter()
+                .any(|m| m.device == **e && m.mountpoint.ends_with("/boot/efi"))
+        })
+        .or(esps.first())
+        .cloned();
+    if uefi {
+        match cx.src.run(&["efibootmgr", "-v"]) {
+            Ok(t) => layout.boot.efi_entries = parse_efibootmgr(&t),
+            Err(e) => cx.note("efi", format!("EFI boot entries unknown: {e}")),
+        }
+    } else {
+        for d in &layout.disks {
+            if let Ok(sector) = cx.src.run(&[
+                "dd",
+                &format!("if={}", d.device),
+                "bs=512",
+                "count=1",
+                "status=none",
+            ]) {
+                if sector.contains("GRUB") {
+                    layout.boot.grub_disks.push(d.device.clone());
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- exclusion
+
+/// Node names: device paths, `vg:NAME`, `fs:DEV`, `swap:DEV`, `mount:MP`.
+struct Graph {
+    /// node → the nodes it sits on.
+    parents: BTreeMap<String, BTreeSet<String>>,
+    children: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Graph {
+    fn edge(&mut self, child: &str, parent: &str) {
+        self.parents
+            .entry(child.to_string())
+            .or_default()
+            .insert(parent.to_string());
+        self.children
+            .entry(parent.to_string())
+            .or_default()
+            .insert(child.to_string());
+        self.parents.entry(parent.to_string()).or_default();
+        self.children.entry(child.to_string()).or_default();
+    }
+
+    fn node(&mut self, n: &str) {
+        self.parents.entry(n.to_string()).or_default();
+        self.children.entry(n.to_string()).or_default();
+    }
+
+    fn descendants(&self, n: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut todo = vec![n.to_string()];
+        let mut seen = BTreeSet::new();
+        while let Some(x) = todo.pop() {
+            for c in self.children.get(&x).into_iter().flatten() {
+                if seen.insert(c.clone()) {
+                    out.push(c.clone());
+                    todo.push(c.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
+fn build_graph(cx: &Ctx, l: &Layout) -> Graph {
+    let mut g = Graph {
+        parents: BTreeMap::new(),
+        children: BTreeMap::new(),
+    };
+    for d in &l.disks {
+        g.node(&d.device);
+        for p in &d.partitions {
+            g.edge(&p.device, &d.device);
+        }
+    }
+    for r in &l.raids {
+        g.node(&r.device);
+        for m in r.devices.iter().chain(&r.spares) {
+            g.edge(&r.device, m);
+        }
+    }
+    for x in &l.luks {
+        g.edge(&x.device, &x.backing);
+    }
+    for pv in &l.pvs {
+        g.edge(&format!("vg:{}", pv.vg), &pv.device);
+    }
+    for vg in &l.vgs {
+        g.node(&format!("vg:{}", vg.name));
+    }
+    for lv in &l.lvs {
+        g.edge(&lv.device, &format!("vg:{}", lv.vg));
+        if let Some(pool) = &lv.pool {
+            g.edge(&lv.device, &lv_device(&lv.vg, pool));
+        }
+    }
+    for f in &l.filesystems {
+        let n = format!("fs:{}", f.device);
+        g.node(&n);
+        for d in std::iter::once(&f.device).chain(&f.devices) {
+            g.edge(&n, d);
+        }
+    }
+    for s in &l.swaps {
+        g.edge(&format!("swap:{}", s.device), &s.device);
+    }
+    for m in &l.mounts {
+        g.edge(
+            &format!("mount:{}", m.mountpoint),
+            &format!("fs:{}", m.device),
+        );
+    }
+    // Devices the model has no entry for (unsupported ones) still connect
+    // what is above them to what is below, through lsblk's tree.
+    for d in &cx.devs {
+        if cx.unsupported.contains_key(&d.path) {
+            for p in &d.parents {
+                g.edge(&d.path, p);
+            }
+            for c in &d.children {
+                g.edge(c, &d.path);
+            }
+        }
+    }
+    // Filesystems, swaps and PVs sitting on unsupported devices.
+    g
+}
+
+fn under(mp: &str, prefix: &str) -> bool {
+    let p = prefix.trim_end_matches('/');
+    p.is_empty() || mp == p || mp.starts_with(&format!("{p}/"))
+}
+
+fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
+    let g = build_graph(cx, l);
+    // node → why it is left out
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let seed = |out: &mut BTreeMap<String, String>, n: String, why: String| {
+        out.entry(n).or_insert(why);
+    };
+    for m in &l.mounts {
+        if let Some(p) = AUTO_EXCLUDED_MOUNTS
+            .iter()
+            .find(|p| under(&m.mountpoint, p))
+        {
+            seed(
+                &mut out,
+                format!("mount:{}", m.mountpoint),
+                format!("mounted under {p}"),
+            );
+        } else if let Some(p) = o
+            .exclude_mountpoints
+            .iter()
+            .find(|p| under(&m.mountpoint, p))
+        {
+            seed(
+                &mut out,
+                format!("mount:{}", m.mountpoint),
+                format!("excluded mount point {p}"),
+            );
+        }
+    }
+    for vg in &l.vgs {
+        if o.exclude_vgs.contains(&vg.name) {
+            seed(&mut out, format!("vg:{}", vg.name), "excluded VG".into());
+        } else if !o.only_vgs.is_empty() && !o.only_vgs.contains(&vg.name) {
+            seed(
+                &mut out,
+                format!("vg:{}", vg.name),
+                "not among the VGs to keep".into(),
+            );
+        }
+    }
+    for d in &l.disks {
+        let short = d.device.trim_start_matches("/dev/");
+        if o.exclude_disks.iter().any(|x| x == &d.device || x == short) {
+            seed(&mut out, d.device.clone(), "excluded disk".into());
+        }
+        let used = g.children.get(&d.device).is_some_and(|c| !c.is_empty())
+            || cx.dev(&d.device).is_some_and(|b| !b.children.is_empty());
+        let blank = d.label.is_none() && cx.blkid_type(&d.device).is_none() && !used;
+        if blank {
+            seed(
+                &mut out,
+                d.device.clone(),
+                "blank disk (no partition table, signature or holder)".into(),
+            );
+        }
+    }
+    for (dev, why) in &cx.unsupported {
+        seed(&mut out, dev.clone(), why.clone());
+    }
+
+    let propagate = |out: &mut BTreeMap<String, String>| loop {
+        let mut changed = false;
+        // Down: whatever sits on a left-out node (the reason names the
+        // first left-out node it sits on directly).
+        for (n, ps) in &g.parents {
+            if out.contains_key(n) {
+                continue;
+            }
+            if let Some(p) = ps.iter().find(|p| out.contains_key(*p)) {
+                out.insert(n.clone(), format!("on {}", display_node(p)));
+                changed = true;
+            }
+        }
+        // Up: a node all of whose users are left out.
+        for (n, cs) in &g.children {
+            if out.contains_key(n) || cs.is_empty() {
+                continue;
+            }
+            if cs.iter().all(|c| out.contains_key(c)) {
+                out.insert(n.clone(), "only used by components left out".into());
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    };
+    propagate(&mut out);
+    // Removable disks (the rescue medium, USB sticks) go unless a kept
+    // mount lives on them.
+    for d in &l.disks {
+        let removable = cx.dev(&d.device).is_some_and(|b| b.removable);
+        if removable && !out.contains_key(&d.device) {
+            let kept_mount = g
+                .descendants(&d.device)
+                .iter()
+                .any(|n| n.starts_with("mount:") && !out.contains_key(n));
+            if !kept_mount {
+                out.insert(
+                    d.device.clone(),
+                    "removable disk without a kept mount".into(),
+                );
+            }
+        }
+    }
+    propagate(&mut out);
+
+    let gone = |n: &str| out.contains_key(n);
+    let mut notes: Vec<Note> = Vec::new();
+    let mut say = |device: &str, kind: &str, n: &str| {
+        if let Some(why) = out.get(n) {
+            notes.push(Note {
+                device: device.to_string(),
+                what: format!("{kind} left out: {why}"),
+            });
+        }
+    };
+    for d in &l.disks {
+        say(&d.device, "disk", &d.device);
+    }
+    for r in &l.raids {
+        say(&r.device, "RAID", &r.device);
+    }
+    for x in &l.luks {
+        say(&x.device, "LUKS", &x.device);
+    }
+    for vg in &l.vgs {
+        say(&format!("vg:{}", vg.name), "VG", &format!("vg:{}", vg.name));
+    }
+    for lv in &l.lvs {
+        say(&lv.device, "LV", &lv.device);
+    }
+    for f in &l.filesystems {
+        say(&f.device, "filesystem", &format!("fs:{}", f.device));
+    }
+    for s in &l.swaps {
+        say(&s.device, "swap", &format!("swap:{}", s.device));
+    }
+    for m in &l.mounts {
+        say(
+            &m.device,
+            &format!("mount {}", m.mountpoint),
+            &format!("mount:{}", m.mountpoint),
+        );
+    }
+    l.disks.retain(|d| !gone(&d.device));
+    // A kept disk keeps its whole partition table, even partitions whose
+    // contents were left out.
+    l.raids.retain(|r| !gone(&r.device));
+    l.luks.retain(|x| !gone(&x.device));
+    l.pvs.retain(|p| !gone(&format!("vg:{}", p.vg)));
+    l.vgs.retain(|v| !gone(&format!("vg:{}", v.name)));
+    l.lvs.retain(|v| !gone(&v.device));
+    l.filesystems.retain(|f| !gone(&format!("fs:{}", f.device)));
+    l.swaps.retain(|s| !gone(&format!("swap:{}", s.device)));
+    l.mounts
+        .retain(|m| !gone(&format!("mount:{}", m.mountpoint)));
+    if l.boot.esp.as_ref().is_some_and(|e| gone(e)) {
+        l.boot.esp = None;
+    }
+    l.boot.grub_disks.retain(|d| !gone(d));
+    l.notes.extend(notes);
+}
+
+fn display_node(n: &str) -> String {
+    if let Some(v) = n.strip_prefix("vg:") {
+        format!("VG {v}")
+    } else if let Some(m) = n.strip_prefix("mount:") {
+        format!("mount {m}")
+    } else if let Some(f) = n.strip_prefix("fs:") {
+        format!("the filesystem on {f}")
+    } else if let Some(s) = n.strip_prefix("swap:") {
+        format!("swap on {s}")
+    } else {
+        n.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests;
