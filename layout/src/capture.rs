@@ -21,7 +21,7 @@
 //! filesystem df --raw MNT` and `lsattr -d PATH` per reachable subvolume;
 //! `efibootmgr -v` on UEFI, `dd if=DISK bs=512 count=1 status=none` on
 //! BIOS, `ls -l /dev/disk/by-id`; it reads /proc/self/mountinfo,
-//! /proc/swaps, /sys/firmware/efi/fw_platform_size and, per disk,
+//! /proc/swaps (swap files become notes), /sys/firmware/efi/fw_platform_size and, per disk,
 //! /sys/block/K/{size, queue/logical_block_size, queue/physical_block_size,
 //! serial, device/serial, wwid, device/wwid, device/model}.
 //!
@@ -318,6 +318,7 @@ pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError>
     capture_lvm(&mut cx, &mut layout)?;
     capture_filesystems(&mut cx, &mut layout, &mounts)?;
     capture_mounts(&mut cx, &mut layout, &mounts);
+    capture_active_swaps(&mut cx, &layout);
     capture_boot(&mut cx, &mut layout);
     let notes = std::mem::take(&mut cx.notes);
     layout.notes = notes;
@@ -402,26 +403,24 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         }
         layout.disks.push(disk);
     }
-    // Partition tables on anything else (LVs, LUKS) are not representable.
-    let others: Vec<(String, String)> = cx
+    // A partition table inside an LV or LUKS device (a virtual machine's
+    // disk, say) is data to the layout: the device is recreated, what is
+    // inside it is not.
+    let others: Vec<(String, String, String)> = cx
         .devs
         .iter()
         .filter(|d| d.type_ != "disk" && !is_md(d) && d.type_ != "part")
         .filter_map(|d| {
             cx.blkid_of(&d.path)
                 .and_then(|m| m.get("PTTYPE"))
-                .map(|t| (d.path.clone(), t.clone()))
+                .map(|t| (d.path.clone(), t.clone(), d.type_.clone()))
         })
         .collect();
-    for (p, t) in others {
+    for (p, t, kind) in others {
         cx.note(
             &p,
-            format!(
-                "a {t} partition table on a {} device is not supported",
-                cx.dev(&p).map(|d| d.type_.as_str()).unwrap_or("?")
-            ),
+            format!("holds a {t} partition table ({kind} device): its partitions are not part of the layout"),
         );
-        cx.unsupported.insert(p, "partition table".into());
     }
     Ok(())
 }
@@ -848,6 +847,30 @@ fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
             options: m.options.clone(),
             subvolume,
         });
+    }
+}
+
+/// Active swap that is not a swap device of the layout (swap files, which
+/// the backup restores, or swap on something left out) gets a note.
+fn capture_active_swaps(cx: &mut Ctx, layout: &Layout) {
+    let Ok(text) = cx.src.read("/proc/swaps") else {
+        return;
+    };
+    for (name, kind) in parse_proc_swaps(&text) {
+        if kind == "file" {
+            cx.note(
+                &name,
+                "a swap file: not part of the layout (the backup holds it)",
+            );
+            continue;
+        }
+        let dev = cx.canon(&name);
+        if !layout.swaps.iter().any(|s| s.device == dev) && !is_never_name(&dev) {
+            cx.note(
+                &dev,
+                "active swap on a device without a swap signature blkid knows",
+            );
+        }
     }
 }
 

@@ -4,10 +4,13 @@
 //! there. Not part of the normal test run:
 //!
 //! ```sh
-//! cargo build --release -p rear-build      # the image builder it uses
+//! cargo build --release -p rear-build      # the image builder it uses (or REAR_BUILD_BIN=...)
 //! cargo test -p rear-layout --test record_capture_fixtures -- --ignored --nocapture
 //! REAR_RECORD=gpt-esp,luks-lvm cargo test ...   # only some scenarios
+//! REAR_RECORD_STORE=/var/tmp/store cargo test ...   # keep the rear-build store
 //! ```
+//!
+//! See tests/fixtures/capture/README.md.
 //!
 //! Each scenario's script is `make-<scenario>.sh`, run after
 //! `rescue_vm::RESULTS_SNIPPET` and `record-lib.sh`.

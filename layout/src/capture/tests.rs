@@ -1199,6 +1199,37 @@ fn unsupported_lv_is_a_note_with_its_filesystem() {
 }
 
 #[test]
+fn a_partition_table_inside_an_lv_is_a_note_and_the_lv_stays() {
+    let src = Overlay::new("luks-lvm").cmd(
+        &["blkid", "-p", "-o", "export", "/dev/mapper/vgcrypt-root"],
+        Ok("DEVNAME=/dev/mapper/vgcrypt-root\nPTUUID=1234\nPTTYPE=gpt\n"),
+    );
+    let l = capture(&src, &Options::default()).unwrap();
+    assert_eq!(l.lvs.len(), 1);
+    assert_eq!(
+        notes_about(&l, "/dev/mapper/vgcrypt-root"),
+        vec![
+            "holds a gpt partition table (lvm device): its partitions are not part of the layout",
+            "mounted at /mnt/t (ext4) but not captured"
+        ]
+    );
+}
+
+#[test]
+fn swap_files_are_notes() {
+    let src = Overlay::new("gpt-esp").file(
+        "/proc/swaps",
+        Ok("Filename\tType\tSize\tUsed\tPriority\n/dev/vda3 partition 30716 0 -2\n/mnt/t/swap\\040file file 1024 0 -3\n"),
+    );
+    let l = capture(&src, &Options::default()).unwrap();
+    assert_eq!(l.swaps.len(), 1);
+    assert_eq!(
+        notes_about(&l, "/mnt/t/swap file"),
+        vec!["a swap file: not part of the layout (the backup holds it)"]
+    );
+}
+
+#[test]
 fn missing_tools_fail_loudly() {
     let src = Overlay::new("raid1-lvm-thin").cmd(
         &["mdadm", "--detail", "--export", "/dev/md0"],
