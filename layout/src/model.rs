@@ -358,7 +358,11 @@ pub fn partition_device(disk: &str, number: u32) -> String {
 
 /// `/dev/mapper/<vg>-<lv>` with dashes doubled, as device-mapper names them.
 pub fn lv_device(vg: &str, lv: &str) -> String {
-    format!("/dev/mapper/{}-{}", vg.replace('-', "--"), lv.replace('-', "--"))
+    format!(
+        "/dev/mapper/{}-{}",
+        vg.replace('-', "--"),
+        lv.replace('-', "--")
+    )
 }
 
 #[cfg(test)]

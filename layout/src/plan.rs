@@ -826,7 +826,9 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
                     a = vec!["lvcreate".into(), "--yes".into(), "--type=thin".into(), format!("--virtualsize={}b", lv.size), format!("--thinpool={pool}")];
                 }
                 "thin-pool" => {
-                    a.push("--type=thin-pool".into());
+                    // Signature wiping does not apply to pools, and zeroing
+                    // is the pool's own setting: LVM's default stays.
+                    a = vec!["lvcreate".into(), "--yes".into(), "--type=thin-pool".into()];
                     a.push(format!("--size={}b", lv.size));
                     if let Some(m) = lv.metadata_size {
                         a.push(format!("--poolmetadatasize={}b", m));
@@ -1178,10 +1180,15 @@ fn mkfs_argv(fs: &Filesystem, devices: &[String]) -> Result<Vec<String>, PlanErr
             if let Some(v) = attr("inode_size") {
                 a.extend(["-i".into(), format!("size={v}")]);
             }
+            // Capture records stripe unit, width and log size in bytes.
             if let (Some(su), Some(sw)) = (attr("sunit"), attr("swidth")) {
-                if su != "0" {
-                    a.extend(["-d".into(), format!("sunit={su},swidth={sw}")]);
+                let (su_b, sw_b): (u64, u64) = (su.parse().unwrap_or(0), sw.parse().unwrap_or(0));
+                if su_b > 0 && sw_b >= su_b {
+                    a.extend(["-d".into(), format!("su={su_b},sw={}", sw_b / su_b)]);
                 }
+            }
+            if let Some(v) = attr("log_size") {
+                a.extend(["-l".into(), format!("size={v}")]);
             }
         }
         "btrfs" => {

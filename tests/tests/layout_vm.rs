@@ -28,7 +28,7 @@ teardown() {
     for m in $(awk '$2 ~ "^/mnt/t" {print $2}' /proc/mounts | sort -r); do umount "$m"; done
     swapoff -a || true
     vgchange -an || true
-    for c in $(dmsetup ls --target crypt 2>/dev/null | awk '{print $1}'); do cryptsetup close "$c"; done
+    for c in $(dmsetup ls --target crypt 2>/dev/null | awk '$2 ~ /^\(/ {print $1}'); do cryptsetup close "$c"; done
     for md in /dev/md[0-9]*; do [ -b "$md" ] && mdadm --stop "$md" || true; done
     for d in "$@"; do
         for p in "$d"[0-9]*; do [ -b "$p" ] && wipefs --all --force "$p"; done
@@ -51,9 +51,9 @@ RECOVER_ARGS=()
 const SCENARIO_A: &str = r#"
 sfdisk /dev/vda <<EOF
 label: gpt
-,64MiB,U,name="EFI system"
-,400MiB,L,name=root
-,,S
+size=64MiB, type=U, name="EFI system"
+size=400MiB, type=L, name=root
+type=S
 EOF
 mkfs.vfat -F 32 -n ESP /dev/vda1
 mkfs.ext4 -q -L root /dev/vda2
@@ -190,30 +190,38 @@ struct Image {
     _dir: tempfile::TempDir,
 }
 
+/// A layout of GPT disks, each with a partition of 1.5 GiB and one filling
+/// the rest, both ext4.
 fn layout_json(disks: &[(&str, u64)]) -> Layout {
     let mut l = Layout::new();
     for (dev, size) in disks {
+        let part = |n: u32, start: u64, size: u64| rear_layout::Partition {
+            number: n,
+            device: format!("{dev}{n}"),
+            start,
+            size,
+            type_: "0fc63daf-8483-4772-8e79-3d69d8477de4".into(),
+            ..Default::default()
+        };
         l.disks.push(rear_layout::Disk {
             device: dev.to_string(),
             size: *size,
             logical_sector_size: 512,
             physical_sector_size: 512,
             label: Some(rear_layout::Label::Gpt),
-            partitions: vec![rear_layout::Partition {
-                number: 1,
-                device: format!("{dev}1"),
-                start: MIB,
-                size: size - 2 * MIB,
-                type_: "0fc63daf-8483-4772-8e79-3d69d8477de4".into(),
+            partitions: vec![
+                part(1, MIB, 1536 * MIB),
+                part(2, 1537 * MIB, size - 1539 * MIB),
+            ],
+            ..Default::default()
+        });
+        for n in 1..=2 {
+            l.filesystems.push(rear_layout::Filesystem {
+                device: format!("{dev}{n}"),
+                fstype: "ext4".into(),
                 ..Default::default()
-            }],
-            ..Default::default()
-        });
-        l.filesystems.push(rear_layout::Filesystem {
-            device: format!("{dev}1"),
-            fstype: "ext4".into(),
-            ..Default::default()
-        });
+            });
+        }
     }
     l
 }
