@@ -72,8 +72,19 @@ impl Default for Resolver {
 }
 
 impl Resolver {
-    /// Kernel name of a device path: `/dev/mapper/vg-lv` → `dm-3`.
+    /// Kernel name of a device path: `/dev/mapper/vg-lv` → `dm-3`. Found
+    /// by device number (without udev, device-mapper nodes are plain nodes,
+    /// not links), else by the path's own name.
     fn kernel_name(&self, dev: &str) -> Option<String> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let meta = fs::metadata(dev).ok()?;
+        if meta.file_type().is_block_device() {
+            let rdev = meta.rdev();
+            let (major, minor) = (libc_major(rdev), libc_minor(rdev));
+            if let Ok(target) = fs::read_link(self.sys.join(format!("dev/block/{major}:{minor}"))) {
+                return target.file_name().map(|n| n.to_string_lossy().to_string());
+            }
+        }
         let real = fs::canonicalize(dev).ok()?;
         real.file_name().map(|n| n.to_string_lossy().to_string())
     }
@@ -118,6 +129,15 @@ impl Resolver {
         self.disks_of(&name, &mut out, 0);
         Some(out)
     }
+}
+
+// The glibc encoding of dev_t (as `major(3)` and `minor(3)` decode it).
+fn libc_major(dev: u64) -> u64 {
+    ((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0x0000_0fff)
+}
+
+fn libc_minor(dev: u64) -> u64 {
+    ((dev >> 12) & 0xffff_ff00) | (dev & 0x0000_00ff)
 }
 
 /// Checks that `step` writes nothing outside the targets.
@@ -302,6 +322,22 @@ mod tests {
             writes: writes.iter().map(|s| s.to_string()).collect(),
             creates: vec![],
         }
+    }
+
+    #[test]
+    fn device_numbers_decode_like_glibc() {
+        // makedev(254, 17) and makedev(259, 1048577) as glibc builds them.
+        assert_eq!((libc_major(0xfe11), libc_minor(0xfe11)), (254, 17));
+        let dev: u64 =
+            (259 & 0xfff) << 8 | (259 & !0xfff) << 32 | (1048577 & 0xff) | (1048577 & !0xff) << 12;
+        assert_eq!((libc_major(dev), libc_minor(dev)), (259, 1048577));
+    }
+
+    #[test]
+    fn real_block_devices_resolve_through_sys_dev_block() {
+        // /dev/loop0 is a block device on every machine this runs on.
+        let r = Resolver::default();
+        assert_eq!(r.kernel_name("/dev/loop0").as_deref(), Some("loop0"));
     }
 
     #[test]
