@@ -326,11 +326,17 @@ mod tests {
 
     #[test]
     fn device_numbers_decode_like_glibc() {
-        // makedev(254, 17) and makedev(259, 1048577) as glibc builds them.
-        assert_eq!((libc_major(0xfe11), libc_minor(0xfe11)), (254, 17));
-        let dev: u64 =
-            (259 & 0xfff) << 8 | (259 & !0xfff) << 32 | (1048577 & 0xff) | (1048577 & !0xff) << 12;
-        assert_eq!((libc_major(dev), libc_minor(dev)), (259, 1048577));
+        // glibc's makedev(3).
+        let makedev = |ma: u64, mi: u64| {
+            ((ma & 0xffff_f000) << 32)
+                | ((ma & 0xfff) << 8)
+                | ((mi & 0xffff_ff00) << 12)
+                | (mi & 0xff)
+        };
+        for (ma, mi) in [(254, 17), (259, 1048577), (8, 0), (4095, 255)] {
+            let dev = makedev(ma, mi);
+            assert_eq!((libc_major(dev), libc_minor(dev)), (ma, mi));
+        }
     }
 
     #[test]
