@@ -81,6 +81,12 @@ mkfs.ext4 -q -L thin /dev/vg0/thin
 mkdir -p /mnt/t && mount /dev/vg0/data /mnt/t && mkdir -p /mnt/t/thin && mount /dev/vg0/thin /mnt/t/thin
 recover_and_capture /dev/vda /dev/vdb
 cat /proc/mdstat
+# checklayout: 0 while the disks match, 1 once a logical volume is added.
+rc=0; rear-build checklayout --layout /results/after.json > /results/check-same.out || rc=$?
+echo $rc > /results/check-same.rc
+lvcreate -y -L 8M -n extra vg0
+rc=0; rear-build checklayout --layout /results/after.json > /results/check-changed.out || rc=$?
+echo $rc > /results/check-changed.rc
 "#;
 
 /// (b) msdos with extended and logical partitions, ext3 + xfs.
