@@ -437,7 +437,7 @@ fn excluded(kw: &str, f: &[&str]) -> Note {
     let device = match kw {
         "lvmvol" => lv_device(at(0).trim_start_matches("/dev/"), at(1)),
         "lvmdev" => at(1).to_string(),
-        "btrfsnocopyonwrite" => at(0).to_string(),
+        "part" => at(5).to_string(),
         _ => at(0).to_string(),
     };
     let what = match kw {
@@ -455,6 +455,7 @@ fn excluded(kw: &str, f: &[&str]) -> Note {
             at(1)
         ),
         "fs" => format!("{} file system at {} excluded in disklayout.conf", at(2), at(1)),
+        "part" => format!("partition of {} excluded in disklayout.conf", at(0)),
         _ => format!("{kw} excluded in disklayout.conf"),
     };
     note(&device, what)
@@ -750,6 +751,13 @@ fn parse_fs(l: &Line) -> Result<FsRec, ImportError> {
                 continue;
             }
             "label" => {
+                // ReaR 2.7 writes btrfs labels as `btrfs filesystem show`
+                // prints them, in single quotes (its diskrestore.sh then
+                // passes them through the shell, which drops the quotes).
+                let v = match v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+                    Some(inner) if fstype == "btrfs" => inner.to_string(),
+                    _ => v,
+                };
                 fs.label = opt(v);
                 continue;
             }
