@@ -12,24 +12,25 @@
 //!
 //! What the line types mean, their fields and units, comes from ReaR's own
 //! scripts (`usr/share/rear/layout/save/GNU/Linux/*.sh` write the file,
-//! `layout/prepare/GNU/Linux/*.sh` read it back), ReaR 1.x to 2.9:
+//! `layout/prepare/GNU/Linux/*.sh` read it back), ReaR 1.17 to 2.9 and its
+//! current master ("after 2.9" below):
 //!
 //! | line | written by | fields |
 //! |---|---|---|
 //! | `disk` | 200_partition_layout.sh | `<dev> <bytes> [<label>]`; label is parted's name: `msdos`, `gpt`, `gpt_sync_mbr`, `dasd`, `loop` (a file system on the whole disk), `unknown` or nothing (no partition table) |
-//! | `part` | 200_partition_layout.sh | `<disk> <bytes> <start bytes> <msdos kind or percent-encoded GPT name> <flags,or none> <partdev> [<partuuid>]`; `rear-noname`: no GPT name; the PARTUUID field is written since ReaR 2.9 (`no-partuuid` when there is none); before ReaR 2.2 spaces in GPT names were written as `0x20` |
+//! | `part` | 200_partition_layout.sh | `<disk> <bytes> <start bytes> <msdos kind or GPT name> <flags,or none> <partdev> [<partuuid>]`; GPT names are percent-encoded since ReaR 2.4 (before, blanks were written as `0x20`), `rear-noname`: no name; the PARTUUID field is written after 2.9 (`no-partuuid` when there is none) |
 //! | `raidarray` | 210_raid_layout.sh (2.7+) | `<dev> level= raid-devices= devices=a,b [name=] [metadata=] [uuid=] [layout=] [chunk=KiB] [spare-devices=] [size=KiB]` |
 //! | `raid` | 21_raid_layout.sh (up to 2.6) | `<dev> metadata= level= raid-devices= uuid= [name=] [spare-devices=] [layout=] [chunk=KiB] devices=a,b` |
 //! | `raiddisk` | 210_raid_layout.sh (2.7+) | `<md dev> <bytes> [<label>]`, followed by `part` lines when the array is partitioned |
 //! | `lvmdev` | 220_lvm_layout.sh | `/dev/<vg> <pv> <uuid> <size>`; the size is in 512-byte sectors up to ReaR 2.7 (`pvdisplay -c`) and in bytes from 2.8 on (`pvdisplay -C --units b`) |
 //! | `lvmgrp` | 220_lvm_layout.sh | `/dev/<vg> <extent KiB> <extents> <KiB>` (`vgdisplay -c`) |
-//! | `lvmvol` | 220_lvm_layout.sh | 2.5+: `/dev/<vg> <lv> <bytes>b <lv_layout> [key:value ...]`; before: `/dev/<vg> <lv> <extents> <512-byte sectors>` (`lvdisplay -c`) |
-//! | `fs` | 230_filesystem_layout.sh | `<dev> <mountpoint> <fstype> [key=value ...] options=<mount options>` |
+//! | `lvmvol` | 220_lvm_layout.sh | 2.4+: `/dev/<vg> <lv> <bytes>b <lv_layout> [key:value ...]` (`poolmetadatasize:` since 2.8); before: `/dev/<vg> <lv> <extents> <512-byte sectors>` (`lvdisplay -c`) |
+//! | `fs` | 230_filesystem_layout.sh | `<dev> <mountpoint> <fstype> [key=value ...] options=<mount options>`; btrfs `nodesize=`, `sectorsize=`, `features=` after 2.9 |
 //! | `btrfsdefaultsubvol`, `btrfssnapshotsubvol`, `btrfsnormalsubvol` | 230_filesystem_layout.sh | `<dev> <mountpoint> <subvolume id> <path>` (`/`: the top level) |
 //! | `btrfsmountedsubvol` | 230_filesystem_layout.sh | `<dev> <mountpoint> <mount options> [<path>]` |
-//! | `btrfsnocopyonwrite` | 230_filesystem_layout.sh | `<path>` |
+//! | `btrfsnocopyonwrite` | 230_filesystem_layout.sh (2.3+) | `<path>` |
 //! | `swap` | 240_swaps_layout.sh | `<dev> uuid= label=` |
-//! | `crypt` | 260_crypt_layout.sh | 2.7+: `/dev/mapper/<name> <dev> type=luksN cipher= key_size=bits hash= uuid= [keyfile=] [pbkdf=]`; 2.2-2.6: the same without `type=` (LUKS1 only); before: `cipher=<name> mode=<mode> hash= uuid=` |
+//! | `crypt` | 260_crypt_layout.sh | 2.7+: `/dev/mapper/<name> <dev> type=luksN cipher= key_size=bits hash= uuid= [keyfile=]` (`pbkdf=` after 2.9); 2.3-2.6: the same without `type=` (LUKS1 only); before: `cipher=<name> mode=<mode> hash= uuid=` |
 //! | `drbd`, `multipath`, `opaldisk`, `smartarray`, `logicaldrive`, `dasd_channel`, `dasdfmt` | 250, 280, 190, 270 and s390 scripts | not representable in our model: each becomes a [`Note`] |
 //!
 //! What disklayout.conf does not record is left at the model's default:
@@ -207,7 +208,7 @@ fn error_at(no: usize, text: &str, message: impl Into<String>) -> ImportError {
 /// `password=secret` → `password=***`: secrets never leave the importer.
 fn redact(tok: &str) -> String {
     match tok.split_once('=') {
-        Some((k, _)) if k == "password" => "password=***".to_string(),
+        Some(("password", _)) => "password=***".to_string(),
         _ => tok.to_string(),
     }
 }
@@ -356,9 +357,7 @@ fn parse_line(l: &Line) -> Result<Record, ImportError> {
             Record::Unsupported(
                 note(
                     &dev,
-                    format!(
-                        "multipath device ({size} bytes, paths {paths}) is not supported yet"
-                    ),
+                    format!("multipath device ({size} bytes, paths {paths}) is not supported yet"),
                 ),
                 true,
             )
@@ -397,7 +396,11 @@ fn parse_line(l: &Line) -> Result<Record, ImportError> {
             )
         }
         "logicaldrive" => {
-            l.count(2, 16, "<device> <slot>|<array>|<drive> raid= drives= spares= ...")?;
+            l.count(
+                2,
+                16,
+                "<device> <slot>|<array>|<drive> raid= drives= spares= ...",
+            )?;
             let dev = l.dev("device", l.f[1])?;
             Record::Unsupported(
                 note(
@@ -411,7 +414,11 @@ fn parse_line(l: &Line) -> Result<Record, ImportError> {
             )
         }
         "dasd_channel" | "dasdfmt" => {
-            let dev = l.f.iter().find(|f| f.starts_with("/dev/")).copied().unwrap_or("");
+            let dev =
+                l.f.iter()
+                    .find(|f| f.starts_with("/dev/"))
+                    .copied()
+                    .unwrap_or("");
             Record::Unsupported(
                 note(
                     dev,
@@ -578,7 +585,8 @@ fn parse_raid(l: &Line) -> Result<RaidRec, ImportError> {
     if members.is_empty() {
         return Err(l.err(format!("{}: no devices=", l.kw())));
     }
-    let raid_devices = raid_devices.ok_or_else(|| l.err(format!("{}: no raid-devices=", l.kw())))?;
+    let raid_devices =
+        raid_devices.ok_or_else(|| l.err(format!("{}: no raid-devices=", l.kw())))?;
     Ok(RaidRec {
         raid,
         raid_devices,
@@ -607,10 +615,7 @@ fn parse_lvmdev(l: &Line) -> Result<LvmDevRec, ImportError> {
 fn vg_name(l: &Line, s: &str) -> Result<String, ImportError> {
     match s.strip_prefix("/dev/") {
         Some(vg) if !vg.is_empty() && !vg.contains('/') => Ok(vg.to_string()),
-        _ => Err(l.err(format!(
-            "{}: volume group \"{s}\" is not /dev/<vg>",
-            l.kw()
-        ))),
+        _ => Err(l.err(format!("{}: volume group \"{s}\" is not /dev/<vg>", l.kw()))),
     }
 }
 
@@ -627,7 +632,7 @@ fn parse_lvmgrp(l: &Line) -> Result<LvmGrpRec, ImportError> {
     })
 }
 
-/// `lvmvol /dev/<vg> <lv> <bytes>b <lv_layout> [key:value ...]` (ReaR 2.5+)
+/// `lvmvol /dev/<vg> <lv> <bytes>b <lv_layout> [key:value ...]` (ReaR 2.4+)
 /// or `lvmvol /dev/<vg> <lv> <extents> <sectors>` (before).
 fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
     if l.f.len() < 4 {
@@ -653,15 +658,17 @@ fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
         lv.segtype = "linear".to_string();
         notes.push(note(
             &device,
-            "old lvmvol line (ReaR before 2.5) records no LV type; taken as linear",
+            "old lvmvol line (ReaR before 2.4) records no LV type; taken as linear",
         ));
-        return Ok(LvmVolRec { lv: Some(lv), notes });
+        return Ok(LvmVolRec {
+            lv: Some(lv),
+            notes,
+        });
     }
     lv.size = l.num_suffix("size", l.f[3], 'b')?;
-    let layout = l
-        .f
-        .get(4)
-        .ok_or_else(|| l.err("lvmvol: no LV layout after the size"))?;
+    let layout =
+        l.f.get(4)
+            .ok_or_else(|| l.err("lvmvol: no LV layout after the size"))?;
     let has = |w: &str| layout.split(',').any(|x| x == w);
     // As create_lvmvol() in ReaR's 110_include_lvm_code.sh reads lv_layout.
     lv.segtype = if has("thin") && has("pool") {
@@ -684,7 +691,9 @@ fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
                 // RAID_UNKNOWNTYPE: ReaR recreates it as a linear volume.
                 notes.push(note(
                     &device,
-                    format!("LV RAID type unknown (layout {layout}); taken as linear, as ReaR does"),
+                    format!(
+                        "LV RAID type unknown (layout {layout}); taken as linear, as ReaR does"
+                    ),
                 ));
                 "linear".into()
             }
@@ -707,13 +716,13 @@ fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
             "stripesize" => lv.stripe_size = Some(l.num_suffix(k, v, 'b')?),
             "stripes" => lv.stripes = Some(l.num(k, v)? as u32),
             "mirrors" => lv.mirrors = Some(l.num(k, v)? as u32),
-            _ => notes.push(note(
-                &device,
-                format!("lvmvol option {kv} is not imported"),
-            )),
+            _ => notes.push(note(&device, format!("lvmvol option {kv} is not imported"))),
         }
     }
-    Ok(LvmVolRec { lv: Some(lv), notes })
+    Ok(LvmVolRec {
+        lv: Some(lv),
+        notes,
+    })
 }
 
 /// ext: `uuid= label= blocksize= reserved_blocks=N% max_mounts=
@@ -855,7 +864,7 @@ fn parse_crypt(l: &Line) -> Result<(Luks, Vec<Note>), ImportError> {
                 }
             }
             "cipher" => luks.cipher = v,
-            // ReaR before 2.2: cipher=<name> mode=<mode>.
+            // ReaR before 2.3: cipher=<name> mode=<mode>.
             "mode" => mode = Some(v),
             "key_size" => {
                 luks.key_size = if v.is_empty() {
@@ -949,8 +958,10 @@ impl Builder {
                 }
                 Record::Unsupported(n, holds_partitions) => {
                     if holds_partitions {
-                        self.foreign
-                            .insert(n.device.clone(), "multipath devices are not supported yet".into());
+                        self.foreign.insert(
+                            n.device.clone(),
+                            "multipath devices are not supported yet".into(),
+                        );
                     }
                     self.layout.notes.push(n);
                 }
@@ -1017,7 +1028,12 @@ impl Builder {
         err: &impl Fn(usize, String) -> ImportError,
     ) -> Result<(), ImportError> {
         self.layout.notes.extend(f.notes);
-        match self.layout.filesystems.iter().find(|x| x.device == f.fs.device) {
+        match self
+            .layout
+            .filesystems
+            .iter()
+            .find(|x| x.device == f.fs.device)
+        {
             Some(old) if old.fstype != f.fs.fstype => {
                 return Err(err(
                     no,
@@ -1058,6 +1074,8 @@ impl Builder {
             .filter(|(_, r)| r.raid.level == "container")
             .map(|(_, r)| r.raid.device.clone())
             .collect();
+        // Arrays seen but not imported: their partitions become notes too.
+        let mut not_imported = BTreeSet::new();
         for (no, r) in raids {
             let dev = r.raid.device.clone();
             if self.layout.raids.iter().any(|x| x.device == dev) {
@@ -1072,6 +1090,7 @@ impl Builder {
                         r.members.join(",")
                     ),
                 ));
+                not_imported.insert(dev);
                 continue;
             }
             if r.members.iter().any(|m| containers.contains(m)) || r.container_size.is_some() {
@@ -1083,6 +1102,7 @@ impl Builder {
                         r.members.join(",")
                     ),
                 ));
+                not_imported.insert(dev);
                 continue;
             }
             for k in &r.unknown {
@@ -1108,10 +1128,18 @@ impl Builder {
         }
         for (no, d) in raid_disks {
             let Some(raid) = self.layout.raids.iter_mut().find(|r| r.device == d.dev) else {
-                if self.excluded.contains(&d.dev) || self.layout.notes.iter().any(|n| n.device == d.dev) {
+                if not_imported.contains(&d.dev) {
+                    self.foreign
+                        .insert(d.dev.clone(), "the RAID array is not imported".into());
                     continue;
                 }
-                return Err(err(no, format!("raiddisk: no raidarray line for {}", d.dev)));
+                if self.excluded.contains(&d.dev) {
+                    continue;
+                }
+                return Err(err(
+                    no,
+                    format!("raiddisk: no raidarray line for {}", d.dev),
+                ));
             };
             raid.size = d.size;
             match d.label.as_deref() {
@@ -1139,16 +1167,16 @@ impl Builder {
                     "partition {} ({} bytes at {}) not imported: {why}",
                     p.number,
                     p.size,
-                    p.start.map_or("an unknown start".to_string(), |s| s.to_string())
+                    p.start
+                        .map_or("an unknown start".to_string(), |s| s.to_string())
                 );
                 self.layout.notes.push(note(&p.dev, what));
                 continue;
             }
             if self.excluded.contains(&p.disk) {
-                self.layout.notes.push(note(
-                    &p.dev,
-                    "partition of an excluded disk; not imported",
-                ));
+                self.layout
+                    .notes
+                    .push(note(&p.dev, "partition of an excluded disk; not imported"));
                 continue;
             }
             let Some(disk) = self.layout.disks.iter_mut().find(|d| d.device == p.disk) else {
@@ -1161,7 +1189,10 @@ impl Builder {
                 ));
             };
             if disk.partitions.iter().any(|x| x.number == p.number) {
-                return Err(err(no, format!("part: partition {} is listed twice", p.dev)));
+                return Err(err(
+                    no,
+                    format!("part: partition {} is listed twice", p.dev),
+                ));
             }
             let mut part = Partition {
                 number: p.number,
@@ -1211,7 +1242,12 @@ impl Builder {
     /// a swap line for the partition gives it the swap type. Run after all
     /// lines are read (swap lines come after part lines).
     fn partition_types(&mut self) {
-        let swaps: BTreeSet<&str> = self.layout.swaps.iter().map(|s| s.device.as_str()).collect();
+        let swaps: BTreeSet<&str> = self
+            .layout
+            .swaps
+            .iter()
+            .map(|s| s.device.as_str())
+            .collect();
         let vfat: BTreeSet<&str> = self
             .layout
             .filesystems
@@ -1269,7 +1305,8 @@ impl Builder {
         let vg_names: BTreeSet<String> = pvs.iter().map(|(_, p)| p.vg.clone()).collect();
         let mut units = BTreeMap::new();
         for vg in &vg_names {
-            let members: Vec<&LvmDevRec> = pvs.iter().map(|(_, p)| p).filter(|p| &p.vg == vg).collect();
+            let members: Vec<&LvmDevRec> =
+                pvs.iter().map(|(_, p)| p).filter(|p| &p.vg == vg).collect();
             units.insert(vg.clone(), self.pv_size_unit(vg, &members));
         }
         for (no, p) in pvs {
@@ -1305,7 +1342,10 @@ impl Builder {
                 if excluded_vg(&lv.vg, &self.excluded) {
                     continue;
                 }
-                return Err(err(no, format!("lvmvol: no lvmgrp line for /dev/{}", lv.vg)));
+                return Err(err(
+                    no,
+                    format!("lvmvol: no lvmgrp line for /dev/{}", lv.vg),
+                ));
             }
             if self
                 .layout
@@ -1352,7 +1392,14 @@ impl Builder {
         }
         for p in members {
             if let (Some(size), Some(dev)) = (p.size, self.block_size(&p.pv)) {
-                return (if size.saturating_mul(256) <= dev { 512 } else { 1 }, false);
+                return (
+                    if size.saturating_mul(256) <= dev {
+                        512
+                    } else {
+                        1
+                    },
+                    false,
+                );
             }
         }
         (512, true)
@@ -1431,7 +1478,10 @@ impl Builder {
             if s.kind == SubvolKind::Snapshot {
                 pending_notes.push(note(
                     &s.dev,
-                    format!("btrfs snapshot subvolume {} is not recreated (as in ReaR)", s.path),
+                    format!(
+                        "btrfs snapshot subvolume {} is not recreated (as in ReaR)",
+                        s.path
+                    ),
                 ));
                 continue;
             }
@@ -1475,7 +1525,12 @@ impl Builder {
                     });
                 }
             }
-            match self.layout.mounts.iter_mut().find(|x| x.mountpoint == m.mountpoint) {
+            match self
+                .layout
+                .mounts
+                .iter_mut()
+                .find(|x| x.mountpoint == m.mountpoint)
+            {
                 Some(existing) => {
                     if existing.device != m.dev {
                         return Err(err(
@@ -1501,7 +1556,12 @@ impl Builder {
         }
         for (no, path) in nocow {
             let mut found = false;
-            for fs in self.layout.filesystems.iter_mut().filter(|f| f.fstype == "btrfs") {
+            for fs in self
+                .layout
+                .filesystems
+                .iter_mut()
+                .filter(|f| f.fstype == "btrfs")
+            {
                 for sv in fs.subvolumes.iter_mut().filter(|s| s.path == path) {
                     sv.nocow = true;
                     found = true;
@@ -1514,7 +1574,10 @@ impl Builder {
                         "btrfs no-copy-on-write attribute for a path that is no imported subvolume; not imported",
                     ));
                 } else {
-                    return Err(err(no, format!("btrfsnocopyonwrite: no btrfs subvolume {path}")));
+                    return Err(err(
+                        no,
+                        format!("btrfsnocopyonwrite: no btrfs subvolume {path}"),
+                    ));
                 }
             }
         }
@@ -1528,7 +1591,7 @@ impl Builder {
     }
 }
 
-/// GPT partition name: percent-encoded since ReaR 2.2 (`EFI%20System`),
+/// GPT partition name: percent-encoded since ReaR 2.4 (`EFI%20System`),
 /// spaces as `0x20` before; `rear-noname`: none.
 fn gpt_name(s: &str) -> Option<String> {
     if s == "rear-noname" {
@@ -1682,7 +1745,10 @@ mod tests {
 
     #[test]
     fn percent_decoding() {
-        assert_eq!(percent_decode("EFI%20System%20Partition"), "EFI System Partition");
+        assert_eq!(
+            percent_decode("EFI%20System%20Partition"),
+            "EFI System Partition"
+        );
         assert_eq!(percent_decode("bin%C3%A4r"), "binär");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("a%zzb"), "a%zzb");
