@@ -200,9 +200,33 @@ impl Line<'_> {
 fn error_at(no: usize, text: &str, message: impl Into<String>) -> ImportError {
     ImportError {
         line: no,
-        text: text.split(' ').map(redact).collect::<Vec<_>>().join(" "),
+        text: redact_line(text),
         message: message.into(),
     }
+}
+
+/// The line with the value of every `password=` field replaced by `***`,
+/// blanks and tabs kept as they are.
+fn redact_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut skipping = false;
+    let mut field_start = true;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            skipping = false;
+            field_start = true;
+            out.push(c);
+            continue;
+        }
+        if field_start && text[i..].starts_with("password=") {
+            out.push_str("password=***");
+            skipping = true;
+        } else if !skipping {
+            out.push(c);
+        }
+        field_start = false;
+    }
+    out
 }
 
 /// `password=secret` → `password=***`: secrets never leave the importer.
@@ -414,14 +438,19 @@ fn parse_line(l: &Line) -> Result<Record, ImportError> {
             )
         }
         "dasd_channel" | "dasdfmt" => {
-            let dev =
-                l.f.iter()
-                    .find(|f| f.starts_with("/dev/"))
-                    .copied()
-                    .unwrap_or("");
+            // `dasd_channel <bus id> <status> <name> <device>` (from lsdasd),
+            // `dasdfmt -b <blocksize> -d <layout> -y /dev/<name>`.
+            let fields = &l.f[1..];
+            let dev = match fields.iter().find(|f| f.starts_with("/dev/")) {
+                Some(d) => d.to_string(),
+                None => match fields.iter().find(|f| f.starts_with("dasd")) {
+                    Some(name) => format!("/dev/{name}"),
+                    None => fields.first().unwrap_or(&"").to_string(),
+                },
+            };
             Record::Unsupported(
                 note(
-                    dev,
+                    &dev,
                     format!("s390 DASD ({}) is not supported yet", l.f.join(" ")),
                 ),
                 false,
