@@ -96,7 +96,12 @@ const GPT_SWAP: &str = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f";
 const GPT_PREP: &str = "9e1a2d38-c612-4316-aa26-8b49521e5a8b";
 const GPT_LINUX_FS: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
 
-/// Reads a disklayout.conf.
+/// Reads a disklayout.conf (its text) into a layout.
+///
+/// Components the model cannot hold, and components ReaR excluded, are
+/// listed in [`Layout::notes`]; so are values that were not imported (a LUKS
+/// key file, a password, an unknown option). Sizes in bytes, device paths
+/// as in the file, GPT type GUIDs lowercase, MBR types like `0x83`.
 pub fn import(text: &str) -> Result<Layout, ImportError> {
     let mut records = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -252,8 +257,8 @@ enum Record {
     NoCow(String),
     Swap(Swap),
     Crypt(Luks, Vec<Note>),
-    /// Not representable: the device it names, what it is, and whether
-    /// `part` lines may name it as their disk.
+    /// Not representable: its note, and whether `part` lines may name its
+    /// device as their disk (multipath devices).
     Unsupported(Note, bool),
     Excluded(Note),
 }
