@@ -269,7 +269,9 @@ fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
                     walk(&d, &exclude, &mut all)?;
                     for f in all {
                         let meta = fs::symlink_metadata(&f)?;
-                        if meta.is_dir() {
+                        // Directories, and links to directories, are copied
+                        // as they are; the closure resolves files only.
+                        if meta.is_dir() || (meta.file_type().is_symlink() && f.is_dir()) {
                             w.dirs.push(f);
                         } else {
                             w.wants.push(Want {
@@ -884,6 +886,27 @@ mod tests {
             image_path(&d.path().join("lib/libx.so")).unwrap(),
             real.join("libx.so").to_string_lossy()
         );
+    }
+
+    #[test]
+    fn recipe_dirs_keep_links_to_directories_as_links() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().join("tree");
+        fs::create_dir_all(root.join("real")).unwrap();
+        fs::write(root.join("real/f"), "x").unwrap();
+        std::os::unix::fs::symlink("real", root.join("link")).unwrap();
+        let r = Recipe::parse(
+            "t",
+            &format!(
+                "[[package]]\nname = \"x\"\ndirs = [\"{}\"]\n",
+                root.display()
+            ),
+        )
+        .unwrap();
+        let w = wanted(&[r]).unwrap();
+        assert!(w.dirs.contains(&root.join("link")), "{:?}", w.dirs);
+        assert!(w.wants.iter().all(|x| x.path != root.join("link")));
+        assert!(w.wants.iter().any(|x| x.path == root.join("real/f")));
     }
 
     #[test]

@@ -1523,6 +1523,42 @@ mod tests {
     }
 
     #[test]
+    fn proportional_resize_scales_every_partition() {
+        let mut opts = map1("/dev/vda", "/dev/vdb");
+        opts.resize = Resize::Proportional;
+        let p = plan(&gpt_layout(), &[disk("/dev/vdb", 4 * GIB)], &opts).unwrap();
+        let step = p
+            .steps
+            .iter()
+            .find(|s| s.id == "partition:/dev/vdb")
+            .unwrap();
+        let Some(Input::Text(script)) = &step.input else {
+            panic!()
+        };
+        // Root doubles (1536 MiB → about 3 GiB) instead of only the swap growing.
+        let root = script.lines().find(|l| l.starts_with("/dev/vdb2")).unwrap();
+        let size: u64 = root
+            .split("size=")
+            .nth(1)
+            .unwrap()
+            .split(',')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(size * 512 > 3000 * MIB && size * 512 < 3100 * MIB, "{root}");
+        let starts: Vec<u64> = script
+            .lines()
+            .filter_map(|l| l.split("start=").nth(1))
+            .map(|s| s.split(',').next().unwrap().parse::<u64>().unwrap())
+            .collect();
+        assert!(
+            starts.iter().all(|s| s * 512 % MIB == 0),
+            "aligned: {starts:?}"
+        );
+    }
+
+    #[test]
     fn a_target_too_small_fails_before_any_step() {
         let err = plan(
             &gpt_layout(),

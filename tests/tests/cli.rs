@@ -100,3 +100,43 @@ fn bad_input_is_reported_with_what_to_do() {
         "nothing is written on error"
     );
 }
+
+#[test]
+fn a_rear_disklayout_imports_and_shows_as_a_tree() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("layout.json");
+    let conf = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../layout/tests/fixtures/rear/raid-lvm.disklayout.conf"
+    );
+    let r = rear_build(
+        &["layout", "import-rear", conf, "-o", out.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("    /dev/md0  raid1"), "{}", r.stdout);
+    let shown = rear_build(&["layout", "show", out.to_str().unwrap()], &[], None);
+    assert_eq!(shown.stdout, r.stdout);
+    let mode = std::fs::metadata(&out).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    // A malformed line is an error with its line number.
+    let bad = d.path().join("bad.conf");
+    std::fs::write(&bad, "disk /dev/sda 12x gpt\n").unwrap();
+    let r = rear_build(
+        &[
+            "layout",
+            "import-rear",
+            bad.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("disklayout.conf:1:"), "{}", r.stderr);
+}

@@ -187,6 +187,9 @@ expect_refusal not-one-to-one recover --layout-only --yes --layout /etc/test/two
 expect_refusal too-small recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdc
 expect_refusal protected recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd --protect rbdisk3
 expect_refusal no-confirmation recover --layout-only --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd
+# Simulation prints the plan and writes nothing.
+rear-build recover --layout-only -s --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd > /results/plan.sh
+echo "simulate exit $?"
 exit 0
 "#;
 
