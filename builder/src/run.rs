@@ -7,6 +7,9 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// Quoting as a shell would need it, shared with the layout plans.
+pub use rear_layout::plan::quote as shell_quote;
+
 pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
@@ -99,17 +102,6 @@ impl Cmd {
             log::debug!("{}: {}", self.line(), stderr.trim());
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-}
-
-pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
