@@ -3,8 +3,8 @@
 //! captures it, the disks are wiped, `recover --layout-only --yes`
 //! recreates it, and a second capture is compared with the first.
 //!
-//! The quick tier (CI) runs scenarios a, c and g; the rest run when
-//! REAR_VM_FULL=1 (`ci/test --full`).
+//! The quick tier (CI) runs scenarios a, c and g; the rest are ignored by
+//! default and run with `ci/test --full` (`cargo test ... -- --ignored`).
 
 use rear_layout::{compare, Layout};
 use rear_tests::rescue_vm::{build_image, run_in_rescue, RESULTS_SNIPPET};
@@ -363,14 +363,6 @@ fn recreated() -> compare::Options {
     }
 }
 
-fn full_tier(name: &str) -> bool {
-    if std::env::var("REAR_VM_FULL").is_ok_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("SKIPPED {name}: full VM tier only (REAR_VM_FULL=1, or ci/test --full)");
-    false
-}
-
 #[test]
 fn a_gpt_esp_ext4_swap() {
     if vm_tests_skipped("layout a") {
@@ -476,8 +468,9 @@ fn g_refusals_write_nothing() {
 }
 
 #[test]
+#[ignore = "full VM tier: ci/test --full"]
 fn b_msdos_extended_logical() {
-    if vm_tests_skipped("layout b") || !full_tier("layout b") {
+    if vm_tests_skipped("layout b") {
         return;
     }
     let out = scenario("b", &[1 << 30]);
@@ -491,8 +484,9 @@ fn b_msdos_extended_logical() {
 }
 
 #[test]
+#[ignore = "full VM tier: ci/test --full"]
 fn d_luks2_lvm_ext4() {
-    if vm_tests_skipped("layout d") || !full_tier("layout d") {
+    if vm_tests_skipped("layout d") {
         return;
     }
     let out = scenario("d", &[1 << 30]);
@@ -507,8 +501,9 @@ fn d_luks2_lvm_ext4() {
 }
 
 #[test]
+#[ignore = "full VM tier: ci/test --full"]
 fn e_btrfs_subvolumes() {
-    if vm_tests_skipped("layout e") || !full_tier("layout e") {
+    if vm_tests_skipped("layout e") {
         return;
     }
     let out = scenario("e", &[1 << 30]);
@@ -522,8 +517,9 @@ fn e_btrfs_subvolumes() {
 }
 
 #[test]
+#[ignore = "full VM tier: ci/test --full"]
 fn f_migration_larger_and_smaller() {
-    if vm_tests_skipped("layout f") || !full_tier("layout f") {
+    if vm_tests_skipped("layout f") {
         return;
     }
     let out = scenario("f", &[1 << 30, 2 << 30, (1 << 30) - 64 * MIB]);
