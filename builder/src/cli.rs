@@ -1,5 +1,6 @@
 //! Command line: `rear-build image`, `closure`, `store verify|gc`.
 
+use crate::config;
 use crate::image::{self, Options};
 use crate::layoutcmd;
 use crate::manifest::Manifest;
@@ -33,14 +34,12 @@ Typical use:
 #[derive(Parser, Debug)]
 #[command(name = "rear-build", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
-    /// The content-addressed store of files and built layers.
-    #[arg(
-        long,
-        global = true,
-        value_name = "DIR",
-        default_value = "/var/lib/rear-build/store"
-    )]
-    pub store: PathBuf,
+    /// The configuration directory (config.toml and conf.d/*.toml).
+    #[arg(short = 'c', long = "config-dir", global = true, value_name = "DIR", default_value = config::DEFAULT_DIR)]
+    pub config_dir: PathBuf,
+    /// The content-addressed store of files and built layers (default: image.store of the configuration, /var/lib/rear-build/store).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
     /// More output (-v: each stage's time and cache use; -vv: debug).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -69,6 +68,8 @@ pub enum Command {
     /// Inspect and maintain the store.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Print the effective configuration (and the files it came from) and this system's facts.
+    Dump,
     /// Capture the storage layout (disks, partitions, RAID, LUKS, LVM, file systems, mounts).
     Savelayout {
         /// Where to write it.
@@ -169,14 +170,9 @@ pub struct ImageArgs {
     /// Module directory of that kernel (default /lib/modules/KVER).
     #[arg(long, value_name = "DIR")]
     pub modules_dir: Option<PathBuf>,
-    /// Where the artefacts go.
-    #[arg(
-        short,
-        long,
-        value_name = "DIR",
-        default_value = "/var/lib/rear-build/output"
-    )]
-    pub output: PathBuf,
+    /// Where the artefacts go (default: image.output, /var/lib/rear-build/output).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
     /// Extra file or directory for the image, at DEST (default: the same path). Repeatable.
     #[arg(long, value_name = "SRC[:DEST]")]
     pub include: Vec<String>,
@@ -186,21 +182,21 @@ pub struct ImageArgs {
     /// Leave out the default recipes (rescue, storage, network, backup, rear-build).
     #[arg(long)]
     pub no_default_recipes: bool,
-    /// Which kernel modules go in.
-    #[arg(long, value_enum, default_value = "most")]
-    pub modules: ModulesArg,
+    /// Which kernel modules go in (default: image.modules, most).
+    #[arg(long, value_enum)]
+    pub modules: Option<ModulesArg>,
     /// Also take this module (and its dependencies). Repeatable.
     #[arg(long = "add-module", value_name = "NAME")]
     pub add_module: Vec<String>,
     /// Leave out modules matching NAME (glob). Repeatable.
     #[arg(long = "omit-module", value_name = "NAME")]
     pub omit_module: Vec<String>,
-    /// Where firmware is found.
-    #[arg(long, value_name = "DIR", default_value = "/lib/firmware")]
-    pub firmware_dir: PathBuf,
-    /// zstd level for the layers (1-19).
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(i32).range(1..=19))]
-    pub compress_level: i32,
+    /// Where firmware is found (default: image.firmware_dir, /lib/firmware).
+    #[arg(long, value_name = "DIR")]
+    pub firmware_dir: Option<PathBuf>,
+    /// zstd level for the layers, 1-19 (default: image.compress_level, 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub compress_level: Option<i32>,
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -217,19 +213,30 @@ pub fn main() -> i32 {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    let (cfg, files) = config::load(&cli.config_dir)?;
+    let store = cli.store.clone().unwrap_or_else(|| cfg.image.store.clone());
     match cli.command {
-        Command::Image(a) => image_cmd(&cli.store, a),
+        Command::Image(a) => image_cmd(&store, &cfg, a),
         Command::Closure { files } => closure_cmd(files),
-        Command::Store(s) => store_cmd(&cli.store, s),
-        Command::Savelayout { output, capture } => layoutcmd::savelayout(&output, &capture),
-        Command::Checklayout { layout, capture } => layoutcmd::checklayout(&layout, &capture),
+        Command::Store(s) => store_cmd(&store, s),
+        Command::Dump => dump(&cfg, &files),
+        Command::Savelayout { output, capture } => {
+            layoutcmd::savelayout(&output, &capture.with_config(&cfg.layout))
+        }
+        Command::Checklayout { layout, capture } => {
+            layoutcmd::checklayout(&layout, &capture.with_config(&cfg.layout))
+        }
         Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
         Command::Layout(LayoutCommand::ImportRear { input, output }) => {
             layoutcmd::import_rear(&input, &output)
         }
-        Command::Recover(a) => layoutcmd::recover(&a),
+        Command::Recover(mut a) => {
+            a.protect.extend(cfg.layout.protect.iter().cloned());
+            layoutcmd::recover(&a)
+        }
         Command::Layoutonly(mut a) => {
             a.layout_only = true;
+            a.protect.extend(cfg.layout.protect.iter().cloned());
             layoutcmd::recover(&a)
         }
     }
@@ -245,34 +252,46 @@ fn epoch() -> Result<u64> {
     }
 }
 
-fn image_cmd(store: &std::path::Path, a: ImageArgs) -> Result<i32> {
-    let includes = a
+fn image_cmd(store: &std::path::Path, cfg: &config::Config, a: ImageArgs) -> Result<i32> {
+    let c = &cfg.image;
+    let includes = c
         .include
         .iter()
+        .chain(&a.include)
         .map(|s| image::parse_include(s))
         .collect::<Result<Vec<_>>>()?;
+    let modules = match a.modules {
+        Some(m) => m,
+        None => ModulesArg::from_str(&c.modules, true)
+            .map_err(|e| anyhow::anyhow!("image.modules: {e}"))?,
+    };
     let opts = Options {
         kernel: crate::kernel::Choice {
             version: a.kernel_version,
             image: a.kernel,
             modules_dir: a.modules_dir,
         },
-        output: a.output,
+        output: a.output.unwrap_or_else(|| c.output.clone()),
         includes,
-        recipes: a.recipe,
+        recipes: c.recipes.iter().cloned().chain(a.recipe).collect(),
         default_recipes: !a.no_default_recipes,
         modules: Policy {
-            kind: Some(match a.modules {
+            kind: Some(match modules {
                 ModulesArg::Most => PolicyKind::Most,
                 ModulesArg::All => PolicyKind::All,
                 ModulesArg::Loaded => PolicyKind::Loaded,
             }),
-            include: a.add_module,
-            exclude: a.omit_module,
+            include: c.add_modules.iter().cloned().chain(a.add_module).collect(),
+            exclude: c
+                .omit_modules
+                .iter()
+                .cloned()
+                .chain(a.omit_module)
+                .collect(),
         },
-        firmware_dir: a.firmware_dir,
+        firmware_dir: a.firmware_dir.unwrap_or_else(|| c.firmware_dir.clone()),
         epoch: epoch()?,
-        level: a.compress_level,
+        level: a.compress_level.unwrap_or(c.compress_level),
     };
     let store = Store::open(store)?;
     let mut progress = Progress::new();
@@ -299,6 +318,47 @@ fn image_cmd(store: &std::path::Path, a: ImageArgs) -> Result<i32> {
     for p in &report.paths {
         println!("{}", p.display());
     }
+    Ok(0)
+}
+
+fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
+    println!(
+        "# rear-build {} effective configuration",
+        env!("CARGO_PKG_VERSION")
+    );
+    if files.is_empty() {
+        println!("# (no configuration files: built-in defaults)");
+    }
+    for f in files {
+        println!("# from {}", f.display());
+    }
+    print!("{}", cfg.to_toml());
+    println!("\n# system");
+    println!("# hostname: {}", crate::rescue::host_name());
+    let firmware = if std::path::Path::new("/sys/firmware/efi").exists() {
+        "uefi"
+    } else {
+        "bios"
+    };
+    println!("# firmware: {firmware}");
+    match crate::kernel::choose(&crate::kernel::Choice::default(), std::path::Path::new("/")) {
+        Ok((k, note)) => {
+            println!("# kernel: {} ({})", k.version, k.image.display());
+            if let Some(n) = note {
+                println!("# note: {n}");
+            }
+        }
+        Err(e) => println!("# kernel: none usable: {e:#}"),
+    }
+    let saved = std::path::Path::new(layoutcmd::DEFAULT_LAYOUT);
+    println!(
+        "# saved layout: {}",
+        if saved.exists() {
+            saved.display().to_string()
+        } else {
+            "none (run rear-build savelayout)".into()
+        }
+    );
     Ok(0)
 }
 

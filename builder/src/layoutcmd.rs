@@ -34,6 +34,17 @@ pub struct CaptureArgs {
 }
 
 impl CaptureArgs {
+    /// These flags added to the configuration's `[layout]` lists.
+    pub fn with_config(&self, c: &crate::config::Layout) -> CaptureArgs {
+        let join = |a: &[String], b: &[String]| a.iter().chain(b).cloned().collect();
+        CaptureArgs {
+            exclude_mountpoints: join(&c.exclude_mountpoints, &self.exclude_mountpoints),
+            exclude_vgs: join(&c.exclude_vgs, &self.exclude_vgs),
+            only_vgs: join(&c.only_vgs, &self.only_vgs),
+            exclude_disks: join(&c.exclude_disks, &self.exclude_disks),
+        }
+    }
+
     fn options(&self) -> capture::Options {
         capture::Options {
             exclude_mountpoints: self.exclude_mountpoints.clone(),

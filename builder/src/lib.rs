@@ -1,6 +1,7 @@
 //! rear-build: the library behind the `rear-build` binary.
 
 pub mod cli;
+pub mod config;
 pub mod image;
 pub mod kernel;
 pub mod layer;

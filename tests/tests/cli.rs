@@ -140,3 +140,53 @@ fn a_rear_disklayout_imports_and_shows_as_a_tree() {
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("disklayout.conf:1:"), "{}", r.stderr);
 }
+
+#[test]
+fn the_configuration_directory_sets_defaults_and_flags_override_it() {
+    let d = tempfile::tempdir().unwrap();
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(cfg.join("conf.d")).unwrap();
+    let out = d.path().join("from-config");
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!(
+            "[image]\noutput = \"{}\"\nstore = \"{}\"\ncompress_level = 9\n",
+            out.display(),
+            d.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        cfg.join("conf.d/50-level.toml"),
+        "[image]\ncompress_level = 5\n",
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let dump = rear_build(&["-c", c, "dump"], &[], None);
+    assert_eq!(dump.status, 0, "{}", dump.stderr);
+    assert!(
+        dump.stdout.contains("compress_level = 5") && dump.stdout.contains("50-level.toml"),
+        "{}",
+        dump.stdout
+    );
+    let r = rear_build(&["-c", c, "image", "--compress-level", "4"], &[], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(
+        m["inputs"]["compression"]["level"], 4,
+        "the flag beats the configuration"
+    );
+    std::fs::write(
+        cfg.join("conf.d/60-bad.toml"),
+        "[image]\nmodules = \"few\"\n",
+    )
+    .unwrap();
+    let bad = rear_build(&["-c", c, "dump"], &[], None);
+    assert_eq!(bad.status, 2);
+    assert!(
+        bad.stderr.contains("60-bad.toml") && bad.stderr.contains("image.modules"),
+        "{}",
+        bad.stderr
+    );
+}

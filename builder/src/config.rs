@@ -1,0 +1,230 @@
+//! The configuration: built-in defaults, then `config.toml` of the config
+//! directory (`/etc/rear-build`, or `-c DIR`), then its `conf.d/*.toml` in
+//! name order, each layer overriding the keys it sets; command-line flags
+//! override all. Unknown keys and wrong types are errors naming the file,
+//! the key and what is allowed. A reader of ReaR's local.conf can later
+//! produce one more layer of the same shape.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use toml::Value;
+
+pub const DEFAULT_DIR: &str = "/etc/rear-build";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub image: Image,
+    pub layout: Layout,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Image {
+    /// Where `image` writes vmlinuz, initrd.img and manifest.json.
+    pub output: PathBuf,
+    /// The content-addressed store.
+    pub store: PathBuf,
+    /// `most`, `all` or `loaded`.
+    pub modules: String,
+    pub add_modules: Vec<String>,
+    pub omit_modules: Vec<String>,
+    /// Extra recipes (paths or names).
+    pub recipes: Vec<String>,
+    /// Extra files, `SRC[:DEST]`.
+    pub include: Vec<String>,
+    /// zstd level, 1 to 19.
+    pub compress_level: i32,
+    pub firmware_dir: PathBuf,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Layout {
+    pub exclude_mountpoints: Vec<String>,
+    pub exclude_vgs: Vec<String>,
+    pub only_vgs: Vec<String>,
+    pub exclude_disks: Vec<String>,
+    /// Identifier patterns of disks recovery must never write (REAR-000 always).
+    pub protect: Vec<String>,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Image {
+            output: "/var/lib/rear-build/output".into(),
+            store: "/var/lib/rear-build/store".into(),
+            modules: "most".into(),
+            add_modules: Vec::new(),
+            omit_modules: Vec::new(),
+            recipes: Vec::new(),
+            include: Vec::new(),
+            compress_level: 3,
+            firmware_dir: "/lib/firmware".into(),
+        }
+    }
+}
+
+/// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
+fn merge(base: &mut Value, top: Value) {
+    match (base, top) {
+        (Value::Table(b), Value::Table(t)) => {
+            for (k, v) in t {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, t) => *b = t,
+    }
+}
+
+/// The files that make up the configuration in `dir`, in the order they apply.
+pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let main = dir.join("config.toml");
+    if main.is_file() {
+        out.push(main);
+    }
+    let d = dir.join("conf.d");
+    if d.is_dir() {
+        let mut extra: Vec<PathBuf> = std::fs::read_dir(&d)
+            .with_context(|| format!("list {}", d.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        extra.sort();
+        out.extend(extra);
+    }
+    Ok(out)
+}
+
+/// Loads the layered configuration from `dir`; a missing directory is
+/// fine (defaults), a broken file is an error naming it.
+pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
+    let mut value = Value::try_from(Config::default()).expect("defaults serialize");
+    let used = files(dir)?;
+    for f in &used {
+        let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
+        let layer: Value =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
+        // Check after each layer, so an error names the file it is in.
+        merge(&mut value, layer);
+        Config::deserialize(value.clone())
+            .map_err(|e| anyhow::anyhow!("{e}"))
+            .and_then(|c| c.validate())
+            .with_context(|| format!("{}", f.display()))?;
+    }
+    let config = Config::deserialize(value).context("the merged configuration is not valid")?;
+    Ok((config, used))
+}
+
+impl Config {
+    fn validate(&self) -> Result<()> {
+        if !["most", "all", "loaded"].contains(&self.image.modules.as_str()) {
+            bail!(
+                "image.modules = {:?}: allowed are \"most\", \"all\", \"loaded\"",
+                self.image.modules
+            );
+        }
+        if !(1..=19).contains(&self.image.compress_level) {
+            bail!(
+                "image.compress_level = {}: allowed are 1 to 19",
+                self.image.compress_level
+            );
+        }
+        Ok(())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("configs serialize")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    #[test]
+    fn no_directory_means_defaults() {
+        let (c, used) = load(Path::new("/nonexistent/rear-build")).unwrap();
+        assert_eq!(c, Config::default());
+        assert!(used.is_empty());
+    }
+
+    #[test]
+    fn layers_override_key_by_key_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(
+            d.path().join("config.toml"),
+            "[image]\nmodules = \"all\"\ncompress_level = 9\n",
+        )
+        .unwrap();
+        fs::create_dir(d.path().join("conf.d")).unwrap();
+        fs::write(
+            d.path().join("conf.d/20-site.toml"),
+            "[image]\ncompress_level = 5\n",
+        )
+        .unwrap();
+        fs::write(
+            d.path().join("conf.d/10-first.toml"),
+            "[layout]\nprotect = [\"WWN-1*\"]\n[image]\ncompress_level = 7\n",
+        )
+        .unwrap();
+        fs::write(d.path().join("conf.d/ignored.txt"), "not toml").unwrap();
+        let (c, used) = load(d.path()).unwrap();
+        assert_eq!(c.image.modules, "all");
+        assert_eq!(
+            c.image.compress_level, 5,
+            "conf.d files apply in name order, after config.toml"
+        );
+        assert_eq!(c.layout.protect, ["WWN-1*"]);
+        assert_eq!(c.image.output, PathBuf::from("/var/lib/rear-build/output"));
+        assert_eq!(used.len(), 3);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("config.toml"), "[image]\nmodulez = \"all\"\n").unwrap();
+        let msg = format!("{:#}", load(d.path()).unwrap_err());
+        assert!(
+            msg.contains("config.toml") && msg.contains("modulez") && msg.contains("modules"),
+            "{msg}"
+        );
+
+        fs::write(
+            d.path().join("config.toml"),
+            "[image]\ncompress_level = \"high\"\n",
+        )
+        .unwrap();
+        let msg = format!("{:#}", load(d.path()).unwrap_err());
+        assert!(
+            msg.contains("config.toml") && msg.contains("compress_level"),
+            "{msg}"
+        );
+
+        fs::write(
+            d.path().join("config.toml"),
+            "[image]\nmodules = \"some\"\n",
+        )
+        .unwrap();
+        let msg = format!("{:#}", load(d.path()).unwrap_err());
+        assert!(
+            msg.contains("allowed are \"most\", \"all\", \"loaded\""),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn dump_round_trips() {
+        let c = Config::default();
+        let back: Config = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+    }
+}
