@@ -23,8 +23,8 @@ pub trait Exec {
 pub struct Spec {
     /// `/` normally; the backup's paths are relative to it.
     pub root: PathBuf,
-    /// Mount points relative to root (`.`, `boot`, `home`), each backed up
-    /// without crossing into other file systems.
+    /// Mount points relative to root (`.` for root itself, `boot`, `home`),
+    /// each backed up without crossing into other file systems.
     pub paths: Vec<PathBuf>,
     /// Paths relative to root never backed up.
     pub exclude: Vec<PathBuf>,

@@ -1,5 +1,6 @@
 //! Command line: `rear-build image`, `closure`, `store verify|gc`.
 
+use crate::backupcmd;
 use crate::config;
 use crate::image::{self, Options};
 use crate::layoutcmd;
@@ -70,6 +71,20 @@ pub enum Command {
     Store(StoreCommand),
     /// Print the effective configuration (and the files it came from) and this system's facts.
     Dump,
+    /// Back up the file systems of the saved layout to [backup] url (tar by default).
+    Mkbackuponly {
+        /// The saved layout whose mounted file systems are backed up.
+        #[arg(long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        layout: PathBuf,
+    },
+    /// Capture the layout, build the rescue image, and back up the file systems.
+    Mkbackup(ImageArgs),
+    /// In the rescue system: restore the backup into the recreated file systems and verify every file.
+    Restoreonly {
+        /// Where the recreated file systems are mounted.
+        #[arg(long, value_name = "DIR", default_value = "/mnt/local")]
+        root: PathBuf,
+    },
     /// Capture the storage layout (disks, partitions, RAID, LUKS, LVM, file systems, mounts).
     Savelayout {
         /// Where to write it.
@@ -220,6 +235,19 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&store, s),
         Command::Dump => dump(&cfg, &files),
+        Command::Mkbackuponly { layout } => {
+            backupcmd::mkbackuponly(&cfg.backup, &layoutcmd::load(&layout)?)
+        }
+        Command::Mkbackup(a) => {
+            let capture = layoutcmd::CaptureArgs::default().with_config(&cfg.layout);
+            layoutcmd::savelayout(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT), &capture)?;
+            image_cmd(&store, &cfg, a)?;
+            backupcmd::mkbackuponly(
+                &cfg.backup,
+                &layoutcmd::load(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT))?,
+            )
+        }
+        Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
         Command::Savelayout { output, capture } => {
             layoutcmd::savelayout(&output, &capture.with_config(&cfg.layout))
         }

@@ -17,6 +17,28 @@ pub const DEFAULT_DIR: &str = "/etc/rear-build";
 pub struct Config {
     pub image: Image,
     pub layout: Layout,
+    pub backup: Backup,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backup {
+    /// `tar`, or `none` (layout and image only).
+    pub method: String,
+    /// `file:///DIR` or `usb://LABEL`.
+    pub url: String,
+    /// Paths never backed up (absolute).
+    pub exclude: Vec<String>,
+}
+
+impl Default for Backup {
+    fn default() -> Self {
+        Backup {
+            method: "tar".into(),
+            url: "usb://REAR-000".into(),
+            exclude: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -131,6 +153,13 @@ impl Config {
                 self.image.modules
             );
         }
+        if !["tar", "none"].contains(&self.backup.method.as_str()) {
+            bail!(
+                "backup.method = {:?}: allowed are \"tar\" and \"none\" (rsync, borg, restic and external clients are not supported yet)",
+                self.backup.method
+            );
+        }
+        rear_backup::Target::parse(&self.backup.url).context("backup.url")?;
         if !(1..=19).contains(&self.image.compress_level) {
             bail!(
                 "image.compress_level = {}: allowed are 1 to 19",

@@ -1,5 +1,6 @@
 //! rear-build: the library behind the `rear-build` binary.
 
+pub mod backupcmd;
 pub mod cli;
 pub mod config;
 pub mod image;

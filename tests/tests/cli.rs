@@ -190,3 +190,79 @@ fn the_configuration_directory_sets_defaults_and_flags_override_it() {
         bad.stderr
     );
 }
+
+#[test]
+fn mkbackuponly_and_restoreonly_round_trip_and_fail_loudly() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/a file"), "data").unwrap();
+    std::fs::write(src.join("big"), vec![1u8; 3 << 20]).unwrap();
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let target = d.path().join("target");
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("[backup]\nurl = \"file://{}\"\n", target.display()),
+    )
+    .unwrap();
+    let mut layout = rear_layout::Layout::new();
+    layout.mounts.push(rear_layout::Mount {
+        device: "/dev/x".into(),
+        mountpoint: src.to_string_lossy().into(),
+        fstype: "ext4".into(),
+        ..Default::default()
+    });
+    let lf = d.path().join("layout.json");
+    std::fs::write(&lf, layout.to_json()).unwrap();
+    let c = cfg.to_str().unwrap();
+    let r = rear_build(
+        &["-c", c, "mkbackuponly", "--layout", lf.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("tar backup of"), "{}", r.stderr);
+    let dst = d.path().join("dst");
+    std::fs::create_dir_all(&dst).unwrap();
+    let r = rear_build(
+        &["-c", c, "restoreonly", "--root", dst.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("restored and verified"), "{}", r.stderr);
+    let rel = src.strip_prefix("/").unwrap();
+    assert_eq!(
+        std::fs::read(dst.join(rel).join("etc/a file")).unwrap(),
+        b"data"
+    );
+
+    // A changed file after restore is caught by the manifest on the next restore.
+    let sums = target.join("backup.sums");
+    let text = std::fs::read_to_string(&sums)
+        .unwrap()
+        .replace("\"mode\":420", "\"mode\":384");
+    std::fs::write(&sums, text).unwrap();
+    let r = rear_build(
+        &["-c", c, "restoreonly", "--root", dst.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2);
+    assert!(
+        r.stderr.contains("differ from the backup's manifest"),
+        "{}",
+        r.stderr
+    );
+
+    // No backup at all.
+    std::fs::remove_dir_all(&target).unwrap();
+    let r = rear_build(
+        &["-c", c, "restoreonly", "--root", dst.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("no checksum manifest"), "{}", r.stderr);
+}

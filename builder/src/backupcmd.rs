@@ -1,0 +1,118 @@
+//! mkbackuponly and restoreonly: the data half of ReaR's workflows, with
+//! the backup method and target from the configuration's `[backup]`.
+
+use crate::config::Backup;
+use crate::run::Cmd;
+use anyhow::{bail, Context, Result};
+use rear_backup::{restore_and_verify, tar::Tar, Backend, Exec, Spec, Target};
+use rear_layout::Layout;
+use std::path::{Path, PathBuf};
+
+struct Runner;
+
+impl Exec for Runner {
+    fn run(&self, argv: &[String]) -> Result<String> {
+        Cmd::new(&argv[0]).args(&argv[1..]).run()
+    }
+}
+
+fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
+    match cfg.method.as_str() {
+        "tar" => Ok(Box::new(Tar)),
+        "none" => bail!("backup.method is \"none\": there is no backup to make or restore"),
+        other => bail!("backup.method {other:?} is not supported"),
+    }
+}
+
+/// The file systems to back up: every mounted one in the layout, as
+/// paths relative to `/`.
+pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = layout
+        .mounts
+        .iter()
+        .filter(|m| m.fstype != "swap")
+        .map(|m| match m.mountpoint.trim_start_matches('/') {
+            "" => PathBuf::from("."),
+            rel => PathBuf::from(rel),
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
+    let b = backend(cfg)?;
+    let target = Target::parse(&cfg.url).context("backup.url")?;
+    let dir = target.open(&Runner, &crate::rescue::host_name())?;
+    let paths = paths_of(layout);
+    if paths.is_empty() {
+        bail!(
+            "the layout has no mounted file system to back up (run `rear-build savelayout` first)"
+        );
+    }
+    let spec = Spec {
+        root: PathBuf::from("/"),
+        paths,
+        exclude: cfg
+            .exclude
+            .iter()
+            .map(|x| PathBuf::from(x.trim_start_matches('/')))
+            .collect(),
+    };
+    let t = std::time::Instant::now();
+    let made = b.backup(&spec, &dir, &Runner)?;
+    eprintln!(
+        "rear-build: {} backup of {} files: {} ({:.1} MiB) in {:.1} s",
+        b.name(),
+        made.files,
+        made.archive.display(),
+        made.bytes as f64 / (1 << 20) as f64,
+        t.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
+    let b = backend(cfg)?;
+    let target = Target::parse(&cfg.url).context("backup.url")?;
+    let dir = target.open(&Runner, &crate::rescue::host_name())?;
+    let t = std::time::Instant::now();
+    let n = restore_and_verify(b.as_ref(), &dir, root, &Runner)
+        .with_context(|| format!("restore from {} into {}", dir.display(), root.display()))?;
+    eprintln!(
+        "rear-build: restored and verified {n} files into {} in {:.1} s",
+        root.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rear_layout::Mount;
+
+    #[test]
+    fn mounted_file_systems_become_relative_paths() {
+        let mut l = Layout::new();
+        for (mp, fs) in [
+            ("/", "ext4"),
+            ("/boot", "ext4"),
+            ("none", "swap"),
+            ("/home", "xfs"),
+        ] {
+            l.mounts.push(Mount {
+                device: "/dev/x".into(),
+                mountpoint: mp.into(),
+                fstype: fs.into(),
+                ..Default::default()
+            });
+        }
+        let p: Vec<String> = paths_of(&l)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(p, [".", "boot", "home"]);
+    }
+}
