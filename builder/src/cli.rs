@@ -104,7 +104,7 @@ pub enum Command {
     /// Show or convert saved layouts.
     #[command(subcommand)]
     Layout(LayoutCommand),
-    /// In the rescue system: recreate the disks from the saved layout (only --layout-only so far).
+    /// In the rescue system: recreate the disks from the saved layout, restore the backup into them and verify it.
     #[command(long_about = RECOVER_HELP)]
     Recover(layoutcmd::RecoverArgs),
     /// Same as `recover --layout-only`.
@@ -112,7 +112,11 @@ pub enum Command {
 }
 
 const RECOVER_HELP: &str = "\
-In the rescue system: recreate the storage layout saved by `savelayout`.
+In the rescue system: recreate the storage layout saved by `savelayout`,
+mount it at /mnt/local, restore the backup ([backup] of the configuration)
+into it and check every file against the backup's manifest. Installing the
+bootloader is not implemented yet: without --no-bootloader, a recovery of a
+system with / or /boot ends with exit code 3 and says so.
 
 Disks of the layout are mapped to the disks here by identity (WWN, serial),
 then by the same name and size, then by a unique disk of the same size;
@@ -260,12 +264,12 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Recover(mut a) => {
             a.protect.extend(cfg.layout.protect.iter().cloned());
-            layoutcmd::recover(&a)
+            layoutcmd::recover(&a, &cfg.backup)
         }
         Command::Layoutonly(mut a) => {
             a.layout_only = true;
             a.protect.extend(cfg.layout.protect.iter().cloned());
-            layoutcmd::recover(&a)
+            layoutcmd::recover(&a, &cfg.backup)
         }
     }
 }

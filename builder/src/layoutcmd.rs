@@ -147,6 +147,9 @@ pub struct RecoverArgs {
     /// Where the recreated file systems are mounted.
     #[arg(long, value_name = "DIR", default_value = "/mnt/local")]
     pub mount_root: String,
+    /// Do not install a bootloader after the restore (the system will not boot by itself).
+    #[arg(long)]
+    pub no_bootloader: bool,
     /// Do not ask before writing the disks.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -209,10 +212,8 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
     Ok(line.trim() == "YES")
 }
 
-pub fn recover(a: &RecoverArgs) -> Result<i32> {
-    if !a.layout_only {
-        bail!("restoring data is not part of this rear-build yet: run `rear-build recover --layout-only` to recreate the disks");
-    }
+/// Recreates the layout; returns the layout and the exit code so far.
+pub fn recover_layout(a: &RecoverArgs) -> Result<(Layout, i32)> {
     let path = match &a.layout {
         Some(p) => p.clone(),
         None if Path::new(DEFAULT_LAYOUT).exists() => PathBuf::from(DEFAULT_LAYOUT),
@@ -247,7 +248,7 @@ pub fn recover(a: &RecoverArgs) -> Result<i32> {
         .context("cannot plan the recreation; nothing was written")?;
     if a.simulate {
         print!("{}", p.script(&path.to_string_lossy()));
-        return Ok(0);
+        return Ok((layout, 0));
     }
     for n in &p.notes {
         eprintln!("rear-build: {n}");
@@ -258,7 +259,7 @@ pub fn recover(a: &RecoverArgs) -> Result<i32> {
     let confirmed = a.yes || a.unattended || confirm(&p, &present)?;
     if !confirmed {
         eprintln!("rear-build: not confirmed; nothing was written");
-        return Ok(1);
+        return Ok((layout, 1));
     }
     let state = Path::new(STATE);
     if a.restart {
@@ -275,6 +276,36 @@ pub fn recover(a: &RecoverArgs) -> Result<i32> {
         } else {
             format!("; file systems mounted at {}", a.mount_root)
         }
+    );
+    Ok((layout, 0))
+}
+
+/// `recover`: the layout, then (unless --layout-only) the restore of the
+/// backup into it, verified file by file.
+pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
+    let (layout, code) = recover_layout(a)?;
+    if a.layout_only || a.simulate || code != 0 {
+        return Ok(code);
+    }
+    if a.no_mount {
+        bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");
+    }
+    crate::backupcmd::restoreonly(backup, Path::new(&a.mount_root))?;
+    let needs_bootloader = layout
+        .mounts
+        .iter()
+        .any(|m| m.mountpoint == "/" || m.mountpoint == "/boot");
+    if !a.no_bootloader && needs_bootloader {
+        eprintln!(
+            "rear-build: the data is restored and verified, but installing the bootloader is not implemented yet: \
+             the system will not boot until one is installed (e.g. chroot {} grub-install DISK)",
+            a.mount_root
+        );
+        return Ok(3);
+    }
+    eprintln!(
+        "rear-build: recovery finished: layout recreated, data restored and verified at {}",
+        a.mount_root
     );
     Ok(0)
 }

@@ -193,6 +193,50 @@ echo "simulate exit $?"
 exit 0
 "#;
 
+/// (r) the recovery loop without a bootloader: data on ext4 root + /boot,
+/// backed up with tar to a REAR-000 disk, disks wiped, `recover` recreates,
+/// restores and verifies.
+const SCENARIO_R: &str = r#"
+sfdisk /dev/vda <<EOF
+label: gpt
+size=600MiB, type=L, name=root
+size=100MiB, type=L, name=boot
+type=S
+EOF
+mkfs.ext4 -q -L root /dev/vda1
+mkfs.ext4 -q -L boot /dev/vda2
+mkswap /dev/vda3
+mkfs.ext4 -q -L REAR-000 /dev/vdb
+mkdir -p /mnt/t && mount /dev/vda1 /mnt/t && mkdir -p /mnt/t/boot && mount /dev/vda2 /mnt/t/boot
+# Test data: odd names, setuid, hardlinks, symlinks, a sparse file, an
+# xattr, an ACL, another owner, many small files.
+cd /mnt/t
+mkdir -p etc home/user/docs var/log
+printf 'spaces\n' > 'home/user/docs/with space'
+printf 'newline\n' > "home/user/docs/new
+line"
+printf '#!/bin/sh\n' > usr-suid && chmod 4755 usr-suid
+printf 'shared\n' > etc/hard1 && ln etc/hard1 home/hard2
+ln -s ../etc/hard1 home/link
+truncate -s 256M var/sparse && printf data | dd of=var/sparse bs=1 seek=100000000 conv=notrunc status=none
+setfattr -n user.rear -v hello etc/hard1
+setfacl -m u:1234:rw 'home/user/docs/with space'
+chown 1234:5678 home/user
+for i in $(seq 1 300); do echo $i > var/log/f$i; done
+printf 'vmlinuz\n' > boot/vmlinuz-test
+cd /
+mkdir -p /etc/rear-build
+printf '[backup]\nurl = "usb://REAR-000"\n[layout]\nexclude_disks = ["/dev/vdb"]\n' > /etc/rear-build/config.toml
+rear-build savelayout
+rear-build mkbackuponly
+sha256sum /mnt/t/etc/hard1 /mnt/t/var/sparse /mnt/t/boot/vmlinuz-test | awk '{print $1}' > /results/before.sha
+teardown /dev/vda
+# No / or /boot in this layout, so no bootloader is expected.
+rear-build recover --yes 2>&1 | tee /results/recover.out
+sha256sum /mnt/local/mnt/t/etc/hard1 /mnt/local/mnt/t/var/sparse /mnt/local/mnt/t/boot/vmlinuz-test | awk '{print $1}' > /results/after.sha
+getfattr -n user.rear --only-values /mnt/local/mnt/t/etc/hard1 > /results/xattr
+"#;
+
 struct Image {
     kernel: PathBuf,
     initrd: PathBuf,
@@ -249,6 +293,7 @@ fn image() -> &'static Image {
             ("e", SCENARIO_E),
             ("f", SCENARIO_F),
             ("g", SCENARIO_G),
+            ("r", SCENARIO_R),
         ] {
             let p = dir.path().join(format!("scenario-{name}"));
             std::fs::write(
@@ -465,6 +510,24 @@ fn g_refusals_write_nothing() {
         "{}",
         read("no-confirmation")
     );
+}
+
+#[test]
+fn r_recover_restores_and_verifies_the_backup() {
+    if vm_tests_skipped("recover r") {
+        return;
+    }
+    let out = scenario("r", &[1 << 30, 512 << 20]);
+    let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
+    let rec = read("recover.out");
+    assert!(
+        rec.contains("restored and verified") && rec.contains("recovery finished"),
+        "{rec}"
+    );
+    let before = read("before.sha");
+    assert_eq!(before.lines().count(), 3);
+    assert_eq!(before, read("after.sha"));
+    assert_eq!(read("xattr"), "hello");
 }
 
 #[test]
