@@ -18,8 +18,9 @@
 #
 # <key> is the sha256 of this script and the package list, so changing
 # either builds a new tree and an unchanged recipe reuses the old one.
-# Deliberately NOT in the tree: rear-build itself (added at install time,
-# so rebuilding rear-build keeps the cache) and fstab's UUIDs.
+# Deliberately NOT in the tree, so changing them keeps the cache: rear-build
+# itself and the e2e-report unit (e2e-report, e2e-report.service here),
+# both added at install time, and fstab's UUIDs.
 #
 # The Debian mirror is the one apt uses here (E2E_MIRROR overrides).
 # stdout ends with one line of key=value pairs:
@@ -123,67 +124,6 @@ EOF
     for u in systemd-firstboot.service apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer fstrim.timer; do
         ln -sf /dev/null "$r/etc/systemd/system/$u"
     done
-
-    # The report unit: runs once multi-user.target is active.
-    cat > "$r/usr/local/sbin/e2e-report" <<'EOF'
-#!/bin/bash
-# rear-build e2e: says on the serial console that multi-user.target was
-# reached (E2E-MULTI-USER), runs the job from a disk with serial "e2e-job"
-# if one is attached (a tar archive with an executable "run"; its exit code
-# is printed as E2E-RUN-EXIT=N), and powers off when the kernel command
-# line has e2e.poweroff=1.
-cmdline=$(cat /proc/cmdline)
-poweroff=0
-case " $cmdline " in *" e2e.poweroff=1 "*) poweroff=1 ;; esac
-# A getty on ttyS0 hangs up the line under other writers: stop it first
-# when the machine is going to power off anyway.
-[ $poweroff = 1 ] && systemctl stop serial-getty@ttyS0.service
-say() {
-    local i
-    for i in 1 2 3 4 5; do
-        echo "$*" > /dev/ttyS0 2>/dev/null && return 0
-        sleep 1
-    done
-    echo "$*" > /dev/kmsg
-}
-failed=$(systemctl --failed --plain --no-legend 2>/dev/null | awk '{print $1}' | tr '\n' ' ')
-say "E2E-STATE root=$(findmnt -no SOURCE /) boot=$(findmnt -no SOURCE /boot 2>/dev/null || echo none) swap=$(swapon --show=NAME --noheadings | tr '\n' ' ') kernel=$(uname -r)"
-say "E2E-REAR-BUILD $(/usr/local/sbin/rear-build --version 2>&1 | head -n 1)"
-say "E2E-FAILED-UNITS [${failed% }]"
-say "E2E-MULTI-USER"
-for b in /sys/block/*; do
-    [ "$(cat "$b/serial" 2>/dev/null)" = e2e-job ] || continue
-    rm -rf /run/e2e-job && mkdir -p /run/e2e-job
-    rc=0
-    if tar -C /run/e2e-job -xf "/dev/${b##*/}"; then
-        (cd /run/e2e-job && ./run) > /dev/ttyS0 2>&1 || rc=$?
-    else
-        rc=125
-    fi
-    say "E2E-RUN-EXIT=$rc"
-done
-if [ $poweroff = 1 ]; then
-    say "E2E-POWEROFF"
-    sync
-    systemctl --no-block start poweroff.target
-fi
-EOF
-    chmod 0755 "$r/usr/local/sbin/e2e-report"
-    cat > "$r/etc/systemd/system/e2e-report.service" <<'EOF'
-[Unit]
-Description=rear-build e2e: report reaching multi-user on ttyS0
-After=multi-user.target
-
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/e2e-report
-StandardOutput=journal+console
-
-[Install]
-WantedBy=multi-user.target
-EOF
-    mkdir -p "$r/etc/systemd/system/multi-user.target.wants"
-    ln -sf /etc/systemd/system/e2e-report.service "$r/etc/systemd/system/multi-user.target.wants/e2e-report.service"
 
     mount_chroot "$r"
     local t0=$SECONDS
