@@ -2,6 +2,7 @@
 //! binary, building images into scratch directories, and booting them in
 //! qemu (software emulation) while watching the serial console for markers.
 
+pub mod debian;
 pub mod rescue_vm;
 
 use std::io::{BufRead, BufReader, Read};

@@ -1,0 +1,459 @@
+//! The end-to-end harness's real Debian system: building its root tree
+//! (cached, `tests/e2e/debian-rootfs.sh`), installing it onto a scenario
+//! layout from inside the rescue system, and booting it from its own disks.
+//!
+//! Machines are qemu guests (software emulation) with a serial console on
+//! stdio, read by [`Vm`]. Disks are raw image files attached as virtio
+//! disks with serials, so scripts inside find them without udev; they are
+//! attached in the order given, so the first ones are `vda`, `vdb`, ...
+
+use crate::rescue_vm::{build_image, RESULTS_SNIPPET};
+use crate::{artefact_dir, bin, Vm};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// What the scripts in `tests/e2e/` are; the installer is compiled in.
+pub const INSTALL_LIB: &str = include_str!("../e2e/install-lib.sh");
+/// Scenario (a): BIOS, GPT with bios_grub, ext4 root + ext4 /boot + swap.
+pub const SCENARIO_A: &str = include_str!("../e2e/scenario-a.sh");
+
+/// The results disk's serial: above every target disk's `rbdiskN`, so
+/// [`RESULTS_SNIPPET`] picks it.
+const RESULTS_SERIAL: &str = "rbdisk9";
+
+pub fn e2e_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e")
+}
+
+/// The cached Debian tree, as `debian-rootfs.sh` reported it.
+#[derive(Debug, Clone)]
+pub struct RootFs {
+    /// Uncompressed tar archive of the tree (never written by the tests).
+    pub tar: PathBuf,
+    /// The tree's kernel version.
+    pub kernel: String,
+    /// "cached" or "built".
+    pub status: String,
+    /// Wall time of the script, seconds.
+    pub seconds: f64,
+}
+
+/// Runs `tests/e2e/debian-rootfs.sh` (its progress goes to stderr) and
+/// returns the tree it built or found. Panics with a message when it fails.
+pub fn rootfs() -> RootFs {
+    let script = e2e_dir().join("debian-rootfs.sh");
+    let t0 = Instant::now();
+    let out = Command::new(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{} failed ({}); stdout:\n{stdout}",
+        script.display(),
+        out.status
+    );
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("e2e-rootfs "))
+        .unwrap_or_else(|| panic!("no e2e-rootfs line from {}:\n{stdout}", script.display()));
+    let field = |k: &str| -> String {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("no {k}= in {line:?}"))
+    };
+    RootFs {
+        tar: PathBuf::from(field("tar")),
+        kernel: field("kernel"),
+        status: field("status"),
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Runs `tar` with `args`; panics with its stderr on failure.
+fn tar(args: &[&str], cwd: &Path) {
+    let out = Command::new("tar")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run tar");
+    assert!(
+        out.status.success(),
+        "tar {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A tar archive (to attach as a raw disk) of `files` as (path inside the
+/// archive, mode, content), owned by root. Built in `dir`, which is emptied.
+pub fn tar_disk(dir: &Path, name: &str, files: &[(&str, u32, &[u8])]) -> PathBuf {
+    let stage = dir.join(format!("{name}.d"));
+    let _ = std::fs::remove_dir_all(&stage);
+    for (path, mode, content) in files {
+        let p = stage.join(path.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("write {}: {e}", p.display()));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
+    }
+    let out = dir.join(format!("{name}.tar"));
+    let out_s = out.to_str().unwrap();
+    tar(
+        &[
+            "--owner=0",
+            "--group=0",
+            "--numeric-owner",
+            "--sort=name",
+            "-cf",
+            out_s,
+            ".",
+        ],
+        &stage,
+    );
+    let _ = std::fs::remove_dir_all(&stage);
+    out
+}
+
+/// The unit that reports multi-user on the console, runs a job and powers
+/// off (tests/e2e/e2e-report*; enabled by the installer).
+pub const E2E_REPORT: &str = include_str!("../e2e/e2e-report");
+pub const E2E_REPORT_SERVICE: &str = include_str!("../e2e/e2e-report.service");
+
+/// What install time adds to the tree: the locally built rear-build as
+/// /usr/local/sbin/rear-build and the e2e-report unit (not in the cached
+/// tree, so changing them keeps the cache).
+pub fn overlay_disk(dir: &Path) -> PathBuf {
+    let rb = std::fs::read(bin()).expect("read the rear-build binary");
+    tar_disk(
+        dir,
+        "overlay",
+        &[
+            ("usr/local/sbin/rear-build", 0o755, &rb),
+            ("usr/local/sbin/e2e-report", 0o755, E2E_REPORT.as_bytes()),
+            (
+                "etc/systemd/system/e2e-report.service",
+                0o644,
+                E2E_REPORT_SERVICE.as_bytes(),
+            ),
+        ],
+    )
+}
+
+/// A job for the installed system: a tar archive with `run` (bash), which
+/// the system's e2e-report unit runs once multi-user is reached, printing
+/// `E2E-RUN-EXIT=<code>`. Attach it with serial `e2e-job`.
+pub fn job_disk(dir: &Path, script: &str) -> PathBuf {
+    let body = format!("#!/bin/bash\n{script}");
+    tar_disk(dir, "job", &[("run", 0o755, body.as_bytes())])
+}
+
+/// A sparse raw disk image of `bytes`.
+pub fn blank_disk(path: &Path, bytes: u64) -> PathBuf {
+    let f =
+        std::fs::File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+    f.set_len(bytes).unwrap();
+    path.to_path_buf()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    /// qemu's SeaBIOS.
+    Bios,
+    /// OVMF from Debian's `ovmf` package.
+    Uefi,
+}
+
+/// One virtio disk.
+#[derive(Debug, Clone)]
+pub struct Disk {
+    pub path: PathBuf,
+    pub serial: String,
+    pub readonly: bool,
+    /// Offered to the firmware as a boot disk (in the order of the list).
+    pub boot: bool,
+}
+
+impl Disk {
+    pub fn rw(path: &Path, serial: &str) -> Disk {
+        Disk {
+            path: path.to_path_buf(),
+            serial: serial.to_string(),
+            readonly: false,
+            boot: false,
+        }
+    }
+    pub fn ro(path: &Path, serial: &str) -> Disk {
+        Disk {
+            readonly: true,
+            ..Disk::rw(path, serial)
+        }
+    }
+    pub fn boot(path: &Path, serial: &str) -> Disk {
+        Disk {
+            boot: true,
+            ..Disk::rw(path, serial)
+        }
+    }
+}
+
+/// A machine: booted from its disks (no `kernel`) through the firmware, or
+/// directly from a kernel and initrd with a command line.
+pub struct Machine<'a> {
+    pub name: &'a str,
+    pub firmware: Firmware,
+    pub kernel: Option<(&'a Path, &'a Path, &'a str)>,
+    pub disks: Vec<Disk>,
+    pub memory_mb: u32,
+}
+
+/// The qemu command line for `m` (exposed for logs and for tests of it).
+pub fn qemu_command(m: &Machine) -> Command {
+    let mut c = Command::new("qemu-system-x86_64");
+    c.args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2"])
+        .args(["-m", &m.memory_mb.to_string()])
+        .args(["-nodefaults", "-nographic", "-no-reboot"])
+        .args(["-serial", "stdio", "-boot", "strict=on"])
+        .args([
+            "-netdev",
+            "user,id=n0,restrict=on",
+            "-device",
+            "virtio-net-pci,netdev=n0,romfile=",
+        ]);
+    if m.firmware == Firmware::Uefi {
+        c.args(["-bios", "/usr/share/ovmf/OVMF.fd"]);
+    }
+    if let Some((kernel, initrd, append)) = m.kernel {
+        c.arg("-kernel")
+            .arg(kernel)
+            .arg("-initrd")
+            .arg(initrd)
+            .arg("-append")
+            .arg(format!("console=ttyS0 panic=-1 {append}"));
+    }
+    let mut bootindex = 0;
+    for (i, d) in m.disks.iter().enumerate() {
+        let ro = if d.readonly { ",readonly=on" } else { "" };
+        c.arg("-drive").arg(format!(
+            "file={},format=raw,if=none,id=d{i}{ro}",
+            d.path.display()
+        ));
+        let mut dev = format!("virtio-blk-pci,drive=d{i},serial={}", d.serial);
+        if d.boot {
+            dev.push_str(&format!(",bootindex={bootindex}"));
+            bootindex += 1;
+        }
+        c.arg("-device").arg(dev);
+    }
+    c
+}
+
+/// Starts `m`; its serial console is read line by line into the [`Vm`],
+/// and written as it comes to target/test-artefacts/`name`.console.log
+/// (`tail -f` it to watch; [`Vm::save_log`] rewrites it at the end).
+pub fn boot(m: &Machine) -> Vm {
+    if m.firmware == Firmware::Uefi {
+        assert!(
+            Path::new("/usr/share/ovmf/OVMF.fd").exists(),
+            "{}: UEFI needs /usr/share/ovmf/OVMF.fd: apt-get install ovmf",
+            m.name
+        );
+    }
+    let mut c = qemu_command(m);
+    eprintln!("{}: {:?}", m.name, c);
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start qemu-system-x86_64");
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    let live_path = artefact_dir().join(format!("{}.console.log", m.name));
+    let mut live = std::fs::File::create(&live_path)
+        .unwrap_or_else(|e| panic!("create {}: {e}", live_path.display()));
+    std::thread::spawn(move || {
+        use std::io::Write;
+        for line in BufReader::new(out).split(b'\n') {
+            let Ok(line) = line else { break };
+            // GRUB and getty draw with escape sequences and bare \r; keep
+            // the text, drop the carriage returns at the ends.
+            let s = String::from_utf8_lossy(&line)
+                .trim_end_matches('\r')
+                .to_string();
+            let _ = writeln!(live, "{s}");
+            if tx.send(s).is_err() {
+                break;
+            }
+        }
+    });
+    Vm {
+        child,
+        lines: rx,
+        log: Vec::new(),
+        name: m.name.to_string(),
+    }
+}
+
+/// The outcome of an installation.
+pub struct Installed {
+    /// The install script's exit code (0: the system is on the disks).
+    pub exit: i32,
+    /// What the script saved: log.txt, fstab, grub.cfg, blkid.txt.
+    pub results: PathBuf,
+    pub console_log: PathBuf,
+    pub seconds: f64,
+}
+
+/// Installs `rootfs` onto `targets` (attached first: vda, vdb, ...) with
+/// the layout `scenario` makes (a bash script using `tests/e2e/install-lib.sh`),
+/// from inside a rescue image built here with the installer included.
+/// `work` holds the image, the overlay and results disks. Results go to
+/// target/test-artefacts/`name`/.
+pub fn install(
+    name: &str,
+    work: &Path,
+    scenario: &str,
+    targets: &[PathBuf],
+    rootfs: &RootFs,
+    timeout: Duration,
+) -> Installed {
+    std::fs::create_dir_all(work).unwrap();
+    let script = work.join("e2e-install");
+    std::fs::write(
+        &script,
+        format!("#!/bin/bash\n{RESULTS_SNIPPET}\n{INSTALL_LIB}\n{scenario}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (kernel, initrd) = build_image(
+        &work.join("store"),
+        &work.join("rescue"),
+        &[(script, "/usr/local/bin/e2e-install")],
+    );
+    let overlay = overlay_disk(work);
+    let results = blank_disk(&work.join("results.raw"), 64 << 20);
+
+    let mut disks: Vec<Disk> = targets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Disk::rw(p, &format!("rbdisk{i}")))
+        .collect();
+    assert!(targets.len() < 9, "at most 8 target disks");
+    disks.push(Disk::ro(&rootfs.tar, "e2e-rootfs"));
+    disks.push(Disk::ro(&overlay, "e2e-overlay"));
+    disks.push(Disk::rw(&results, RESULTS_SERIAL));
+
+    let t0 = Instant::now();
+    let mut vm = boot(&Machine {
+        name,
+        firmware: Firmware::Bios,
+        kernel: Some((&kernel, &initrd, "rear.auto=run:/usr/local/bin/e2e-install")),
+        disks,
+        memory_mb: 2048,
+    });
+    let line = vm.expect("REAR-RUN-EXIT=", timeout);
+    vm.wait_exit(Duration::from_secs(60));
+    let seconds = t0.elapsed().as_secs_f64();
+    let console_log = vm.save_log();
+    drop(vm);
+    let exit: i32 = line
+        .rsplit("REAR-RUN-EXIT=")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(-1);
+
+    let out = artefact_dir().join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let r = Command::new("tar")
+        .arg("-C")
+        .arg(&out)
+        .arg("-xf")
+        .arg(&results)
+        .output()
+        .expect("run tar");
+    let _ = std::fs::remove_file(&results);
+    assert!(
+        r.status.success(),
+        "{name}: no results archive (install exit {exit}): {}\nconsole log: {}",
+        String::from_utf8_lossy(&r.stderr).trim(),
+        console_log.display()
+    );
+    Installed {
+        exit,
+        results: out,
+        console_log,
+        seconds,
+    }
+}
+
+/// What the installed system reported on its console (e2e-report unit).
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `E2E-STATE ...`: root, boot and swap devices, kernel.
+    pub state: String,
+    /// `E2E-REAR-BUILD ...`: `rear-build --version` inside the system.
+    pub rear_build: String,
+    /// Units systemd reported failed when multi-user was reached.
+    pub failed_units: Vec<String>,
+    /// Exit code of the job from an `e2e-job` disk, if one was attached.
+    pub job_exit: Option<i32>,
+    pub seconds: f64,
+    pub console_log: PathBuf,
+}
+
+/// Boots an installed system from `disks` (the boot disks first, marked
+/// [`Disk::boot`]), waits for the `E2E-MULTI-USER` marker, the job's exit
+/// if `with_job`, and the power-off; every wait bounded by `timeout` in
+/// all. The console log is saved either way.
+pub fn boot_installed(
+    name: &str,
+    firmware: Firmware,
+    disks: Vec<Disk>,
+    with_job: bool,
+    timeout: Duration,
+) -> Report {
+    let t0 = Instant::now();
+    let mut vm = boot(&Machine {
+        name,
+        firmware,
+        kernel: None,
+        disks,
+        memory_mb: 1024,
+    });
+    let left = |t0: Instant| timeout.saturating_sub(t0.elapsed());
+    let state = vm.expect("E2E-STATE ", left(t0));
+    let rear_build = vm.expect("E2E-REAR-BUILD ", left(t0));
+    let failed = vm.expect("E2E-FAILED-UNITS ", left(t0));
+    vm.expect("E2E-MULTI-USER", left(t0));
+    let seconds = t0.elapsed().as_secs_f64();
+    let job_exit = with_job.then(|| {
+        let l = vm.expect("E2E-RUN-EXIT=", left(t0));
+        l.rsplit("E2E-RUN-EXIT=")
+            .next()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(-1)
+    });
+    vm.expect("E2E-POWEROFF", left(t0));
+    vm.wait_exit(Duration::from_secs(120).min(left(t0) + Duration::from_secs(5)));
+    let console_log = vm.save_log();
+    let after = |l: &str, k: &str| l[l.find(k).unwrap() + k.len()..].trim().to_string();
+    let failed_units = after(&failed, "E2E-FAILED-UNITS ")
+        .trim_matches(|c| c == '[' || c == ']')
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    Report {
+        state: after(&state, "E2E-STATE "),
+        rear_build: after(&rear_build, "E2E-REAR-BUILD "),
+        failed_units,
+        job_exit,
+        seconds,
+        console_log,
+    }
+}
