@@ -9,11 +9,9 @@
 
 use crate::rescue_vm::{build_image, RESULTS_SNIPPET};
 use crate::{artefact_dir, bin, Vm};
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What the scripts in `tests/e2e/` are; the installer is compiled in.
@@ -263,40 +261,9 @@ pub fn boot(m: &Machine) -> Vm {
             m.name
         );
     }
-    let mut c = qemu_command(m);
+    let c = qemu_command(m);
     eprintln!("{}: {:?}", m.name, c);
-    let mut child = c
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start qemu-system-x86_64");
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    let live_path = artefact_dir().join(format!("{}.console.log", m.name));
-    let mut live = std::fs::File::create(&live_path)
-        .unwrap_or_else(|e| panic!("create {}: {e}", live_path.display()));
-    std::thread::spawn(move || {
-        use std::io::Write;
-        for line in BufReader::new(out).split(b'\n') {
-            let Ok(line) = line else { break };
-            // GRUB and getty draw with escape sequences and bare \r; keep
-            // the text, drop the carriage returns at the ends.
-            let s = String::from_utf8_lossy(&line)
-                .trim_end_matches('\r')
-                .to_string();
-            let _ = writeln!(live, "{s}");
-            if tx.send(s).is_err() {
-                break;
-            }
-        }
-    });
-    Vm {
-        child,
-        lines: rx,
-        log: Vec::new(),
-        name: m.name.to_string(),
-    }
+    Vm::spawn(m.name, c)
 }
 
 /// The outcome of an installation.
@@ -370,20 +337,14 @@ pub fn install(
     let out = artefact_dir().join(name);
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
-    let r = Command::new("tar")
-        .arg("-C")
-        .arg(&out)
-        .arg("-xf")
-        .arg(&results)
-        .output()
-        .expect("run tar");
+    let unpacked = crate::unpack_results(&results, &out);
     let _ = std::fs::remove_file(&results);
-    assert!(
-        r.status.success(),
-        "{name}: no results archive (install exit {exit}): {}\nconsole log: {}",
-        String::from_utf8_lossy(&r.stderr).trim(),
-        console_log.display()
-    );
+    if let Err(e) = unpacked {
+        panic!(
+            "{name}: no results archive (install exit {exit}): {e}\nconsole log: {}",
+            console_log.display()
+        );
+    }
     Installed {
         exit,
         results: out,

@@ -76,6 +76,22 @@ pub fn vm_tests_skipped(name: &str) -> bool {
     false
 }
 
+/// Unpacks the tar archive a guest wrote onto a raw results disk.
+pub fn unpack_results(disk: &Path, out_dir: &Path) -> Result<(), String> {
+    let r = Command::new("tar")
+        .arg("-C")
+        .arg(out_dir)
+        .arg("-xf")
+        .arg(disk)
+        .output()
+        .map_err(|e| format!("run tar: {e}"))?;
+    if r.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&r.stderr).trim().to_string())
+    }
+}
+
 pub fn which(prog: &str) -> bool {
     std::env::var("PATH")
         .unwrap_or_default()
@@ -133,6 +149,13 @@ impl Vm {
                 .arg("-device")
                 .arg(format!("virtio-blk-pci,drive=d{i},serial=rbdisk{i}"));
         }
+        Vm::spawn(spec.name, c)
+    }
+
+    /// Starts a prepared qemu command; its serial console (stdout) is read
+    /// line by line, and written as it comes to
+    /// target/test-artefacts/`name`.console.log (`tail -f` it to watch).
+    pub fn spawn(name: &str, mut c: Command) -> Vm {
         let mut child = c
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -141,13 +164,19 @@ impl Vm {
             .expect("start qemu-system-x86_64");
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().unwrap();
+        let live_path = artefact_dir().join(format!("{name}.console.log"));
+        let mut live = std::fs::File::create(&live_path)
+            .unwrap_or_else(|e| panic!("create {}: {e}", live_path.display()));
         std::thread::spawn(move || {
-            // The console mixes \r\n and bare \r; split on \n, keep the rest.
+            use std::io::Write;
+            // The console mixes \r\n and bare \r (GRUB, getty); split on
+            // \n and drop the carriage returns at the ends.
             for line in BufReader::new(out).split(b'\n') {
                 let Ok(line) = line else { break };
                 let s = String::from_utf8_lossy(&line)
                     .trim_end_matches('\r')
                     .to_string();
+                let _ = writeln!(live, "{s}");
                 if tx.send(s).is_err() {
                     break;
                 }
@@ -157,7 +186,7 @@ impl Vm {
             child,
             lines: rx,
             log: Vec::new(),
-            name: spec.name.to_string(),
+            name: name.to_string(),
         }
     }
 

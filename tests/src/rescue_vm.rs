@@ -120,19 +120,13 @@ pub fn run_in_rescue(
         });
     drop(vm);
 
-    let r = Command::new("tar")
-        .arg("-C")
-        .arg(out_dir)
-        .arg("-xf")
-        .arg(&results)
-        .output()
-        .expect("run tar");
+    let unpacked = crate::unpack_results(&results, out_dir);
     let _ = std::fs::remove_file(&results);
-    assert!(
-        r.status.success(),
-        "{name}: the results disk holds no readable tar archive (script exit {code}): {}\nconsole log: {}",
-        String::from_utf8_lossy(&r.stderr).trim(),
-        log.display()
-    );
+    if let Err(e) = unpacked {
+        panic!(
+            "{name}: the results disk holds no readable tar archive (script exit {code}): {e}\nconsole log: {}",
+            log.display()
+        );
+    }
     code
 }
