@@ -158,21 +158,7 @@ impl Store {
         let dest = self.object_path(hash);
         let dir = dest.parent().unwrap();
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        let tmp = self.tmp_path();
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o444)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
-        f.write_all(data).map_err(io_err("write", &tmp))?;
-        f.set_permissions(fs::Permissions::from_mode(0o444))
-            .map_err(io_err("chmod", &tmp))?;
-        drop(f);
-        fs::rename(&tmp, &dest).map_err(|e| {
-            let _ = fs::remove_file(&tmp);
-            io_err("rename into place", &dest)(e)
-        })
+        write_via(&self.tmp_path(), &dest, data, 0o444, false)
     }
 
     /// Stores bytes, returning their hash. Existing objects are not rewritten.
@@ -350,6 +336,12 @@ impl Store {
 /// Writes `data` to `tmp`, fsyncs it, renames it to `dest` and fsyncs the
 /// directory, so `dest` holds either the old or the whole new content.
 pub fn write_file_atomic_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_via(tmp, dest, data, mode, true)
+}
+
+/// Writes `tmp`, renames it to `dest`; `durable` adds the fsyncs (store
+/// objects leave them to one `Store::sync` per build).
+fn write_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -360,15 +352,19 @@ pub fn write_file_atomic_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32) ->
     // Mode set explicitly: the umask must not change what we write.
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(io_err("chmod", tmp))?;
-    f.sync_all().map_err(io_err("fsync", tmp))?;
+    if durable {
+        f.sync_all().map_err(io_err("fsync", tmp))?;
+    }
     drop(f);
     fs::rename(tmp, dest).map_err(|e| {
         let _ = fs::remove_file(tmp);
         io_err("rename into place", dest)(e)
     })?;
-    if let Some(dir) = dest.parent() {
-        if let Ok(d) = File::open(dir) {
-            let _ = d.sync_all();
+    if durable {
+        if let Some(dir) = dest.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
         }
     }
     Ok(())

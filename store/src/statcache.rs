@@ -3,7 +3,7 @@
 //! ctime is part of the key because it cannot be set from user space: a file
 //! rewritten with its old mtime restored still misses the cache.
 
-use crate::{hash_file, io_err, write_file_atomic, Hash, Result};
+use crate::{io_err, write_file_atomic, Hash, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
@@ -103,22 +103,6 @@ impl StatCache {
         }
     }
 
-    /// Hash of `path`'s content, read only when its stat changed.
-    pub fn hash(&self, path: &Path, meta: &fs::Metadata) -> Result<Hash> {
-        if let Some(h) = self.lookup(path, meta) {
-            return Ok(h);
-        }
-        let hash = hash_file(path)?;
-        self.insert(path, meta, &hash);
-        Ok(hash)
-    }
-
-    /// Hash of `path`, stat included.
-    pub fn hash_path(&self, path: &Path) -> Result<Hash> {
-        let meta = fs::metadata(path).map_err(io_err("stat", path))?;
-        self.hash(path, &meta)
-    }
-
     pub fn save(&self) -> Result<()> {
         if !*self.dirty.lock().unwrap() {
             return Ok(());
@@ -148,17 +132,19 @@ mod tests {
             .unwrap()
             .set_modified(old)
             .unwrap();
+        let store = crate::Store::open(&dir.path().join("store")).unwrap();
+        let put = |c: &StatCache| store.put_file(&f, &fs::metadata(&f).unwrap(), c).unwrap();
         let cache_file = dir.path().join("cache.json");
         let c = StatCache::load(&cache_file);
-        let h1 = c.hash_path(&f).unwrap();
+        let h1 = put(&c);
         c.save().unwrap();
 
         let c = StatCache::load(&cache_file);
-        assert_eq!(c.hash_path(&f).unwrap(), h1);
+        assert_eq!(put(&c), h1);
         assert_eq!((c.hits.load(Relaxed), c.misses.load(Relaxed)), (1, 0));
 
         fs::write(&f, b"two").unwrap();
-        let h2 = c.hash_path(&f).unwrap();
+        let h2 = put(&c);
         assert_ne!(h1, h2);
         assert_eq!(h2, crate::hash_bytes(b"two"));
         assert_eq!(c.misses.load(Relaxed), 1);
