@@ -1702,17 +1702,28 @@ fn gpt_flags(part: &mut Partition, flags: &[String], notes: &mut Vec<Note>) {
                 continue;
             }
         };
-        match type_ {
-            Some(prev) if prev != t => notes.push(note(
-                &part.device,
-                format!("parted flag {flag} conflicts with an earlier type flag; ignored"),
-            )),
-            _ => type_ = Some(t),
-        }
+        choose_type(&mut type_, t, flag, &part.device, notes);
     }
     part.type_ = type_.unwrap_or(GPT_LINUX_FS).to_string();
     if !attrs.is_empty() {
         part.attributes = Some(attrs.join(" "));
+    }
+}
+
+/// Takes `t` as the partition type unless an earlier flag chose another.
+fn choose_type<'a>(
+    type_: &mut Option<&'a str>,
+    t: &'a str,
+    flag: &str,
+    device: &str,
+    notes: &mut Vec<Note>,
+) {
+    match type_ {
+        Some(prev) if *prev != t => notes.push(note(
+            device,
+            format!("parted flag {flag} conflicts with an earlier type flag; ignored"),
+        )),
+        _ => *type_ = Some(t),
     }
 }
 
@@ -1755,13 +1766,7 @@ fn msdos_flags(part: &mut Partition, flags: &[String], notes: &mut Vec<Note>) ->
                 continue;
             }
         };
-        match type_ {
-            Some(prev) if prev != t => notes.push(note(
-                &part.device,
-                format!("parted flag {flag} conflicts with an earlier type flag; ignored"),
-            )),
-            _ => type_ = Some(t),
-        }
+        choose_type(&mut type_, t, flag, &part.device, notes);
     }
     let extended = part.kind == PartKind::Extended;
     part.type_ = match (extended, lba, type_) {
