@@ -401,17 +401,13 @@ fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {
         let path = if f.is_absolute() {
             f
         } else if f.components().count() == 1 {
-            image::SEARCH_PATH
-                .iter()
-                .map(|d| std::path::Path::new(d).join(&f))
-                .find(|p| p.exists())
-                .with_context(|| {
-                    format!(
-                        "{}: not found in PATH ({})",
-                        f.display(),
-                        image::SEARCH_PATH.join(":")
-                    )
-                })?
+            image::find_in_path(&f.to_string_lossy()).with_context(|| {
+                format!(
+                    "{}: not found in PATH ({})",
+                    f.display(),
+                    image::SEARCH_PATH.join(":")
+                )
+            })?
         } else {
             std::path::absolute(&f)?
         };

@@ -78,7 +78,8 @@ fn image_path(host: &Path) -> Result<String> {
     })
 }
 
-fn find_in_path(name: &str) -> Option<PathBuf> {
+/// A program by name in SEARCH_PATH (an absolute name as it is).
+pub fn find_in_path(name: &str) -> Option<PathBuf> {
     if name.starts_with('/') {
         return Path::new(name).exists().then(|| PathBuf::from(name));
     }
