@@ -97,6 +97,9 @@ pub struct Step {
 pub struct Plan {
     /// Old disk → new disk.
     pub mapping: BTreeMap<String, String>,
+    /// Old device → new device, for the disks and their partitions (what
+    /// the restored system's fstab, crypttab and boot configuration must follow).
+    pub renames: BTreeMap<String, String>,
     /// The disks the plan writes: exactly the mapping's targets.
     pub targets: BTreeSet<String>,
     pub steps: Vec<Step>,
@@ -1073,6 +1076,7 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
 
     let targets: BTreeSet<String> = mapping.values().cloned().collect();
     let plan = Plan {
+        renames: b.r.names.clone(),
         mapping,
         targets,
         steps: b.steps,
