@@ -3,6 +3,7 @@
 
 use crate::config::Backup;
 use crate::run::Cmd;
+use crate::say;
 use anyhow::{bail, Context, Result};
 use rear_backup::{restore_and_verify, tar::Tar, Backend, Exec, Spec, Target};
 use rear_layout::Layout;
@@ -41,10 +42,17 @@ pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
     paths
 }
 
+/// The backup's directory for this host, the target mounted if needed.
+pub fn target_dir(cfg: &Backup) -> Result<PathBuf> {
+    let target = Target::parse(&cfg.url).context("backup.url")?;
+    target.open(&Runner, &crate::rescue::host_name())
+}
+
+const LOG_DIR: &str = "/var/log/rear-build";
+
 pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
     let b = backend(cfg)?;
-    let target = Target::parse(&cfg.url).context("backup.url")?;
-    let dir = target.open(&Runner, &crate::rescue::host_name())?;
+    let dir = target_dir(cfg)?;
     let paths = paths_of(layout);
     if paths.is_empty() {
         bail!(
@@ -54,16 +62,19 @@ pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
     let spec = Spec {
         root: PathBuf::from("/"),
         paths,
+        // Our own log grows while the backup runs: it could never verify.
         exclude: cfg
             .exclude
             .iter()
+            .map(String::as_str)
+            .chain([LOG_DIR])
             .map(|x| PathBuf::from(x.trim_start_matches('/')))
             .collect(),
     };
     let t = std::time::Instant::now();
     let made = b.backup(&spec, &dir, &Runner)?;
-    eprintln!(
-        "rear-build: {} backup of {} files: {} ({:.1} MiB) in {:.1} s",
+    say!(
+        "{} backup of {} files: {} ({:.1} MiB) in {:.1} s",
         b.name(),
         made.files,
         made.archive.display(),
@@ -73,15 +84,45 @@ pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
     Ok(0)
 }
 
+/// Where `mkbackup` puts the rescue image on the backup target, so the
+/// medium that holds the backup also holds what recovers it.
+pub const IMAGE_DIR: &str = "rescue";
+
+/// Copies the image's artefacts and this run's log so far into the target's
+/// `rescue/` directory, replacing the previous set only when all are copied.
+pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
+    let dir = target_dir(cfg)?;
+    let part = dir.join(format!("{IMAGE_DIR}.partial"));
+    let _ = std::fs::remove_dir_all(&part);
+    std::fs::create_dir_all(&part).with_context(|| format!("create {}", part.display()))?;
+    let mut files: Vec<PathBuf> = artefacts.to_vec();
+    log::logger().flush();
+    files.extend(crate::ui::log_path());
+    for f in &files {
+        let name = f.file_name().context("artefact without a name")?;
+        std::fs::copy(f, part.join(name))
+            .with_context(|| format!("copy {} to {}", f.display(), part.display()))?;
+    }
+    let done = dir.join(IMAGE_DIR);
+    let old = dir.join(format!("{IMAGE_DIR}.old"));
+    let _ = std::fs::remove_dir_all(&old);
+    if done.exists() {
+        std::fs::rename(&done, &old).with_context(|| format!("rename {}", done.display()))?;
+    }
+    std::fs::rename(&part, &done).with_context(|| format!("rename {}", part.display()))?;
+    let _ = std::fs::remove_dir_all(&old);
+    say!("rescue image and log stored in {}", done.display());
+    Ok(())
+}
+
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
     let b = backend(cfg)?;
-    let target = Target::parse(&cfg.url).context("backup.url")?;
-    let dir = target.open(&Runner, &crate::rescue::host_name())?;
+    let dir = target_dir(cfg)?;
     let t = std::time::Instant::now();
     let n = restore_and_verify(b.as_ref(), &dir, root, &Runner)
         .with_context(|| format!("restore from {} into {}", dir.display(), root.display()))?;
-    eprintln!(
-        "rear-build: restored and verified {n} files into {} in {:.1} s",
+    say!(
+        "restored and verified {n} files into {} in {:.1} s",
         root.display(),
         t.elapsed().as_secs_f64()
     );

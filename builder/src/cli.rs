@@ -50,6 +50,9 @@ pub struct Cli {
     /// Trace output (more than debug).
     #[arg(short = 'D', long, global = true)]
     pub trace: bool,
+    /// The log of this run, with every external command and its outcome (default: /var/log/rear-build/rear-build-HOST.log; `none` for no log).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -114,9 +117,16 @@ pub enum Command {
 const RECOVER_HELP: &str = "\
 In the rescue system: recreate the storage layout saved by `savelayout`,
 mount it at /mnt/local, restore the backup ([backup] of the configuration)
-into it and check every file against the backup's manifest. Installing the
-bootloader is not implemented yet: without --no-bootloader, a recovery of a
-system with / or /boot ends with exit code 3 and says so.
+into it and check every file against the backup's manifest, then finalize
+the restored system: device names in fstab, crypttab, mdadm.conf and boot
+configuration follow renamed disks, its initramfs is rebuilt with its own
+tool when a device was renamed (--initramfs), and the bootloader it had is
+installed again: GRUB on the mapped disks (BIOS), or GRUB, shim or
+systemd-boot with a firmware boot entry and the fallback path EFI/BOOT
+(UEFI). Any failed step stops with a non-zero exit and names the step; the
+log goes into the restored system's /var/log/rear-build either way. For an
+unattended recovery of LUKS volumes, put the passphrase in the file
+luks-passphrase of the backup's directory.
 
 Disks of the layout are mapped to the disks here by identity (WWN, serial),
 then by the same name and size, then by a unique disk of the same size;
@@ -132,6 +142,22 @@ grows or shrinks to fit (or all of them scale, with --proportional).
   rear-build recover --layout-only --yes --map /dev/sda=/dev/vdb --passphrase-file /root/pass
 
 A re-run after a failure skips the steps already done (--restart to redo all).";
+
+impl Command {
+    /// Commands that change something (and so write a log); the others only read.
+    fn does_work(&self) -> bool {
+        matches!(
+            self,
+            Command::Image(_)
+                | Command::Mkbackup(_)
+                | Command::Mkbackuponly { .. }
+                | Command::Restoreonly { .. }
+                | Command::Savelayout { .. }
+                | Command::Recover(_)
+                | Command::Layoutonly(_)
+        )
+    }
+}
 
 #[derive(Subcommand, Debug)]
 pub enum LayoutCommand {
@@ -226,16 +252,29 @@ pub fn main() -> i32 {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rear-build: error: {e:#}");
+            ui::file_only("ERROR", &format!("{e:#}"));
+            log::logger().flush();
             2
         }
     }
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    if cli.command.does_work() {
+        let log = cli.log.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "/var/log/rear-build/rear-build-{}.log",
+                crate::rescue::host_name()
+            ))
+        });
+        if log.as_os_str() != "none" {
+            ui::log_to_file(&log);
+        }
+    }
     let (cfg, files) = config::load(&cli.config_dir)?;
     let store = cli.store.clone().unwrap_or_else(|| cfg.image.store.clone());
     match cli.command {
-        Command::Image(a) => image_cmd(&store, &cfg, a),
+        Command::Image(a) => image_cmd(&store, &cfg, &files, a).map(|_| 0),
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&store, s),
         Command::Dump => dump(&cfg, &files),
@@ -245,11 +284,13 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Mkbackup(a) => {
             let capture = layoutcmd::CaptureArgs::default().with_config(&cfg.layout);
             layoutcmd::savelayout(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT), &capture)?;
-            image_cmd(&store, &cfg, a)?;
-            backupcmd::mkbackuponly(
+            let image = image_cmd(&store, &cfg, &files, a)?;
+            let code = backupcmd::mkbackuponly(
                 &cfg.backup,
                 &layoutcmd::load(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT))?,
-            )
+            )?;
+            backupcmd::store_image(&cfg.backup, &image)?;
+            Ok(code)
         }
         Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
         Command::Savelayout { output, capture } => {
@@ -264,12 +305,12 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Recover(mut a) => {
             a.protect.extend(cfg.layout.protect.iter().cloned());
-            layoutcmd::recover(&a, &cfg.backup)
+            crate::recover::recover(&a, &cfg.backup)
         }
         Command::Layoutonly(mut a) => {
             a.layout_only = true;
             a.protect.extend(cfg.layout.protect.iter().cloned());
-            layoutcmd::recover(&a, &cfg.backup)
+            crate::recover::recover(&a, &cfg.backup)
         }
     }
 }
@@ -284,14 +325,25 @@ fn epoch() -> Result<u64> {
     }
 }
 
-fn image_cmd(store: &std::path::Path, cfg: &config::Config, a: ImageArgs) -> Result<i32> {
+/// Builds the image; returns the paths of vmlinuz, initrd.img and manifest.json.
+fn image_cmd(
+    store: &std::path::Path,
+    cfg: &config::Config,
+    config_files: &[PathBuf],
+    a: ImageArgs,
+) -> Result<[PathBuf; 3]> {
     let c = &cfg.image;
-    let includes = c
+    let mut includes = c
         .include
         .iter()
         .chain(&a.include)
         .map(|s| image::parse_include(s))
         .collect::<Result<Vec<_>>>()?;
+    // The configuration travels with the image (at the default place), so
+    // `recover` there finds the backup without arguments.
+    for f in config_files {
+        includes.push((f.clone(), config::image_path(f)));
+    }
     let modules = match a.modules {
         Some(m) => m,
         None => ModulesArg::from_str(&c.modules, true)
@@ -350,7 +402,7 @@ fn image_cmd(store: &std::path::Path, cfg: &config::Config, a: ImageArgs) -> Res
     for p in &report.paths {
         println!("{}", p.display());
     }
-    Ok(0)
+    Ok(report.paths)
 }
 
 fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {

@@ -127,6 +127,20 @@ pub fn files(dir: &Path) -> Result<Vec<PathBuf>> {
 
 /// Loads the layered configuration from `dir`; a missing directory is
 /// fine (defaults), a broken file is an error naming it.
+/// Where a loaded configuration file goes in the rescue image: the same
+/// name below the default directory.
+pub fn image_path(f: &Path) -> String {
+    let name = f.file_name().unwrap_or_default().to_string_lossy();
+    if f.parent()
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "conf.d")
+    {
+        format!("{DEFAULT_DIR}/conf.d/{name}")
+    } else {
+        format!("{DEFAULT_DIR}/config.toml")
+    }
+}
+
 pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
     let mut value = Value::try_from(Config::default()).expect("defaults serialize");
     let used = files(dir)?;

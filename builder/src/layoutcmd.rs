@@ -2,6 +2,7 @@
 //! layout import-rear, and recover --layout-only.
 
 use crate::run::Cmd;
+use crate::say;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rear_layout::apply::{self, Exec, Resolver};
@@ -80,7 +81,7 @@ pub fn savelayout(output: &Path, args: &CaptureArgs) -> Result<i32> {
     for n in &layout.notes {
         log::warn!("{}: {}", n.device, n.what);
     }
-    eprintln!("rear-build: layout saved to {}", output.display());
+    say!("layout saved to {}", output.display());
     Ok(0)
 }
 
@@ -113,11 +114,7 @@ pub fn import_rear(input: &Path, output: &Path) -> Result<i32> {
         rear_layout::rear::import(&text).with_context(|| format!("import {}", input.display()))?;
     write(output, &layout)?;
     print!("{}", show::tree(&layout));
-    eprintln!(
-        "rear-build: {} imported into {}",
-        input.display(),
-        output.display()
-    );
+    say!("{} imported into {}", input.display(), output.display());
     Ok(0)
 }
 
@@ -150,6 +147,9 @@ pub struct RecoverArgs {
     /// Do not install a bootloader after the restore (the system will not boot by itself).
     #[arg(long)]
     pub no_bootloader: bool,
+    /// Rebuild the restored system's initramfs with its own tool: auto (when a device was renamed), always, never.
+    #[arg(long, value_name = "WHEN", default_value = "auto", value_parser = ["auto", "always", "never"])]
+    pub initramfs: String,
     /// Do not ask before writing the disks.
     #[arg(long, short = 'y')]
     pub yes: bool,
@@ -212,8 +212,16 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
     Ok(line.trim() == "YES")
 }
 
-/// Recreates the layout; returns the layout and the exit code so far.
-pub fn recover_layout(a: &RecoverArgs) -> Result<(Layout, i32)> {
+/// What recreating the layout gave: the layout, old → new device names, and
+/// the exit code so far.
+pub struct Recreated {
+    pub layout: Layout,
+    pub renames: BTreeMap<String, String>,
+    pub code: i32,
+}
+
+/// Recreates the layout (or prints the plan with -s).
+pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
     let path = match &a.layout {
         Some(p) => p.clone(),
         None if Path::new(DEFAULT_LAYOUT).exists() => PathBuf::from(DEFAULT_LAYOUT),
@@ -248,28 +256,36 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<(Layout, i32)> {
         .context("cannot plan the recreation; nothing was written")?;
     if a.simulate {
         print!("{}", p.script(&path.to_string_lossy()));
-        return Ok((layout, 0));
+        return Ok(Recreated {
+            layout,
+            renames: p.renames,
+            code: 0,
+        });
     }
     for n in &p.notes {
-        eprintln!("rear-build: {n}");
+        say!("{n}");
     }
     for (o, n) in &p.mapping {
-        eprintln!("rear-build: {o} -> {n}");
+        say!("{o} -> {n}");
     }
     let confirmed = a.yes || a.unattended || confirm(&p, &present)?;
     if !confirmed {
-        eprintln!("rear-build: not confirmed; nothing was written");
-        return Ok((layout, 1));
+        say!("not confirmed; nothing was written");
+        return Ok(Recreated {
+            layout,
+            renames: p.renames,
+            code: 1,
+        });
     }
     let state = Path::new(STATE);
     if a.restart {
         let _ = std::fs::remove_file(state);
     }
     let ran = apply::apply(&p, &Runner, &Resolver::default(), state, &mut |l| {
-        eprintln!("rear-build: {l}")
+        say!("{l}")
     })?;
-    eprintln!(
-        "rear-build: layout recreated ({ran} steps run, {} in all){}",
+    say!(
+        "layout recreated ({ran} steps run, {} in all){}",
         p.steps.len(),
         if a.no_mount {
             String::new()
@@ -277,35 +293,9 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<(Layout, i32)> {
             format!("; file systems mounted at {}", a.mount_root)
         }
     );
-    Ok((layout, 0))
-}
-
-/// `recover`: the layout, then (unless --layout-only) the restore of the
-/// backup into it, verified file by file.
-pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
-    let (layout, code) = recover_layout(a)?;
-    if a.layout_only || a.simulate || code != 0 {
-        return Ok(code);
-    }
-    if a.no_mount {
-        bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");
-    }
-    crate::backupcmd::restoreonly(backup, Path::new(&a.mount_root))?;
-    let needs_bootloader = layout
-        .mounts
-        .iter()
-        .any(|m| m.mountpoint == "/" || m.mountpoint == "/boot");
-    if !a.no_bootloader && needs_bootloader {
-        eprintln!(
-            "rear-build: the data is restored and verified, but installing the bootloader is not implemented yet: \
-             the system will not boot until one is installed (e.g. chroot {} grub-install DISK)",
-            a.mount_root
-        );
-        return Ok(3);
-    }
-    eprintln!(
-        "rear-build: recovery finished: layout recreated, data restored and verified at {}",
-        a.mount_root
-    );
-    Ok(0)
+    Ok(Recreated {
+        layout,
+        renames: p.renames,
+        code: 0,
+    })
 }

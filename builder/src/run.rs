@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 
 /// Quoting as a shell would need it, shared with the layout plans.
 pub use rear_layout::plan::quote as shell_quote;
+pub use rear_layout::plan::quote_argv as shell_quote_argv;
 
 pub struct Cmd {
     program: OsString,
@@ -62,6 +63,7 @@ impl Cmd {
     /// Runs to completion; returns stdout. Fails on a non-zero exit.
     pub fn run(&self) -> Result<String> {
         log::debug!("running: {}", self.line());
+        let started = std::time::Instant::now();
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -90,6 +92,12 @@ impl Cmd {
             .wait_with_output()
             .with_context(|| format!("wait for `{}`", self.line()))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
+        log::debug!(
+            "{} after {:.2} s: {}",
+            if out.status.success() { "ok" } else { "failed" },
+            started.elapsed().as_secs_f64(),
+            self.line()
+        );
         if !out.status.success() {
             bail!(
                 "`{}` failed ({}): {}",

@@ -2,6 +2,10 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 pub struct Progress {
@@ -45,7 +49,7 @@ impl Progress {
             );
             match &self.bar {
                 Some(b) => b.println(line),
-                None if log::log_enabled!(log::Level::Info) => eprintln!("{line}"),
+                None if console_enabled(log::Level::Info) => eprintln!("{line}"),
                 None => {}
             }
         }
@@ -74,28 +78,69 @@ impl Default for Progress {
     }
 }
 
-struct Logger;
+/// Console lines by the chosen level; with a log file, everything down to
+/// debug (each external command and its outcome) goes there too.
+struct Logger {
+    console: log::LevelFilter,
+    file: Mutex<Option<(PathBuf, std::fs::File)>>,
+    started: Instant,
+}
+
+static LOGGER: OnceLock<Logger> = OnceLock::new();
+
+fn logger() -> Option<&'static Logger> {
+    LOGGER.get()
+}
+
+impl Logger {
+    fn to_file(&self, level: &str, msg: &str) {
+        if let Ok(mut g) = self.file.lock() {
+            if let Some((_, f)) = g.as_mut() {
+                let t = self.started.elapsed().as_secs_f64();
+                for line in msg.lines() {
+                    let _ = writeln!(f, "{t:9.3} {level:5} {line}");
+                }
+            }
+        }
+    }
+}
 
 impl log::Log for Logger {
     fn enabled(&self, m: &log::Metadata) -> bool {
         m.level() <= log::max_level()
     }
     fn log(&self, r: &log::Record) {
-        if self.enabled(r.metadata()) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let msg = r.args().to_string();
+        self.to_file(r.level().as_str(), &msg);
+        if r.level() <= self.console {
             let level = match r.level() {
                 log::Level::Error => "error: ",
                 log::Level::Warn => "warning: ",
                 _ => "",
             };
-            eprintln!("rear-build: {level}{}", r.args());
+            eprintln!("rear-build: {level}{msg}");
         }
     }
-    fn flush(&self) {}
+    fn flush(&self) {
+        if let Ok(mut g) = self.file.lock() {
+            if let Some((_, f)) = g.as_mut() {
+                let _ = f.flush();
+            }
+        }
+    }
+}
+
+/// Whether the console shows messages of `level` (the file may get more).
+pub fn console_enabled(level: log::Level) -> bool {
+    logger().is_some_and(|l| level <= l.console)
 }
 
 /// Warnings always; `-v` info; `-d` debug (every external command); `-D` trace.
 pub fn init_log(verbose: u8, debug: bool, trace: bool) {
-    let level = if trace {
+    let console = if trace {
         log::LevelFilter::Trace
     } else if debug || verbose >= 2 {
         log::LevelFilter::Debug
@@ -104,6 +149,76 @@ pub fn init_log(verbose: u8, debug: bool, trace: bool) {
     } else {
         log::LevelFilter::Warn
     };
-    let _ = log::set_logger(&Logger);
-    log::set_max_level(level);
+    let l = LOGGER.get_or_init(|| Logger {
+        console,
+        file: Mutex::new(None),
+        started: Instant::now(),
+    });
+    let _ = log::set_logger(l);
+    log::set_max_level(console.max(log::LevelFilter::Debug));
+}
+
+/// Starts the log file of this run at `path` (replacing the last run's),
+/// headed by the command line. A log that cannot be written is a warning,
+/// not a failure: the work itself does not depend on it.
+pub fn log_to_file(path: &Path) {
+    let Some(l) = logger() else { return };
+    let open = || -> std::io::Result<std::fs::File> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d)?;
+        }
+        std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)
+    };
+    match open() {
+        Ok(mut f) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0);
+            let argv: Vec<String> = std::env::args().collect();
+            let _ = writeln!(
+                f,
+                "# rear-build {} log, started at unix time {now}\n# {}",
+                env!("CARGO_PKG_VERSION"),
+                crate::run::shell_quote_argv(&argv)
+            );
+            if let Ok(mut g) = l.file.lock() {
+                *g = Some((path.to_path_buf(), f));
+            }
+        }
+        Err(e) => log::warn!("cannot write the log {}: {e}", path.display()),
+    }
+}
+
+/// The log file of this run, if one is written.
+pub fn log_path() -> Option<PathBuf> {
+    let l = logger()?;
+    let g = l.file.lock().ok()?;
+    g.as_ref().map(|(p, _)| p.clone())
+}
+
+/// A line for the log file only (what the console shows another way).
+pub fn file_only(level: &str, msg: &str) {
+    if let Some(l) = logger() {
+        l.to_file(level, msg);
+    }
+}
+
+/// A line for the operator: on stderr, and in the log file.
+pub fn say(msg: &str) {
+    eprintln!("rear-build: {msg}");
+    if let Some(l) = logger() {
+        l.to_file("INFO", msg);
+    }
+}
+
+/// `say!` with format arguments.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => { $crate::ui::say(&format!($($t)*)) };
 }

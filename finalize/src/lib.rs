@@ -166,7 +166,12 @@ pub fn plan(
         p.notes.push("no device was renamed: the restored initramfs is kept (--initramfs always rebuilds it)".into());
     }
 
-    if opts.bootloader {
+    let system = layout.mounts.iter().any(|m| m.mountpoint == "/");
+    if !system {
+        p.notes.push(
+            "the layout has no root file system (data only): no bootloader is installed".into(),
+        );
+    } else if opts.bootloader {
         match layout.boot.firmware {
             Firmware::Bios => bios(layout, renames, tree, opts, &mut p)?,
             Firmware::Uefi => uefi(layout, renames, tree, &mut p)?,

@@ -70,7 +70,17 @@ fn bios_layout() -> Layout {
         ..Default::default()
     });
     l.boot.grub_disks = vec!["/dev/sda".into()];
+    l.mounts.push(root_mount("/dev/sda2"));
     l
+}
+
+fn root_mount(dev: &str) -> Mount {
+    Mount {
+        device: dev.into(),
+        mountpoint: "/".into(),
+        fstype: "ext4".into(),
+        ..Default::default()
+    }
 }
 
 fn opts() -> Options {
@@ -224,6 +234,12 @@ fn missing_grub_pieces_are_errors_that_name_them() {
     l2.boot.grub_disks.clear();
     let err = plan(&l2, &r, &Mem::new(&[]), &opts()).unwrap_err();
     assert_eq!(err, Error::UnknownBiosLoader);
+    // A data-only layout (no /) needs no bootloader.
+    let mut data = l2.clone();
+    data.mounts[0].mountpoint = "/srv".into();
+    let p = plan(&data, &r, &Mem::new(&[]), &opts()).unwrap();
+    assert!(p.steps.is_empty());
+    assert!(p.notes.iter().any(|n| n.contains("no root file system")));
     // --no-bootloader skips all of it.
     let mut o = opts();
     o.bootloader = false;
@@ -246,6 +262,7 @@ fn uefi_layout(loader: &str) -> Layout {
         fstype: "vfat".into(),
         ..Default::default()
     });
+    l.mounts.push(root_mount("/dev/sda2"));
     l.boot.firmware = Firmware::Uefi;
     l.boot.esp = Some("/dev/sda1".into());
     l.boot.efi_entries = vec![

@@ -1,0 +1,87 @@
+//! `recover`: recreate the layout, restore the backup into it and verify
+//! every file, then finalize the restored system (device names, initramfs,
+//! bootloader). Any failed step stops the recovery with its name; the log
+//! goes to the console and into the restored system either way.
+
+use crate::layoutcmd::{self, RecoverArgs};
+use crate::say;
+use anyhow::{bail, Context, Result};
+use rear_finalize::Initramfs;
+use std::path::Path;
+
+/// A file in the backup's directory whose first line is the LUKS
+/// passphrase, for unattended recovery (the backup medium is kept safe
+/// like the passphrase itself).
+pub const PASSPHRASE_FILE: &str = "luks-passphrase";
+
+pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
+    let mut a = a.clone();
+    let restoring = !a.layout_only && !a.simulate;
+    if restoring && a.no_mount {
+        bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");
+    }
+    if restoring && a.passphrase_file.is_none() && backup.method != "none" {
+        let f = crate::backupcmd::target_dir(backup)?.join(PASSPHRASE_FILE);
+        if f.is_file() {
+            say!("LUKS passphrase from {}", f.display());
+            a.passphrase_file = Some(f);
+        }
+    }
+    let r = layoutcmd::recover_layout(&a)?;
+    if !restoring || r.code != 0 {
+        return Ok(r.code);
+    }
+    let root = Path::new(&a.mount_root);
+    let result = restore_and_finalize(&a, backup, &r, root);
+    match &result {
+        Ok(()) => say!(
+            "recovery finished: layout recreated, data restored and verified, system finalized at {}",
+            a.mount_root
+        ),
+        // main prints it; the copy in the restored system must have it too.
+        Err(e) => crate::ui::file_only("ERROR", &format!("{e:#}")),
+    }
+    save_log(root);
+    result.map(|()| 0)
+}
+
+fn restore_and_finalize(
+    a: &RecoverArgs,
+    backup: &crate::config::Backup,
+    r: &layoutcmd::Recreated,
+    root: &Path,
+) -> Result<()> {
+    crate::backupcmd::restoreonly(backup, root)
+        .context("recovery failed at step \"restore the backup\"")?;
+    let opts = rear_finalize::Options {
+        initramfs: match a.initramfs.as_str() {
+            "always" => Initramfs::Always,
+            "never" => Initramfs::Never,
+            _ => Initramfs::Auto,
+        },
+        bootloader: !a.no_bootloader,
+        root: a.mount_root.clone(),
+    };
+    let tree = rear_finalize::Dir(root.to_path_buf());
+    let plan = rear_finalize::plan(&r.layout, &r.renames, &tree, &opts)
+        .context("recovery failed at step \"plan the finalization\"")?;
+    crate::finalize::run(&plan, root).context("recovery failed while finalizing")?;
+    Ok(())
+}
+
+/// This run's log into the restored system's /var/log/rear-build.
+fn save_log(root: &Path) {
+    let Some(log) = crate::ui::log_path() else {
+        return;
+    };
+    if !root.join("etc").is_dir() {
+        return; // nothing restored there to keep it
+    }
+    let dir = root.join("var/log/rear-build");
+    let dst = dir.join(format!("recover-{}.log", crate::rescue::host_name()));
+    log::logger().flush();
+    match std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(&log, &dst)) {
+        Ok(_) => say!("log copied to {}", dst.display()),
+        Err(e) => log::warn!("cannot copy the log to {}: {e}", dst.display()),
+    }
+}
