@@ -42,6 +42,24 @@ pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
     paths
 }
 
+/// The disk that holds a `usb://LABEL` target, if it is attached: it is
+/// the backup medium, never part of the layout (as ReaR leaves it out).
+pub fn medium_disk(cfg: &Backup) -> Option<String> {
+    let Ok(Target::Usb { label }) = Target::parse(&cfg.url) else {
+        return None;
+    };
+    let dev = Cmd::new("blkid").args(["-L", &label]).run().ok()?;
+    let name = Path::new(dev.trim()).file_name()?.to_str()?.to_string();
+    let sys = std::fs::canonicalize(format!("/sys/class/block/{name}")).ok()?;
+    // A partition's sysfs directory sits inside its disk's.
+    let disk = if sys.join("partition").exists() {
+        sys.parent()?.file_name()?.to_str()?.to_string()
+    } else {
+        name
+    };
+    Some(format!("/dev/{disk}"))
+}
+
 /// The backup's directory for this host, the target mounted if needed.
 pub fn target_dir(cfg: &Backup) -> Result<PathBuf> {
     let target = Target::parse(&cfg.url).context("backup.url")?;

@@ -282,7 +282,7 @@ fn run(cli: Cli) -> Result<i32> {
             backupcmd::mkbackuponly(&cfg.backup, &layoutcmd::load(&layout)?)
         }
         Command::Mkbackup(a) => {
-            let capture = layoutcmd::CaptureArgs::default().with_config(&cfg.layout);
+            let capture = capture_args(&cfg, &layoutcmd::CaptureArgs::default());
             layoutcmd::savelayout(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT), &capture)?;
             let image = image_cmd(&store, &cfg, &files, a)?;
             let code = backupcmd::mkbackuponly(
@@ -294,10 +294,10 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
         Command::Savelayout { output, capture } => {
-            layoutcmd::savelayout(&output, &capture.with_config(&cfg.layout))
+            layoutcmd::savelayout(&output, &capture_args(&cfg, &capture))
         }
         Command::Checklayout { layout, capture } => {
-            layoutcmd::checklayout(&layout, &capture.with_config(&cfg.layout))
+            layoutcmd::checklayout(&layout, &capture_args(&cfg, &capture))
         }
         Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
         Command::Layout(LayoutCommand::ImportRear { input, output }) => {
@@ -313,6 +313,16 @@ fn run(cli: Cli) -> Result<i32> {
             crate::recover::recover(&a, &cfg.backup)
         }
     }
+}
+
+/// The capture flags with the configuration's, and the backup medium left out.
+fn capture_args(cfg: &config::Config, flags: &layoutcmd::CaptureArgs) -> layoutcmd::CaptureArgs {
+    let mut c = flags.with_config(&cfg.layout);
+    if let Some(d) = backupcmd::medium_disk(&cfg.backup) {
+        log::info!("{d} holds the backup target {}: not part of the layout", cfg.backup.url);
+        c.exclude_disks.push(d);
+    }
+    c
 }
 
 fn epoch() -> Result<u64> {

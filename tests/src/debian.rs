@@ -19,6 +19,10 @@ pub const INSTALL_LIB: &str = include_str!("../e2e/install-lib.sh");
 /// Scenario (a): BIOS, GPT with bios_grub, ext4 root + ext4 /boot + swap.
 pub const SCENARIO_A: &str = include_str!("../e2e/scenario-a.sh");
 
+/// Test data for the source system, and the file list compared after recovery.
+pub const TESTDATA: &str = include_str!("../e2e/testdata.sh");
+pub const FSLIST: &str = include_str!("../e2e/fslist.sh");
+
 /// The results disk's serial: above every target disk's `rbdiskN`, so
 /// [`RESULTS_SNIPPET`] picks it.
 const RESULTS_SERIAL: &str = "rbdisk9";
@@ -148,6 +152,85 @@ pub fn overlay_disk(dir: &Path) -> PathBuf {
 pub fn job_disk(dir: &Path, script: &str) -> PathBuf {
     let body = format!("#!/bin/bash\n{script}");
     tar_disk(dir, "job", &[("run", 0o755, body.as_bytes())])
+}
+
+/// A job as [`job_disk`], with more files beside `run` (name, content).
+pub fn job_disk_with(dir: &Path, script: &str, files: &[(&str, &[u8])]) -> PathBuf {
+    let body = format!("#!/bin/bash\n{script}");
+    let mut all: Vec<(&str, u32, &[u8])> = vec![("run", 0o755, body.as_bytes())];
+    all.extend(files.iter().map(|(n, c)| (*n, 0o755, *c)));
+    tar_disk(dir, "job", &all)
+}
+
+/// A sparse raw disk of `bytes` with an ext4 file system labelled REAR-000,
+/// the backup medium of the tests (made here: mkfs works on a file).
+pub fn rear000_disk(path: &Path, bytes: u64) -> PathBuf {
+    blank_disk(path, bytes);
+    let out = Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "REAR-000"])
+        .arg(path)
+        .output()
+        .expect("run mkfs.ext4");
+    assert!(
+        out.status.success(),
+        "mkfs.ext4 {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path.to_path_buf()
+}
+
+/// Copies `inside` (a path on the ext4 file system of `disk`) to `dest`
+/// with debugfs, which reads the image without mounting it (the host
+/// kernel need not be trusted with it). Err when it is not there.
+pub fn ext4_get(disk: &Path, inside: &str, dest: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_file(dest);
+    let out = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("dump -p {inside} {}", dest.display()))
+        .arg(disk)
+        .output()
+        .map_err(|e| format!("run debugfs: {e}"))?;
+    if dest.is_file() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{inside} is not on {}: {}",
+            disk.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// Boots a rescue image (kernel, initrd) with `append` and `disks`, waits
+/// for `REAR-RUN-EXIT=` and the power-off; returns (exit code, seconds,
+/// console log path).
+pub fn rescue_run(
+    name: &str,
+    kernel: &Path,
+    initrd: &Path,
+    append: &str,
+    disks: Vec<Disk>,
+    timeout: Duration,
+) -> (i32, f64, PathBuf) {
+    let t0 = Instant::now();
+    let mut vm = boot(&Machine {
+        name,
+        firmware: Firmware::Bios,
+        kernel: Some((kernel, initrd, append)),
+        disks,
+        memory_mb: 2048,
+    });
+    let line = vm.expect("REAR-RUN-EXIT=", timeout);
+    vm.wait_exit(Duration::from_secs(60));
+    let seconds = t0.elapsed().as_secs_f64();
+    let log = vm.save_log();
+    let exit = line
+        .rsplit("REAR-RUN-EXIT=")
+        .next()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(-1);
+    (exit, seconds, log)
 }
 
 /// A sparse raw disk image of `bytes`.

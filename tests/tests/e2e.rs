@@ -1,11 +1,16 @@
 //! The end-to-end disaster-recovery loop on a real Debian bookworm system
 //! (issue 4). Run by `ci/e2e`; ignored in the ordinary test run.
 //!
-//! So far: the system is built (or taken from the cache), installed onto
-//! scenario (a)'s layout from inside the rescue system, and booted from its
-//! own disk to multi-user.target; a job run inside it checks the installed
-//! rear-build. Each phase prints `E2E-TIMING phase=... seconds=...`.
+//! The loop: the system is built (or taken from the cache) and installed
+//! onto a scenario's layout from inside a rescue system; booted from its own
+//! disks, it gets test data, lists every file, and runs `rear-build
+//! mkbackup` onto a disk labelled REAR-000; its disks are replaced by blank
+//! ones; the rescue image mkbackup stored on REAR-000 boots with
+//! `rear.auto=recover`; the recovered disks boot to multi-user, and their
+//! file list and layout must equal the source's. Each phase prints
+//! `E2E-TIMING phase=... seconds=...`.
 
+use rear_layout::{compare, Layout};
 use rear_tests::debian::{self, Disk, Firmware};
 use rear_tests::{artefact_dir, vm_tests_skipped};
 use std::path::PathBuf;
@@ -26,24 +31,218 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// Checks run inside the booted system (its exit code is asserted).
-const JOB_A: &str = r#"
-set -eux
-# The installed system is what scenario (a) says: ext4 / and /boot, swap.
-test "$(findmnt -no FSTYPE /)" = ext4
-test "$(findmnt -no FSTYPE /boot)" = ext4
-swapon --show=NAME --noheadings | grep -qx /dev/vda3
-# fstab names every file system by UUID.
-! grep -v '^#' /etc/fstab | grep -v '^UUID=' | grep -q .
-# rear-build runs here and sees the layout.
-rear-build --version
-rear-build savelayout -o /tmp/layout.json
-rear-build layout show /tmp/layout.json
-# Time since the kernel started (systemd-analyze needs a finished boot,
-# and this job is part of it); for the README's figures, not asserted.
-echo "E2E-UPTIME $(cut -d' ' -f1 /proc/uptime) s"
+
+
+/// The host name of the Debian tree (tests/e2e/debian-rootfs.sh).
+const HOST: &str = "e2e-bookworm";
+
+/// Inside the source system: test data, the file list, mkbackup; the list,
+/// layout and log go onto the REAR-000 disk (e2e/), which mkbackup left
+/// mounted at /run/rear-build/target.
+const SOURCE_JOB: &str = r#"
+set -euxo pipefail
+cd "$(dirname "$0")"
+./testdata.sh
+rear-build mkbackup
+T=/run/rear-build/target
+findmnt "$T"
+mkdir -p "$T/e2e"
+./fslist.sh / > "$T/e2e/source.list"
+cp /var/lib/rear-build/layout.json "$T/e2e/source-layout.json"
+cp "/var/log/rear-build/rear-build-$(hostname).log" "$T/e2e/mkbackup.log"
+wc -l "$T/e2e/source.list"
+umount "$T"
+sync
 echo E2E-JOB-OK
 "#;
+
+/// Inside the recovered system: what it is, its layout and file list, onto
+/// the REAR-000 disk again (e2e/).
+const RECOVERED_JOB: &str = r#"
+set -euxo pipefail
+cd "$(dirname "$0")"
+B=/mnt/backup
+mkdir -p $B
+mount "$(blkid -L REAR-000)" $B
+rear-build savelayout -o $B/e2e/recovered-layout.json
+./fslist.sh / > $B/e2e/recovered.list
+cp /var/log/rear-build/recover-*.log $B/e2e/ || true
+findmnt -no SOURCE,FSTYPE / > $B/e2e/recovered-root
+umount $B
+sync
+echo E2E-JOB-OK
+"#;
+
+/// Fetches e2e/`name` from the REAR-000 disk into `dir`.
+fn fetch(backup: &std::path::Path, inside: &str, dir: &std::path::Path) -> PathBuf {
+    let name = inside.rsplit('/').next().unwrap();
+    let dest = dir.join(name);
+    debian::ext4_get(backup, inside, &dest).unwrap_or_else(|e| panic!("{e}"));
+    dest
+}
+
+fn layout(p: &std::path::Path) -> Layout {
+    Layout::from_json(&read(p.to_path_buf())).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The part of every scenario after installation: back up, replace the
+/// disks, recover, boot the recovered disks, compare. `new_disks` are
+/// (path, bytes) of the blank replacements, attached in the same order.
+struct Loop<'a> {
+    name: &'a str,
+    firmware: Firmware,
+    work: &'a std::path::Path,
+    disks: Vec<PathBuf>,
+    new_disks: Vec<(&'a str, u64)>,
+    /// Old disk → new disk, for comparing layouts.
+    mapping: Vec<(&'a str, &'a str)>,
+    /// What the recovered system's E2E-STATE line must contain.
+    state: &'a [&'a str],
+}
+
+fn run_loop(l: &Loop) {
+    let out = artefact_dir().join(format!("{}-files", l.name));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let backup = debian::rear000_disk(&l.work.join("rear000.raw"), 8 * GIB);
+    let helpers: [(&str, &[u8]); 2] = [
+        ("testdata.sh", debian::TESTDATA.as_bytes()),
+        ("fslist.sh", debian::FSLIST.as_bytes()),
+    ];
+
+    // 1. The source system: test data, file list, mkbackup.
+    let job = debian::job_disk_with(l.work, SOURCE_JOB, &helpers);
+    let mut disks: Vec<Disk> = l
+        .disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Disk::boot(d, &format!("rbdisk{i}")))
+        .collect();
+    disks.push(Disk::rw(&backup, "rear000"));
+    disks.push(Disk::ro(&job, "e2e-job"));
+    let src = debian::boot_installed(
+        &format!("{}-source", l.name),
+        l.firmware,
+        disks,
+        true,
+        Duration::from_secs(1800),
+    );
+    timing("source-vm", src.seconds, "mkbackup and file list");
+    assert_eq!(
+        src.job_exit,
+        Some(0),
+        "the source job (test data, mkbackup, file list) failed; console log {}",
+        src.console_log.display()
+    );
+    let rescue = format!("/rear/{HOST}/rescue");
+    let kernel = fetch(&backup, &format!("{rescue}/vmlinuz"), &out);
+    let initrd = fetch(&backup, &format!("{rescue}/initrd.img"), &out);
+    fetch(&backup, &format!("{rescue}/manifest.json"), &out);
+    let source_list = fetch(&backup, "/e2e/source.list", &out);
+    let source_layout = fetch(&backup, "/e2e/source-layout.json", &out);
+    fetch(&backup, "/e2e/mkbackup.log", &out);
+
+    // 2. New blank disks, with other serials: a replaced machine's disks.
+    let new: Vec<PathBuf> = l
+        .new_disks
+        .iter()
+        .map(|(n, bytes)| debian::blank_disk(&l.work.join(n), *bytes))
+        .collect();
+    for d in &l.disks {
+        let _ = std::fs::remove_file(d);
+    }
+
+    // 3. The rescue image from the backup medium recovers unattended.
+    let mut disks: Vec<Disk> = new
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Disk::rw(d, &format!("newdisk{i}")))
+        .collect();
+    disks.push(Disk::rw(&backup, "rear000"));
+    let (exit, secs, console) = debian::rescue_run(
+        &format!("{}-recover", l.name),
+        &kernel,
+        &initrd,
+        "rear.auto=recover",
+        disks,
+        Duration::from_secs(2400),
+    );
+    timing("recover-vm", secs, "rear.auto=recover");
+    let log = read(console.clone());
+    assert_eq!(
+        exit,
+        0,
+        "unattended recovery failed; console log {}:\n{}",
+        console.display(),
+        tail(&log, 40)
+    );
+    assert!(log.contains("recovery finished"), "{}", tail(&log, 40));
+
+    // 4. The recovered disks boot by themselves.
+    let job = debian::job_disk_with(l.work, RECOVERED_JOB, &helpers);
+    let mut disks: Vec<Disk> = new
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Disk::boot(d, &format!("newdisk{i}")))
+        .collect();
+    disks.push(Disk::rw(&backup, "rear000"));
+    disks.push(Disk::ro(&job, "e2e-job"));
+    let rec = debian::boot_installed(
+        &format!("{}-recovered", l.name),
+        l.firmware,
+        disks,
+        true,
+        Duration::from_secs(1800),
+    );
+    timing("recovered-vm", rec.seconds, "to multi-user");
+    eprintln!("{}: recovered system: {rec:?}", l.name);
+    for want in l.state {
+        assert!(rec.state.contains(want), "{want} not in {:?}", rec.state);
+    }
+    assert!(
+        rec.failed_units.is_empty(),
+        "units failed on the recovered system: {:?} (console log {})",
+        rec.failed_units,
+        rec.console_log.display()
+    );
+    assert_eq!(
+        rec.job_exit,
+        Some(0),
+        "the checks in the recovered system failed; console log {}",
+        rec.console_log.display()
+    );
+
+    // 5. Every file as it was; the layout as it was (up to the mapping).
+    let recovered_list = fetch(&backup, "/e2e/recovered.list", &out);
+    let recovered_layout = fetch(&backup, "/e2e/recovered-layout.json", &out);
+    let diffs = rear_tests::fslist::diff(
+        &read(source_list),
+        &read(recovered_list),
+        &rear_tests::fslist::Ignore::default(),
+    );
+    assert!(
+        diffs.is_empty(),
+        "{} differences between the source and the recovered files, e.g.:\n{}",
+        diffs.len(),
+        diffs.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+    );
+    let opts = compare::Options {
+        mapping: l
+            .mapping
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect(),
+        ignore_sizes: l.mapping.iter().any(|(a, b)| a != b),
+        recreated: true,
+    };
+    let d = compare::diff(&layout(&source_layout), &layout(&recovered_layout), &opts);
+    assert!(
+        d.is_empty(),
+        "the recovered layout differs from the source:\n{}",
+        d.join("\n")
+    );
+    eprintln!("{}: console logs and files in {}", l.name, artefact_dir().display());
+}
 
 #[test]
 #[ignore = "e2e: ci/e2e"]
@@ -57,13 +256,11 @@ fn a_bios_gpt_ext4_boot_swap() {
         rootfs.seconds,
         &format!("status={} kernel={}", rootfs.status, rootfs.kernel),
     );
-
     let work = tempfile::Builder::new()
         .prefix("rear-e2e-a-")
         .tempdir_in("/var/tmp")
         .unwrap();
     let disk = debian::blank_disk(&work.path().join("vda.raw"), 4 * GIB);
-
     let inst = debian::install(
         "e2e-a-install",
         &work.path().join("install"),
@@ -86,47 +283,13 @@ fn a_bios_gpt_ext4_boot_swap() {
         inst.console_log.display(),
         tail(&log, 60)
     );
-    let fstab = read(inst.results.join("fstab"));
-    assert_eq!(
-        fstab.lines().filter(|l| l.starts_with("UUID=")).count(),
-        3,
-        "fstab:\n{fstab}"
-    );
-    let grub_cfg = read(inst.results.join("grub.cfg"));
-    assert!(grub_cfg.contains("e2e.poweroff=1"), "grub.cfg:\n{grub_cfg}");
-
-    let job = debian::job_disk(work.path(), JOB_A);
-    let report = debian::boot_installed(
-        "e2e-a-boot",
-        Firmware::Bios,
-        vec![Disk::boot(&disk, "rbdisk0"), Disk::ro(&job, "e2e-job")],
-        true,
-        Duration::from_secs(900),
-    );
-    timing("boot-vm", report.seconds, "to multi-user");
-    eprintln!("e2e a: {report:?}");
-    assert!(
-        report.state.contains("root=/dev/vda4") && report.state.contains("boot=/dev/vda2"),
-        "{report:?}"
-    );
-    assert!(
-        report.rear_build.starts_with("rear-build "),
-        "rear-build does not run in the installed system: {report:?}"
-    );
-    assert!(
-        report.failed_units.is_empty(),
-        "units failed on the installed system: {:?} (console log {})",
-        report.failed_units,
-        report.console_log.display()
-    );
-    assert_eq!(
-        report.job_exit,
-        Some(0),
-        "the checks inside the installed system failed; console log {}",
-        report.console_log.display()
-    );
-    eprintln!(
-        "e2e a: console logs and results in {}",
-        artefact_dir().display()
-    );
+    run_loop(&Loop {
+        name: "e2e-a",
+        firmware: Firmware::Bios,
+        work: work.path(),
+        disks: vec![disk],
+        new_disks: vec![("new-vda.raw", 4 * GIB)],
+        mapping: vec![("/dev/vda", "/dev/vda")],
+        state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
+    });
 }
