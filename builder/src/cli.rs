@@ -319,7 +319,10 @@ fn run(cli: Cli) -> Result<i32> {
 fn capture_args(cfg: &config::Config, flags: &layoutcmd::CaptureArgs) -> layoutcmd::CaptureArgs {
     let mut c = flags.with_config(&cfg.layout);
     if let Some(d) = backupcmd::medium_disk(&cfg.backup) {
-        log::info!("{d} holds the backup target {}: not part of the layout", cfg.backup.url);
+        log::info!(
+            "{d} holds the backup target {}: not part of the layout",
+            cfg.backup.url
+        );
         c.exclude_disks.push(d);
     }
     c

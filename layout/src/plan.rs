@@ -188,7 +188,8 @@ fn protection(disk: &PresentDisk, patterns: &[String]) -> Option<String> {
 }
 
 /// Old disk → new disk: `--map` first, then identity (WWN, serial), then
-/// same name and size, then a unique disk of the same size.
+/// same name and size, then a unique disk of the same size, then the same
+/// name on a larger disk.
 pub fn map_disks(
     layout: &Layout,
     present: &[PresentDisk],
@@ -249,6 +250,20 @@ pub fn map_disks(
             .collect();
         if same.len() == 1 {
             map.insert(d.device.clone(), same[0].device.clone());
+        }
+    }
+    // The same name on a larger disk: a failed disk replaced by a bigger one.
+    for d in &layout.disks {
+        if map.contains_key(&d.device) {
+            continue;
+        }
+        if let Some(p) = present.iter().find(|p| {
+            p.device == d.device
+                && p.size > d.size
+                && !taken(&map, &p.device)
+                && protection(p, &opts.write_protected).is_none()
+        }) {
+            map.insert(d.device.clone(), p.device.clone());
         }
     }
     for d in &layout.disks {
@@ -1615,6 +1630,28 @@ mod tests {
         same.serial = Some("OLD0".into());
         let p = plan(&gpt_layout(), &[other, same], &Options::default()).unwrap();
         assert_eq!(p.mapping["/dev/vda"], "/dev/vdb");
+    }
+
+    #[test]
+    fn a_larger_disk_of_the_same_name_replaces_the_old_one_a_smaller_does_not() {
+        // gpt_layout's /dev/vda is 2 GiB.
+        let p = plan(
+            &gpt_layout(),
+            &[disk("/dev/vda", 4 * GIB)],
+            &Options::default(),
+        )
+        .unwrap();
+        assert_eq!(p.mapping["/dev/vda"], "/dev/vda");
+        let err = plan(&gpt_layout(), &[disk("/dev/vda", GIB)], &Options::default()).unwrap_err();
+        assert!(matches!(err, PlanError::Unmapped { .. }), "{err}");
+        // Another name of any larger size is not guessed.
+        let err = plan(
+            &gpt_layout(),
+            &[disk("/dev/vdb", 4 * GIB)],
+            &Options::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PlanError::Unmapped { .. }), "{err}");
     }
 
     #[test]

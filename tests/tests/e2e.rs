@@ -31,8 +31,6 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-
-
 /// The host name of the Debian tree (tests/e2e/debian-rootfs.sh).
 const HOST: &str = "e2e-bookworm";
 
@@ -224,7 +222,12 @@ fn run_loop(l: &Loop) {
         diffs.is_empty(),
         "{} differences between the source and the recovered files, e.g.:\n{}",
         diffs.len(),
-        diffs.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        diffs
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let opts = compare::Options {
         mapping: l
@@ -241,7 +244,11 @@ fn run_loop(l: &Loop) {
         "the recovered layout differs from the source:\n{}",
         d.join("\n")
     );
-    eprintln!("{}: console logs and files in {}", l.name, artefact_dir().display());
+    eprintln!(
+        "{}: console logs and files in {}",
+        l.name,
+        artefact_dir().display()
+    );
 }
 
 #[test]

@@ -237,6 +237,60 @@ sha256sum /mnt/local/mnt/t/etc/hard1 /mnt/local/mnt/t/var/sparse /mnt/local/mnt/
 getfattr -n user.rear --only-values /mnt/local/mnt/t/etc/hard1 > /results/xattr
 "#;
 
+/// (x) recoveries that must fail, each with a non-zero exit and a message
+/// naming the cause, never "recovery finished": a layout that needs GRUB
+/// where the restored files have none, a corrupted backup, a missing
+/// backup, a target disk too small. Then the same backup recovers.
+const SCENARIO_X: &str = r##"
+sfdisk /dev/vda <<EOF
+label: gpt
+size=300MiB, type=L, name=root
+size=100MiB, type=L, name=boot
+type=S
+EOF
+mkfs.ext4 -q -L root /dev/vda1
+mkfs.ext4 -q -L boot /dev/vda2
+mkswap /dev/vda3
+mkfs.ext4 -q -L REAR-000 /dev/vdb
+mkdir -p /mnt/t && mount /dev/vda1 /mnt/t && mkdir -p /mnt/t/boot && mount /dev/vda2 /mnt/t/boot
+for i in $(seq 1 400); do head -c 4096 /dev/urandom > /mnt/t/f$i; done
+echo kernel > /mnt/t/boot/vmlinuz-test
+mkdir -p /etc/rear-build
+printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
+rear-build savelayout
+rear-build mkbackuponly
+B=/run/rear-build/target/rear/$(hostname)
+ls -l "$B"
+teardown /dev/vda
+clean() {
+    umount -R /mnt/local 2>/dev/null || true
+    swapoff -a || true
+}
+must_fail() {
+    local name=$1 rc=0
+    shift
+    "$@" > "/results/$name.out" 2>&1 || rc=$?
+    echo "$rc" > "/results/$name.rc"
+    cat "/results/$name.out"
+    clean
+}
+# The same disks, but as a system: / and /boot, GRUB on /dev/vda.
+sed -e 's#"/mnt/t/boot"#"/boot"#' -e 's#"/mnt/t"#"/"#' \
+    -e 's#"firmware": "bios"#"firmware": "bios", "grub_disks": ["/dev/vda"]#' \
+    /var/lib/rear-build/layout.json > /tmp/system.json
+grep -q '"grub_disks"' /tmp/system.json
+must_fail bootloader rear-build recover --yes --layout /tmp/system.json
+cp "$B/backup.tar.zst" /tmp/good.tar.zst
+printf 'not zstd data at all' | dd of="$B/backup.tar.zst" bs=1 seek=20000 conv=notrunc status=none
+must_fail corrupted rear-build recover --yes
+cp /tmp/good.tar.zst "$B/backup.tar.zst"
+mv "$B" /tmp/moved-backup
+must_fail missing rear-build recover --yes
+mv /tmp/moved-backup "$B"
+must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
+rear-build recover --yes 2>&1 | tee /results/ok.out
+"##;
+
 struct Image {
     kernel: PathBuf,
     initrd: PathBuf,
@@ -294,6 +348,7 @@ fn image() -> &'static Image {
             ("f", SCENARIO_F),
             ("g", SCENARIO_G),
             ("r", SCENARIO_R),
+            ("x", SCENARIO_X),
         ] {
             let p = dir.path().join(format!("scenario-{name}"));
             std::fs::write(
@@ -597,4 +652,34 @@ fn f_migration_larger_and_smaller() {
         };
         assert_same(&out, "saved.json", after, &opts);
     }
+}
+
+#[test]
+fn x_failed_recoveries_say_why_and_never_finish() {
+    if vm_tests_skipped("recover x") {
+        return;
+    }
+    let out = scenario("x", &[1 << 30, 512 << 20, 256 << 20]);
+    let read = |n: &str| std::fs::read_to_string(out.join(n)).unwrap();
+    for (case, cause) in [
+        ("bootloader", "the restored system has no grub-install"),
+        ("corrupted", "tar could not restore the backup"),
+        ("missing", "no checksum manifest"),
+        ("too-small", "too small"),
+    ] {
+        let text = read(&format!("{case}.out"));
+        let rc: i32 = read(&format!("{case}.rc")).trim().parse().unwrap();
+        assert_ne!(rc, 0, "{case}: exit 0\n{text}");
+        assert!(text.contains(cause), "{case}: no {cause:?} in:\n{text}");
+        assert!(!text.contains("recovery finished"), "{case}:\n{text}");
+    }
+    // The bootloader failure came after the data was restored and verified,
+    // and says which step failed.
+    let b = read("bootloader.out");
+    assert!(
+        b.contains("restored and verified") && b.contains("plan the finalization"),
+        "{b}"
+    );
+    let ok = read("ok.out");
+    assert!(ok.contains("recovery finished"), "{ok}");
 }

@@ -63,6 +63,18 @@ pub fn parse_cmdline(cmdline: &str) -> Result<Auto, String> {
     }
 }
 
+/// `rear.map=OLD=NEW` words (repeatable, or comma-separated): the disk
+/// mapping for an unattended recovery onto other disks, passed on as `--map`.
+pub fn recover_maps(cmdline: &str) -> Vec<String> {
+    split_cmdline(cmdline)
+        .iter()
+        .filter_map(|w| w.strip_prefix("rear.map="))
+        .flat_map(|v| v.split(','))
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Splits a kernel command line into words the way the kernel does: on whitespace, with
 /// double quotes grouping (and being removed from) a word, e.g. `a="b c"` is `a=b c`.
 fn split_cmdline(cmdline: &str) -> Vec<String> {
@@ -97,6 +109,15 @@ fn split_cmdline(cmdline: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn disk_maps_for_recover() {
+        assert_eq!(
+            recover_maps("console=ttyS0 rear.map=/dev/vda=/dev/vdb,/dev/sda=/dev/nvme0n1 rear.map=/dev/x=/dev/y rear.auto=recover"),
+            ["/dev/vda=/dev/vdb", "/dev/sda=/dev/nvme0n1", "/dev/x=/dev/y"]
+        );
+        assert!(recover_maps("rear.auto=recover").is_empty());
+    }
 
     #[test]
     fn default_is_shell() {

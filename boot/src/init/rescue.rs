@@ -135,7 +135,12 @@ pub(crate) fn run_recover_and_poweroff(consoles: &[PathBuf]) {
     let program = exec::find_program("rear-build")
         .or_else(|| std::env::current_exe().ok())
         .unwrap_or_else(|| PathBuf::from("/usr/bin/rear-build"));
-    let argv: Vec<OsString> = vec![program.into(), "recover".into(), "--unattended".into()];
+    let mut argv: Vec<OsString> = vec![program.into(), "recover".into(), "--unattended".into()];
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    for m in super::cmdline::recover_maps(&cmdline) {
+        argv.push("--map".into());
+        argv.push(m.into());
+    }
     let code = run_foreground(&argv);
     console::write_consoles(consoles, &format!("{}{code}\n", super::RUN_EXIT_PREFIX));
     power::poweroff();
