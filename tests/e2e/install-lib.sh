@@ -112,6 +112,11 @@ install_system() {
     extract_tree
     write_fstab
     cp "$T/etc/fstab" /results/fstab
+    # md arrays: named in the system's mdadm.conf, as Debian's installer does.
+    if [ -e /proc/mdstat ] && grep -q '^md' /proc/mdstat; then
+        mdadm --detail --scan >> "$T/etc/mdadm/mdadm.conf"
+        cp "$T/etc/mdadm/mdadm.conf" /results/mdadm.conf
+    fi
     setup_chroot
     install_grub_bios
     teardown_chroot

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub const INSTALL_LIB: &str = include_str!("../e2e/install-lib.sh");
 /// Scenario (a): BIOS, GPT with bios_grub, ext4 root + ext4 /boot + swap.
 pub const SCENARIO_A: &str = include_str!("../e2e/scenario-a.sh");
+/// Scenario (c): BIOS, md RAID1 over two disks, LVM: / (ext4) and swap.
+pub const SCENARIO_C: &str = include_str!("../e2e/scenario-c.sh");
 
 /// Test data for the source system, and the file list compared after recovery.
 pub const TESTDATA: &str = include_str!("../e2e/testdata.sh");

@@ -40,12 +40,12 @@ const HOST: &str = "e2e-bookworm";
 const SOURCE_JOB: &str = r#"
 set -euxo pipefail
 cd "$(dirname "$0")"
-./testdata.sh
+bash testdata.sh
 rear-build mkbackup
 T=/run/rear-build/target
 findmnt "$T"
 mkdir -p "$T/e2e"
-./fslist.sh / > "$T/e2e/source.list"
+bash fslist.sh / > "$T/e2e/source.list"
 cp /var/lib/rear-build/layout.json "$T/e2e/source-layout.json"
 cp "/var/log/rear-build/rear-build-$(hostname).log" "$T/e2e/mkbackup.log"
 wc -l "$T/e2e/source.list"
@@ -63,7 +63,7 @@ B=/mnt/backup
 mkdir -p $B
 mount "$(blkid -L REAR-000)" $B
 rear-build savelayout -o $B/e2e/recovered-layout.json
-./fslist.sh / > $B/e2e/recovered.list
+bash fslist.sh / > $B/e2e/recovered.list
 cp /var/log/rear-build/recover-*.log $B/e2e/ || true
 findmnt -no SOURCE,FSTYPE / > $B/e2e/recovered-root
 umount $B
@@ -94,6 +94,8 @@ struct Loop<'a> {
     new_disks: Vec<(&'a str, u64)>,
     /// Old disk → new disk, for comparing layouts.
     mapping: Vec<(&'a str, &'a str)>,
+    /// A new disk's size differs from the old one's (sizes are not compared).
+    resized: bool,
     /// What the recovered system's E2E-STATE line must contain.
     state: &'a [&'a str],
 }
@@ -235,7 +237,7 @@ fn run_loop(l: &Loop) {
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect(),
-        ignore_sizes: l.mapping.iter().any(|(a, b)| a != b),
+        ignore_sizes: l.resized,
         recreated: true,
     };
     let d = compare::diff(&layout(&source_layout), &layout(&recovered_layout), &opts);
@@ -251,12 +253,10 @@ fn run_loop(l: &Loop) {
     );
 }
 
-#[test]
-#[ignore = "e2e: ci/e2e"]
-fn a_bios_gpt_ext4_boot_swap() {
-    if vm_tests_skipped("e2e a") {
-        return;
-    }
+/// Builds (or takes) the Debian tree and installs it onto blank disks of
+/// `sizes` with the layout `scenario` makes; returns the work directory
+/// and the disks.
+fn installed(name: &str, scenario: &str, sizes: &[u64]) -> (tempfile::TempDir, Vec<PathBuf>) {
     let rootfs = debian::rootfs();
     timing(
         "debian-rootfs",
@@ -264,15 +264,19 @@ fn a_bios_gpt_ext4_boot_swap() {
         &format!("status={} kernel={}", rootfs.status, rootfs.kernel),
     );
     let work = tempfile::Builder::new()
-        .prefix("rear-e2e-a-")
+        .prefix(&format!("rear-{name}-"))
         .tempdir_in("/var/tmp")
         .unwrap();
-    let disk = debian::blank_disk(&work.path().join("vda.raw"), 4 * GIB);
+    let disks: Vec<PathBuf> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| debian::blank_disk(&work.path().join(format!("disk{i}.raw")), *b))
+        .collect();
     let inst = debian::install(
-        "e2e-a-install",
+        &format!("{name}-install"),
         &work.path().join("install"),
-        debian::SCENARIO_A,
-        std::slice::from_ref(&disk),
+        scenario,
+        &disks,
         &rootfs,
         Duration::from_secs(1200),
     );
@@ -290,13 +294,44 @@ fn a_bios_gpt_ext4_boot_swap() {
         inst.console_log.display(),
         tail(&log, 60)
     );
+    (work, disks)
+}
+
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn a_bios_gpt_ext4_boot_swap() {
+    if vm_tests_skipped("e2e a") {
+        return;
+    }
+    let (work, disks) = installed("e2e-a", debian::SCENARIO_A, &[4 * GIB]);
     run_loop(&Loop {
         name: "e2e-a",
         firmware: Firmware::Bios,
         work: work.path(),
-        disks: vec![disk],
+        disks,
         new_disks: vec![("new-vda.raw", 4 * GIB)],
         mapping: vec![("/dev/vda", "/dev/vda")],
+        resized: false,
         state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
+    });
+}
+
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn c_bios_raid1_lvm_one_larger_disk() {
+    if vm_tests_skipped("e2e c") {
+        return;
+    }
+    let (work, disks) = installed("e2e-c", debian::SCENARIO_C, &[3 * GIB, 3 * GIB]);
+    run_loop(&Loop {
+        name: "e2e-c",
+        firmware: Firmware::Bios,
+        work: work.path(),
+        disks,
+        // The second disk is replaced by a larger one of the same name.
+        new_disks: vec![("new-vda.raw", 3 * GIB), ("new-vdb.raw", 4 * GIB)],
+        mapping: vec![("/dev/vda", "/dev/vda"), ("/dev/vdb", "/dev/vdb")],
+        resized: true,
+        state: &["root=/dev/mapper/vg0-root", "boot=none"],
     });
 }

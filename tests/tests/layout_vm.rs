@@ -263,7 +263,8 @@ B=/run/rear-build/target/rear/$(hostname)
 ls -l "$B"
 teardown /dev/vda
 clean() {
-    umount -R /mnt/local 2>/dev/null || true
+    local m
+    for m in $(awk '$2 ~ "^/mnt/local" {print $2}' /proc/mounts | sort -r); do umount "$m"; done
     swapoff -a || true
 }
 must_fail() {
