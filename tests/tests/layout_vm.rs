@@ -287,7 +287,7 @@ must_fail corrupted rear-build recover --yes
 cp /tmp/good.tar.zst "$B/backup.tar.zst"
 mv "$B" /tmp/moved-backup
 must_fail missing rear-build recover --yes
-mv /tmp/moved-backup "$B"
+rm -rf "$B" && mv /tmp/moved-backup "$B"
 must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
 rear-build recover --yes 2>&1 | tee /results/ok.out
 "##;
