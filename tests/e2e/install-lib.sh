@@ -108,6 +108,19 @@ install_grub_bios() {
     cp "$T/boot/grub/grub.cfg" /results/grub.cfg
 }
 
+# UEFI: GRUB into the ESP at /boot/efi as EFI/debian and the removable
+# path EFI/BOOT (the install VM has no NVRAM to write: --no-nvram; the
+# machine boots the fallback path), grub.cfg from update-grub.
+install_grub_efi() {
+    local t0=$SECONDS
+    chroot "$T" grub-install --target=x86_64-efi --efi-directory=/boot/efi \
+        --bootloader-id=debian --no-nvram --force-extra-removable
+    chroot "$T" update-grub
+    echo "E2E-INSTALL-TIMING grub=$((SECONDS - t0))"
+    cp "$T/boot/grub/grub.cfg" /results/grub.cfg
+    find "$T/boot/efi" -type f > /results/esp.txt
+}
+
 install_system() {
     extract_tree
     write_fstab
@@ -118,7 +131,7 @@ install_system() {
         cp "$T/etc/mdadm/mdadm.conf" /results/mdadm.conf
     fi
     setup_chroot
-    install_grub_bios
+    if [ "${FIRMWARE:-bios}" = uefi ]; then install_grub_efi; else install_grub_bios; fi
     teardown_chroot
     local d
     for d in "${BOOT_DISKS[@]}"; do blkid -p "$d"*; done > /results/blkid.txt || true

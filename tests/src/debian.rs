@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 pub const INSTALL_LIB: &str = include_str!("../e2e/install-lib.sh");
 /// Scenario (a): BIOS, GPT with bios_grub, ext4 root + ext4 /boot + swap.
 pub const SCENARIO_A: &str = include_str!("../e2e/scenario-a.sh");
+/// Scenario (b): UEFI, ESP + LVM: / (xfs) and /home (ext4).
+pub const SCENARIO_B: &str = include_str!("../e2e/scenario-b.sh");
 /// Scenario (c): BIOS, md RAID1 over two disks, LVM: / (ext4) and swap.
 pub const SCENARIO_C: &str = include_str!("../e2e/scenario-c.sh");
 
@@ -209,6 +211,7 @@ pub fn ext4_get(disk: &Path, inside: &str, dest: &Path) -> Result<(), String> {
 /// console log path).
 pub fn rescue_run(
     name: &str,
+    firmware: Firmware,
     kernel: &Path,
     initrd: &Path,
     append: &str,
@@ -218,7 +221,7 @@ pub fn rescue_run(
     let t0 = Instant::now();
     let mut vm = boot(&Machine {
         name,
-        firmware: Firmware::Bios,
+        firmware,
         kernel: Some((kernel, initrd, append)),
         disks,
         memory_mb: 2048,

@@ -91,7 +91,9 @@ struct Loop<'a> {
     firmware: Firmware,
     work: &'a std::path::Path,
     disks: Vec<PathBuf>,
-    new_disks: Vec<(&'a str, u64)>,
+    /// (file, bytes, bootable): spare disks that are not bootable come
+    /// first to give the new system disk another name.
+    new_disks: Vec<(&'a str, u64, bool)>,
     /// Old disk → new disk, for comparing layouts.
     mapping: Vec<(&'a str, &'a str)>,
     /// A new disk's size differs from the old one's (sizes are not compared).
@@ -146,7 +148,7 @@ fn run_loop(l: &Loop) {
     let new: Vec<PathBuf> = l
         .new_disks
         .iter()
-        .map(|(n, bytes)| debian::blank_disk(&l.work.join(n), *bytes))
+        .map(|(n, bytes, _)| debian::blank_disk(&l.work.join(n), *bytes))
         .collect();
     for d in &l.disks {
         let _ = std::fs::remove_file(d);
@@ -159,11 +161,21 @@ fn run_loop(l: &Loop) {
         .map(|(i, d)| Disk::rw(d, &format!("newdisk{i}")))
         .collect();
     disks.push(Disk::rw(&backup, "rear000"));
+    let append = std::iter::once("rear.auto=recover".to_string())
+        .chain(
+            l.mapping
+                .iter()
+                .filter(|(a, b)| a != b)
+                .map(|(a, b)| format!("rear.map={a}={b}")),
+        )
+        .collect::<Vec<_>>()
+        .join(" ");
     let (exit, secs, console) = debian::rescue_run(
         &format!("{}-recover", l.name),
+        l.firmware,
         &kernel,
         &initrd,
-        "rear.auto=recover",
+        &append,
         disks,
         Duration::from_secs(2400),
     );
@@ -182,8 +194,16 @@ fn run_loop(l: &Loop) {
     let job = debian::job_disk_with(l.work, RECOVERED_JOB, &helpers);
     let mut disks: Vec<Disk> = new
         .iter()
+        .zip(&l.new_disks)
         .enumerate()
-        .map(|(i, d)| Disk::boot(d, &format!("newdisk{i}")))
+        .map(|(i, (d, (_, _, boot)))| {
+            let serial = format!("newdisk{i}");
+            if *boot {
+                Disk::boot(d, &serial)
+            } else {
+                Disk::rw(d, &serial)
+            }
+        })
         .collect();
     disks.push(Disk::rw(&backup, "rear000"));
     disks.push(Disk::ro(&job, "e2e-job"));
@@ -309,10 +329,30 @@ fn a_bios_gpt_ext4_boot_swap() {
         firmware: Firmware::Bios,
         work: work.path(),
         disks,
-        new_disks: vec![("new-vda.raw", 4 * GIB)],
+        new_disks: vec![("new-vda.raw", 4 * GIB, true)],
         mapping: vec![("/dev/vda", "/dev/vda")],
         resized: false,
         state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
+    });
+}
+
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn b_uefi_lvm_xfs_migration_to_a_larger_disk() {
+    if vm_tests_skipped("e2e b") {
+        return;
+    }
+    let (work, disks) = installed("e2e-b", debian::SCENARIO_B, &[4 * GIB]);
+    run_loop(&Loop {
+        name: "e2e-b",
+        firmware: Firmware::Uefi,
+        work: work.path(),
+        disks,
+        // A small spare disk takes the name vda: the system moves to vdb.
+        new_disks: vec![("spare.raw", GIB, false), ("new-vdb.raw", 6 * GIB, true)],
+        mapping: vec![("/dev/vda", "/dev/vdb")],
+        resized: true,
+        state: &["root=/dev/mapper/vg0-root", "boot=none"],
     });
 }
 
@@ -329,7 +369,10 @@ fn c_bios_raid1_lvm_one_larger_disk() {
         work: work.path(),
         disks,
         // The second disk is replaced by a larger one of the same name.
-        new_disks: vec![("new-vda.raw", 3 * GIB), ("new-vdb.raw", 4 * GIB)],
+        new_disks: vec![
+            ("new-vda.raw", 3 * GIB, true),
+            ("new-vdb.raw", 4 * GIB, true),
+        ],
         mapping: vec![("/dev/vda", "/dev/vda"), ("/dev/vdb", "/dev/vdb")],
         resized: true,
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
