@@ -3,6 +3,7 @@
 //! qemu (software emulation) while watching the serial console for markers.
 
 pub mod debian;
+pub mod fslist;
 pub mod rescue_vm;
 
 use std::io::{BufRead, BufReader, Read};
