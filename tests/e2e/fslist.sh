@@ -106,6 +106,17 @@ for p in "${paths[@]}"; do
     while [ "$p" != / ] && [ "${p%/}" != "$p" ]; do p=${p%/}; done
     if [ "$p" = / ]; then starts+=(.); else starts+=(".$p"); fi
 done
+# Overlapping PATHs would walk some files twice: keep the outermost.
+kept=()
+for s in "${starts[@]}"; do
+    inner=0
+    for o in "${starts[@]}"; do
+        if [ "$o" != "$s" ] && { [ "$o" = . ] || [[ $s == "$o"/* ]]; }; then inner=1; fi
+    done
+    for o in "${kept[@]}"; do [ "$o" != "$s" ] || inner=1; done
+    [ $inner = 1 ] || kept+=("$s")
+done
+starts=("${kept[@]}")
 prune=(-false)
 for e in "${excludes[@]}"; do
     case "$e" in /*) ;; *) echo "fslist.sh: exclude $e is not an absolute path" >&2; exit 2 ;; esac
