@@ -23,10 +23,6 @@ pub const SCENARIO_B: &str = include_str!("../e2e/scenario-b.sh");
 /// Scenario (c): BIOS, md RAID1 over two disks, LVM: / (ext4) and swap.
 pub const SCENARIO_C: &str = include_str!("../e2e/scenario-c.sh");
 
-/// Test data for the source system, and the file list compared after recovery.
-pub const TESTDATA: &str = include_str!("../e2e/testdata.sh");
-pub const FSLIST: &str = include_str!("../e2e/fslist.sh");
-
 /// The results disk's serial: above every target disk's `rbdiskN`, so
 /// [`RESULTS_SNIPPET`] picks it.
 const RESULTS_SERIAL: &str = "rbdisk9";
@@ -154,16 +150,61 @@ pub fn overlay_disk(dir: &Path) -> PathBuf {
 /// the system's e2e-report unit runs once multi-user is reached, printing
 /// `E2E-RUN-EXIT=<code>`. Attach it with serial `e2e-job`.
 pub fn job_disk(dir: &Path, script: &str) -> PathBuf {
-    let body = format!("#!/bin/bash\n{script}");
-    tar_disk(dir, "job", &[("run", 0o755, body.as_bytes())])
+    job_disk_with(dir, script, &[])
 }
 
-/// A job as [`job_disk`], with more files beside `run` (name, content).
-pub fn job_disk_with(dir: &Path, script: &str, files: &[(&str, &[u8])]) -> PathBuf {
+/// Scripts a job may need, for [`job_disk_with`]: they land next to `run`
+/// (the job's working directory), so `bash ./fslist.sh /` works.
+pub const JOB_TOOLS: &[(&str, u32, &[u8])] = &[
+    ("fslist.sh", 0o755, crate::fslist::FSLIST_SH.as_bytes()),
+    ("testdata.sh", 0o755, crate::fslist::TESTDATA_SH.as_bytes()),
+];
+
+/// [`job_disk`] with more files next to `run` (path in the job directory,
+/// mode, content), e.g. [`JOB_TOOLS`].
+pub fn job_disk_with(dir: &Path, script: &str, files: &[(&str, u32, &[u8])]) -> PathBuf {
     let body = format!("#!/bin/bash\n{script}");
     let mut all: Vec<(&str, u32, &[u8])> = vec![("run", 0o755, body.as_bytes())];
-    all.extend(files.iter().map(|(n, c)| (*n, 0o755, *c)));
+    all.extend_from_slice(files);
     tar_disk(dir, "job", &all)
+}
+
+/// The serial of the disk the installed system's e2e-report unit writes
+/// the job's output directory onto: what the job puts into `$E2E_OUT`
+/// (/run/e2e-job/out), as a tar archive, after the job ends (the console
+/// says `E2E-RESULTS=<tar's exit code> ...`).
+pub const JOB_RESULTS_SERIAL: &str = "e2e-results";
+
+/// A blank disk of `bytes` in `dir` for a job's output, attached with
+/// [`JOB_RESULTS_SERIAL`]; read it with [`unpack_job_results`] after the
+/// machine powered off.
+pub fn job_results_disk(dir: &Path, bytes: u64) -> Disk {
+    let p = blank_disk(&dir.join("job-results.raw"), bytes);
+    Disk::rw(&p, JOB_RESULTS_SERIAL)
+}
+
+/// Unpacks what a job wrote onto its results disk into
+/// target/test-artefacts/`name`/ (emptied first) and returns that
+/// directory. Err when nothing was written (the disk is still blank: no
+/// job ran, or the unit never got that far) or tar fails.
+pub fn unpack_job_results(disk: &Path, name: &str) -> Result<PathBuf, String> {
+    use std::io::Read;
+    // An all-zero disk reads as an empty archive; tell it apart.
+    let mut head = [0u8; 512];
+    std::fs::File::open(disk)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .map_err(|e| format!("read {}: {e}", disk.display()))?;
+    if head.iter().all(|&b| b == 0) {
+        return Err(format!(
+            "{}: blank, the job's results were never written",
+            disk.display()
+        ));
+    }
+    let out = artefact_dir().join(name);
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).map_err(|e| format!("create {}: {e}", out.display()))?;
+    crate::unpack_results(disk, &out)?;
+    Ok(out)
 }
 
 /// A sparse raw disk of `bytes` with an ext4 file system labelled REAR-000,
@@ -504,5 +545,65 @@ pub fn boot_installed(
         job_exit,
         seconds,
         console_log,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_disk_carries_the_tools_next_to_run() {
+        let tmp = tempfile::tempdir().unwrap();
+        let disk = job_disk_with(tmp.path(), "echo hi\n", JOB_TOOLS);
+        let x = tmp.path().join("x");
+        std::fs::create_dir(&x).unwrap();
+        crate::unpack_results(&disk, &x).unwrap();
+        for f in ["run", "fslist.sh", "testdata.sh"] {
+            let m = std::fs::metadata(x.join(f)).unwrap();
+            assert_eq!(m.permissions().mode() & 0o777, 0o755, "{f}");
+        }
+        assert_eq!(
+            std::fs::read_to_string(x.join("run")).unwrap(),
+            "#!/bin/bash\necho hi\n"
+        );
+        assert_eq!(
+            std::fs::read(x.join("fslist.sh")).unwrap(),
+            crate::fslist::FSLIST_SH.as_bytes()
+        );
+    }
+
+    /// What e2e-report does in the guest (tar -cf onto the whole disk,
+    /// which keeps its size), then the host's side.
+    #[test]
+    fn job_results_come_back_from_the_disk() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = job_results_disk(tmp.path(), 4 << 20);
+        assert_eq!(d.serial, JOB_RESULTS_SERIAL);
+        let name = "unit-job-results";
+        let blank = unpack_job_results(&d.path, name).unwrap_err();
+        assert!(blank.contains("blank"), "{blank}");
+
+        let out = tmp.path().join("out");
+        std::fs::create_dir_all(out.join("sub")).unwrap();
+        std::fs::write(out.join("before.fslist"), "/ type=d\n").unwrap();
+        std::fs::write(out.join("sub/x"), "x").unwrap();
+        let st = Command::new("bash")
+            .arg("-c")
+            .arg(r#"tar -C "$1" -cf - . | dd of="$2" conv=notrunc status=none"#)
+            .arg("-")
+            .arg(&out)
+            .arg(&d.path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(std::fs::metadata(&d.path).unwrap().len(), 4 << 20);
+        let got = unpack_job_results(&d.path, name).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(got.join("before.fslist")).unwrap(),
+            "/ type=d\n"
+        );
+        assert_eq!(std::fs::read_to_string(got.join("sub/x")).unwrap(), "x");
+        let _ = std::fs::remove_dir_all(got);
     }
 }
