@@ -15,7 +15,11 @@ use std::path::{Path, PathBuf};
 /// Runs external commands (the caller's runner: logs the command line,
 /// captures stderr, keeps secrets off argv).
 pub trait Exec {
+    /// Runs to completion; stdout, or an error on a non-zero exit.
     fn run(&self, argv: &[String]) -> Result<String>;
+    /// Runs to completion; the exit code and stderr, whatever the code
+    /// (for tools whose exit 1 is a warning, like tar's "file changed").
+    fn status(&self, argv: &[String]) -> Result<(i32, String)>;
 }
 
 /// What to back up: file systems (mount points) below `root`.

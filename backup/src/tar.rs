@@ -59,8 +59,48 @@ impl Backend for Tar {
                     .to_string(),
             );
         }
-        exec.run(&argv)
+        let (code, stderr) = exec
+            .status(&argv)
             .context("tar could not make the backup; the previous backup is kept")?;
+        if code > 1 {
+            anyhow::bail!(
+                "tar could not make the backup; the previous backup is kept: tar exited {code}: {}",
+                stderr.trim()
+            );
+        }
+        // A live system changes while it is backed up: what tar saw change
+        // (its exit 1) and what differs from a second look afterwards is
+        // archived, but left out of the manifest, as it cannot be verified.
+        let mut changed = changed_paths(&stderr);
+        if code == 1 && changed.is_empty() {
+            anyhow::bail!(
+                "tar could not make the backup; the previous backup is kept: tar exited 1: {}",
+                stderr.trim()
+            );
+        }
+        let again: std::collections::BTreeMap<String, sums::Entry> =
+            sums::collect(&spec.root, &spec.paths, &spec.exclude)?
+                .into_iter()
+                .map(|e| (e.path.clone(), e))
+                .collect();
+        for e in &entries {
+            if again.get(&e.path) != Some(e) {
+                changed.insert(e.path.clone());
+            }
+        }
+        if !changed.is_empty() {
+            log::warn!(
+                "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
+                changed.len(),
+                changed.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+            );
+            let kept: Vec<sums::Entry> = entries
+                .iter()
+                .filter(|e| !changed.contains(&e.path))
+                .cloned()
+                .collect();
+            sums::write(&kept, &part_sums)?;
+        }
         let bytes = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
         // Archive first, manifest last: a manifest beside an archive means both are whole.
         fs::rename(&part, dir.join(ARCHIVE))
@@ -93,5 +133,39 @@ impl Backend for Tar {
         exec.run(&argv)
             .context("tar could not restore the backup")?;
         Ok(())
+    }
+}
+
+/// The paths (relative, as in the manifest) of tar's "file changed as we
+/// read it" warnings.
+fn changed_paths(stderr: &str) -> std::collections::BTreeSet<String> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            l.strip_prefix("tar: ")?
+                .strip_suffix(": file changed as we read it")
+        })
+        .map(|p| {
+            let p = p.trim_start_matches("./");
+            if p == "." {
+                String::new()
+            } else {
+                p.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn changed_paths_are_relative_manifest_paths() {
+        let got = super::changed_paths(
+            "tar: ./sys: file changed as we read it\ntar: ./var/log/syslog: file changed as we read it\ntar: Removing leading `/'\n",
+        );
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            ["sys", "var/log/syslog"]
+        );
     }
 }

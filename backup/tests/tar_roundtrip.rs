@@ -23,6 +23,13 @@ impl Exec for Real {
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
+    fn status(&self, argv: &[String]) -> Result<(i32, String)> {
+        let out = Command::new(&argv[0]).args(&argv[1..]).output()?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
 }
 
 fn sh(cmd: &str) {

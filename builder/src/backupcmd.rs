@@ -15,6 +15,10 @@ impl Exec for Runner {
     fn run(&self, argv: &[String]) -> Result<String> {
         Cmd::new(&argv[0]).args(&argv[1..]).run()
     }
+    fn status(&self, argv: &[String]) -> Result<(i32, String)> {
+        let (code, _, stderr) = Cmd::new(&argv[0]).args(&argv[1..]).output()?;
+        Ok((code, stderr))
+    }
 }
 
 fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {

@@ -62,6 +62,20 @@ impl Cmd {
 
     /// Runs to completion; returns stdout. Fails on a non-zero exit.
     pub fn run(&self) -> Result<String> {
+        let (code, stdout, stderr) = self.output()?;
+        if code != 0 {
+            bail!(
+                "`{}` failed (exit status: {code}): {}",
+                self.line(),
+                stderr.trim()
+            );
+        }
+        Ok(stdout)
+    }
+
+    /// Runs to completion; (exit code, stdout, stderr) whatever the code
+    /// (-1 when killed by a signal). Fails only when it cannot run.
+    pub fn output(&self) -> Result<(i32, String, String)> {
         log::debug!("running: {}", self.line());
         let started = std::time::Instant::now();
         let mut child = Command::new(&self.program)
@@ -98,18 +112,14 @@ impl Cmd {
             started.elapsed().as_secs_f64(),
             self.line()
         );
-        if !out.status.success() {
-            bail!(
-                "`{}` failed ({}): {}",
-                self.line(),
-                out.status,
-                stderr.trim()
-            );
-        }
         if !stderr.trim().is_empty() {
             log::debug!("{}: {}", self.line(), stderr.trim());
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr.into_owned(),
+        ))
     }
 }
 
