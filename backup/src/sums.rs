@@ -99,6 +99,51 @@ pub fn xattrs(p: &Path) -> BTreeMap<String, String> {
     out
 }
 
+/// A path or link target as manifest text, losslessly: UTF-8 as is, a
+/// backslash doubled, every byte that is not UTF-8 as `\xHH` (Linux names
+/// are bytes; JSON strings are Unicode).
+pub fn encode(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut out = String::new();
+    for chunk in name.as_bytes().utf8_chunks() {
+        out.push_str(&chunk.valid().replace('\\', "\\\\"));
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes [`encode`] wrote.
+pub fn decode(text: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 4 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap_or("");
+            match u8::from_str_radix(hex, 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 4;
+                }
+                Err(_) => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    PathBuf::from(std::ffi::OsString::from_vec(out))
+}
+
 fn hash_file(p: &Path) -> Result<String> {
     let mut f = fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
     let mut h = blake3::Hasher::new();
@@ -135,7 +180,7 @@ fn kind_of(ft: &fs::FileType) -> &'static str {
 
 /// One entry, as found at `root/rel`.
 fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
-    let p = root.join(rel);
+    let p = root.join(decode(rel));
     let kind = kind_of(&meta.file_type());
     Ok(Entry {
         path: rel.to_string(),
@@ -150,7 +195,7 @@ fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
             None
         },
         target: if kind == "symlink" {
-            Some(fs::read_link(&p)?.to_string_lossy().into_owned())
+            Some(encode(fs::read_link(&p)?.as_os_str()))
         } else {
             None
         },
@@ -182,7 +227,12 @@ pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Ve
             if meta.dev() != dev {
                 continue; // another file system: backed up on its own, or not at all
             }
-            let rels = rel.to_string_lossy().trim_start_matches("./").to_string();
+            let rel_os = rel.strip_prefix(".").unwrap_or(&rel);
+            let rels = if rel_os.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                encode(rel_os.as_os_str())
+            };
             let mut e = entry(root, &rels, &meta)?;
             if e.kind == "file" && meta.nlink() > 1 {
                 match links.get(&(meta.dev(), meta.ino())) {
@@ -233,7 +283,7 @@ pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
     let mut bad = Vec::new();
     let mut inode_of: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for want in expected {
-        let p = root.join(&want.path);
+        let p = root.join(decode(&want.path));
         let meta = match fs::symlink_metadata(&p) {
             Ok(m) => m,
             Err(e) => {
@@ -305,6 +355,31 @@ pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn names_that_are_not_utf8_round_trip() {
+        use std::os::unix::ffi::OsStrExt;
+        for raw in [
+            &b"plain"[..],
+            b"back\\slash",
+            b"bytes-\xff\xfe",
+            b"\\xff literal",
+            b"caf\xc3\xa9",
+        ] {
+            let os = std::ffi::OsStr::from_bytes(raw);
+            let text = encode(os);
+            assert_eq!(decode(&text).as_os_str().as_bytes(), raw, "{text}");
+        }
+        assert_eq!(encode(std::ffi::OsStr::from_bytes(b"a\xffb")), "a\\xffb");
+        let d = tempfile::tempdir().unwrap();
+        let name = std::ffi::OsStr::from_bytes(b"odd-\xff\\name");
+        fs::write(d.path().join(name), b"x").unwrap();
+        std::os::unix::fs::symlink(name, d.path().join("link")).unwrap();
+        let got = collect(d.path(), &[PathBuf::from(".")], &[]).unwrap();
+        assert!(got.iter().any(|e| e.path == "odd-\\xff\\\\name"), "{got:?}");
+        assert!(verify(d.path(), &got).is_empty());
+    }
+
     use super::*;
 
     #[test]
