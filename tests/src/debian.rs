@@ -444,24 +444,15 @@ pub fn install(
     disks.push(Disk::ro(&overlay, "e2e-overlay"));
     disks.push(Disk::rw(&results, RESULTS_SERIAL));
 
-    let t0 = Instant::now();
-    let mut vm = boot(&Machine {
+    let (exit, seconds, console_log) = rescue_run(
         name,
-        firmware: Firmware::Bios,
-        kernel: Some((&kernel, &initrd, "rear.auto=run:/usr/local/bin/e2e-install")),
+        Firmware::Bios,
+        &kernel,
+        &initrd,
+        "rear.auto=run:/usr/local/bin/e2e-install",
         disks,
-        memory_mb: 2048,
-    });
-    let line = vm.expect("REAR-RUN-EXIT=", timeout);
-    vm.wait_exit(Duration::from_secs(60));
-    let seconds = t0.elapsed().as_secs_f64();
-    let console_log = vm.save_log();
-    drop(vm);
-    let exit: i32 = line
-        .rsplit("REAR-RUN-EXIT=")
-        .next()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(-1);
+        timeout,
+    );
 
     let out = artefact_dir().join(name);
     let _ = std::fs::remove_dir_all(&out);
