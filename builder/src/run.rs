@@ -14,6 +14,8 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    unset: Vec<OsString>,
+    dir: Option<std::path::PathBuf>,
     stdin: Option<Vec<u8>>,
 }
 
@@ -23,6 +25,8 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            unset: Vec::new(),
+            dir: None,
             stdin: None,
         }
     }
@@ -44,6 +48,18 @@ impl Cmd {
         self
     }
 
+    /// Removes a variable from the environment the command inherits.
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Cmd {
+        self.unset.push(k.as_ref().to_owned());
+        self
+    }
+
+    /// The command's working directory.
+    pub fn current_dir(mut self, d: impl AsRef<Path>) -> Cmd {
+        self.dir = Some(d.as_ref().to_path_buf());
+        self
+    }
+
     /// Bytes for the command's standard input (never logged: may be secret).
     pub fn stdin(mut self, data: Vec<u8>) -> Cmd {
         self.stdin = Some(data);
@@ -62,9 +78,16 @@ impl Cmd {
     /// Runs to completion; returns stdout. Fails on a non-zero exit.
     pub fn run(&self) -> Result<String> {
         log::debug!("running: {}", self.line());
-        let mut child = Command::new(&self.program)
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        for k in &self.unset {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(d) = &self.dir {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -80,15 +103,22 @@ impl Cmd {
                     Path::new(&self.program).display()
                 )
             })?;
-        if let Some(data) = &self.stdin {
-            use std::io::Write;
+        // Fed from a thread while the output is read: a command that prints
+        // much before it reads its input would otherwise wait for us forever.
+        let feeder = self.stdin.clone().map(|data| {
             let mut pipe = child.stdin.take().expect("stdin is piped");
-            // A command that exits without reading all of it reports its own error.
-            let _ = pipe.write_all(data);
-        }
+            std::thread::spawn(move || {
+                use std::io::Write;
+                // A command that exits without reading all of it reports its own error.
+                let _ = pipe.write_all(&data);
+            })
+        });
         let out = child
             .wait_with_output()
             .with_context(|| format!("wait for `{}`", self.line()))?;
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             bail!(
@@ -133,6 +163,25 @@ mod tests {
     fn stdin_is_fed() {
         let out = Cmd::new("cat").stdin(b"fed\n".to_vec()).run().unwrap();
         assert_eq!(out, "fed\n");
+    }
+
+    #[test]
+    fn directory_and_environment() {
+        let out = Cmd::new("sh")
+            .args(["-c", "pwd; echo \"${A-unset} ${HOME-unset}\""])
+            .current_dir("/")
+            .env("A", "set")
+            .env_remove("HOME")
+            .run()
+            .unwrap();
+        assert_eq!(out, "/\nset unset\n");
+    }
+
+    #[test]
+    fn a_large_input_is_fed_while_output_is_read() {
+        let data = vec![b'x'; 4 << 20];
+        let out = Cmd::new("cat").stdin(data.clone()).run().unwrap();
+        assert_eq!(out.len(), data.len());
     }
 
     #[test]
