@@ -39,6 +39,8 @@ fn everything_comes_back_as_it_was() {
     // One archive per backup, named for the host; none left unfinished.
     let found = b.latest(&exec).unwrap();
     assert!(found.id.starts_with("web1-2"), "{}", found.id);
+    // The manifest travels in the archive but is not restored.
+    assert!(!d.path().join("dst1").join(rear_backup::borg::SUMS).exists());
 }
 
 #[test]

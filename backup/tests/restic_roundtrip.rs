@@ -79,4 +79,14 @@ fn a_failed_backup_keeps_the_previous_one() {
     let exec = real(d.path());
     let b = restic(d.path(), "p");
     failed_backup_keeps_the_previous_one(&b, &exec, d.path());
+    // The failed run's data snapshot was forgotten: the first run's pair is left.
+    let out = std::process::Command::new("restic")
+        .args(["snapshots", "--json", "--repo"])
+        .arg(d.path().join("repo"))
+        .env("RESTIC_PASSWORD_FILE", d.path().join("pass"))
+        .env("RESTIC_CACHE_DIR", d.path().join("restic-cache"))
+        .output()
+        .unwrap();
+    let snaps: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(snaps.len(), 2, "{snaps:?}");
 }
