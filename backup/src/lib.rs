@@ -1,25 +1,87 @@
 //! Backups: where they go (`Target`), the methods that make and restore
-//! them (one file each behind `Backend`), and the checksum manifest every
-//! backup carries (`sums`).
+//! them (one file each behind `Backend`: tar, rsync, borg, restic), and the
+//! checksum manifest every backup carries (`sums`).
 //!
-//! A backup is written under a temporary name and renamed only when it is
-//! complete and its manifest is written, so an interrupted run never
-//! replaces the previous good backup.
+//! Every method replaces the previous good backup only as a whole: tar and
+//! rsync write a new generation and switch a pointer to it last
+//! (`generation`); borg renames a finished archive into the name restores
+//! look for; restic writes the manifest snapshot, which restores look for,
+//! after the data snapshot. docs/backup.md says why each way.
 
+pub mod borg;
+pub mod generation;
+pub mod restic;
+pub mod rsync;
+pub mod secret;
+pub mod sparse;
 pub mod sums;
 pub mod tar;
+pub mod target;
 
-use anyhow::{bail, Context, Result};
+pub use target::{Remote, Target};
+
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-/// Runs external commands (the caller's runner: logs the command line,
-/// captures stderr, keeps secrets off argv).
+/// One external command. Secrets never go on argv (every user of the
+/// machine can read it): a tool is told in `env` where to find them.
+#[derive(Clone, Default)]
+pub struct Call {
+    pub argv: Vec<String>,
+    /// Set in the command's environment, on top of the inherited one.
+    pub env: Vec<(String, String)>,
+    /// Removed from the inherited environment (so a configured passphrase
+    /// file wins over a variable the tool would otherwise prefer).
+    pub unset: Vec<String>,
+    /// The working directory (borg extracts into it, borg and restic store
+    /// paths relative to it).
+    pub dir: Option<PathBuf>,
+    /// Standard input (otherwise none, so no tool can stop to ask).
+    pub stdin: Option<Vec<u8>>,
+}
+
+impl Call {
+    pub fn new<S: AsRef<str>>(argv: &[S]) -> Call {
+        Call {
+            argv: argv.iter().map(|s| s.as_ref().to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    pub fn env(mut self, k: &str, v: impl Into<String>) -> Call {
+        self.env.push((k.to_string(), v.into()));
+        self
+    }
+
+    pub fn unset(mut self, k: &str) -> Call {
+        self.unset.push(k.to_string());
+        self
+    }
+
+    pub fn dir(mut self, d: &Path) -> Call {
+        self.dir = Some(d.to_path_buf());
+        self
+    }
+
+    pub fn stdin(mut self, data: Vec<u8>) -> Call {
+        self.stdin = Some(data);
+        self
+    }
+}
+
+/// Runs external commands (the caller's runner: logs the command line
+/// only, captures stderr, fails on a non-zero exit with what it printed).
 pub trait Exec {
-    /// Runs to completion; stdout, or an error on a non-zero exit.
-    fn run(&self, argv: &[String]) -> Result<String>;
-    /// Runs to completion; the exit code and stderr, whatever the code
+    /// Runs the call; its standard output, or an error on a non-zero exit.
+    fn call(&self, c: &Call) -> Result<String>;
+
+    /// Runs the call; its exit code and standard error, whatever the code
     /// (for tools whose exit 1 is a warning, like tar's "file changed").
-    fn status(&self, argv: &[String]) -> Result<(i32, String)>;
+    fn status(&self, c: &Call) -> Result<(i32, String)>;
+
+    fn run(&self, argv: &[String]) -> Result<String> {
+        self.call(&Call::new(argv))
+    }
 }
 
 /// What to back up: file systems (mount points) below `root`.
@@ -34,143 +96,108 @@ pub struct Spec {
     pub exclude: Vec<PathBuf>,
 }
 
-/// Where backups live.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Target {
-    /// A directory.
-    File(PathBuf),
-    /// A disk with a file system labelled `label` (ReaR's `REAR-000`),
-    /// mounted for the backup.
-    Usb { label: String },
-}
-
-impl Target {
-    /// `file:///srv/backup`, `usb://REAR-000` or `usb:///dev/disk/by-label/REAR-000`.
-    pub fn parse(url: &str) -> Result<Target> {
-        if let Some(p) = url.strip_prefix("file://") {
-            if !p.starts_with('/') {
-                bail!("{url}: a file:// target needs an absolute path, as in file:///srv/backup");
-            }
-            return Ok(Target::File(PathBuf::from(p)));
-        }
-        if let Some(rest) = url.strip_prefix("usb://") {
-            let label = rest.strip_prefix("/dev/disk/by-label/").unwrap_or(rest);
-            if label.is_empty() || label.contains('/') {
-                bail!("{url}: a usb:// target names a file-system label, as in usb://REAR-000");
-            }
-            return Ok(Target::Usb {
-                label: label.into(),
-            });
-        }
-        bail!("{url}: unsupported backup target; use file:///DIR or usb://LABEL (sftp, nfs and cifs are not supported yet)")
-    }
-
-    /// The directory backups go to, mounting the target first if needed.
-    pub fn open(&self, exec: &dyn Exec, host: &str) -> Result<PathBuf> {
-        let dir = match self {
-            Target::File(p) => p.clone(),
-            Target::Usb { label } => {
-                let mnt = PathBuf::from("/run/rear-build/target");
-                std::fs::create_dir_all(&mnt)
-                    .with_context(|| format!("create {}", mnt.display()))?;
-                let mounted = std::fs::read_to_string("/proc/self/mounts")
-                    .unwrap_or_default()
-                    .lines()
-                    .any(|l| l.split(' ').nth(1) == Some("/run/rear-build/target"));
-                if !mounted {
-                    let dev = exec
-                        .run(&["blkid".into(), "-L".into(), label.clone()])
-                        .with_context(|| format!("no file system labelled {label} (format a disk with `mkfs.ext4 -L {label}`)"))?;
-                    exec.run(&[
-                        "mount".into(),
-                        dev.trim().into(),
-                        mnt.to_string_lossy().into(),
-                    ])?;
-                }
-                mnt.join("rear").join(host)
-            }
-        };
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("create backup directory {}", dir.display()))?;
-        Ok(dir)
+impl Spec {
+    /// `p` relative to root when it lies below it: a local backup target or
+    /// repository, which must never go into its own backup.
+    pub fn inside(&self, p: &Path) -> Option<PathBuf> {
+        p.strip_prefix(&self.root)
+            .ok()
+            .filter(|r| !r.as_os_str().is_empty())
+            .map(Path::to_path_buf)
     }
 }
 
 /// What a backup run made.
 #[derive(Clone, Debug)]
 pub struct Made {
-    pub archive: PathBuf,
-    pub sums: PathBuf,
+    /// Where the backup is: a directory, or a repository and archive.
+    pub at: String,
     pub files: usize,
+    /// The size of the files backed up.
     pub bytes: u64,
 }
 
-/// A backup method.
-pub trait Backend {
-    fn name(&self) -> &'static str;
-    /// Backs up `spec` into `dir`, replacing the previous backup only when complete.
-    fn backup(&self, spec: &Spec, dir: &Path, exec: &dyn Exec) -> Result<Made>;
-    /// Restores the backup in `dir` below `root`.
-    fn restore(&self, dir: &Path, root: &Path, exec: &dyn Exec) -> Result<()>;
+impl Made {
+    pub fn of(at: String, entries: &[sums::Entry]) -> Made {
+        Made {
+            at,
+            files: entries.len(),
+            bytes: entries.iter().map(|e| e.size).sum(),
+        }
+    }
 }
 
-/// Restores and then checks every file against the backup's manifest.
-pub fn restore_and_verify(
-    b: &dyn Backend,
-    dir: &Path,
-    root: &Path,
-    exec: &dyn Exec,
-) -> Result<usize> {
-    let sums_file = dir.join(tar::SUMS);
-    let expected = sums::read(&sums_file).with_context(|| {
-        format!("the backup in {} has no checksum manifest: it is incomplete or not a rear-build backup", dir.display())
-    })?;
-    b.restore(dir, root, exec)?;
-    let bad = sums::verify(root, &expected);
+/// The newest whole backup: how its method names it, and its manifest.
+#[derive(Clone, Debug)]
+pub struct Found {
+    pub id: String,
+    pub sums: Vec<sums::Entry>,
+}
+
+/// A backup method, bound to where its backups live.
+pub trait Backend {
+    fn name(&self) -> &'static str;
+    /// Backs up `spec` with its manifest; the previous backup stays the one
+    /// restores find until this one is whole.
+    fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made>;
+    /// The newest whole backup; an error when there is none.
+    fn latest(&self, exec: &dyn Exec) -> Result<Found>;
+    /// Restores `found` below `root`.
+    fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()>;
+}
+
+/// Restores the newest backup and then checks every file against its manifest.
+pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<usize> {
+    let found = b.latest(exec)?;
+    b.restore(&found, root, exec)?;
+    let bad = sums::verify(root, &found.sums);
     if !bad.is_empty() {
-        let shown: Vec<&String> = bad.iter().take(20).collect();
+        let shown: Vec<&str> = bad.iter().take(20).map(String::as_str).collect();
         bail!(
             "the restored files differ from the backup's manifest in {} places, e.g.:\n  {}",
             bad.len(),
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join("\n  ")
+            shown.join("\n  ")
         );
     }
-    Ok(expected.len())
+    Ok(found.sums.len())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Whether the error of a failed command says one of `needles` (the
+/// runner's error carries the command's stderr).
+pub(crate) fn says(e: &anyhow::Error, needles: &[&str]) -> bool {
+    let text = format!("{e:#}");
+    needles.iter().any(|n| text.contains(n))
+}
 
-    #[test]
-    fn targets() {
-        assert_eq!(
-            Target::parse("file:///srv/b").unwrap(),
-            Target::File("/srv/b".into())
-        );
-        assert_eq!(
-            Target::parse("usb://REAR-000").unwrap(),
-            Target::Usb {
-                label: "REAR-000".into()
-            }
-        );
-        assert_eq!(
-            Target::parse("usb:///dev/disk/by-label/REAR-000").unwrap(),
-            Target::Usb {
-                label: "REAR-000".into()
-            }
-        );
-        for bad in [
-            "file://relative",
-            "usb://",
-            "ftp://x",
-            "nfs://server/export",
-        ] {
-            assert!(Target::parse(bad).is_err(), "{bad}");
+/// A live system changes while it is backed up. What the tool reported as
+/// changed (`changed`, manifest paths) and what differs on a second look
+/// after the backup is in the backup, but cannot be verified on restore: it
+/// is left out of the manifest, with a warning.
+pub fn settle(
+    spec: &Spec,
+    entries: Vec<sums::Entry>,
+    mut changed: std::collections::BTreeSet<String>,
+) -> Result<Vec<sums::Entry>> {
+    let again: std::collections::BTreeMap<String, sums::Entry> =
+        sums::collect(&spec.root, &spec.paths, &spec.exclude)?
+            .into_iter()
+            .map(|e| (e.path.clone(), e))
+            .collect();
+    for e in &entries {
+        if again.get(&e.path) != Some(e) {
+            changed.insert(e.path.clone());
         }
     }
+    if changed.is_empty() {
+        return Ok(entries);
+    }
+    log::warn!(
+        "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
+        changed.len(),
+        changed.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+    );
+    Ok(entries
+        .into_iter()
+        .filter(|e| !changed.contains(&e.path))
+        .collect())
 }

@@ -219,7 +219,12 @@ pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Ve
             .dev();
         let mut stack = vec![top.clone()];
         while let Some(rel) = stack.pop() {
-            if exclude.iter().any(|x| rel.starts_with(x)) {
+            // `./var/cache` is `var/cache`: a leading `.` is a component of its own.
+            let plain: PathBuf = rel
+                .components()
+                .filter(|c| !matches!(c, std::path::Component::CurDir))
+                .collect();
+            if exclude.iter().any(|x| plain.starts_with(x)) {
                 continue;
             }
             let p = root.join(&rel);
@@ -258,24 +263,34 @@ pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Ve
     Ok(out)
 }
 
-pub fn write(entries: &[Entry], dest: &Path) -> Result<()> {
+/// The manifest as text: one JSON line per entry.
+pub fn to_text(entries: &[Entry]) -> String {
     let mut text = String::new();
     for e in entries {
         text.push_str(&serde_json::to_string(e).expect("entries serialize"));
         text.push('\n');
     }
-    fs::write(dest, text).with_context(|| format!("write {}", dest.display()))
+    text
 }
 
-pub fn read(src: &Path) -> Result<Vec<Entry>> {
-    let text = fs::read_to_string(src).with_context(|| format!("read {}", src.display()))?;
+pub fn write(entries: &[Entry], dest: &Path) -> Result<()> {
+    fs::write(dest, to_text(entries)).with_context(|| format!("write {}", dest.display()))
+}
+
+/// Reads a manifest from text; `origin` names where it came from in errors.
+pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
     text.lines()
         .enumerate()
         .map(|(i, l)| {
             serde_json::from_str(l)
-                .with_context(|| format!("{}:{}: not a checksum entry", src.display(), i + 1))
+                .with_context(|| format!("{origin}:{}: not a checksum entry", i + 1))
         })
         .collect()
+}
+
+pub fn read(src: &Path) -> Result<Vec<Entry>> {
+    let text = fs::read_to_string(src).with_context(|| format!("read {}", src.display()))?;
+    parse(&text, &src.display().to_string())
 }
 
 /// Compares a restored tree with the manifest; returns the differences.
@@ -434,6 +449,22 @@ mod tests {
         assert!(verify(&dst, &entries)
             .iter()
             .any(|b| b.starts_with("l: missing")));
+    }
+
+    #[test]
+    fn excludes_apply_below_the_root_path() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("var/cache/x")).unwrap();
+        fs::write(d.path().join("var/cache/x/f"), "").unwrap();
+        fs::write(d.path().join("var/keep"), "").unwrap();
+        let e = collect(
+            d.path(),
+            &[PathBuf::from(".")],
+            &[PathBuf::from("var/cache")],
+        )
+        .unwrap();
+        let names: Vec<&str> = e.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(names, [".", "var", "var/keep"]);
     }
 
     #[test]

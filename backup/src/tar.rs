@@ -1,15 +1,19 @@
 //! GNU tar (ReaR's NETFS method): xattrs, ACLs, SELinux labels, sparse
-//! files, numeric owners, one file system per path, zstd.
+//! files, numeric owners, one file system per path, zstd. The archive and
+//! its manifest are one generation of a local directory (`generation`).
 
-use crate::{sums, Backend, Exec, Made, Spec};
-use anyhow::{Context, Result};
+use crate::generation::{self, SUMS};
+use crate::{sums, Backend, Call, Exec, Found, Made, Spec};
+use anyhow::{bail, Context, Result};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub const ARCHIVE: &str = "backup.tar.zst";
-pub const SUMS: &str = "backup.sums";
 
-pub struct Tar;
+pub struct Tar {
+    /// The backup directory (made on the first backup).
+    pub dir: PathBuf,
+}
 
 /// The options both directions share, so what is saved is what comes back.
 const METADATA: &[&str] = &[
@@ -20,19 +24,8 @@ const METADATA: &[&str] = &[
     "--numeric-owner",
 ];
 
-impl Backend for Tar {
-    fn name(&self) -> &'static str {
-        "tar"
-    }
-
-    fn backup(&self, spec: &Spec, dir: &Path, exec: &dyn Exec) -> Result<Made> {
-        let part = dir.join(format!("{ARCHIVE}.partial"));
-        let part_sums = dir.join(format!("{SUMS}.partial"));
-        let _ = fs::remove_file(&part);
-        let _ = fs::remove_file(&part_sums);
-        // The manifest first: it is the reference a restore is checked with.
-        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
-        sums::write(&entries, &part_sums)?;
+impl Tar {
+    fn create_argv(&self, spec: &Spec, archive: &Path) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "tar".into(),
             "--create".into(),
@@ -41,13 +34,12 @@ impl Backend for Tar {
             "--one-file-system".into(),
         ];
         argv.extend(METADATA.iter().map(|s| s.to_string()));
-        argv.push(format!("--file={}", part.display()));
+        argv.push(format!("--file={}", archive.display()));
         argv.push(format!("--directory={}", spec.root.display()));
         for x in &spec.exclude {
             argv.push(format!("--exclude=./{}", x.display()));
         }
-        // The target itself must never go into the backup.
-        if let Ok(rel) = dir.strip_prefix(&spec.root) {
+        if let Some(rel) = spec.inside(&self.dir) {
             argv.push(format!("--exclude=./{}", rel.display()));
         }
         argv.push("--".into());
@@ -59,66 +51,71 @@ impl Backend for Tar {
                     .to_string(),
             );
         }
-        let (code, stderr) = exec
-            .status(&argv)
-            .context("tar could not make the backup; the previous backup is kept")?;
-        if code > 1 {
-            anyhow::bail!(
-                "tar could not make the backup; the previous backup is kept: tar exited {code}: {}",
-                stderr.trim()
-            );
-        }
-        // A live system changes while it is backed up: what tar saw change
-        // (its exit 1) and what differs from a second look afterwards is
-        // archived, but left out of the manifest, as it cannot be verified.
-        let mut changed = changed_paths(&stderr);
-        if code == 1 && changed.is_empty() {
-            anyhow::bail!(
-                "tar could not make the backup; the previous backup is kept: tar exited 1: {}",
-                stderr.trim()
-            );
-        }
-        let again: std::collections::BTreeMap<String, sums::Entry> =
-            sums::collect(&spec.root, &spec.paths, &spec.exclude)?
-                .into_iter()
-                .map(|e| (e.path.clone(), e))
-                .collect();
-        for e in &entries {
-            if again.get(&e.path) != Some(e) {
-                changed.insert(e.path.clone());
-            }
-        }
-        if !changed.is_empty() {
-            log::warn!(
-                "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
-                changed.len(),
-                changed.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-            );
-            let kept: Vec<sums::Entry> = entries
-                .iter()
-                .filter(|e| !changed.contains(&e.path))
-                .cloned()
-                .collect();
-            sums::write(&kept, &part_sums)?;
-        }
-        let bytes = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        // Archive first, manifest last: a manifest beside an archive means both are whole.
-        fs::rename(&part, dir.join(ARCHIVE))
-            .with_context(|| format!("rename {}", part.display()))?;
-        fs::rename(&part_sums, dir.join(SUMS))
-            .with_context(|| format!("rename {}", part_sums.display()))?;
-        Ok(Made {
-            archive: dir.join(ARCHIVE),
-            sums: dir.join(SUMS),
-            files: entries.len(),
-            bytes,
-        })
+        argv
+    }
+}
+
+impl Backend for Tar {
+    fn name(&self) -> &'static str {
+        "tar"
     }
 
-    fn restore(&self, dir: &Path, root: &Path, exec: &dyn Exec) -> Result<()> {
-        let archive = dir.join(ARCHIVE);
+    fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("create backup directory {}", self.dir.display()))?;
+        let gen = generation::new_name();
+        let gdir = self.dir.join(&gen);
+        fs::create_dir(&gdir).with_context(|| format!("create {}", gdir.display()))?;
+        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let archive = gdir.join(ARCHIVE);
+        let failed = |e: anyhow::Error| {
+            // Not pointed to, so never restored; the next run would delete it too.
+            let _ = fs::remove_dir_all(&gdir);
+            e.context("tar could not make the backup; the previous backup is kept")
+        };
+        let (code, stderr) = exec
+            .status(&Call::new(&self.create_argv(spec, &archive)))
+            .map_err(failed)?;
+        // Exit 1 is tar's "file changed as we read it": a warning on a live system.
+        let changed = changed_paths(&stderr);
+        if code > 1 || (code == 1 && changed.is_empty()) {
+            return Err(failed(anyhow::anyhow!(
+                "tar exited {code}: {}",
+                stderr.trim()
+            )));
+        }
+        let entries = crate::settle(spec, entries, changed)?;
+        sums::write(&entries, &gdir.join(SUMS))?;
+        for p in [&archive, &gdir.join(SUMS), &gdir] {
+            generation::sync(p)?;
+        }
+        generation::switch(&self.dir, &gen)?;
+        generation::prune(&self.dir, &gen)?;
+        Ok(Made::of(archive.display().to_string(), &entries))
+    }
+
+    fn latest(&self, _exec: &dyn Exec) -> Result<Found> {
+        let Some(gen) = generation::current(&self.dir)? else {
+            bail!(
+                "{} has no complete backup: no checksum manifest of one (no {} file)",
+                self.dir.display(),
+                generation::POINTER
+            );
+        };
+        let sums_file = self.dir.join(&gen).join(SUMS);
+        let sums = sums::read(&sums_file).with_context(|| {
+            format!(
+                "the backup {gen} in {} has no checksum manifest",
+                self.dir.display()
+            )
+        })?;
+        Ok(Found { id: gen, sums })
+    }
+
+    fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {
+        let archive = self.dir.join(&found.id).join(ARCHIVE);
         if !archive.is_file() {
-            anyhow::bail!("no backup at {}", archive.display());
+            bail!("no backup archive at {}", archive.display());
         }
         let mut argv: Vec<String> = vec![
             "tar".into(),

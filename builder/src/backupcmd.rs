@@ -5,28 +5,83 @@ use crate::config::Backup;
 use crate::run::Cmd;
 use crate::say;
 use anyhow::{bail, Context, Result};
-use rear_backup::{restore_and_verify, tar::Tar, Backend, Exec, Spec, Target};
+use rear_backup::secret::Passphrase;
+use rear_backup::{borg, restic};
+use rear_backup::{restore_and_verify, Backend, Call, Exec, Spec, Target};
 use rear_layout::Layout;
 use std::path::{Path, PathBuf};
 
 struct Runner;
 
-impl Exec for Runner {
-    fn run(&self, argv: &[String]) -> Result<String> {
-        Cmd::new(&argv[0]).args(&argv[1..]).run()
+impl Runner {
+    fn cmd(c: &Call) -> Cmd {
+        let mut cmd = Cmd::new(&c.argv[0]).args(&c.argv[1..]);
+        for (k, v) in &c.env {
+            cmd = cmd.env(k, v);
+        }
+        for k in &c.unset {
+            cmd = cmd.env_remove(k);
+        }
+        if let Some(d) = &c.dir {
+            cmd = cmd.current_dir(d);
+        }
+        if let Some(data) = &c.stdin {
+            cmd = cmd.stdin(data.clone());
+        }
+        cmd
     }
-    fn status(&self, argv: &[String]) -> Result<(i32, String)> {
-        let (code, _, stderr) = Cmd::new(&argv[0]).args(&argv[1..]).output()?;
+}
+
+impl Exec for Runner {
+    fn call(&self, c: &Call) -> Result<String> {
+        Runner::cmd(c).run()
+    }
+    fn status(&self, c: &Call) -> Result<(i32, String)> {
+        let (code, _, stderr) = Runner::cmd(c).output()?;
         Ok((code, stderr))
     }
 }
 
+/// The passphrase of a borg or restic repository: the configured file,
+/// else the tool's own variables in the environment.
+fn passphrase(cfg: &Backup, tool: &str, vars: &[&str]) -> Result<Passphrase> {
+    let file = (!cfg.passphrase_file.is_empty()).then(|| Path::new(&cfg.passphrase_file));
+    Passphrase::resolve(file, tool, vars, |v| std::env::var(v).ok())
+}
+
+/// The configured method, bound to the configured place (a USB disk
+/// mounted first).
 fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
-    match cfg.method.as_str() {
-        "tar" => Ok(Box::new(Tar)),
-        "none" => bail!("backup.method is \"none\": there is no backup to make or restore"),
-        other => bail!("backup.method {other:?} is not supported"),
+    if cfg.method == "none" {
+        bail!("backup.method is \"none\": there is no backup to make or restore");
     }
+    let host = crate::rescue::host_name();
+    let target = Target::parse_for(&cfg.method, &cfg.url)
+        .with_context(|| format!("backup.url = {:?}", cfg.url))?;
+    // Asked before mounting anything: a missing passphrase is the first thing to hear of.
+    let pass = match cfg.method.as_str() {
+        "borg" => Some(passphrase(cfg, "borg", borg::PASS_VARS)?),
+        "restic" => Some(passphrase(cfg, "restic", restic::PASS_VARS)?),
+        _ => None,
+    };
+    let usb = matches!(target, Target::Usb { .. });
+    let place = target.open(&Runner, &host)?;
+    // A repository on a USB disk gets its own directory beside the tar and
+    // rsync backups of the same host.
+    let repo = match (&place, usb) {
+        (Target::File(d), true) => Target::File(d.join(&cfg.method)),
+        _ => place.clone(),
+    };
+    Ok(match (cfg.method.as_str(), pass) {
+        ("tar", _) => match place {
+            Target::File(dir) => Box::new(rear_backup::tar::Tar { dir }),
+            other => bail!("tar writes to a directory, not to {other:?}"),
+        },
+        ("rsync", _) => Box::new(rear_backup::rsync::Rsync::at(&place)?),
+        ("borg", Some(p)) => Box::new(borg::Borg::at(&repo, p, &host)?),
+        ("restic", Some(p)) => Box::new(restic::Restic::at(&repo, p, &host)?),
+        (other, _) => bail!("backup.method {other:?} is not supported"),
+    })
 }
 
 /// The file systems to back up: every mounted one in the layout, as
@@ -64,23 +119,27 @@ pub fn medium_disk(cfg: &Backup) -> Option<String> {
     Some(format!("/dev/{disk}"))
 }
 
-/// The backup's directory for this host, the target mounted if needed.
-pub fn target_dir(cfg: &Backup) -> Result<PathBuf> {
-    let target = Target::parse(&cfg.url).context("backup.url")?;
-    target.open(&Runner, &crate::rescue::host_name())
+/// The backup's directory for this host when the target is one (a
+/// directory or a USB disk, mounted if needed); None for a server.
+pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
+    let target = Target::parse_for(&cfg.method, &cfg.url)
+        .with_context(|| format!("backup.url = {:?}", cfg.url))?;
+    Ok(match target.open(&Runner, &crate::rescue::host_name())? {
+        Target::File(d) => Some(d),
+        _ => None,
+    })
 }
 
 const LOG_DIR: &str = "/var/log/rear-build";
 
 pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
-    let b = backend(cfg)?;
-    let dir = target_dir(cfg)?;
     let paths = paths_of(layout);
     if paths.is_empty() {
         bail!(
             "the layout has no mounted file system to back up (run `rear-build savelayout` first)"
         );
     }
+    let b = backend(cfg)?;
     let spec = Spec {
         root: PathBuf::from("/"),
         paths,
@@ -94,13 +153,13 @@ pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
             .collect(),
     };
     let t = std::time::Instant::now();
-    let made = b.backup(&spec, &dir, &Runner)?;
+    let made = b.backup(&spec, &Runner)?;
     say!(
-        "{} backup of {} files: {} ({:.1} MiB) in {:.1} s",
+        "{} backup of {} files ({:.1} MiB) to {} in {:.1} s",
         b.name(),
         made.files,
-        made.archive.display(),
         made.bytes as f64 / (1 << 20) as f64,
+        made.at,
         t.elapsed().as_secs_f64()
     );
     Ok(0)
@@ -113,7 +172,13 @@ pub const IMAGE_DIR: &str = "rescue";
 /// Copies the image's artefacts and this run's log so far into the target's
 /// `rescue/` directory, replacing the previous set only when all are copied.
 pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
-    let dir = target_dir(cfg)?;
+    let Some(dir) = target_dir(cfg)? else {
+        say!(
+            "the rescue image stays where it was built: the backup target {} is not a directory",
+            cfg.url
+        );
+        return Ok(());
+    };
     let part = dir.join(format!("{IMAGE_DIR}.partial"));
     let _ = std::fs::remove_dir_all(&part);
     std::fs::create_dir_all(&part).with_context(|| format!("create {}", part.display()))?;
@@ -139,10 +204,15 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
     let b = backend(cfg)?;
-    let dir = target_dir(cfg)?;
     let t = std::time::Instant::now();
-    let n = restore_and_verify(b.as_ref(), &dir, root, &Runner)
-        .with_context(|| format!("restore from {} into {}", dir.display(), root.display()))?;
+    let n = restore_and_verify(b.as_ref(), root, &Runner).with_context(|| {
+        format!(
+            "restore the {} backup at {} into {}",
+            b.name(),
+            cfg.url,
+            root.display()
+        )
+    })?;
     say!(
         "restored and verified {n} files into {} in {:.1} s",
         root.display(),

@@ -23,12 +23,16 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backup {
-    /// `tar`, or `none` (layout and image only).
+    /// `tar`, `rsync`, `borg`, `restic`, or `none` (layout and image only).
     pub method: String,
-    /// `file:///DIR` or `usb://LABEL`.
+    /// Where backups go; the forms each method takes are in
+    /// `rear_backup::target::forms`.
     pub url: String,
     /// Paths never backed up (absolute).
     pub exclude: Vec<String>,
+    /// borg and restic: a file holding the repository passphrase (empty:
+    /// the tool's own variables in the environment).
+    pub passphrase_file: String,
 }
 
 impl Default for Backup {
@@ -37,6 +41,7 @@ impl Default for Backup {
             method: "tar".into(),
             url: "usb://REAR-000".into(),
             exclude: Vec::new(),
+            passphrase_file: String::new(),
         }
     }
 }
@@ -159,6 +164,36 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
     Ok((config, used))
 }
 
+impl Backup {
+    fn validate(&self) -> Result<()> {
+        let method = self.method.as_str();
+        if !["tar", "rsync", "borg", "restic", "none"].contains(&method) {
+            bail!(
+                "backup.method = {method:?}: allowed are \"tar\", \"rsync\", \"borg\", \"restic\" and \"none\" (external clients are not supported yet)"
+            );
+        }
+        if method == "none" {
+            return Ok(());
+        }
+        rear_backup::Target::parse_for(method, &self.url)
+            .with_context(|| format!("backup.url = {:?}", self.url))?;
+        let pf = &self.passphrase_file;
+        if !pf.is_empty() {
+            // A passphrase that tar or rsync would silently ignore would
+            // make a reader believe the backup is encrypted.
+            if !["borg", "restic"].contains(&method) {
+                bail!(
+                    "backup.passphrase_file = {pf:?}: only borg and restic use a passphrase; method {method:?} stores files unencrypted"
+                );
+            }
+            if !pf.starts_with('/') {
+                bail!("backup.passphrase_file = {pf:?}: allowed is an absolute path");
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Config {
     fn validate(&self) -> Result<()> {
         if !["most", "all", "loaded"].contains(&self.image.modules.as_str()) {
@@ -167,13 +202,7 @@ impl Config {
                 self.image.modules
             );
         }
-        if !["tar", "none"].contains(&self.backup.method.as_str()) {
-            bail!(
-                "backup.method = {:?}: allowed are \"tar\" and \"none\" (rsync, borg, restic and external clients are not supported yet)",
-                self.backup.method
-            );
-        }
-        rear_backup::Target::parse(&self.backup.url).context("backup.url")?;
+        self.backup.validate()?;
         if !(1..=19).contains(&self.image.compress_level) {
             bail!(
                 "image.compress_level = {}: allowed are 1 to 19",
@@ -262,6 +291,47 @@ mod tests {
             msg.contains("allowed are \"most\", \"all\", \"loaded\""),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn backup_methods_and_their_urls() {
+        let d = tempfile::tempdir().unwrap();
+        let load_with = |text: &str| {
+            fs::write(d.path().join("config.toml"), text).unwrap();
+            load(d.path()).map(|c| c.0.backup)
+        };
+        for (method, url) in [
+            ("tar", "file:///srv/backup"),
+            ("rsync", "rsync://backup/rear/web1"),
+            ("rsync", "bk@backup:/srv/rear"),
+            ("borg", "ssh://bk@backup:2222/srv/borg"),
+            ("restic", "sftp://backup/srv/restic"),
+            ("restic", "usb://REAR-000"),
+        ] {
+            let b = load_with(&format!(
+                "[backup]\nmethod = \"{method}\"\nurl = \"{url}\"\n"
+            ))
+            .unwrap_or_else(|e| panic!("{method} {url}: {e:#}"));
+            assert_eq!((b.method.as_str(), b.url.as_str()), (method, url));
+        }
+        let b = load_with("[backup]\nmethod = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"/etc/rear-build/borg.pass\"\n").unwrap();
+        assert_eq!(b.passphrase_file, "/etc/rear-build/borg.pass");
+
+        for (text, says) in [
+            ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\" and \"none\""),
+            ("method = \"borg\"\nurl = \"rsync://h/m\"", "backup.url = \"rsync://h/m\": not a place for method \"borg\"; it takes file:///DIR, usb://LABEL, ssh://"),
+            ("method = \"tar\"\nurl = \"ssh://h/d\"", "it takes file:///DIR, usb://LABEL"),
+            ("method = \"restic\"\nurl = \"sftp://h\"", "needs the directory on the host"),
+            ("method = \"rsync\"\nurl = \"file:///b\"\npassphrase_file = \"/p\"", "backup.passphrase_file = \"/p\": only borg and restic"),
+            ("method = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"p\"", "allowed is an absolute path"),
+            ("passphrase = \"secret\"", "unknown field `passphrase`"),
+        ] {
+            let msg = format!("{:#}", load_with(&format!("[backup]\n{text}\n")).unwrap_err());
+            assert!(msg.contains("config.toml") && msg.contains(says), "{text}: {msg}");
+        }
+        // No backup: the url is not looked at.
+        let b = load_with("[backup]\nmethod = \"none\"\nurl = \"whatever\"\n").unwrap();
+        assert_eq!(b.method, "none");
     }
 
     #[test]

@@ -21,8 +21,8 @@ pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
         bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");
     }
     if restoring && a.passphrase_file.is_none() && backup.method != "none" {
-        let f = crate::backupcmd::target_dir(backup)?.join(PASSPHRASE_FILE);
-        if f.is_file() {
+        let dir = crate::backupcmd::target_dir(backup)?;
+        if let Some(f) = dir.map(|d| d.join(PASSPHRASE_FILE)).filter(|f| f.is_file()) {
             say!("LUKS passphrase from {}", f.display());
             a.passphrase_file = Some(f);
         }

@@ -15,6 +15,8 @@ pub struct Cmd {
     program: OsString,
     args: Vec<OsString>,
     env: Vec<(OsString, OsString)>,
+    unset: Vec<OsString>,
+    dir: Option<std::path::PathBuf>,
     stdin: Option<Vec<u8>>,
 }
 
@@ -24,6 +26,8 @@ impl Cmd {
             program: program.as_ref().to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            unset: Vec::new(),
+            dir: None,
             stdin: None,
         }
     }
@@ -42,6 +46,18 @@ impl Cmd {
     pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Cmd {
         self.env
             .push((k.as_ref().to_owned(), v.as_ref().to_owned()));
+        self
+    }
+
+    /// Removes a variable from the environment the command inherits.
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Cmd {
+        self.unset.push(k.as_ref().to_owned());
+        self
+    }
+
+    /// The command's working directory.
+    pub fn current_dir(mut self, d: impl AsRef<Path>) -> Cmd {
+        self.dir = Some(d.as_ref().to_path_buf());
         self
     }
 
@@ -78,9 +94,16 @@ impl Cmd {
     pub fn output(&self) -> Result<(i32, String, String)> {
         log::debug!("running: {}", self.line());
         let started = std::time::Instant::now();
-        let mut child = Command::new(&self.program)
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+        let mut cmd = Command::new(&self.program);
+        cmd.args(&self.args);
+        for k in &self.unset {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(d) = &self.dir {
+            cmd.current_dir(d);
+        }
+        let mut child = cmd
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()
             } else {
@@ -96,15 +119,22 @@ impl Cmd {
                     Path::new(&self.program).display()
                 )
             })?;
-        if let Some(data) = &self.stdin {
-            use std::io::Write;
+        // Fed from a thread while the output is read: a command that prints
+        // much before it reads its input would otherwise wait for us forever.
+        let feeder = self.stdin.clone().map(|data| {
             let mut pipe = child.stdin.take().expect("stdin is piped");
-            // A command that exits without reading all of it reports its own error.
-            let _ = pipe.write_all(data);
-        }
+            std::thread::spawn(move || {
+                use std::io::Write;
+                // A command that exits without reading all of it reports its own error.
+                let _ = pipe.write_all(&data);
+            })
+        });
         let out = child
             .wait_with_output()
             .with_context(|| format!("wait for `{}`", self.line()))?;
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
         let stderr = String::from_utf8_lossy(&out.stderr);
         log::debug!(
             "{} after {:.2} s: {}",
@@ -151,6 +181,25 @@ mod tests {
     fn stdin_is_fed() {
         let out = Cmd::new("cat").stdin(b"fed\n".to_vec()).run().unwrap();
         assert_eq!(out, "fed\n");
+    }
+
+    #[test]
+    fn directory_and_environment() {
+        let out = Cmd::new("sh")
+            .args(["-c", "pwd; echo \"${A-unset} ${HOME-unset}\""])
+            .current_dir("/")
+            .env("A", "set")
+            .env_remove("HOME")
+            .run()
+            .unwrap();
+        assert_eq!(out, "/\nset unset\n");
+    }
+
+    #[test]
+    fn a_large_input_is_fed_while_output_is_read() {
+        let data = vec![b'x'; 4 << 20];
+        let out = Cmd::new("cat").stdin(data.clone()).run().unwrap();
+        assert_eq!(out.len(), data.len());
     }
 
     #[test]

@@ -239,7 +239,8 @@ fn mkbackuponly_and_restoreonly_round_trip_and_fail_loudly() {
     );
 
     // A changed file after restore is caught by the manifest on the next restore.
-    let sums = target.join("backup.sums");
+    let current = std::fs::read_to_string(target.join("current")).unwrap();
+    let sums = target.join(current.trim()).join("backup.sums");
     let text = std::fs::read_to_string(&sums)
         .unwrap()
         .replace("\"mode\":420", "\"mode\":384");

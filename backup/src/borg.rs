@@ -1,0 +1,338 @@
+//! BorgBackup: a deduplicating, encrypted repository, local or over ssh.
+//!
+//! One archive per backup, `HOST-STAMP`, holding the file systems (paths
+//! relative to the root, since borg runs in it) and the manifest, read from
+//! standard input as `.rear-build.sums`, so the two can never be separated,
+//! not even by `borg prune`. The archive is made as
+//! `rear-build-partial-HOST-STAMP` and renamed when borg has finished
+//! without complaint: restores look only for finished names, so a failed or
+//! interrupted run leaves the previous backup the one restored.
+
+use crate::secret::{shell_quote, Passphrase};
+use crate::{generation, says, sums, Backend, Call, Exec, Found, Made, Spec, Target};
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The manifest's name in every archive.
+pub const SUMS: &str = ".rear-build.sums";
+const PARTIAL: &str = "rear-build-partial-";
+
+/// The variables borg reads a passphrase from, in its order of preference.
+pub const PASS_VARS: &[&str] = &["BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE_FD"];
+
+pub struct Borg {
+    /// As borg takes it: a path or `ssh://[USER@]HOST[:PORT]/DIR`.
+    pub repo: String,
+    pass: Passphrase,
+    host: String,
+}
+
+#[derive(Deserialize)]
+struct Listing {
+    archives: Vec<Archive>,
+}
+
+#[derive(Deserialize)]
+struct Archive {
+    name: String,
+}
+
+/// A host name as an archive name can hold it.
+fn clean_host(host: &str) -> String {
+    host.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// `STAMP` is what generation::stamp makes: digits, T, a dot, Z.
+fn is_stamp(s: &str) -> bool {
+    s.len() == 26
+        && s.ends_with('Z')
+        && s.chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, 'T' | '.' | 'Z'))
+}
+
+impl Borg {
+    /// A borg backend for a target (a usb:// one opened first).
+    pub fn at(t: &Target, pass: Passphrase, host: &str) -> Result<Borg> {
+        let repo = match t {
+            Target::File(d) => d.display().to_string(),
+            Target::Ssh(r) => format!("ssh://{}{}", r.authority(), r.path),
+            other => bail!("borg cannot use {other:?} as a repository"),
+        };
+        Ok(Borg {
+            repo,
+            pass,
+            host: clean_host(host),
+        })
+    }
+
+    /// A borg command. It logs in JSON, whose message ids say what went
+    /// wrong better than its words; the passphrase is named in the
+    /// environment; and every question borg could ask is answered no, as
+    /// nobody is there to answer (and standard input may be the manifest).
+    fn borg(&self, args: &[&str]) -> Call {
+        let mut argv = vec!["borg", args[0], "--log-json"];
+        argv.extend(&args[1..]);
+        let mut c = Call::new(&argv)
+            .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "no")
+            .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "no")
+            // `borg delete REPO` without archive names deletes everything.
+            .env("BORG_DELETE_I_KNOW_WHAT_I_AM_DOING", "NO");
+        if let Passphrase::File(f) = &self.pass {
+            // borg prefers BORG_PASSPHRASE to BORG_PASSCOMMAND: the
+            // configured file must win over what the environment has.
+            c = c
+                .env(
+                    "BORG_PASSCOMMAND",
+                    format!("cat -- {}", shell_quote(&f.to_string_lossy())),
+                )
+                .unset("BORG_PASSPHRASE")
+                .unset("BORG_PASSPHRASE_FD");
+        }
+        c
+    }
+
+    fn archive(&self, name: &str) -> String {
+        format!("{}::{name}", self.repo)
+    }
+
+    /// Turns borg's failure into what it means for the user.
+    fn explain(&self, e: anyhow::Error, doing: &str) -> anyhow::Error {
+        if says(&e, &["\"PassphraseWrong\""]) {
+            return e.context(format!(
+                "the passphrase from {} does not open the borg repository {}",
+                self.pass.origin(),
+                self.repo
+            ));
+        }
+        if says(&e, &["\"Repository.DoesNotExist\""]) {
+            return e.context(format!("there is no borg repository at {}", self.repo));
+        }
+        if says(&e, &["\"Repository.InvalidRepository\""]) {
+            return e.context(format!("{} is not a borg repository", self.repo));
+        }
+        e.context(format!("borg could not {doing} ({})", self.repo))
+    }
+
+    fn names(&self, exec: &dyn Exec) -> Result<Vec<String>> {
+        let out = exec
+            .call(&self.borg(&["list", "--json", &self.repo]))
+            .map_err(|e| self.explain(e, "list the repository"))?;
+        let l: Listing = serde_json::from_str(&out)
+            .with_context(|| format!("borg list --json of {}: unexpected output", self.repo))?;
+        Ok(l.archives.into_iter().map(|a| a.name).collect())
+    }
+
+    fn create_call(&self, spec: &Spec, partial: &str, manifest: Vec<u8>) -> Call {
+        let mut args: Vec<String> = [
+            "create",
+            "--numeric-ids",
+            "--one-file-system",
+            "--compression",
+            "zstd,3",
+            "--stdin-name",
+            SUMS,
+            "--stdin-mode",
+            "0600",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Paths are stored as given, relative to the root borg runs in, so
+        // `pp:` (path prefix) patterns are relative too, with no wildcards.
+        for x in &spec.exclude {
+            args.push(format!("--exclude=pp:{}", x.display()));
+        }
+        if let Some(rel) = spec.inside(Path::new(&self.repo)) {
+            args.push(format!("--exclude=pp:{}", rel.display()));
+        }
+        args.push(self.archive(partial));
+        args.push("--".into());
+        args.extend(spec.paths.iter().map(|p| p.display().to_string()));
+        args.push("-".into()); // the manifest, from standard input
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.borg(&refs).dir(&spec.root).stdin(manifest)
+    }
+}
+
+impl Backend for Borg {
+    fn name(&self) -> &'static str {
+        "borg"
+    }
+
+    fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made> {
+        let existing = match self.names(exec) {
+            Ok(n) => n,
+            Err(e) if says(&e, &["\"Repository.DoesNotExist\""]) => {
+                // The first backup makes the repository; its key is kept in
+                // it, locked by the passphrase, so the passphrase alone
+                // opens it on recovery day.
+                exec.call(&self.borg(&[
+                    "init",
+                    "--encryption",
+                    "repokey-blake2",
+                    "--make-parent-dirs",
+                    &self.repo,
+                ]))
+                .map_err(|e| self.explain(e, "create the repository"))?;
+                log::info!("created the borg repository {} (repokey-blake2)", self.repo);
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
+        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let name = format!(
+            "{}-{}",
+            self.host,
+            generation::stamp(std::time::SystemTime::now())
+        );
+        let partial = format!("{PARTIAL}{name}");
+        let made =
+            exec.call(&self.create_call(spec, &partial, sums::to_text(&entries).into_bytes()));
+        if let Err(e) = made {
+            // borg keeps an archive when it only warned (a file it could
+            // not read): never let it be found, and free its space.
+            let _ = exec.call(&self.borg(&["delete", &self.archive(&partial)]));
+            return Err(self
+                .explain(e, "make the backup")
+                .context("the previous backup is kept"));
+        }
+        exec.call(&self.borg(&["rename", &self.archive(&partial), &name]))
+            .map_err(|e| self.explain(e, "name the finished backup"))?;
+        // Archives of runs that died before their rename (and borg's
+        // checkpoints of them) are never restored: free their space.
+        let stale: Vec<&str> = existing
+            .iter()
+            .filter(|n| n.starts_with(&format!("{PARTIAL}{}-", self.host)))
+            .map(String::as_str)
+            .collect();
+        if !stale.is_empty() {
+            let repo = self.repo.clone();
+            let mut args = vec!["delete", repo.as_str()];
+            args.extend(stale);
+            if let Err(e) = exec.call(&self.borg(&args)) {
+                log::warn!("could not delete unfinished borg archives: {e:#}");
+            }
+        }
+        Ok(Made::of(self.archive(&name), &entries))
+    }
+
+    fn latest(&self, exec: &dyn Exec) -> Result<Found> {
+        let prefix = format!("{}-", self.host);
+        let newest = self
+            .names(exec)?
+            .into_iter()
+            .filter(|n| n.strip_prefix(&prefix).is_some_and(is_stamp))
+            .max();
+        let Some(name) = newest else {
+            bail!(
+                "the borg repository {} has no complete backup of {} (archives named {prefix}STAMP)",
+                self.repo,
+                self.host
+            );
+        };
+        let text = exec
+            .call(&self.borg(&["extract", "--stdout", &self.archive(&name), SUMS]))
+            .map_err(|e| self.explain(e, "read the manifest"))
+            .with_context(|| format!("the archive {name} has no checksum manifest"))?;
+        let sums = sums::parse(&text, &format!("{}:{SUMS}", self.archive(&name)))?;
+        Ok(Found { id: name, sums })
+    }
+
+    fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {
+        // borg extracts into its working directory.
+        let c = self
+            .borg(&[
+                "extract",
+                "--numeric-ids",
+                "--sparse",
+                &format!("--exclude=pp:{SUMS}"),
+                &self.archive(&found.id),
+            ])
+            .dir(root);
+        exec.call(&c)
+            .map_err(|e| self.explain(e, "restore the backup"))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Remote;
+
+    #[test]
+    fn repositories_and_archive_names() {
+        let pass = Passphrase::Inherited("BORG_PASSPHRASE".into());
+        let b = Borg::at(
+            &Target::Ssh(Remote {
+                user: Some("bk".into()),
+                host: "backup".into(),
+                port: Some(2222),
+                path: "/srv/borg".into(),
+            }),
+            pass.clone(),
+            "web 1",
+        )
+        .unwrap();
+        assert_eq!(b.repo, "ssh://bk@backup:2222/srv/borg");
+        assert_eq!(b.host, "web_1");
+        assert!(Borg::at(&Target::Usb { label: "X".into() }, pass, "h").is_err());
+        assert!(is_stamp("20240101T000000.000000000Z"));
+        assert!(!is_stamp("20240101T000000.000000000Z.checkpoint"));
+    }
+
+    #[test]
+    fn a_passphrase_file_is_named_never_passed() {
+        let b = Borg::at(
+            &Target::File("/r".into()),
+            Passphrase::File("/etc/rear-build/borg pass".into()),
+            "h",
+        )
+        .unwrap();
+        let c = b.borg(&["list", "/r"]);
+        assert_eq!(c.argv, ["borg", "list", "--log-json", "/r"]);
+        assert!(c.env.contains(&(
+            "BORG_PASSCOMMAND".into(),
+            "cat -- '/etc/rear-build/borg pass'".into()
+        )));
+        assert!(c.unset.contains(&"BORG_PASSPHRASE".to_string()));
+    }
+
+    #[test]
+    fn create_keeps_metadata_and_one_file_system() {
+        let b = Borg::at(
+            &Target::File("/var/backup/borg".into()),
+            Passphrase::Inherited("BORG_PASSPHRASE".into()),
+            "h",
+        )
+        .unwrap();
+        let spec = Spec {
+            root: "/".into(),
+            paths: vec![".".into(), "boot".into()],
+            exclude: vec!["var/cache".into()],
+        };
+        let c = b.create_call(&spec, "p", b"m".to_vec());
+        for a in [
+            "--numeric-ids",
+            "--one-file-system",
+            "--exclude=pp:var/cache",
+            "--exclude=pp:var/backup/borg",
+        ] {
+            assert!(c.argv.iter().any(|x| x == a), "{a}: {:?}", c.argv);
+        }
+        assert_eq!(
+            &c.argv[c.argv.len() - 5..],
+            ["/var/backup/borg::p", "--", ".", "boot", "-"]
+        );
+        assert_eq!(c.dir.as_deref(), Some(Path::new("/")));
+        assert_eq!(c.stdin.as_deref(), Some(&b"m"[..]));
+    }
+}

@@ -1,0 +1,259 @@
+//! What every backend's test shares: a runner for the real tools, a tree
+//! with every awkward kind of file, and the checks a round trip must pass.
+// Each test file uses its own part of this module.
+#![allow(dead_code)]
+
+use anyhow::{bail, Result};
+use rear_backup::{restore_and_verify, Backend, Call, Exec, Spec};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Runs the real tools, with `env` added to every call (to keep a tool's
+/// caches and security records in the test's own directory).
+#[derive(Default)]
+pub struct Real {
+    pub env: Vec<(String, String)>,
+}
+
+impl Real {
+    fn output(&self, c: &Call) -> Result<std::process::Output> {
+        let mut cmd = Command::new(&c.argv[0]);
+        cmd.args(&c.argv[1..]);
+        for k in &c.unset {
+            cmd.env_remove(k);
+        }
+        cmd.envs(self.env.iter().cloned())
+            .envs(c.env.iter().cloned());
+        if let Some(d) = &c.dir {
+            cmd.current_dir(d);
+        }
+        cmd.stdin(if c.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn()?;
+        let feeder = c.stdin.clone().map(|data| {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&data);
+            })
+        });
+        let out = child.wait_with_output()?;
+        if let Some(f) = feeder {
+            let _ = f.join();
+        }
+        Ok(out)
+    }
+}
+
+impl Exec for Real {
+    fn call(&self, c: &Call) -> Result<String> {
+        let out = self.output(c)?;
+        if !out.status.success() {
+            bail!(
+                "`{}` failed ({}): {}",
+                c.argv.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn status(&self, c: &Call) -> Result<(i32, String)> {
+        let out = self.output(c)?;
+        Ok((
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
+    }
+}
+
+pub fn sh(cmd: &str) {
+    let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
+    assert!(st.success(), "{cmd}");
+}
+
+/// Names with spaces and newlines, setuid, hardlinks, symlinks (one
+/// dangling), a sparse file, an xattr, an ACL, a numeric owner with no
+/// user, a fifo, many small files, and a directory to exclude.
+pub fn tree(root: &Path) {
+    fs::create_dir_all(root.join("etc/deep/er")).unwrap();
+    fs::create_dir_all(root.join("var/cache/skip")).unwrap();
+    fs::write(root.join("var/cache/skip/big"), "excluded").unwrap();
+    fs::write(root.join("etc/with space"), "spaces").unwrap();
+    fs::write(root.join("etc/new\nline"), "newline in the name").unwrap();
+    fs::write(root.join("etc/deep/er/file"), "deep").unwrap();
+    // A name that is not UTF-8, as old systems and careless tools leave.
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = std::ffi::OsStr::from_bytes(b"etc/latin1-\xe9t\xe9");
+    fs::write(root.join(bytes), "bytes").unwrap();
+    std::os::unix::fs::symlink(bytes, root.join("etc/to-latin1")).unwrap();
+    fs::write(root.join("suid"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(root.join("suid"), fs::Permissions::from_mode(0o4755)).unwrap();
+    fs::write(root.join("hard1"), "shared").unwrap();
+    fs::hard_link(root.join("hard1"), root.join("etc/hard2")).unwrap();
+    std::os::unix::fs::symlink("../hard1", root.join("etc/link")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
+    let f = fs::File::create(root.join("sparse")).unwrap();
+    f.set_len(64 << 20).unwrap();
+    drop(f);
+    sh(&format!(
+        "printf data | dd of='{}' bs=1 seek=40000000 conv=notrunc status=none",
+        root.join("sparse").display()
+    ));
+    for i in 0..500 {
+        fs::write(root.join(format!("etc/deep/small{i}")), format!("{i}")).unwrap();
+    }
+    std::os::unix::fs::chown(root.join("etc/deep/small1"), Some(1234), Some(5678)).unwrap();
+    sh(&format!(
+        "setfattr -n user.rear -v hello '{}'",
+        root.join("etc/with space").display()
+    ));
+    sh(&format!(
+        "setfacl -m u:1234:rw '{}'",
+        root.join("etc/deep/er/file").display()
+    ));
+    sh(&format!("mkfifo '{}'", root.join("fifo").display()));
+}
+
+pub fn spec(root: &Path) -> Spec {
+    Spec {
+        root: root.to_path_buf(),
+        paths: vec![PathBuf::from(".")],
+        exclude: vec![PathBuf::from("var/cache/skip")],
+    }
+}
+
+/// Restores into a fresh directory and checks it; returns the directory.
+pub fn restore_fresh(b: &dyn Backend, exec: &dyn Exec, dst: &Path) -> usize {
+    fs::create_dir_all(dst).unwrap();
+    restore_and_verify(b, dst, exec).unwrap_or_else(|e| panic!("{}: {e:#}", b.name()))
+}
+
+/// The round trip every backend must pass: the tree backed up, restored
+/// elsewhere, checked against the manifest; then a change, a second
+/// backup (the incremental path), and a second restore that has it.
+pub fn round_trip(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
+    let src = work.join("src");
+    fs::create_dir_all(&src).unwrap();
+    tree(&src);
+    let made = b
+        .backup(&spec(&src), exec)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(made.files > 500, "{}", made.files);
+    let found = b.latest(exec).unwrap();
+    assert_eq!(found.sums.len(), made.files);
+    let with = |name: &str, key: &str| {
+        found
+            .sums
+            .iter()
+            .any(|e| e.path == name && e.xattrs.contains_key(key))
+    };
+    assert!(
+        with("etc/with space", "user.rear"),
+        "xattrs are in the manifest"
+    );
+    assert!(
+        with("etc/deep/er/file", "system.posix_acl_access"),
+        "ACLs are in the manifest"
+    );
+
+    let dst = work.join("dst1");
+    assert_eq!(restore_fresh(b, exec, &dst), made.files);
+    // 4 bytes of data in 64 MiB: borg restores holes by whole chunks (up
+    // to 8 MiB), the others by blocks.
+    let meta = fs::metadata(dst.join("sparse")).unwrap();
+    assert!(
+        meta.blocks() * 512 <= 8 << 20,
+        "{}: restored sparse file takes {} bytes",
+        b.name(),
+        meta.blocks() * 512
+    );
+    assert!(
+        !dst.join("var/cache/skip").exists(),
+        "{}: the excluded directory came back",
+        b.name()
+    );
+
+    fs::write(src.join("etc/with space"), "changed").unwrap();
+    fs::write(src.join("new file"), "new").unwrap();
+    fs::remove_file(src.join("etc/deep/small7")).unwrap();
+    b.backup(&spec(&src), exec)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let dst = work.join("dst2");
+    restore_fresh(b, exec, &dst);
+    assert_eq!(fs::read(dst.join("etc/with space")).unwrap(), b"changed");
+    assert_eq!(fs::read(dst.join("new file")).unwrap(), b"new");
+    assert!(!dst.join("etc/deep/small7").exists());
+}
+
+/// Runs the real tools, but first deletes `path` for the call that backs
+/// it up: a file system that vanishes between the manifest and the copy,
+/// as on a live system, so the tool itself fails half way.
+struct Vanish<'a> {
+    inner: &'a dyn Exec,
+    path: PathBuf,
+}
+
+impl Vanish<'_> {
+    fn vanish(&self, c: &Call) {
+        let name = self.path.file_name().unwrap().to_string_lossy();
+        if c.argv.iter().any(|a| a.ends_with(name.as_ref())) && self.path.exists() {
+            fs::remove_dir_all(&self.path).unwrap();
+        }
+    }
+}
+
+impl Exec for Vanish<'_> {
+    fn call(&self, c: &Call) -> Result<String> {
+        self.vanish(c);
+        self.inner.call(c)
+    }
+
+    fn status(&self, c: &Call) -> Result<(i32, String)> {
+        self.vanish(c);
+        self.inner.status(c)
+    }
+}
+
+/// A run that fails leaves the previous backup the one restored, whole.
+pub fn failed_backup_keeps_the_previous_one(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
+    let src = work.join("src");
+    fs::create_dir_all(src.join("gone")).unwrap();
+    fs::write(src.join("a"), "first").unwrap();
+    b.backup(&spec(&src), exec)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    fs::write(src.join("a"), "second").unwrap();
+    fs::write(src.join("gone/file"), "x").unwrap();
+    let mut two = spec(&src);
+    two.paths.push(PathBuf::from("gone"));
+    let vanish = Vanish {
+        inner: exec,
+        path: src.join("gone"),
+    };
+    let err = format!("{:#}", b.backup(&two, &vanish).unwrap_err());
+    assert!(
+        err.contains("previous backup is kept"),
+        "{}: {err}",
+        b.name()
+    );
+    fs::create_dir_all(src.join("gone")).unwrap();
+    let dst = work.join("dst");
+    restore_fresh(b, exec, &dst);
+    assert_eq!(fs::read(dst.join("a")).unwrap(), b"first", "{}", b.name());
+}
+
+/// A passphrase file for borg and restic.
+pub fn pass_file(dir: &Path, pass: &str) -> PathBuf {
+    let p = dir.join("pass");
+    fs::write(&p, format!("{pass}\n")).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
