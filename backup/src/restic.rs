@@ -236,6 +236,7 @@ impl Backend for Restic {
                 .explain(e, "make the backup")
                 .context("the previous backup is kept"));
         }
+        let entries = crate::settle(spec, entries, Default::default())?;
         // The manifest snapshot is written last: it is what makes the backup count.
         let tag = format!("{STAMP_TAG}{stamp}");
         let c = self
