@@ -147,7 +147,7 @@ pub trait Backend {
 }
 
 /// Restores the newest backup and then checks every file against its manifest.
-pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<usize> {
+pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<Found> {
     let found = b.latest(exec)?;
     b.restore(&found, root, exec)?;
     let bad = sums::verify(root, &found.sums);
@@ -159,7 +159,7 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
             shown.join("\n  ")
         );
     }
-    Ok(found.sums.len())
+    Ok(found)
 }
 
 /// Whether the error of a failed command says one of `needles` (the

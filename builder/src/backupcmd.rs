@@ -205,7 +205,7 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
     let b = backend(cfg)?;
     let t = std::time::Instant::now();
-    let n = restore_and_verify(b.as_ref(), root, &Runner).with_context(|| {
+    let found = restore_and_verify(b.as_ref(), root, &Runner).with_context(|| {
         format!(
             "restore the {} backup at {} into {}",
             b.name(),
@@ -214,7 +214,10 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
         )
     })?;
     say!(
-        "restored and verified {n} files into {} in {:.1} s",
+        "restored and verified {} files of the {} backup {} into {} in {:.1} s",
+        found.sums.len(),
+        b.name(),
+        found.id,
         root.display(),
         t.elapsed().as_secs_f64()
     );

@@ -40,6 +40,7 @@ const HOST: &str = "e2e-bookworm";
 const SOURCE_JOB: &str = r#"
 set -euxo pipefail
 cd "$(dirname "$0")"
+if [ -f setup.sh ]; then bash setup.sh; fi
 bash testdata.sh
 rear-build mkbackup
 T=/run/rear-build/target
@@ -108,6 +109,11 @@ struct Loop<'a> {
     ignore: &'a str,
     /// What the recovered system's E2E-STATE line must contain.
     state: &'a [&'a str],
+    /// The backup method the source is configured with (by `setup`).
+    method: &'a str,
+    /// A script the source system runs before its test data and mkbackup
+    /// (the backup method's configuration).
+    setup: &'a str,
 }
 
 fn run_loop(l: &Loop) {
@@ -117,7 +123,9 @@ fn run_loop(l: &Loop) {
     let backup = debian::rear000_disk(&l.work.join("rear000.raw"), 8 * GIB);
 
     // 1. The source system: test data, file list, mkbackup.
-    let job = debian::job_disk_with(l.work, SOURCE_JOB, debian::JOB_TOOLS);
+    let mut files = debian::JOB_TOOLS.to_vec();
+    files.push(("setup.sh", 0o755, l.setup.as_bytes()));
+    let job = debian::job_disk_with(l.work, SOURCE_JOB, &files);
     let mut disks: Vec<Disk> = l
         .disks
         .iter()
@@ -193,6 +201,12 @@ fn run_loop(l: &Loop) {
         tail(&log, 40)
     );
     assert!(log.contains("recovery finished"), "{}", tail(&log, 40));
+    assert!(
+        log.contains(&format!("of the {} backup", l.method)),
+        "not restored with {}: {}",
+        l.method,
+        tail(&log, 40)
+    );
 
     // 4. The recovered disks boot by themselves.
     let job = debian::job_disk_with(l.work, RECOVERED_JOB, debian::JOB_TOOLS);
@@ -330,6 +344,8 @@ fn a_bios_gpt_ext4_boot_swap() {
         resized: false,
         ignore: "",
         state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
+        method: "tar",
+        setup: "",
     });
 }
 
@@ -352,6 +368,8 @@ fn b_uefi_lvm_xfs_migration_to_a_larger_disk() {
         // Moved to another disk name, the initramfs was rebuilt.
         ignore: "/boot/**\n/var/lib/initramfs-tools/**\n",
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
+        method: "tar",
+        setup: "",
     });
 }
 
@@ -376,5 +394,63 @@ fn c_bios_raid1_lvm_one_larger_disk() {
         resized: true,
         ignore: "",
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
+        method: "tar",
+        setup: "",
     });
+}
+
+/// The source system's configuration for a backup method: to the REAR-000
+/// disk like tar; borg and restic with a passphrase file that the rescue
+/// image carries (`image.include`), so recovery stays unattended.
+fn method_setup(method: &str) -> String {
+    let secret = match method {
+        "borg" | "restic" => "passphrase_file = \"/etc/rear-build/repo.pass\"\n[image]\ninclude = [\"/etc/rear-build/repo.pass\"]\n",
+        _ => "",
+    };
+    format!(
+        "set -eux\nmkdir -p /etc/rear-build/conf.d\nprintf 'e2e repository secret\\n' > /etc/rear-build/repo.pass\nchmod 600 /etc/rear-build/repo.pass\nprintf '%s' '[backup]\nmethod = \"{method}\"\nurl = \"usb://REAR-000\"\n{secret}' > /etc/rear-build/conf.d/50-e2e.toml\ncat /etc/rear-build/conf.d/50-e2e.toml\n"
+    )
+}
+
+/// Scenario (a)'s layout, backed up and recovered with rsync, borg and
+/// restic in turn: one installation, copied for each method.
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn e_rsync_borg_restic_on_a_layout() {
+    if vm_tests_skipped("e2e e") {
+        return;
+    }
+    let (work, disks) = installed("e2e-e", debian::SCENARIO_A, &[4 * GIB]);
+    let installed_disk = work.path().join("installed.raw");
+    std::fs::rename(&disks[0], &installed_disk).unwrap();
+    for method in ["rsync", "borg", "restic"] {
+        let dir = work.path().join(method);
+        std::fs::create_dir_all(&dir).unwrap();
+        let disk = dir.join("disk0.raw");
+        let st = std::process::Command::new("cp")
+            .arg("--sparse=always")
+            .arg(&installed_disk)
+            .arg(&disk)
+            .status()
+            .unwrap();
+        assert!(st.success(), "copy the installed disk");
+        let setup = method_setup(method);
+        let name = format!("e2e-e-{method}");
+        let t = std::time::Instant::now();
+        run_loop(&Loop {
+            name: &name,
+            firmware: Firmware::Bios,
+            work: &dir,
+            disks: vec![disk],
+            new_disks: vec![("new-vda.raw", 4 * GIB, true)],
+            mapping: vec![("/dev/vda", "/dev/vda")],
+            resized: false,
+            ignore: "",
+            state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
+            method,
+            setup: &setup,
+        });
+        timing(&format!("loop-{method}"), t.elapsed().as_secs_f64(), "");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

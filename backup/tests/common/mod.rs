@@ -131,10 +131,13 @@ pub fn spec(root: &Path) -> Spec {
     }
 }
 
-/// Restores into a fresh directory and checks it; returns the directory.
+/// Restores into a fresh directory and checks it; returns how many files.
 pub fn restore_fresh(b: &dyn Backend, exec: &dyn Exec, dst: &Path) -> usize {
     fs::create_dir_all(dst).unwrap();
-    restore_and_verify(b, dst, exec).unwrap_or_else(|e| panic!("{}: {e:#}", b.name()))
+    restore_and_verify(b, dst, exec)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", b.name()))
+        .sums
+        .len()
 }
 
 /// The round trip every backend must pass: the tree backed up, restored
