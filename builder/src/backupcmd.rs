@@ -132,7 +132,10 @@ pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
 
 const LOG_DIR: &str = "/var/log/rear-build";
 
-pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
+/// Backs up the layout's mounted file systems. `regenerated` are
+/// rear-build's own store and images: rebuilt by the next `image`, and the
+/// images are on the backup target anyway (as ReaR leaves out its output).
+pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Result<i32> {
     let paths = paths_of(layout);
     if paths.is_empty() {
         bail!(
@@ -147,9 +150,10 @@ pub fn mkbackuponly(cfg: &Backup, layout: &Layout) -> Result<i32> {
         exclude: cfg
             .exclude
             .iter()
-            .map(String::as_str)
-            .chain([LOG_DIR])
-            .map(|x| PathBuf::from(x.trim_start_matches('/')))
+            .map(Path::new)
+            .chain([Path::new(LOG_DIR)])
+            .chain(regenerated.iter().copied())
+            .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
             .collect(),
     };
     let t = std::time::Instant::now();

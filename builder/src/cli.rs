@@ -279,7 +279,7 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Store(s) => store_cmd(&store, s),
         Command::Dump => dump(&cfg, &files),
         Command::Mkbackuponly { layout } => {
-            backupcmd::mkbackuponly(&cfg.backup, &layoutcmd::load(&layout)?)
+            backupcmd::mkbackuponly(&cfg.backup, &regenerated(&cfg), &layoutcmd::load(&layout)?)
         }
         Command::Mkbackup(a) => {
             let capture = capture_args(&cfg, &layoutcmd::CaptureArgs::default());
@@ -287,6 +287,7 @@ fn run(cli: Cli) -> Result<i32> {
             let image = image_cmd(&store, &cfg, &files, a)?;
             let code = backupcmd::mkbackuponly(
                 &cfg.backup,
+                &regenerated(&cfg),
                 &layoutcmd::load(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT))?,
             )?;
             backupcmd::store_image(&cfg.backup, &image)?;
@@ -539,4 +540,9 @@ fn store_cmd(root: &std::path::Path, cmd: StoreCommand) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// What the backup leaves out because `image` makes it again.
+fn regenerated(cfg: &config::Config) -> [&std::path::Path; 2] {
+    [&cfg.image.store, &cfg.image.output]
 }
