@@ -484,6 +484,9 @@ pub struct Report {
     pub failed_units: Vec<String>,
     /// Exit code of the job from an `e2e-job` disk, if one was attached.
     pub job_exit: Option<i32>,
+    /// From power-on to multi-user.
+    pub to_multi_user: f64,
+    /// From power-on to power-off (the job included).
     pub seconds: f64,
     pub console_log: PathBuf,
 }
@@ -512,7 +515,7 @@ pub fn boot_installed(
     let rear_build = vm.expect("E2E-REAR-BUILD ", left(t0));
     let failed = vm.expect("E2E-FAILED-UNITS ", left(t0));
     vm.expect("E2E-MULTI-USER", left(t0));
-    let seconds = t0.elapsed().as_secs_f64();
+    let to_multi_user = t0.elapsed().as_secs_f64();
     let job_exit = with_job.then(|| {
         let l = vm.expect("E2E-RUN-EXIT=", left(t0));
         l.rsplit("E2E-RUN-EXIT=")
@@ -522,6 +525,7 @@ pub fn boot_installed(
     });
     vm.expect("E2E-POWEROFF", left(t0));
     vm.wait_exit(Duration::from_secs(120).min(left(t0) + Duration::from_secs(5)));
+    let seconds = t0.elapsed().as_secs_f64();
     let console_log = vm.save_log();
     let after = |l: &str, k: &str| l[l.find(k).unwrap() + k.len()..].trim().to_string();
     let failed_units = after(&failed, "E2E-FAILED-UNITS ")
@@ -534,6 +538,7 @@ pub fn boot_installed(
         rear_build: after(&rear_build, "E2E-REAR-BUILD "),
         failed_units,
         job_exit,
+        to_multi_user,
         seconds,
         console_log,
     }

@@ -147,7 +147,14 @@ fn run_loop(l: &Loop) {
         true,
         Duration::from_secs(1800),
     );
-    timing("source-vm", src.seconds, "mkbackup and file list");
+    timing(
+        "source-vm",
+        src.seconds,
+        &format!(
+            "multi-user after {:.0} s; then test data, mkbackup, file list",
+            src.to_multi_user
+        ),
+    );
     assert_eq!(
         src.job_exit,
         Some(0),
@@ -238,7 +245,11 @@ fn run_loop(l: &Loop) {
         true,
         Duration::from_secs(1800),
     );
-    timing("recovered-vm", rec.seconds, "to multi-user");
+    timing(
+        "recovered-vm",
+        rec.seconds,
+        &format!("multi-user after {:.0} s", rec.to_multi_user),
+    );
     eprintln!("{}: recovered system: {rec:?}", l.name);
     for want in l.state {
         assert!(rec.state.contains(want), "{want} not in {:?}", rec.state);
