@@ -6,7 +6,12 @@
 //! not even by `borg prune`. The archive is made as
 //! `rear-build-partial-HOST-STAMP` and renamed when borg has finished
 //! without complaint: restores look only for finished names, so a failed or
-//! interrupted run leaves the previous backup the one restored.
+//! interrupted run leaves the previous backup the one restored. Files that
+//! changed while borg read them (its one allowed warning, or a difference
+//! on a second look) are listed in an amendment archive `HOST-STAMP.changed`,
+//! made before the rename; a restore leaves them unverified. Should a prune
+//! drop the amendment alone, the restore check fails on them: never the
+//! other way round.
 
 use crate::secret::{shell_quote, Passphrase};
 use crate::{generation, says, sums, Backend, Call, Exec, Found, Made, Spec, Target};
@@ -17,6 +22,45 @@ use std::path::Path;
 /// The manifest's name in every archive.
 pub const SUMS: &str = ".rear-build.sums";
 const PARTIAL: &str = "rear-build-partial-";
+/// The amendment of archive `NAME` is `NAME.changed`, holding `CHANGED`.
+const AMENDMENT: &str = ".changed";
+const CHANGED: &str = ".rear-build.changed";
+
+fn amendment(name: &str) -> String {
+    format!("{name}{AMENDMENT}")
+}
+
+/// The paths of borg's "file changed while we backed it up" warnings
+/// (`--log-json` lines), and every other warning or error it printed.
+fn changed_warnings(stderr: &str) -> (std::collections::BTreeSet<String>, Vec<String>) {
+    const SAYS: &str = ": file changed while we backed it up";
+    let mut changed = std::collections::BTreeSet::new();
+    let mut others = Vec::new();
+    for l in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        let msg = serde_json::from_str::<serde_json::Value>(l)
+            .ok()
+            .and_then(|v| {
+                let level = v["levelname"].as_str().unwrap_or("");
+                matches!(level, "WARNING" | "ERROR" | "CRITICAL")
+                    .then(|| v["message"].as_str().map(str::to_string))
+                    .flatten()
+            });
+        match msg {
+            Some(m) => match m.strip_suffix(SAYS) {
+                Some(p) => {
+                    changed.insert(p.trim_start_matches("./").to_string());
+                }
+                None => others.push(m),
+            },
+            // Not JSON: borg said it outside its logger (a traceback).
+            None if serde_json::from_str::<serde_json::Value>(l).is_err() => {
+                others.push(l.to_string())
+            }
+            None => {}
+        }
+    }
+    (changed, others)
+}
 
 /// The variables borg reads a passphrase from, in its order of preference.
 pub const PASS_VARS: &[&str] = &["BORG_PASSPHRASE", "BORG_PASSCOMMAND", "BORG_PASSPHRASE_FD"];
@@ -194,15 +238,49 @@ impl Backend for Borg {
             generation::stamp(std::time::SystemTime::now())
         );
         let partial = format!("{PARTIAL}{name}");
-        let made =
-            exec.call(&self.create_call(spec, &partial, sums::to_text(&entries).into_bytes()));
-        if let Err(e) = made {
+        let (code, stderr) =
+            exec.status(&self.create_call(spec, &partial, sums::to_text(&entries).into_bytes()))?;
+        let (reported, others) = changed_warnings(&stderr);
+        // Exit 1 is a warning: only "file changed while we backed it up" is
+        // one a live system's backup may have.
+        if code != 0 && !(code == 1 && others.is_empty()) {
             // borg keeps an archive when it only warned (a file it could
             // not read): never let it be found, and free its space.
             let _ = exec.call(&self.borg(&["delete", &self.archive(&partial)]));
+            let said = if others.is_empty() {
+                stderr.trim().to_string()
+            } else {
+                others.join("; ")
+            };
             return Err(self
-                .explain(e, "make the backup")
+                .explain(
+                    anyhow::anyhow!("`borg create` exited {code}: {said}"),
+                    "make the backup",
+                )
                 .context("the previous backup is kept"));
+        }
+        // The manifest went in before the data: what changed since is named
+        // in an amendment, made before the rename makes the backup count.
+        let changed = crate::changed_since(spec, &entries, reported)?;
+        if !changed.is_empty() {
+            let list = serde_json::to_vec(&changed).context("list the changed files")?;
+            let c = self
+                .borg(&[
+                    "create",
+                    "--stdin-name",
+                    CHANGED,
+                    "--stdin-mode",
+                    "0600",
+                    &self.archive(&amendment(&name)),
+                    "-",
+                ])
+                .stdin(list);
+            if let Err(e) = exec.call(&c) {
+                let _ = exec.call(&self.borg(&["delete", &self.archive(&partial)]));
+                return Err(self
+                    .explain(e, "store the list of files that changed")
+                    .context("the previous backup is kept"));
+            }
         }
         exec.call(&self.borg(&["rename", &self.archive(&partial), &name]))
             .map_err(|e| self.explain(e, "name the finished backup"))?;
@@ -210,7 +288,13 @@ impl Backend for Borg {
         // checkpoints of them) are never restored: free their space.
         let stale: Vec<&str> = existing
             .iter()
-            .filter(|n| n.starts_with(&format!("{PARTIAL}{}-", self.host)))
+            .filter(|n| {
+                n.starts_with(&format!("{PARTIAL}{}-", self.host))
+                    || n.strip_suffix(AMENDMENT).is_some_and(|a| {
+                        a.starts_with(&format!("{}-", self.host))
+                            && !existing.iter().any(|x| x == a)
+                    })
+            })
             .map(String::as_str)
             .collect();
         if !stale.is_empty() {
@@ -226,11 +310,12 @@ impl Backend for Borg {
 
     fn latest(&self, exec: &dyn Exec) -> Result<Found> {
         let prefix = format!("{}-", self.host);
-        let newest = self
-            .names(exec)?
-            .into_iter()
+        let names = self.names(exec)?;
+        let newest = names
+            .iter()
             .filter(|n| n.strip_prefix(&prefix).is_some_and(is_stamp))
-            .max();
+            .max()
+            .cloned();
         let Some(name) = newest else {
             bail!(
                 "the borg repository {} has no complete backup of {} (archives named {prefix}STAMP)",
@@ -242,7 +327,24 @@ impl Backend for Borg {
             .call(&self.borg(&["extract", "--stdout", &self.archive(&name), SUMS]))
             .map_err(|e| self.explain(e, "read the manifest"))
             .with_context(|| format!("the archive {name} has no checksum manifest"))?;
-        let sums = sums::parse(&text, &format!("{}:{SUMS}", self.archive(&name)))?;
+        let mut sums = sums::parse(&text, &format!("{}:{SUMS}", self.archive(&name)))?;
+        if names.iter().any(|n| *n == amendment(&name)) {
+            let text = exec
+                .call(&self.borg(&[
+                    "extract",
+                    "--stdout",
+                    &self.archive(&amendment(&name)),
+                    CHANGED,
+                ]))
+                .map_err(|e| self.explain(e, "read the list of files that changed"))?;
+            let changed: std::collections::BTreeSet<String> = serde_json::from_str(&text)
+                .with_context(|| format!("{}:{CHANGED}: not a list of paths", amendment(&name)))?;
+            log::info!(
+                "{} files changed while {name} was made: restored, not verified",
+                changed.len()
+            );
+            sums.retain(|e| !changed.contains(&e.path));
+        }
         Ok(Found { id: name, sums })
     }
 
@@ -267,6 +369,27 @@ impl Backend for Borg {
 mod tests {
     use super::*;
     use crate::Remote;
+
+    #[test]
+    fn changed_files_are_told_from_other_warnings() {
+        let stderr = concat!(
+            r#"{"type": "log_message", "levelname": "WARNING", "name": "borg.archiver", "message": "var/log/syslog: file changed while we backed it up"}"#,
+            "\n",
+            r#"{"type": "log_message", "levelname": "INFO", "name": "borg.archiver", "message": "Remote: x"}"#,
+            "\n",
+            r#"{"type": "log_message", "levelname": "WARNING", "name": "borg.archiver", "message": "etc/shadow: open: [Errno 13] Permission denied"}"#,
+            "\nTraceback (most recent call last):\n",
+        );
+        let (changed, others) = changed_warnings(stderr);
+        assert_eq!(changed.into_iter().collect::<Vec<_>>(), ["var/log/syslog"]);
+        assert_eq!(
+            others,
+            [
+                "etc/shadow: open: [Errno 13] Permission denied",
+                "Traceback (most recent call last):"
+            ]
+        );
+    }
 
     #[test]
     fn repositories_and_archive_names() {

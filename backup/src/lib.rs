@@ -169,33 +169,41 @@ pub(crate) fn says(e: &anyhow::Error, needles: &[&str]) -> bool {
     needles.iter().any(|n| text.contains(n))
 }
 
-/// A live system changes while it is backed up. What the tool reported as
-/// changed (`changed`, manifest paths) and what differs on a second look
-/// after the backup is in the backup, but cannot be verified on restore: it
-/// is left out of the manifest, with a warning.
-pub fn settle(
+/// The manifest paths among `entries` that changed while they were backed
+/// up: what the tool reported (`reported`) and what differs on a second
+/// look now. They are in the backup, but a restore cannot verify them.
+pub fn changed_since(
     spec: &Spec,
-    entries: Vec<sums::Entry>,
-    mut changed: std::collections::BTreeSet<String>,
-) -> Result<Vec<sums::Entry>> {
+    entries: &[sums::Entry],
+    mut reported: std::collections::BTreeSet<String>,
+) -> Result<std::collections::BTreeSet<String>> {
     let again: std::collections::BTreeMap<String, sums::Entry> =
         sums::collect(&spec.root, &spec.paths, &spec.exclude)?
             .into_iter()
             .map(|e| (e.path.clone(), e))
             .collect();
-    for e in &entries {
+    for e in entries {
         if again.get(&e.path) != Some(e) {
-            changed.insert(e.path.clone());
+            reported.insert(e.path.clone());
         }
     }
-    if changed.is_empty() {
-        return Ok(entries);
+    if !reported.is_empty() {
+        log::warn!(
+            "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
+            reported.len(),
+            reported.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
+        );
     }
-    log::warn!(
-        "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
-        changed.len(),
-        changed.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-    );
+    Ok(reported)
+}
+
+/// `entries` without what changed while it was backed up (`changed_since`).
+pub fn settle(
+    spec: &Spec,
+    entries: Vec<sums::Entry>,
+    reported: std::collections::BTreeSet<String>,
+) -> Result<Vec<sums::Entry>> {
+    let changed = changed_since(spec, &entries, reported)?;
     Ok(entries
         .into_iter()
         .filter(|e| !changed.contains(&e.path))

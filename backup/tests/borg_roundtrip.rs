@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{failed_backup_keeps_the_previous_one, pass_file, round_trip, spec, Real};
+use common::{
+    changed_during_backup_is_restored_unverified, failed_backup_keeps_the_previous_one, pass_file,
+    round_trip, spec, Real,
+};
 use rear_backup::borg::Borg;
 use rear_backup::secret::Passphrase;
 use rear_backup::{restore_and_verify, Backend, Target};
@@ -96,4 +99,12 @@ fn a_failed_backup_keeps_the_previous_one() {
         .unwrap();
     let names = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(names.lines().count(), 1, "{names}");
+}
+
+#[test]
+fn a_file_that_changes_during_the_backup_is_restored_unverified() {
+    let d = tempfile::tempdir().unwrap();
+    let exec = real(d.path());
+    let b = borg(d.path(), "p");
+    changed_during_backup_is_restored_unverified(&b, &exec, d.path());
 }

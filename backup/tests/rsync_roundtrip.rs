@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{failed_backup_keeps_the_previous_one, round_trip, Real};
+use common::{
+    changed_during_backup_is_restored_unverified, failed_backup_keeps_the_previous_one, round_trip,
+    Real,
+};
 use rear_backup::rsync::Rsync;
 use rear_backup::{generation, restore_and_verify, Remote, Target};
 use std::fs;
@@ -146,4 +149,11 @@ fn no_backup_and_no_daemon_module_are_errors() {
         restore_and_verify(&b, &dst, &Real::default()).unwrap_err()
     );
     assert!(err.contains("Unknown module 'nomodule'"), "{err}");
+}
+
+#[test]
+fn a_file_that_changes_during_the_backup_is_restored_unverified() {
+    let d = tempfile::tempdir().unwrap();
+    let b = Rsync::at(&Target::File(d.path().join("dest"))).unwrap();
+    changed_during_backup_is_restored_unverified(&b, &Real::default(), d.path());
 }

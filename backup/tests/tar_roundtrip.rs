@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{failed_backup_keeps_the_previous_one, round_trip, spec, Real};
+use common::{
+    changed_during_backup_is_restored_unverified, failed_backup_keeps_the_previous_one, round_trip,
+    spec, Real,
+};
 use rear_backup::tar::{Tar, ARCHIVE};
 use rear_backup::{generation, restore_and_verify, Backend};
 use std::fs;
@@ -103,4 +106,13 @@ fn a_failed_backup_keeps_the_previous_one() {
         })
         .count();
     assert_eq!(gens, 1);
+}
+
+#[test]
+fn a_file_that_changes_during_the_backup_is_restored_unverified() {
+    let d = tempfile::tempdir().unwrap();
+    let b = Tar {
+        dir: d.path().join("target"),
+    };
+    changed_during_backup_is_restored_unverified(&b, &Real::default(), d.path());
 }

@@ -260,3 +260,68 @@ pub fn pass_file(dir: &Path, pass: &str) -> PathBuf {
     fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
     p
 }
+
+/// Runs the real tools; right after the first call that reads the source
+/// (the data backup), rewrites `path`: a file that changed while it was
+/// backed up, seen as changed on the backend's second look.
+struct Change<'a> {
+    inner: &'a dyn Exec,
+    root: PathBuf,
+    path: PathBuf,
+    done: std::cell::Cell<bool>,
+}
+
+impl Change<'_> {
+    fn after(&self, c: &Call) {
+        let root = self.root.to_string_lossy();
+        let reads = c.dir.as_deref() == Some(self.root.as_path())
+            || c.argv.iter().any(|a| a.contains(root.as_ref()));
+        if reads && !self.done.replace(true) {
+            fs::write(&self.path, "written while the backup ran").unwrap();
+        }
+    }
+}
+
+impl Exec for Change<'_> {
+    fn call(&self, c: &Call) -> Result<String> {
+        let r = self.inner.call(c);
+        self.after(c);
+        r
+    }
+
+    fn status(&self, c: &Call) -> Result<(i32, String)> {
+        let r = self.inner.status(c);
+        self.after(c);
+        r
+    }
+}
+
+/// A file that changes while it is backed up does not fail the backup or
+/// the restore: it is restored as the backup has it, and not verified.
+pub fn changed_during_backup_is_restored_unverified(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
+    let src = work.join("src");
+    fs::create_dir_all(src.join("etc")).unwrap();
+    fs::write(src.join("etc/steady"), "steady").unwrap();
+    fs::write(src.join("etc/busy"), "before").unwrap();
+    let change = Change {
+        inner: exec,
+        root: src.clone(),
+        path: src.join("etc/busy"),
+        done: Default::default(),
+    };
+    b.backup(&spec(&src), &change)
+        .unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
+    assert!(change.done.get(), "{}: no call read the source", b.name());
+    let found = b.latest(exec).unwrap();
+    let paths: Vec<&str> = found.sums.iter().map(|e| e.path.as_str()).collect();
+    assert!(paths.contains(&"etc/steady"), "{}: {paths:?}", b.name());
+    assert!(!paths.contains(&"etc/busy"), "{}: {paths:?}", b.name());
+    let dst = work.join("dst");
+    restore_fresh(b, exec, &dst);
+    assert_eq!(
+        fs::read(dst.join("etc/busy")).unwrap(),
+        b"before",
+        "{}",
+        b.name()
+    );
+}
