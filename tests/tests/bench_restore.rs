@@ -29,7 +29,7 @@ mkdir -p /etc/rear-build
 printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
 rear-build savelayout --exclude-disk /dev/vda
 rear-build mkbackuponly
-archive=$(stat -c %s /run/rear-build/target/rear/*/backup.tar.zst)
+archive=$(stat -c %s /run/rear-build/target/rear/*/backup-*/backup.tar.zst)
 # The target: one partition over the disk. First its raw speed, then a
 # file system on it, the backup restored into it (verify included).
 printf 'label: gpt\ntype=L\n' | sfdisk -q /dev/vda
