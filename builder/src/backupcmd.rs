@@ -157,7 +157,11 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
             .collect(),
     };
     let t = std::time::Instant::now();
-    let made = b.backup(&spec, &Runner)?;
+    let mut progress = crate::ui::Progress::new();
+    progress.stage(&format!("{} backup to {}", b.name(), cfg.url));
+    let made = b.backup(&spec, &Runner);
+    progress.finish();
+    let made = made?;
     say!(
         "{} backup of {} files ({:.1} MiB) to {} in {:.1} s",
         b.name(),
@@ -209,7 +213,15 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
     let b = backend(cfg)?;
     let t = std::time::Instant::now();
-    let found = restore_and_verify(b.as_ref(), root, &Runner).with_context(|| {
+    let mut progress = crate::ui::Progress::new();
+    progress.stage(&format!(
+        "restoring the {} backup from {} and checking every file",
+        b.name(),
+        cfg.url
+    ));
+    let found = restore_and_verify(b.as_ref(), root, &Runner);
+    progress.finish();
+    let found = found.with_context(|| {
         format!(
             "restore the {} backup at {} into {}",
             b.name(),
