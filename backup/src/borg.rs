@@ -231,7 +231,8 @@ impl Backend for Borg {
             }
             Err(e) => return Err(e),
         };
-        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
+        let entries = &taken.entries;
         let name = format!(
             "{}-{}",
             self.host,
@@ -239,7 +240,7 @@ impl Backend for Borg {
         );
         let partial = format!("{PARTIAL}{name}");
         let (code, stderr) =
-            exec.status(&self.create_call(spec, &partial, sums::to_text(&entries).into_bytes()))?;
+            exec.status(&self.create_call(spec, &partial, sums::to_text(entries).into_bytes()))?;
         let (reported, others) = changed_warnings(&stderr);
         // Exit 1 is a warning: only "file changed while we backed it up" is
         // one a live system's backup may have.
@@ -261,7 +262,7 @@ impl Backend for Borg {
         }
         // The manifest went in before the data: what changed since is named
         // in an amendment, made before the rename makes the backup count.
-        let changed = crate::changed_since(spec, &entries, reported)?;
+        let changed = crate::changed_since(spec, &taken, reported)?;
         if !changed.is_empty() {
             let list = serde_json::to_vec(&changed).context("list the changed files")?;
             let c = self
@@ -305,7 +306,7 @@ impl Backend for Borg {
                 log::warn!("could not delete unfinished borg archives: {e:#}");
             }
         }
-        Ok(Made::of(self.archive(&name), &entries))
+        Ok(Made::of(self.archive(&name), entries))
     }
 
     fn latest(&self, exec: &dyn Exec) -> Result<Found> {

@@ -169,27 +169,26 @@ pub(crate) fn says(e: &anyhow::Error, needles: &[&str]) -> bool {
     needles.iter().any(|n| text.contains(n))
 }
 
-/// The manifest paths among `entries` that changed while they were backed
-/// up: what the tool reported (`reported`) and what differs on a second
-/// look now. They are in the backup, but a restore cannot verify them.
+/// The manifest paths of `taken` that changed while they were backed up:
+/// what the tool reported (`reported`) and what a second look (stat only,
+/// see `sums::Stamp`) finds changed or gone. They are in the backup, but a
+/// restore cannot verify them.
 pub fn changed_since(
     spec: &Spec,
-    entries: &[sums::Entry],
+    taken: &sums::Taken,
     mut reported: std::collections::BTreeSet<String>,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let again: std::collections::BTreeMap<String, sums::Entry> =
-        sums::collect(&spec.root, &spec.paths, &spec.exclude)?
-            .into_iter()
-            .map(|e| (e.path.clone(), e))
-            .collect();
-    for e in entries {
-        if again.get(&e.path) != Some(e) {
-            reported.insert(e.path.clone());
+    let now = sums::stamps(&spec.root, &spec.paths, &spec.exclude)?;
+    for (path, stamp) in &taken.stamps {
+        if now.get(path) != Some(stamp) {
+            reported.insert(path.clone());
         }
     }
+    // Only what the manifest holds: tar reports the mount points it crosses.
+    reported.retain(|p| taken.stamps.contains_key(p));
     if !reported.is_empty() {
         log::warn!(
-            "{} files changed while they were backed up; they are in the backup but left out of its manifest, so a restore cannot verify them: {}",
+            "{} files changed while they were backed up; they are in the backup, but a restore cannot verify them: {}",
             reported.len(),
             reported.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
         );
@@ -197,14 +196,16 @@ pub fn changed_since(
     Ok(reported)
 }
 
-/// `entries` without what changed while it was backed up (`changed_since`).
+/// The manifest of `taken` without what changed while it was backed up
+/// (`changed_since`).
 pub fn settle(
     spec: &Spec,
-    entries: Vec<sums::Entry>,
+    taken: sums::Taken,
     reported: std::collections::BTreeSet<String>,
 ) -> Result<Vec<sums::Entry>> {
-    let changed = changed_since(spec, &entries, reported)?;
-    Ok(entries
+    let changed = changed_since(spec, &taken, reported)?;
+    Ok(taken
+        .entries
         .into_iter()
         .filter(|e| !changed.contains(&e.path))
         .collect())

@@ -225,7 +225,7 @@ impl Backend for Restic {
                 .map_err(|e| self.explain(e, "create the repository"))?;
             log::info!("created the restic repository {}", self.repo);
         }
-        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
         let stamp = generation::stamp(std::time::SystemTime::now());
         if let Err(e) = exec
             .call(&self.backup_call(spec, &stamp))
@@ -236,7 +236,7 @@ impl Backend for Restic {
                 .explain(e, "make the backup")
                 .context("the previous backup is kept"));
         }
-        let entries = crate::settle(spec, entries, Default::default())?;
+        let entries = crate::settle(spec, taken, Default::default())?;
         // The manifest snapshot is written last: it is what makes the backup count.
         let tag = format!("{STAMP_TAG}{stamp}");
         let c = self

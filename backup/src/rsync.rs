@@ -200,7 +200,7 @@ impl Backend for Rsync {
         self.ensure(exec, scratch.path())?;
         let prev = self.current(exec, scratch.path())?;
         let gen = generation::new_name();
-        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
         // The new generation's directory first, so rsync need not make
         // missing directories (--mkpath is rsync 3.2.3+).
         let g = scratch.path().join(&gen);
@@ -215,7 +215,7 @@ impl Backend for Rsync {
                 stderr.trim()
             );
         }
-        let entries = crate::settle(spec, entries, vanished_paths(&stderr))?;
+        let entries = crate::settle(spec, taken, vanished_paths(&stderr))?;
         sums::write(&entries, &g.join(SUMS))?;
         self.put(exec, &g.join(SUMS), &format!("{gen}/{SUMS}"))?;
         self.flush()?;

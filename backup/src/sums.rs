@@ -147,15 +147,26 @@ pub fn decode(text: &str) -> PathBuf {
 fn hash_file(p: &Path) -> Result<String> {
     let mut f = fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
     let mut h = blake3::Hasher::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let mut buf = vec![0u8; 4 << 20];
     loop {
-        let n = f
-            .read(&mut buf)
-            .with_context(|| format!("read {}", p.display()))?;
+        // Whole buffers: blake3 spreads a large update over the cores.
+        let mut n = 0;
+        while n < buf.len() {
+            let k = f
+                .read(&mut buf[n..])
+                .with_context(|| format!("read {}", p.display()))?;
+            if k == 0 {
+                break;
+            }
+            n += k;
+        }
         if n == 0 {
             break;
         }
-        h.update(&buf[..n]);
+        h.update_rayon(&buf[..n]);
+        if n < buf.len() {
+            break;
+        }
     }
     Ok(h.finalize().to_hex().to_string())
 }
@@ -207,11 +218,50 @@ fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
     })
 }
 
+/// What a second look compares: any write or metadata change moves a
+/// file's ctime, so an equal stamp means an unchanged file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    ino: u64,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &fs::Metadata) -> Stamp {
+        Stamp {
+            ino: meta.ino(),
+            size: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
+/// A manifest and the stamps its files had when it was taken.
+pub struct Taken {
+    pub entries: Vec<Entry>,
+    pub stamps: BTreeMap<String, Stamp>,
+}
+
+fn vanished(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound)
+    })
+}
+
 /// Walks `root/path` for each path, staying on each one's file system, and
-/// skipping `exclude` (paths relative to root). Sorted by path.
-pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Vec<Entry>> {
+/// skipping `exclude` (paths relative to root): (manifest path, metadata),
+/// directories before what they hold, children in name order. A file that
+/// vanishes while it is walked is left out (a live system).
+fn walk(
+    root: &Path,
+    paths: &[PathBuf],
+    exclude: &[PathBuf],
+) -> Result<Vec<(String, fs::Metadata)>> {
     let mut out = Vec::new();
-    let mut links: BTreeMap<(u64, u64), String> = BTreeMap::new();
     for top in paths {
         let start = root.join(top);
         let dev = fs::symlink_metadata(&start)
@@ -228,9 +278,24 @@ pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Ve
                 continue;
             }
             let p = root.join(&rel);
-            let meta = fs::symlink_metadata(&p).with_context(|| format!("stat {}", p.display()))?;
+            let meta = match fs::symlink_metadata(&p) {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                m => m.with_context(|| format!("stat {}", p.display()))?,
+            };
             if meta.dev() != dev {
                 continue; // another file system: backed up on its own, or not at all
+            }
+            if meta.is_dir() {
+                let mut children: Vec<PathBuf> = match fs::read_dir(&p) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    d => d
+                        .with_context(|| format!("list {}", p.display()))?
+                        .map(|c| c.map(|c| rel.join(c.file_name())))
+                        .collect::<std::io::Result<_>>()
+                        .with_context(|| format!("list {}", p.display()))?,
+                };
+                children.sort();
+                stack.extend(children.into_iter().rev());
             }
             let rel_os = rel.strip_prefix(".").unwrap_or(&rel);
             let rels = if rel_os.as_os_str().is_empty() {
@@ -238,29 +303,63 @@ pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Ve
             } else {
                 encode(rel_os.as_os_str())
             };
-            let mut e = entry(root, &rels, &meta)?;
-            if e.kind == "file" && meta.nlink() > 1 {
-                match links.get(&(meta.dev(), meta.ino())) {
-                    Some(first) => e.link_of = Some(first.clone()),
-                    None => {
-                        links.insert((meta.dev(), meta.ino()), rels.clone());
-                    }
-                }
-            }
-            out.push(e);
-            if meta.is_dir() {
-                let mut children: Vec<PathBuf> = fs::read_dir(&p)
-                    .with_context(|| format!("list {}", p.display()))?
-                    .map(|c| c.map(|c| rel.join(c.file_name())))
-                    .collect::<std::io::Result<_>>()
-                    .with_context(|| format!("list {}", p.display()))?;
-                children.sort();
-                stack.extend(children.into_iter().rev());
-            }
+            out.push((rels, meta));
         }
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
+}
+
+/// The manifest of `root/path` for each path (see [`walk`]), sorted by
+/// path, with the stamps for a second look. Files are hashed in parallel.
+pub fn take(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Taken> {
+    use rayon::prelude::*;
+    let walked = walk(root, paths, exclude)?;
+    let hashed: Vec<Option<Entry>> = walked
+        .par_iter()
+        .map(|(rel, meta)| match entry(root, rel, meta) {
+            Err(e) if vanished(&e) => Ok(None),
+            e => e.map(Some),
+        })
+        .collect::<Result<_>>()?;
+    let mut out = Vec::with_capacity(walked.len());
+    let mut stamps = BTreeMap::new();
+    // Hardlink groups in walk order: the first path seen names the group.
+    let mut links: BTreeMap<(u64, u64), String> = BTreeMap::new();
+    for ((rel, meta), e) in walked.iter().zip(hashed) {
+        let Some(mut e) = e else { continue };
+        if e.kind == "file" && meta.nlink() > 1 {
+            match links.get(&(meta.dev(), meta.ino())) {
+                Some(first) => e.link_of = Some(first.clone()),
+                None => {
+                    links.insert((meta.dev(), meta.ino()), rel.clone());
+                }
+            }
+        }
+        stamps.insert(rel.clone(), Stamp::of(meta));
+        out.push(e);
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(Taken {
+        entries: out,
+        stamps,
+    })
+}
+
+/// [`take`] without the stamps.
+pub fn collect(root: &Path, paths: &[PathBuf], exclude: &[PathBuf]) -> Result<Vec<Entry>> {
+    Ok(take(root, paths, exclude)?.entries)
+}
+
+/// The stamps of what [`take`] would walk, without reading any file.
+pub fn stamps(
+    root: &Path,
+    paths: &[PathBuf],
+    exclude: &[PathBuf],
+) -> Result<BTreeMap<String, Stamp>> {
+    Ok(walk(root, paths, exclude)?
+        .into_iter()
+        .map(|(rel, meta)| (rel, Stamp::of(&meta)))
+        .collect())
 }
 
 /// The manifest as text: one JSON line per entry.

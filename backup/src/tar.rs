@@ -66,7 +66,7 @@ impl Backend for Tar {
         let gen = generation::new_name();
         let gdir = self.dir.join(&gen);
         fs::create_dir(&gdir).with_context(|| format!("create {}", gdir.display()))?;
-        let entries = sums::collect(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
         let archive = gdir.join(ARCHIVE);
         let failed = |e: anyhow::Error| {
             // Not pointed to, so never restored; the next run would delete it too.
@@ -84,7 +84,7 @@ impl Backend for Tar {
                 stderr.trim()
             )));
         }
-        let entries = crate::settle(spec, entries, changed)?;
+        let entries = crate::settle(spec, taken, changed)?;
         sums::write(&entries, &gdir.join(SUMS))?;
         for p in [&archive, &gdir.join(SUMS), &gdir] {
             generation::sync(p)?;
