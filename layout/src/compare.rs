@@ -82,10 +82,11 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
             drop_keys(lv, &["uuid"]);
         }
     }
+    // A recreated disk is a new one, whatever its name: its identity differs.
     let mapped: Vec<String> = opts
         .mapping
         .iter()
-        .filter(|(a, b)| a != b)
+        .filter(|(a, b)| opts.recreated || a != b)
         .map(|(_, b)| b.clone())
         .collect();
     for d in o
@@ -111,6 +112,17 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
         }
     }
     if opts.ignore_sizes {
+        // A resized file system keeps its ratio, up to mkfs's rounding.
+        for fs in o
+            .get_mut("filesystems")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(a) = fs.get_mut("attrs") {
+                drop_keys(a, &["inode_count", "bytes_per_inode"]);
+            }
+        }
         for k in ["raids", "pvs", "luks"] {
             for x in o
                 .get_mut(k)
@@ -328,6 +340,19 @@ mod tests {
             recreated: true,
         };
         assert_eq!(diff(&layout(), &now, &opts), Vec::<String>::new());
+        // A recreated disk of the same name is a new disk too.
+        let mut same = layout();
+        same.disks[0].serial = Some("B".into());
+        let opts_same = Options {
+            mapping: [("/dev/vda".to_string(), "/dev/vda".to_string())].into(),
+            ignore_sizes: false,
+            recreated: true,
+        };
+        assert_eq!(diff(&layout(), &same, &opts_same), Vec::<String>::new());
+        assert_eq!(
+            diff(&layout(), &same, &Options::default()),
+            ["~ disk /dev/vda: serial \"A\" → \"B\""]
+        );
         // But a wrong LV size is still found.
         now.lvs[0].size = 300 << 20;
         assert_eq!(

@@ -912,7 +912,8 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
         } else {
             fs.devices.iter().map(|d| b.r.get(d)).collect()
         };
-        let a = mkfs_argv(fs, &devices)?;
+        let resized = grown.get(&fs.device).is_some_and(|d| *d != 0);
+        let a = mkfs_argv(fs, &devices, resized)?;
         let mut writes = Vec::new();
         for d in &devices {
             writes.extend(b.stack(d));
@@ -1134,7 +1135,9 @@ pub fn check_confined(plan: &Plan) -> Result<(), PlanError> {
     Ok(())
 }
 
-fn mkfs_argv(fs: &Filesystem, devices: &[String]) -> Result<Vec<String>, PlanError> {
+/// `resized`: the device is not the size it was, so ratios are kept, not
+/// counts.
+fn mkfs_argv(fs: &Filesystem, devices: &[String], resized: bool) -> Result<Vec<String>, PlanError> {
     let attr = |k: &str| fs.attrs.get(k).filter(|v| !v.is_empty());
     let mut a: Vec<String>;
     match fs.fstype.as_str() {
@@ -1152,8 +1155,10 @@ fn mkfs_argv(fs: &Filesystem, devices: &[String]) -> Result<Vec<String>, PlanErr
             if let Some(v) = attr("inode_size") {
                 a.extend(["-I".into(), v.clone()]);
             }
-            if let Some(v) = attr("bytes_per_inode") {
-                a.extend(["-i".into(), v.clone()]);
+            match (attr("inode_count"), attr("bytes_per_inode")) {
+                (Some(n), _) if !resized => a.extend(["-N".into(), n.clone()]),
+                (_, Some(v)) => a.extend(["-i".into(), v.clone()]),
+                _ => {}
             }
             if let Some(v) = attr("reserved_percent") {
                 a.extend(["-m".into(), v.clone()]);
@@ -1472,6 +1477,33 @@ mod tests {
             .any(|w| w == ["-U", "aaaaaaaa-0000-4000-8000-000000000001"]));
         let vfat = &p.steps[6].argv;
         assert!(vfat.windows(2).any(|w| w == ["-i", "ABCD1234"]), "{vfat:?}");
+    }
+
+    #[test]
+    fn ext4_keeps_its_inode_count_unless_resized() {
+        let mut l = gpt_layout();
+        // The ext4 root is the last partition, so a larger disk grows it.
+        l.disks[0].partitions.pop();
+        l.swaps.clear();
+        l.filesystems[1].attrs.extend([
+            ("inode_count".to_string(), "229824".to_string()),
+            ("bytes_per_inode".to_string(), "16356".to_string()),
+        ]);
+        let mkfs_of = |size: u64| {
+            let p = plan(&l, &[disk("/dev/vda", size)], &Options::default()).unwrap();
+            p.steps
+                .iter()
+                .find(|s| s.id == "mkfs:/dev/vda2")
+                .unwrap()
+                .argv
+                .clone()
+        };
+        let same = mkfs_of(2 * GIB);
+        assert!(same.windows(2).any(|w| w == ["-N", "229824"]), "{same:?}");
+        assert!(!same.contains(&"-i".to_string()), "{same:?}");
+        let grown = mkfs_of(4 * GIB);
+        assert!(grown.windows(2).any(|w| w == ["-i", "16356"]), "{grown:?}");
+        assert!(!grown.contains(&"-N".to_string()), "{grown:?}");
     }
 
     #[test]

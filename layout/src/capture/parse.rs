@@ -874,7 +874,7 @@ pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
 
 /// `dumpe2fs -h DEVICE`: `block_size`, `inode_size`, `features` (space
 /// separated, without state flags such as `needs_recovery`),
-/// `reserved_percent` (to a tenth) and `bytes_per_inode`.
+/// `reserved_percent` (to a tenth), `bytes_per_inode` and `inode_count`.
 pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureError> {
     let f: BTreeMap<&str, &str> = text
         .lines()
@@ -910,6 +910,9 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
             "bytes_per_inode".to_string(),
             (blocks * block / inodes).to_string(),
         );
+        // mkfs rounds a ratio to whole inode tables per group, so only the
+        // count itself makes the same file system again.
+        m.insert("inode_count".to_string(), inodes.to_string());
     }
     Ok(m)
 }

@@ -613,6 +613,7 @@ fn dumpe2fs_attributes() {
     .unwrap();
     assert_eq!(a["reserved_percent"], "2.5");
     assert_eq!(a["bytes_per_inode"], "16384");
+    assert_eq!(a["inode_count"], "250");
 }
 
 #[test]
