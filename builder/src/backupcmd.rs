@@ -1,7 +1,7 @@
 //! mkbackuponly and restoreonly: the data half of ReaR's workflows, with
 //! the backup method and target from the configuration's `[backup]`.
 
-use crate::config::Backup;
+use crate::config::{Backup, External};
 use crate::run::Cmd;
 use crate::say;
 use anyhow::{bail, Context, Result};
@@ -122,6 +122,9 @@ pub fn medium_disk(cfg: &Backup) -> Option<String> {
 /// The backup's directory for this host when the target is one (a
 /// directory or a USB disk, mounted if needed); None for a server.
 pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
+    if cfg.method == "external" {
+        return Ok(None);
+    }
     let target = Target::parse_for(&cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
     Ok(match target.open(&Runner, &crate::rescue::host_name())? {
@@ -136,6 +139,9 @@ const LOG_DIR: &str = "/var/log/rear-build";
 /// rear-build's own store and images: rebuilt by the next `image`, and the
 /// images are on the backup target anyway (as ReaR leaves out its output).
 pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Result<i32> {
+    if cfg.method == "external" {
+        return external_backup(&cfg.external);
+    }
     let paths = paths_of(layout);
     if paths.is_empty() {
         bail!(
@@ -211,6 +217,9 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 }
 
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
+    if cfg.method == "external" {
+        return external_restore(&cfg.external, root);
+    }
     let b = backend(cfg)?;
     let t = std::time::Instant::now();
     let mut progress = crate::ui::Progress::new();
@@ -234,6 +243,83 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
         found.sums.len(),
         b.name(),
         found.id,
+        root.display(),
+        t.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// `cmd` with `{root}` replaced, run with `REAR_BUILD_ROOT` set.
+fn external_cmd(cmd: &[String], root: &Path) -> Cmd {
+    let r = root.to_string_lossy();
+    let argv: Vec<String> = cmd.iter().map(|a| a.replace("{root}", &r)).collect();
+    Cmd::new(&argv[0])
+        .args(&argv[1..])
+        .env("REAR_BUILD_ROOT", r.as_ref())
+}
+
+fn external_backup(ext: &External) -> Result<i32> {
+    if ext.backup.is_empty() {
+        say!("backup.method is \"external\" without backup.external.backup: the client backs up on its own schedule; nothing to do");
+        return Ok(0);
+    }
+    let t = std::time::Instant::now();
+    external_cmd(&ext.backup, Path::new("/"))
+        .run()
+        .context("the external backup client failed")?;
+    say!(
+        "external backup client finished in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// Whether recovery can restore without an operator.
+pub fn restores_unattended(cfg: &Backup) -> bool {
+    cfg.method != "external" || !cfg.external.restore.is_empty()
+}
+
+fn external_restore(ext: &External, root: &Path) -> Result<i32> {
+    let t = std::time::Instant::now();
+    if ext.restore.is_empty() {
+        use std::io::{BufRead, IsTerminal};
+        if !std::io::stdin().is_terminal() {
+            bail!(
+                "backup.method is \"external\" without backup.external.restore, and no operator is at a terminal to restore by hand: set backup.external.restore, or run recover on the console"
+            );
+        }
+        eprintln!(
+            "Restore the backup with your backup client into {} now (on another console), then type \"restored\" and Enter here (anything else stops the recovery):",
+            root.display()
+        );
+        let mut line = String::new();
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("read the operator's answer")?;
+        if line.trim() != "restored" {
+            bail!(
+                "the operator did not confirm the restore ({:?})",
+                line.trim()
+            );
+        }
+    } else {
+        external_cmd(&ext.restore, root)
+            .run()
+            .context("the external backup client could not restore")?;
+    }
+    let restored = std::fs::read_dir(root)
+        .with_context(|| format!("list {}", root.display()))?
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name() != "lost+found");
+    if !restored {
+        bail!(
+            "after the external restore, {} is empty: nothing was restored there",
+            root.display()
+        );
+    }
+    say!(
+        "restored by the external client into {} in {:.1} s; not verified (rear-build keeps no manifest of an external client's backups)",
         root.display(),
         t.elapsed().as_secs_f64()
     );

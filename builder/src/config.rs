@@ -33,6 +33,8 @@ pub struct Backup {
     /// borg and restic: a file holding the repository passphrase (empty:
     /// the tool's own variables in the environment).
     pub passphrase_file: String,
+    /// The `external` method: a backup client rear-build runs.
+    pub external: External,
 }
 
 impl Default for Backup {
@@ -42,8 +44,23 @@ impl Default for Backup {
             url: "usb://REAR-000".into(),
             exclude: Vec::new(),
             passphrase_file: String::new(),
+            external: External::default(),
         }
     }
+}
+
+/// A backup client of its own (Bacula, TSM, NetBackup, a script): its
+/// programs and configuration go into the image through a recipe
+/// (`image.recipes`); rear-build runs its commands. `{root}` in an argument
+/// is the root to restore below (also `$REAR_BUILD_ROOT`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct External {
+    /// Run by `mkbackuponly` (empty: the client backs up on its own schedule).
+    pub backup: Vec<String>,
+    /// Run by `restoreonly` and `recover` (empty: the operator restores
+    /// with the client and confirms; never in unattended mode).
+    pub restore: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,12 +184,23 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
 impl Backup {
     fn validate(&self) -> Result<()> {
         let method = self.method.as_str();
-        if !["tar", "rsync", "borg", "restic", "none"].contains(&method) {
+        if !["tar", "rsync", "borg", "restic", "external", "none"].contains(&method) {
             bail!(
-                "backup.method = {method:?}: allowed are \"tar\", \"rsync\", \"borg\", \"restic\" and \"none\" (external clients are not supported yet)"
+                "backup.method = {method:?}: allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""
             );
         }
-        if method == "none" {
+        let ext = &self.external;
+        if method != "external" && (!ext.backup.is_empty() || !ext.restore.is_empty()) {
+            bail!("backup.external is set, but backup.method = {method:?}: set method = \"external\" to use it");
+        }
+        for (k, cmd) in [("backup", &ext.backup), ("restore", &ext.restore)] {
+            if cmd.first().is_some_and(|p| !p.starts_with('/')) {
+                bail!(
+                    "backup.external.{k} = {cmd:?}: the program must be an absolute path (the rescue system's PATH is not the machine's)"
+                );
+            }
+        }
+        if method == "none" || method == "external" {
             return Ok(());
         }
         rear_backup::Target::parse_for(method, &self.url)
@@ -318,7 +346,9 @@ mod tests {
         assert_eq!(b.passphrase_file, "/etc/rear-build/borg.pass");
 
         for (text, says) in [
-            ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\" and \"none\""),
+            ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""),
+            ("method = \"tar\"\n[backup.external]\nrestore = [\"/x\"]", "backup.external is set, but backup.method = \"tar\""),
+            ("method = \"external\"\n[backup.external]\nrestore = [\"bconsole\"]", "backup.external.restore = [\"bconsole\"]: the program must be an absolute path"),
             ("method = \"borg\"\nurl = \"rsync://h/m\"", "backup.url = \"rsync://h/m\": not a place for method \"borg\"; it takes file:///DIR, usb://LABEL, ssh://"),
             ("method = \"tar\"\nurl = \"ssh://h/d\"", "it takes file:///DIR, usb://LABEL"),
             ("method = \"restic\"\nurl = \"sftp://h\"", "needs the directory on the host"),
@@ -329,6 +359,8 @@ mod tests {
             let msg = format!("{:#}", load_with(&format!("[backup]\n{text}\n")).unwrap_err());
             assert!(msg.contains("config.toml") && msg.contains(says), "{text}: {msg}");
         }
+        let b = load_with("[backup]\nmethod = \"external\"\n[backup.external]\nrestore = [\"/opt/client/restore\", \"--to\", \"{root}\"]\n").unwrap();
+        assert_eq!(b.external.restore[2], "{root}");
         // No backup: the url is not looked at.
         let b = load_with("[backup]\nmethod = \"none\"\nurl = \"whatever\"\n").unwrap();
         assert_eq!(b.method, "none");

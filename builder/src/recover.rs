@@ -20,6 +20,9 @@ pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
     if restoring && a.no_mount {
         bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");
     }
+    if restoring && a.unattended && !crate::backupcmd::restores_unattended(backup) {
+        bail!("unattended recovery needs backup.external.restore: with the \"external\" method and no restore command, an operator must restore by hand (run recover on the console)");
+    }
     if restoring && a.passphrase_file.is_none() && backup.method != "none" {
         let dir = crate::backupcmd::target_dir(backup)?;
         if let Some(f) = dir.map(|d| d.join(PASSPHRASE_FILE)).filter(|f| f.is_file()) {

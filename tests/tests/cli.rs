@@ -267,3 +267,116 @@ fn mkbackuponly_and_restoreonly_round_trip_and_fail_loudly() {
     assert_eq!(r.status, 2);
     assert!(r.stderr.contains("no checksum manifest"), "{}", r.stderr);
 }
+
+/// The external method with a real program as the client (GNU tar, as a
+/// site's own script would use it): mkbackuponly runs its backup command,
+/// restoreonly its restore command with {root}; without a restore command
+/// and without an operator, the restore stops with what to do.
+#[test]
+fn external_client_commands_run_and_an_absent_operator_is_an_error() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/a file"), "data").unwrap();
+    let archive = d.path().join("client.tar");
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let config = format!(
+        "[backup]\nmethod = \"external\"\n[backup.external]\nbackup = [\"/usr/bin/tar\", \"-cf\", \"{a}\", \"-C\", \"{s}\", \".\"]\nrestore = [\"/usr/bin/tar\", \"-xf\", \"{a}\", \"-C\", \"{{root}}\"]\n",
+        a = archive.display(),
+        s = src.display()
+    );
+    std::fs::write(cfg.join("config.toml"), &config).unwrap();
+    let lf = d.path().join("layout.json");
+    std::fs::write(&lf, rear_layout::Layout::new().to_json()).unwrap();
+    let c = cfg.to_str().unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "--log",
+            "none",
+            "mkbackuponly",
+            "--layout",
+            lf.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("external backup client finished"),
+        "{}",
+        r.stderr
+    );
+    assert!(archive.is_file());
+
+    let dst = d.path().join("dst");
+    std::fs::create_dir_all(&dst).unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "--log",
+            "none",
+            "restoreonly",
+            "--root",
+            dst.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("restored by the external client"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("not verified"), "{}", r.stderr);
+    assert_eq!(std::fs::read(dst.join("etc/a file")).unwrap(), b"data");
+
+    // A client that fails: the restore fails, naming it.
+    std::fs::remove_file(&archive).unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "--log",
+            "none",
+            "restoreonly",
+            "--root",
+            dst.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(r.status, 0);
+    assert!(
+        r.stderr
+            .contains("the external backup client could not restore"),
+        "{}",
+        r.stderr
+    );
+
+    // No restore command and no terminal: nobody can restore by hand.
+    std::fs::write(cfg.join("config.toml"), "[backup]\nmethod = \"external\"\n").unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "--log",
+            "none",
+            "restoreonly",
+            "--root",
+            dst.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(r.status, 0);
+    assert!(
+        r.stderr.contains("no operator is at a terminal"),
+        "{}",
+        r.stderr
+    );
+}
