@@ -313,19 +313,22 @@ fn external_client_commands_run_and_an_absent_operator_is_an_error() {
 
     let dst = d.path().join("dst");
     std::fs::create_dir_all(&dst).unwrap();
-    let r = rear_build(
-        &[
-            "-c",
-            c,
-            "--log",
-            "none",
-            "restoreonly",
-            "--root",
-            dst.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+    let restore = || {
+        rear_build(
+            &[
+                "-c",
+                c,
+                "--log",
+                "none",
+                "restoreonly",
+                "--root",
+                dst.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        )
+    };
+    let r = restore();
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("restored by the external client"),
@@ -337,19 +340,7 @@ fn external_client_commands_run_and_an_absent_operator_is_an_error() {
 
     // A client that fails: the restore fails, naming it.
     std::fs::remove_file(&archive).unwrap();
-    let r = rear_build(
-        &[
-            "-c",
-            c,
-            "--log",
-            "none",
-            "restoreonly",
-            "--root",
-            dst.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+    let r = restore();
     assert_ne!(r.status, 0);
     assert!(
         r.stderr
@@ -360,19 +351,7 @@ fn external_client_commands_run_and_an_absent_operator_is_an_error() {
 
     // No restore command and no terminal: nobody can restore by hand.
     std::fs::write(cfg.join("config.toml"), "[backup]\nmethod = \"external\"\n").unwrap();
-    let r = rear_build(
-        &[
-            "-c",
-            c,
-            "--log",
-            "none",
-            "restoreonly",
-            "--root",
-            dst.to_str().unwrap(),
-        ],
-        &[],
-        None,
-    );
+    let r = restore();
     assert_ne!(r.status, 0);
     assert!(
         r.stderr.contains("no operator is at a terminal"),
