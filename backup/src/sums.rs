@@ -394,77 +394,83 @@ pub fn read(src: &Path) -> Result<Vec<Entry>> {
 
 /// Compares a restored tree with the manifest; returns the differences.
 pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
-    let mut bad = Vec::new();
-    let mut inode_of: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for want in expected {
-        let p = root.join(decode(&want.path));
-        let meta = match fs::symlink_metadata(&p) {
-            Ok(m) => m,
-            Err(e) => {
-                bad.push(format!("{}: missing ({e})", want.path));
-                continue;
-            }
-        };
-        let got = match entry(root, &want.path, &meta) {
-            Ok(g) => g,
-            Err(e) => {
-                bad.push(format!("{}: {e:#}", want.path));
-                continue;
-            }
-        };
-        inode_of.insert(want.path.clone(), (meta.dev(), meta.ino()));
-        let mut diff = |what: &str, a: String, b: String| {
-            if a != b {
-                bad.push(format!("{}: {what} {a} → {b}", want.path));
-            }
-        };
-        diff("type", want.kind.clone(), got.kind.clone());
-        // A symlink's mode means nothing and may differ across file systems.
-        if want.kind != "symlink" {
-            diff(
-                "mode",
-                format!("{:o}", want.mode),
-                format!("{:o}", got.mode),
-            );
-        }
-        diff(
-            "owner",
-            format!("{}:{}", want.uid, want.gid),
-            format!("{}:{}", got.uid, got.gid),
-        );
-        diff("size", want.size.to_string(), got.size.to_string());
-        diff(
-            "content",
-            format!("{:?}", want.blake3),
-            format!("{:?}", got.blake3),
-        );
-        diff(
-            "link target",
-            format!("{:?}", want.target),
-            format!("{:?}", got.target),
-        );
-        diff(
-            "xattrs",
-            format!("{:?}", want.xattrs),
-            format!("{:?}", got.xattrs),
-        );
-        diff(
-            "device",
-            format!("{:?}", want.rdev),
-            format!("{:?}", got.rdev),
-        );
-        if want.sparse && !got.sparse {
-            bad.push(format!("{}: no longer sparse", want.path));
-        }
-    }
+    use rayon::prelude::*;
+    // Each file on its own (in parallel), then the hardlink groups.
+    let checked: Vec<Checked> = expected.par_iter().map(|want| check(root, want)).collect();
+    let inode_of: BTreeMap<&str, (u64, u64)> = expected
+        .iter()
+        .zip(&checked)
+        .filter_map(|(e, (_, ino))| ino.map(|i| (e.path.as_str(), i)))
+        .collect();
+    let mut bad: Vec<String> = checked.into_iter().flat_map(|(b, _)| b).collect();
     for want in expected {
         if let Some(first) = &want.link_of {
-            if inode_of.get(first) != inode_of.get(&want.path) {
+            if inode_of.get(first.as_str()) != inode_of.get(want.path.as_str()) {
                 bad.push(format!("{}: no longer a hardlink of {first}", want.path));
             }
         }
     }
     bad
+}
+
+/// The differences of one restored file from its entry, and its inode.
+type Checked = (Vec<String>, Option<(u64, u64)>);
+
+fn check(root: &Path, want: &Entry) -> Checked {
+    let mut bad = Vec::new();
+    let p = root.join(decode(&want.path));
+    let meta = match fs::symlink_metadata(&p) {
+        Ok(m) => m,
+        Err(e) => return (vec![format!("{}: missing ({e})", want.path)], None),
+    };
+    let got = match entry(root, &want.path, &meta) {
+        Ok(g) => g,
+        Err(e) => return (vec![format!("{}: {e:#}", want.path)], None),
+    };
+    let mut diff = |what: &str, a: String, b: String| {
+        if a != b {
+            bad.push(format!("{}: {what} {a} → {b}", want.path));
+        }
+    };
+    diff("type", want.kind.clone(), got.kind.clone());
+    // A symlink's mode means nothing and may differ across file systems.
+    if want.kind != "symlink" {
+        diff(
+            "mode",
+            format!("{:o}", want.mode),
+            format!("{:o}", got.mode),
+        );
+    }
+    diff(
+        "owner",
+        format!("{}:{}", want.uid, want.gid),
+        format!("{}:{}", got.uid, got.gid),
+    );
+    diff("size", want.size.to_string(), got.size.to_string());
+    diff(
+        "content",
+        format!("{:?}", want.blake3),
+        format!("{:?}", got.blake3),
+    );
+    diff(
+        "link target",
+        format!("{:?}", want.target),
+        format!("{:?}", got.target),
+    );
+    diff(
+        "xattrs",
+        format!("{:?}", want.xattrs),
+        format!("{:?}", got.xattrs),
+    );
+    diff(
+        "device",
+        format!("{:?}", want.rdev),
+        format!("{:?}", got.rdev),
+    );
+    if want.sparse && !got.sparse {
+        bad.push(format!("{}: no longer sparse", want.path));
+    }
+    (bad, Some((meta.dev(), meta.ino())))
 }
 
 #[cfg(test)]
