@@ -80,7 +80,13 @@ pub struct System;
 impl Source for System {
     fn run(&self, argv: &[&str]) -> Result<String, String> {
         let (prog, args) = argv.split_first().ok_or("empty command")?;
-        let out = std::process::Command::new(prog)
+        let mut cmd = std::process::Command::new(prog);
+        if matches!(*prog, "pvs" | "vgs" | "lvs") {
+            // Capture only reads: LVM's report commands would otherwise
+            // write /etc/lvm/backup and archive when they find them stale.
+            cmd.args(["--config", "backup/backup=0 backup/archive=0"]);
+        }
+        let out = cmd
             .args(args)
             .env("LC_ALL", "C")
             .env("LVM_SUPPRESS_FD_WARNINGS", "1")
