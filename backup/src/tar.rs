@@ -136,19 +136,21 @@ impl Backend for Tar {
 /// The paths (relative, as in the manifest) of tar's "file changed as we
 /// read it" warnings.
 fn changed_paths(stderr: &str) -> std::collections::BTreeSet<String> {
+    // What tar says of a file that changed under it (exit 1, a warning).
+    const SAYS: &[&str] = &[
+        ": file changed as we read it",
+        ": File removed before we read it",
+        ": File shrank by ",
+    ];
     stderr
         .lines()
         .filter_map(|l| {
-            l.strip_prefix("tar: ")?
-                .strip_suffix(": file changed as we read it")
+            let l = l.strip_prefix("tar: ")?;
+            SAYS.iter().find_map(|s| l.find(s).map(|i| &l[..i]))
         })
-        .map(|p| {
-            let p = p.trim_start_matches("./");
-            if p == "." {
-                String::new()
-            } else {
-                p.to_string()
-            }
+        .map(|p| match p.trim_start_matches("./") {
+            "" | "." => ".".to_string(),
+            p => p.to_string(),
         })
         .collect()
 }
@@ -158,11 +160,11 @@ mod tests {
     #[test]
     fn changed_paths_are_relative_manifest_paths() {
         let got = super::changed_paths(
-            "tar: ./sys: file changed as we read it\ntar: ./var/log/syslog: file changed as we read it\ntar: Removing leading `/'\n",
+            "tar: ./sys: file changed as we read it\ntar: ./var/log/syslog: file changed as we read it\ntar: Removing leading `/'\ntar: ./tmp/x: File removed before we read it\ntar: ./var/big: File shrank by 10 bytes; padding with zeros\ntar: .: file changed as we read it\n",
         );
         assert_eq!(
             got.into_iter().collect::<Vec<_>>(),
-            ["sys", "var/log/syslog"]
+            [".", "sys", "tmp/x", "var/big", "var/log/syslog"]
         );
     }
 }
