@@ -498,6 +498,9 @@ fn luks_dump_v2_and_v1() {
     assert_eq!(l2.pbkdf.as_deref(), Some("argon2id"));
     assert_eq!(l2.uuid, "44444444-5555-4666-8777-000000000001");
     assert_eq!(l2.label.as_deref(), Some("cryptlvm"));
+    assert_eq!(l2.pbkdf_iterations, Some(4));
+    assert_eq!(l2.pbkdf_memory_kib, Some(32768));
+    assert_eq!(l2.pbkdf_threads, Some(2));
     let l1 = parse_luks_dump(&cmd("luks-lvm", &["cryptsetup", "luksDump", "/dev/vda2"])).unwrap();
     assert_eq!(l1.version, 1);
     assert_eq!(l1.cipher, "aes-cbc-essiv:sha256");
@@ -506,6 +509,9 @@ fn luks_dump_v2_and_v1() {
     assert_eq!(l1.pbkdf.as_deref(), Some("pbkdf2"));
     assert_eq!(l1.uuid, "44444444-5555-4666-8777-000000000002");
     assert_eq!(l1.label, None);
+    // The key slot's iterations, not the master key digest's.
+    assert_eq!(l1.pbkdf_iterations, Some(1000));
+    assert_eq!(l1.pbkdf_memory_kib, None);
     assert!(parse_luks_dump("garbage").is_err());
 }
 
