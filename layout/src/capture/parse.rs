@@ -925,10 +925,15 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
         };
         m.insert("reserved_percent".to_string(), pct);
     }
+    // Rounded up: mke2fs takes size / ratio inodes and rounds that up to
+    // whole inode table blocks per group, so the floor of size / count
+    // (which that rounding made smaller than the ratio asked for) would
+    // give more inodes, and a smaller ratio, at each recreation; the
+    // ceiling gives back the same count.
     if let Some(inodes) = num("Inode count").filter(|n| *n > 0) {
         m.insert(
             "bytes_per_inode".to_string(),
-            (blocks * block / inodes).to_string(),
+            (blocks * block).div_ceil(inodes).to_string(),
         );
     }
     Ok(m)

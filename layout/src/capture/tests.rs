@@ -593,6 +593,18 @@ fn xfs_info_with_stripes() {
     assert!(parse_xfs_info("nothing here").is_err());
 }
 
+/// The ratio that gives back the same inode count: a 3737124864-byte
+/// ext4 made with mke2fs's default -i 16384 has 228480 inodes; -i 16356
+/// (the floor of size / count) made 228928, -i 16357 the same 228480.
+#[test]
+fn bytes_per_inode_is_rounded_up() {
+    let text = "Block count:              912384\nBlock size:               4096\nInode count:              228480\n";
+    let a = parse_dumpe2fs(text).unwrap();
+    assert_eq!(a["bytes_per_inode"], "16357");
+    let even = "Block count:              262144\nBlock size:               4096\nInode count:              65536\n";
+    assert_eq!(parse_dumpe2fs(even).unwrap()["bytes_per_inode"], "16384");
+}
+
 #[test]
 fn dumpe2fs_attributes() {
     let a = parse_dumpe2fs(&cmd("gpt-esp", &["dumpe2fs", "-h", "/dev/vda2"])).unwrap();
