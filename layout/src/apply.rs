@@ -179,15 +179,27 @@ fn input_bytes(input: &Option<Input>) -> Result<Option<Vec<u8>>, String> {
         None => None,
         Some(Input::Text(t)) => Some(t.clone().into_bytes()),
         Some(Input::Secret(f)) => {
-            let text = fs::read_to_string(f)
+            let data = fs::read(f)
                 .map_err(|e| format!("cannot read the passphrase file {}: {e}", f.display()))?;
-            let line = text.lines().next().unwrap_or_default();
+            let line = first_line(&data);
             if line.is_empty() {
                 return Err(format!("the passphrase file {} is empty", f.display()));
             }
-            Some(format!("{line}\n").into_bytes())
+            let mut out = line.to_vec();
+            out.push(b'\n');
+            Some(out)
         }
     })
+}
+
+/// A passphrase file's first line as bytes: up to the first newline, a
+/// carriage return before it dropped (a file written on Windows). Any
+/// other byte is kept as it is (a passphrase need not be UTF-8, and
+/// blanks are part of it): the key the volume gets is exactly what a key
+/// file with these bytes, or the same line typed at a prompt, opens.
+pub fn first_line(data: &[u8]) -> &[u8] {
+    let line = data.split(|&b| b == b'\n').next().unwrap_or_default();
+    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 /// Runs the plan. `state_file` records done steps; `say` gets one line per
@@ -439,6 +451,35 @@ mod tests {
         other.steps[0].argv.push("x".into());
         let rec = Record(RefCell::new(vec![]), None);
         assert_eq!(apply(&other, &rec, &r, &state, &mut |_| {}).unwrap(), 3);
+    }
+
+    #[test]
+    fn a_passphrase_is_the_first_line_byte_for_byte() {
+        assert_eq!(first_line(b"pass phrase\n"), b"pass phrase");
+        assert_eq!(first_line(b"pass phrase"), b"pass phrase");
+        assert_eq!(first_line(b"crlf\r\nsecond\n"), b"crlf");
+        assert_eq!(first_line(b" blanks kept \n"), b" blanks kept ");
+        assert_eq!(first_line(b"latin1 \xe9\xff\n"), b"latin1 \xe9\xff");
+        assert_eq!(first_line(b"\nsecond"), b"");
+        assert_eq!(first_line(b""), b"");
+    }
+
+    #[test]
+    fn a_passphrase_that_is_not_utf8_reaches_stdin_unchanged() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let pass = d.path().join("pass");
+        fs::write(&pass, b"caf\xe9\r\n").unwrap();
+        let mut s = step("cryptsetup", &[&vdb]);
+        s.input = Some(Input::Secret(pass));
+        let plan = Plan {
+            targets: [vdb].into(),
+            steps: vec![s],
+            ..Default::default()
+        };
+        let rec = Record(RefCell::new(vec![]), None);
+        apply(&plan, &rec, &r, &d.path().join("st"), &mut |_| {}).unwrap();
+        assert_eq!(rec.0.borrow()[0].1.as_deref(), Some(&b"caf\xe9\n"[..]));
     }
 
     #[test]

@@ -82,13 +82,9 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
             drop_keys(lv, &["uuid"]);
         }
     }
-    // A recreated disk is a new one, whatever its name: its identity differs.
-    let mapped: Vec<String> = opts
-        .mapping
-        .iter()
-        .filter(|(a, b)| opts.recreated || a != b)
-        .map(|(_, b)| b.clone())
-        .collect();
+    // A disk mapped to the same name is still another disk (a replaced
+    // one): its identity is not compared either.
+    let mapped: Vec<String> = opts.mapping.values().cloned().collect();
     for d in o
         .get_mut("disks")
         .and_then(Value::as_array_mut)
@@ -363,5 +359,19 @@ mod tests {
                 300u64 << 20
             )]
         );
+    }
+
+    #[test]
+    fn a_disk_replaced_under_the_same_name_is_not_compared_by_identity() {
+        let mut now = layout();
+        now.disks[0].serial = Some("NEW".into());
+        now.disks[0].by_id = vec!["virtio-NEW".into()];
+        // checklayout (no mapping): the same machine, so a new serial shows.
+        assert!(!diff(&layout(), &now, &Options::default()).is_empty());
+        let opts = Options {
+            mapping: [("/dev/vda".to_string(), "/dev/vda".to_string())].into(),
+            ..Default::default()
+        };
+        assert_eq!(diff(&layout(), &now, &opts), Vec::<String>::new());
     }
 }

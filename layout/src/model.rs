@@ -158,6 +158,19 @@ pub struct Luks {
     pub hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pbkdf: Option<String>,
+    /// The first key slot's PBKDF costs, so the recreated slot takes what
+    /// the original took to open (memory above all: an Argon2 slot made
+    /// with more memory than the machine's initramfs has cannot be
+    /// opened). Iterations for PBKDF2, the time cost for Argon2; None when
+    /// unknown (cryptsetup then benchmarks the machine it runs on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbkdf_iterations: Option<u32>,
+    /// Argon2's memory cost, KiB.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbkdf_memory_kib: Option<u32>,
+    /// Argon2's parallel threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pbkdf_threads: Option<u32>,
     pub uuid: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,

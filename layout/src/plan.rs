@@ -4,8 +4,9 @@
 //! devices are not inside the mapping.
 //!
 //! Order follows the dependency graph: wipe old signatures → partition
-//! tables → md RAID → LUKS → LVM PVs, VGs, LVs → filesystems and swap →
-//! btrfs subvolumes → mounts below the mount root.
+//! tables → md RAID → LUKS (on partitions, disks, RAID) → LVM PVs, VGs,
+//! LVs → LUKS on logical volumes → filesystems and swap → btrfs
+//! subvolumes → mounts below the mount root.
 
 use crate::model::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -522,6 +523,81 @@ impl Builder<'_> {
     }
 }
 
+/// Formats and opens one LUKS volume (the passphrase from the file, on
+/// standard input only). The first key slot gets the original's PBKDF
+/// costs when the layout has them.
+fn luks_steps(
+    b: &mut Builder,
+    l: &Luks,
+    opts: &Options,
+    grown: &mut BTreeMap<String, i128>,
+) -> Result<(), PlanError> {
+    let Some(pass) = &opts.passphrase_file else {
+        return Err(PlanError::NoPassphrase(l.device.clone()));
+    };
+    let backing = b.r.get(&l.backing);
+    let mut a = argv(&["cryptsetup", "luksFormat", "--batch-mode"]);
+    a.push(format!("--type=luks{}", l.version));
+    a.push(format!("--cipher={}", l.cipher));
+    a.push(format!("--key-size={}", l.key_size));
+    a.push(format!("--hash={}", l.hash));
+    if let Some(p) = &l.pbkdf {
+        if l.version == 2 {
+            a.push(format!("--pbkdf={p}"));
+        }
+    }
+    a.extend(pbkdf_cost_args(l));
+    a.push(format!("--uuid={}", l.uuid));
+    if let Some(lab) = &l.label {
+        if l.version == 2 {
+            a.push(format!("--label={lab}"));
+        }
+    }
+    a.push(backing.clone());
+    let writes = b.stack(&backing);
+    b.step(
+        format!("luks:{}", l.name),
+        format!("format LUKS{} on {backing}", l.version),
+        a,
+        Some(Input::Secret(pass.clone())),
+        writes.clone(),
+        vec![],
+    );
+    b.step(
+        format!("open:{}", l.name),
+        format!("open {backing} as {}", l.device),
+        argv(&["cryptsetup", "open", &backing, &l.name]),
+        Some(Input::Secret(pass.clone())),
+        writes,
+        vec![l.device.clone()],
+    );
+    b.under.insert(l.device.clone(), vec![backing.clone()]);
+    let delta = grown.get(&l.backing).copied().unwrap_or(0);
+    grown.insert(l.device.clone(), delta);
+    Ok(())
+}
+
+/// cryptsetup's options for the recorded PBKDF costs: iterations (PBKDF2)
+/// or time cost (Argon2) skip the benchmark; Argon2 also keeps its memory
+/// and threads. Nothing without recorded iterations (cryptsetup then
+/// benchmarks, as for a layout imported from ReaR).
+fn pbkdf_cost_args(l: &Luks) -> Vec<String> {
+    let Some(it) = l.pbkdf_iterations else {
+        return Vec::new();
+    };
+    let mut a = vec![format!("--pbkdf-force-iterations={it}")];
+    let argon2 = l.version == 2 && l.pbkdf.as_deref().is_some_and(|p| p.starts_with("argon2"));
+    if argon2 {
+        if let Some(m) = l.pbkdf_memory_kib {
+            a.push(format!("--pbkdf-memory={m}"));
+        }
+        if let Some(t) = l.pbkdf_threads {
+            a.push(format!("--pbkdf-parallel={t}"));
+        }
+    }
+    a
+}
+
 fn argv(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
@@ -700,48 +776,16 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
         );
     }
 
-    // LUKS.
-    for l in &layout.luks {
-        let Some(pass) = &opts.passphrase_file else {
-            return Err(PlanError::NoPassphrase(l.device.clone()));
-        };
-        let backing = b.r.get(&l.backing);
-        let mut a = argv(&["cryptsetup", "luksFormat", "--batch-mode"]);
-        a.push(format!("--type=luks{}", l.version));
-        a.push(format!("--cipher={}", l.cipher));
-        a.push(format!("--key-size={}", l.key_size));
-        a.push(format!("--hash={}", l.hash));
-        if let Some(p) = &l.pbkdf {
-            if l.version == 2 {
-                a.push(format!("--pbkdf={p}"));
-            }
-        }
-        a.push(format!("--uuid={}", l.uuid));
-        if let Some(lab) = &l.label {
-            if l.version == 2 {
-                a.push(format!("--label={lab}"));
-            }
-        }
-        a.push(backing.clone());
-        b.step(
-            format!("luks:{}", l.name),
-            format!("format LUKS{} on {backing}", l.version),
-            a,
-            Some(Input::Secret(pass.clone())),
-            vec![backing.clone()],
-            vec![],
-        );
-        b.step(
-            format!("open:{}", l.name),
-            format!("open {backing} as {}", l.device),
-            argv(&["cryptsetup", "open", &backing, &l.name]),
-            Some(Input::Secret(pass.clone())),
-            vec![backing.clone()],
-            vec![l.device.clone()],
-        );
-        b.under.insert(l.device.clone(), vec![backing.clone()]);
-        let delta = grown.get(&l.backing).copied().unwrap_or(0);
-        grown.insert(l.device.clone(), delta);
+    // LUKS on partitions, disks and RAID arrays; LUKS on a logical volume
+    // comes after LVM, which makes its backing device.
+    let on_lv = |l: &Luks| {
+        layout
+            .lvs
+            .iter()
+            .any(|lv| lv.device == l.backing || lv_device(&lv.vg, &lv.name) == l.backing)
+    };
+    for l in layout.luks.iter().filter(|l| !on_lv(l)) {
+        luks_steps(&mut b, l, opts, &mut grown)?;
     }
 
     // LVM.
@@ -902,6 +946,10 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
                 vec![dev],
             );
         }
+    }
+
+    for l in layout.luks.iter().filter(|l| on_lv(l)) {
+        luks_steps(&mut b, l, opts, &mut grown)?;
     }
 
     // File systems and swap.
@@ -1284,8 +1332,9 @@ impl Plan {
              step() { local id=$1; shift\n\
              \x20 if grep -qxF \"$id\" \"$state\" 2>/dev/null; then echo \"done already: $id\"; return; fi\n\
              \x20 echo \"+ $*\"; \"$@\"; echo \"$id\" >> \"$state\"; }\n\
-             # passphrase FILE: the first line of FILE, for cryptsetup's standard input.\n\
-             passphrase() { head -n 1 \"$1\"; }\n\n",
+             # passphrase FILE: the first line of FILE (a CR before its newline dropped),\n\
+             # for cryptsetup's standard input.\n\
+             passphrase() { local l=; IFS= read -r l < \"$1\" || true; printf '%s\\n' \"${l%$'\\r'}\"; }\n\n",
         );
         for st in &self.steps {
             let _ = writeln!(s, "# {}", st.what);
@@ -1950,8 +1999,7 @@ mod tests {
             hash: "sha256".into(),
             pbkdf: Some("argon2id".into()),
             uuid: "dddddddd-0000-4000-8000-000000000001".into(),
-            label: None,
-            size: 0,
+            ..Default::default()
         });
         l.filesystems[1].device = "/dev/mapper/cr".into();
         l.mounts[1].device = "/dev/mapper/cr".into();
@@ -1974,6 +2022,172 @@ mod tests {
             .find(|s| s.id == "mkfs:/dev/mapper/cr")
             .unwrap();
         assert!(mkfs.writes.contains(&"/dev/vda2".to_string()));
+    }
+
+    /// Scenario (d): /boot on vda2, LVM on vda3, LUKS2 on vg0/root, ext4 in it.
+    fn luks_on_lvm_layout() -> Layout {
+        let mut l = gpt_layout();
+        l.disks[0].partitions[2].type_ = "e6d6d379-f507-44c2-a23c-238f2a3df928".into();
+        l.swaps.clear();
+        l.pvs.push(Pv {
+            device: "/dev/vda3".into(),
+            uuid: "pvuuid".into(),
+            vg: "vg0".into(),
+            size: 300 * MIB,
+        });
+        l.vgs.push(Vg {
+            name: "vg0".into(),
+            extent_size: 4 * MIB,
+            size: 296 * MIB,
+            uuid: None,
+            free: None,
+        });
+        l.lvs.push(Lv {
+            vg: "vg0".into(),
+            name: "root".into(),
+            device: lv_device("vg0", "root"),
+            segtype: "linear".into(),
+            size: 200 * MIB,
+            ..Default::default()
+        });
+        l.luks.push(Luks {
+            device: "/dev/mapper/cryptroot".into(),
+            name: "cryptroot".into(),
+            backing: lv_device("vg0", "root"),
+            version: 2,
+            cipher: "aes-xts-plain64".into(),
+            key_size: 512,
+            hash: "sha256".into(),
+            pbkdf: Some("argon2id".into()),
+            pbkdf_iterations: Some(4),
+            pbkdf_memory_kib: Some(65536),
+            pbkdf_threads: Some(2),
+            uuid: "dddddddd-0000-4000-8000-000000000002".into(),
+            ..Default::default()
+        });
+        l.filesystems[1].device = "/dev/mapper/cryptroot".into();
+        l.mounts[1].device = "/dev/mapper/cryptroot".into();
+        l
+    }
+
+    #[test]
+    fn luks_on_a_logical_volume_comes_after_lvm() {
+        let l = luks_on_lvm_layout();
+        let opts = Options {
+            passphrase_file: Some("/media/pass".into()),
+            ..Default::default()
+        };
+        let p = plan(&l, &[disk("/dev/vda", 2 * GIB)], &opts).unwrap();
+        let pos = |id: &str| {
+            p.steps
+                .iter()
+                .position(|s| s.id == id)
+                .unwrap_or_else(|| panic!("no step {id}"))
+        };
+        assert!(pos("lv:vg0/root") < pos("luks:cryptroot"));
+        assert!(pos("luks:cryptroot") < pos("open:cryptroot"));
+        assert!(pos("open:cryptroot") < pos("mkfs:/dev/mapper/cryptroot"));
+        let fmt = &p.steps[pos("luks:cryptroot")];
+        assert_eq!(fmt.argv.last().unwrap(), "/dev/mapper/vg0-root");
+        // What it writes reaches down to the disk (apply checks the targets).
+        for d in ["/dev/mapper/vg0-root", "/dev/vda3", "/dev/vda"] {
+            assert!(fmt.writes.contains(&d.to_string()), "{:?}", fmt.writes);
+        }
+        let mkfs = &p.steps[pos("mkfs:/dev/mapper/cryptroot")];
+        assert!(
+            mkfs.writes.contains(&"/dev/vda".to_string()),
+            "{:?}",
+            mkfs.writes
+        );
+        // LUKS on a partition still comes before LVM.
+        let mut l2 = gpt_layout();
+        l2.luks.push(Luks {
+            device: "/dev/mapper/cr".into(),
+            name: "cr".into(),
+            backing: "/dev/vda2".into(),
+            version: 2,
+            ..Default::default()
+        });
+        l2.pvs.push(Pv {
+            device: "/dev/mapper/cr".into(),
+            uuid: "pv".into(),
+            vg: "vgc".into(),
+            size: GIB,
+        });
+        l2.vgs.push(Vg {
+            name: "vgc".into(),
+            extent_size: 4 * MIB,
+            size: GIB,
+            uuid: None,
+            free: None,
+        });
+        let p2 = plan(&l2, &[disk("/dev/vda", 2 * GIB)], &opts).unwrap();
+        let pos2 = |id: &str| p2.steps.iter().position(|s| s.id == id).unwrap();
+        assert!(pos2("open:cr") < pos2("pv:/dev/mapper/cr"));
+    }
+
+    #[test]
+    fn luks_keeps_the_recorded_pbkdf_costs() {
+        let l = luks_on_lvm_layout();
+        let opts = Options {
+            passphrase_file: Some("/media/pass".into()),
+            ..Default::default()
+        };
+        let p = plan(&l, &[disk("/dev/vda", 2 * GIB)], &opts).unwrap();
+        let fmt = p.steps.iter().find(|s| s.id == "luks:cryptroot").unwrap();
+        for a in [
+            "--pbkdf=argon2id",
+            "--pbkdf-force-iterations=4",
+            "--pbkdf-memory=65536",
+            "--pbkdf-parallel=2",
+        ] {
+            assert!(
+                fmt.argv.contains(&a.to_string()),
+                "{a} not in {:?}",
+                fmt.argv
+            );
+        }
+        // PBKDF2 (LUKS1, or LUKS2 with pbkdf2): iterations only.
+        let mut x = l.luks[0].clone();
+        x.version = 1;
+        x.pbkdf = Some("pbkdf2".into());
+        x.pbkdf_iterations = Some(123456);
+        assert_eq!(pbkdf_cost_args(&x), ["--pbkdf-force-iterations=123456"]);
+        // Nothing recorded (a layout imported from ReaR): cryptsetup benchmarks.
+        x.pbkdf_iterations = None;
+        assert!(pbkdf_cost_args(&x).is_empty());
+    }
+
+    #[test]
+    fn the_scripts_passphrase_is_the_first_line_without_cr() {
+        let l = luks_on_lvm_layout();
+        let opts = Options {
+            passphrase_file: Some("/media/pass".into()),
+            ..Default::default()
+        };
+        let p = plan(&l, &[disk("/dev/vda", 2 * GIB)], &opts).unwrap();
+        let script = p.script("layout.json");
+        let def = script
+            .lines()
+            .find(|l| l.starts_with("passphrase() {"))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (content, want) in [
+            (&b"pass phrase\nsecond\n"[..], &b"pass phrase\n"[..]),
+            (b"crlf\r\n", b"crlf\n"),
+            (b"no newline", b"no newline\n"),
+        ] {
+            let f = dir.path().join("p");
+            std::fs::write(&f, content).unwrap();
+            let out = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(format!("{def}\npassphrase \"$1\""))
+                .arg("-")
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert_eq!(out.stdout, want, "{content:?}");
+        }
     }
 
     #[test]

@@ -488,6 +488,7 @@ fn fixture_luks_lvm() {
                 uuid: "d1824dbe-fe6c-4b99-9909-eb8e00744633".into(),
                 label: None,
                 size: 0,
+                ..Default::default()
             },
             Luks {
                 device: "/dev/mapper/luks-root".into(),
@@ -502,6 +503,7 @@ fn fixture_luks_lvm() {
                 uuid: "91abac0d-3aa0-4a74-bb74-3846752308a5".into(),
                 label: None,
                 size: 0,
+                ..Default::default()
             },
         ]
     );

@@ -13,7 +13,9 @@
 # A scenario defines make_layout (partition, make file systems and swap,
 # mount the root at $T and the rest below it; set SWAPS and BOOT_DISKS)
 # and calls install_system, which extracts the tree, writes fstab by UUID
-# and installs the boot loader.
+# and installs the boot loader. A scenario may also define
+# before_bootloader, which install_system runs with the chroot set up
+# (/dev, /proc, /sys, /run bound), right before the boot loader.
 
 exec > >(tee -a /results/log.txt) 2>&1
 trap 'rc=$?; echo "INSTALL-EXIT=$rc"; teardown_chroot; save_results; exit $rc' EXIT
@@ -131,6 +133,9 @@ install_system() {
         cp "$T/etc/mdadm/mdadm.conf" /results/mdadm.conf
     fi
     setup_chroot
+    # A scenario's own configuration inside the system (crypttab, an
+    # initramfs with a key file, ...), in the chroot before the boot loader.
+    if declare -F before_bootloader >/dev/null; then before_bootloader; fi
     if [ "${FIRMWARE:-bios}" = uefi ]; then install_grub_efi; else install_grub_bios; fi
     teardown_chroot
     local d

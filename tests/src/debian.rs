@@ -22,6 +22,9 @@ pub const SCENARIO_A: &str = include_str!("../e2e/scenario-a.sh");
 pub const SCENARIO_B: &str = include_str!("../e2e/scenario-b.sh");
 /// Scenario (c): BIOS, md RAID1 over two disks, LVM: / (ext4) and swap.
 pub const SCENARIO_C: &str = include_str!("../e2e/scenario-c.sh");
+/// Scenario (d): BIOS, GPT: /boot (ext4) + LVM: swap and a LUKS2 root
+/// (ext4 on /dev/mapper/cryptroot), unlocked by a key file in the initramfs.
+pub const SCENARIO_D: &str = include_str!("../e2e/scenario-d.sh");
 
 /// The results disk's serial: above every target disk's `rbdiskN`, so
 /// [`RESULTS_SNIPPET`] picks it.

@@ -305,6 +305,18 @@ fn run_loop(l: &Loop) {
 /// `sizes` with the layout `scenario` makes; returns the work directory
 /// and the disks.
 fn installed(name: &str, scenario: &str, sizes: &[u64]) -> (tempfile::TempDir, Vec<PathBuf>) {
+    installed_within(name, scenario, sizes, Duration::from_secs(1200))
+}
+
+/// [`installed`] with another time limit for the install VM (scenario d
+/// rebuilds the initramfs under TCG: 885 s of its 1023 s once, with
+/// another VM running).
+fn installed_within(
+    name: &str,
+    scenario: &str,
+    sizes: &[u64],
+    timeout: Duration,
+) -> (tempfile::TempDir, Vec<PathBuf>) {
     let rootfs = debian::rootfs();
     timing(
         "debian-rootfs",
@@ -326,7 +338,7 @@ fn installed(name: &str, scenario: &str, sizes: &[u64]) -> (tempfile::TempDir, V
         scenario,
         &disks,
         &rootfs,
-        Duration::from_secs(1200),
+        timeout,
     );
     let log = std::fs::read_to_string(inst.results.join("log.txt")).unwrap_or_default();
     let inner: Vec<&str> = log
@@ -414,6 +426,54 @@ fn c_bios_raid1_lvm_one_larger_disk() {
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
         method: "tar",
         setup: "",
+    });
+}
+
+/// Scenario (d)'s LUKS passphrase: tests/e2e/scenario-d.sh makes the root
+/// volume with it (its key file holds exactly these bytes).
+const LUKS_PASSPHRASE: &str = "e2e luks2 passphrase (d)";
+
+/// Scenario (d)'s source, before mkbackup: the passphrase for unattended
+/// recovery, as `luks-passphrase` in the backup's directory on REAR-000
+/// (with a newline at the end, as `echo` writes it: recover reads the
+/// first line).
+fn luks_passphrase_setup() -> String {
+    format!(
+        "set -eux\nM=/run/e2e-rear000\nmkdir -p $M\nmount \"$(blkid -L REAR-000)\" $M\n\
+mkdir -p $M/rear/{HOST}\n(umask 077 && printf '%s\\n' '{LUKS_PASSPHRASE}' > $M/rear/{HOST}/luks-passphrase)\n\
+ls -l $M/rear/{HOST}\numount $M\n"
+    )
+}
+
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn d_bios_luks2_root_on_lvm() {
+    if vm_tests_skipped("e2e d") {
+        return;
+    }
+    assert!(
+        debian::SCENARIO_D.contains(&format!("LUKS_PASSPHRASE='{LUKS_PASSPHRASE}'")),
+        "scenario-d.sh and LUKS_PASSPHRASE must agree"
+    );
+    let (work, disks) = installed_within(
+        "e2e-d",
+        debian::SCENARIO_D,
+        &[4 * GIB],
+        Duration::from_secs(2400),
+    );
+    let setup = luks_passphrase_setup();
+    run_loop(&Loop {
+        name: "e2e-d",
+        firmware: Firmware::Bios,
+        work: work.path(),
+        disks,
+        new_disks: vec![("new-vda.raw", 4 * GIB, true)],
+        mapping: vec![("/dev/vda", "/dev/vda")],
+        resized: false,
+        ignore: "",
+        state: &["root=/dev/mapper/cryptroot", "boot=/dev/vda2"],
+        method: "tar",
+        setup: &setup,
     });
 }
 

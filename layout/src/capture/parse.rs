@@ -576,10 +576,10 @@ fn parse_unit_size(s: &str) -> Option<u64> {
 // ---------------------------------------------------------------- LUKS
 
 /// `cryptsetup luksDump DEVICE` (LUKS1 and LUKS2): version, cipher, key
-/// size (bits), hash, pbkdf, uuid and label; `device`, `name`, `backing`
-/// and `size` are left for the caller. For LUKS2 the cipher is the data
-/// segment's, the key size, PBKDF and hash are the first key slot's (hash:
-/// its AF hash, else the digest's).
+/// size (bits), hash, pbkdf and its costs, uuid and label; `device`,
+/// `name`, `backing` and `size` are left for the caller. For LUKS2 the
+/// cipher is the data segment's, the key size, PBKDF, its costs and hash
+/// are the first key slot's (hash: its AF hash, else the digest's).
 pub fn parse_luks_dump(text: &str) -> Result<Luks, CaptureError> {
     let what = "cryptsetup luksDump";
     let field = |key: &str| -> Option<String> {
@@ -607,6 +607,9 @@ pub fn parse_luks_dump(text: &str) -> Result<Luks, CaptureError> {
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| perr(what, "no MK bits"))?;
             l.pbkdf = Some("pbkdf2".to_string());
+            // The first enabled key slot's (the master key's "MK
+            // iterations" are another field).
+            l.pbkdf_iterations = field("Iterations").and_then(|v| v.parse().ok());
         }
         2 => {
             l.label = field("Label").filter(|s| s != "(no label)" && !s.is_empty());
@@ -636,6 +639,23 @@ pub fn parse_luks_dump(text: &str) -> Result<Luks, CaptureError> {
                 .and_then(|n| n.parse().ok())
                 .ok_or_else(|| perr(what, format!("key size {key:?}")))?;
             l.pbkdf = get(&slots, "PBKDF");
+            // The first key slot alone ("  0: luks2" up to the next "  N: ").
+            let is_slot = |s: &str| {
+                s.trim()
+                    .split_once(':')
+                    .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            };
+            let first: Vec<&str> = slots
+                .iter()
+                .skip_while(|s| !is_slot(s))
+                .enumerate()
+                .take_while(|(i, s)| *i == 0 || !is_slot(s))
+                .map(|(_, s)| *s)
+                .collect();
+            let num = |key: &str| get(&first, key).and_then(|v| v.parse::<u32>().ok());
+            l.pbkdf_iterations = num("Time cost").or_else(|| num("Iterations"));
+            l.pbkdf_memory_kib = num("Memory");
+            l.pbkdf_threads = num("Threads");
             l.hash = get(&slots, "AF hash")
                 .or_else(|| get(&slots, "Hash"))
                 .or_else(|| get(&digests, "Hash"))
@@ -905,13 +925,15 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
         };
         m.insert("reserved_percent".to_string(), pct);
     }
+    // mke2fs rounds size / ratio up to whole inode tables per group, so
+    // only the count itself makes the same file system again (`-N`, when
+    // the size is the same). The ratio, for a resized one, is rounded up:
+    // the floor would add inodes at each recreation.
     if let Some(inodes) = num("Inode count").filter(|n| *n > 0) {
         m.insert(
             "bytes_per_inode".to_string(),
-            (blocks * block / inodes).to_string(),
+            (blocks * block).div_ceil(inodes).to_string(),
         );
-        // mkfs rounds a ratio to whole inode tables per group, so only the
-        // count itself makes the same file system again.
         m.insert("inode_count".to_string(), inodes.to_string());
     }
     Ok(m)

@@ -498,6 +498,9 @@ fn luks_dump_v2_and_v1() {
     assert_eq!(l2.pbkdf.as_deref(), Some("argon2id"));
     assert_eq!(l2.uuid, "44444444-5555-4666-8777-000000000001");
     assert_eq!(l2.label.as_deref(), Some("cryptlvm"));
+    assert_eq!(l2.pbkdf_iterations, Some(4));
+    assert_eq!(l2.pbkdf_memory_kib, Some(32768));
+    assert_eq!(l2.pbkdf_threads, Some(2));
     let l1 = parse_luks_dump(&cmd("luks-lvm", &["cryptsetup", "luksDump", "/dev/vda2"])).unwrap();
     assert_eq!(l1.version, 1);
     assert_eq!(l1.cipher, "aes-cbc-essiv:sha256");
@@ -506,6 +509,9 @@ fn luks_dump_v2_and_v1() {
     assert_eq!(l1.pbkdf.as_deref(), Some("pbkdf2"));
     assert_eq!(l1.uuid, "44444444-5555-4666-8777-000000000002");
     assert_eq!(l1.label, None);
+    // The key slot's iterations, not the master key digest's.
+    assert_eq!(l1.pbkdf_iterations, Some(1000));
+    assert_eq!(l1.pbkdf_memory_kib, None);
     assert!(parse_luks_dump("garbage").is_err());
 }
 
@@ -585,6 +591,18 @@ fn xfs_info_with_stripes() {
     .collect();
     assert_eq!(a, want);
     assert!(parse_xfs_info("nothing here").is_err());
+}
+
+/// The ratio that gives back the same inode count: a 3737124864-byte
+/// ext4 made with mke2fs's default -i 16384 has 228480 inodes; -i 16356
+/// (the floor of size / count) made 228928, -i 16357 the same 228480.
+#[test]
+fn bytes_per_inode_is_rounded_up() {
+    let text = "Block count:              912384\nBlock size:               4096\nInode count:              228480\n";
+    let a = parse_dumpe2fs(text).unwrap();
+    assert_eq!(a["bytes_per_inode"], "16357");
+    let even = "Block count:              262144\nBlock size:               4096\nInode count:              65536\n";
+    assert_eq!(parse_dumpe2fs(even).unwrap()["bytes_per_inode"], "16384");
 }
 
 #[test]
