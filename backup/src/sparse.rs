@@ -5,7 +5,6 @@
 
 use anyhow::{Context, Result};
 use std::fs::{self, OpenOptions};
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -23,16 +22,8 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
     let mut buf = vec![0u8; block];
     let (mut off, mut freed) = (0u64, 0u64);
     loop {
-        let mut n = 0;
-        while n < block {
-            let k = f
-                .read(&mut buf[n..])
-                .with_context(|| format!("read {}", p.display()))?;
-            if k == 0 {
-                break;
-            }
-            n += k;
-        }
+        let n = crate::sums::read_full(&mut f, &mut buf)
+            .with_context(|| format!("read {}", p.display()))?;
         if n == 0 {
             break;
         }

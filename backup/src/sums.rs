@@ -150,25 +150,25 @@ fn hash_file(p: &Path) -> Result<String> {
     let mut buf = vec![0u8; 4 << 20];
     loop {
         // Whole buffers: blake3 spreads a large update over the cores.
-        let mut n = 0;
-        while n < buf.len() {
-            let k = f
-                .read(&mut buf[n..])
-                .with_context(|| format!("read {}", p.display()))?;
-            if k == 0 {
-                break;
-            }
-            n += k;
-        }
-        if n == 0 {
-            break;
-        }
+        let n = read_full(&mut f, &mut buf).with_context(|| format!("read {}", p.display()))?;
         h.update_rayon(&buf[..n]);
         if n < buf.len() {
             break;
         }
     }
     Ok(h.finalize().to_hex().to_string())
+}
+
+/// Fills `buf` unless the file ends first; how much it read.
+pub(crate) fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match f.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 fn kind_of(ft: &fs::FileType) -> &'static str {
