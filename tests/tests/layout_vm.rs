@@ -281,10 +281,12 @@ sed -e 's#"/mnt/t/boot"#"/boot"#' -e 's#"/mnt/t"#"/"#' \
     /var/lib/rear-build/layout.json > /tmp/system.json
 grep -q '"grub_disks"' /tmp/system.json
 must_fail bootloader rear-build recover --yes --layout /tmp/system.json
-cp "$B/backup.tar.zst" /tmp/good.tar.zst
-printf 'not zstd data at all' | dd of="$B/backup.tar.zst" bs=1 seek=20000 conv=notrunc status=none
+# The archive of the generation the `current` pointer names.
+A="$B/$(cat "$B/current")/backup.tar.zst"
+cp "$A" /tmp/good.tar.zst
+printf 'not zstd data at all' | dd of="$A" bs=1 seek=20000 conv=notrunc status=none
 must_fail corrupted rear-build recover --yes
-cp /tmp/good.tar.zst "$B/backup.tar.zst"
+cp /tmp/good.tar.zst "$A"
 mv "$B" /tmp/moved-backup
 must_fail missing rear-build recover --yes
 rm -rf "$B" && mv /tmp/moved-backup "$B"
