@@ -250,6 +250,9 @@ pub fn ext4_get(disk: &Path, inside: &str, dest: &Path) -> Result<(), String> {
     }
 }
 
+/// How long a rescue kernel may take to start its init.
+const RESCUE_INIT_WITHIN: Duration = Duration::from_secs(300);
+
 /// Boots a rescue image (kernel, initrd) with `append` and `disks`, waits
 /// for `REAR-RUN-EXIT=` and the power-off; returns (exit code, seconds,
 /// console log path).
@@ -263,13 +266,27 @@ pub fn rescue_run(
     timeout: Duration,
 ) -> (i32, f64, PathBuf) {
     let t0 = Instant::now();
-    let mut vm = boot(&Machine {
+    let m = Machine {
         name,
         firmware,
         kernel: Some((kernel, initrd, append)),
         disks,
         memory_mb: 2048,
-    });
+    };
+    let mut vm = boot(&m);
+    // Under emulation a kernel has been seen to stop for good early in its
+    // boot (after switching to the hpet clocksource). Nothing has touched
+    // the disks before the rescue system's init speaks: boot once more.
+    if vm.wait_for("rear-init", RESCUE_INIT_WITHIN).is_none() {
+        vm.kill();
+        let hung = vm.save_log();
+        eprintln!(
+            "{name}: no rear-init line within {RESCUE_INIT_WITHIN:?} (a boot hang, console {}): booting it once more",
+            hung.display()
+        );
+        std::fs::rename(&hung, hung.with_extension("hung.log")).unwrap();
+        vm = boot(&m);
+    }
     let line = vm.expect("REAR-RUN-EXIT=", timeout);
     vm.wait_exit(Duration::from_secs(60));
     let seconds = t0.elapsed().as_secs_f64();

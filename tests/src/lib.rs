@@ -215,6 +215,34 @@ impl Vm {
         }
     }
 
+    /// Waits for a console line containing `marker`; None when time runs
+    /// out (the VM is left running). Panics when qemu ends.
+    pub fn wait_for(&mut self, marker: &str, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let hit = line.contains(marker);
+                    self.log.push(line.clone());
+                    if hit {
+                        return Some(line);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => return None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("qemu ended before {marker:?} appeared"))
+                }
+            }
+        }
+    }
+
+    /// Stops qemu.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Waits for qemu to exit (the guest powered off).
     pub fn wait_exit(&mut self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
