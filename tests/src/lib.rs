@@ -194,24 +194,9 @@ impl Vm {
     /// Waits for a console line containing `marker`; returns that line.
     /// Panics (saving the console log) when qemu ends or time runs out.
     pub fn expect(&mut self, marker: &str, timeout: Duration) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let hit = line.contains(marker);
-                    self.log.push(line.clone());
-                    if hit {
-                        return line;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.fail(&format!("no {marker:?} on the console within {timeout:?}"))
-                }
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    self.fail(&format!("qemu ended before {marker:?} appeared"))
-                }
-            }
+        match self.wait_for(marker, timeout) {
+            Some(line) => line,
+            None => self.fail(&format!("no {marker:?} on the console within {timeout:?}")),
         }
     }
 
