@@ -2,7 +2,7 @@
 
 use crate::Exec;
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A host reached over the network.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,17 +45,25 @@ pub enum Target {
     /// A directory over ssh (`ssh://[USER@]HOST[:PORT]/DIR`, or the scp
     /// form `[USER@]HOST:/DIR`).
     Ssh(Remote),
-    /// A directory over sftp (`sftp://[USER@]HOST[:PORT]/DIR`).
+    /// A directory over sftp (`sftp://[USER@]HOST[:PORT]/DIR`): restic's
+    /// own, mounted with sshfs for tar.
     Sftp(Remote),
+    /// An NFS export, mounted (`nfs://HOST[:PORT]/EXPORT`).
+    Nfs(Remote),
+    /// An SMB/CIFS share, mounted (`cifs://[USER@]HOST[:PORT]/SHARE[/DIR]`).
+    Cifs(Remote),
 }
+
+/// Where network and USB targets are mounted.
+pub const MOUNT_POINT: &str = "/run/rear-build/target";
 
 /// The forms of url each method takes, for messages.
 pub fn forms(method: &str) -> &'static str {
     match method {
-        "tar" => "file:///DIR, usb://LABEL",
-        "rsync" => "file:///DIR, usb://LABEL, rsync://HOST[:PORT]/MODULE[/PATH], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
-        "borg" => "file:///DIR, usb://LABEL, ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
-        "restic" => "file:///DIR, usb://LABEL, sftp://[USER@]HOST[:PORT]/DIR",
+        "tar" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
+        "rsync" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], rsync://HOST[:PORT]/MODULE[/PATH], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
+        "borg" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
+        "restic" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
         _ => "",
     }
 }
@@ -130,19 +138,27 @@ impl Target {
             }
             return Ok(Target::Rsyncd(r));
         }
-        for (scheme, sftp) in [("ssh://", false), ("sftp://", true)] {
+        for (scheme, example) in [
+            ("ssh://", "/srv/backup"),
+            ("sftp://", "/srv/backup"),
+            ("nfs://", "/export/backup"),
+            ("cifs://", "/SHARE"),
+        ] {
             if let Some(rest) = url.strip_prefix(scheme) {
                 let mut r = remote(rest)?;
                 if r.path.is_empty() {
-                    bail!(
-                        "needs the directory on the host, as in {scheme}backup.example/srv/backup"
-                    );
+                    bail!("needs the directory on the host, as in {scheme}backup.example{example}");
                 }
-                r.path = format!("/{}", r.path);
-                return Ok(if sftp {
-                    Target::Sftp(r)
-                } else {
-                    Target::Ssh(r)
+                return Ok(match scheme {
+                    "cifs://" => Target::Cifs(r),
+                    _ => {
+                        r.path = format!("/{}", r.path);
+                        match scheme {
+                            "ssh://" => Target::Ssh(r),
+                            "sftp://" => Target::Sftp(r),
+                            _ => Target::Nfs(r),
+                        }
+                    }
                 });
             }
         }
@@ -163,7 +179,7 @@ impl Target {
                 }
             }
         }
-        bail!("unsupported backup target; use file:///DIR, usb://LABEL, rsync://HOST/MODULE, ssh://[USER@]HOST/DIR or sftp://[USER@]HOST/DIR (nfs and cifs: mount them and use file://)")
+        bail!("unsupported backup target; use file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE, rsync://HOST/MODULE, ssh://[USER@]HOST/DIR or sftp://[USER@]HOST/DIR")
     }
 
     /// A url `method` can use.
@@ -172,11 +188,11 @@ impl Target {
         let ok = matches!(
             (&t, method),
             (
-                Target::File(_) | Target::Usb { .. },
+                Target::File(_) | Target::Usb { .. } | Target::Nfs(_) | Target::Cifs(_),
                 "tar" | "rsync" | "borg" | "restic"
             ) | (Target::Rsyncd(_), "rsync")
                 | (Target::Ssh(_), "rsync" | "borg")
-                | (Target::Sftp(_), "restic")
+                | (Target::Sftp(_), "tar" | "restic")
         );
         if !ok {
             bail!(
@@ -187,31 +203,92 @@ impl Target {
         Ok(t)
     }
 
-    /// Where backups go on this machine: a usb:// target is mounted and
-    /// becomes its `rear/HOST` directory; any other is as it is.
-    pub fn open(&self, exec: &dyn Exec, host: &str) -> Result<Target> {
-        let Target::Usb { label } = self else {
-            return Ok(self.clone());
+    /// The command that mounts this target at `mnt` for `method` (with
+    /// `options`, as in `mount -o`), and the directory below `mnt` that
+    /// holds `host`'s backups; None when the method reaches the target by
+    /// itself. `dev` is a usb:// target's device.
+    pub fn mount(
+        &self,
+        method: &str,
+        options: &str,
+        host: &str,
+        dev: &str,
+        mnt: &Path,
+    ) -> Option<(Vec<String>, PathBuf)> {
+        let mut opts: Vec<String> = options
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(String::from)
+            .collect();
+        let at = mnt.to_string_lossy().to_string();
+        let (mut argv, source) = match self {
+            Target::Usb { .. } => (vec!["mount".to_string()], dev.to_string()),
+            Target::Nfs(r) | Target::Cifs(r) => {
+                let nfs = matches!(self, Target::Nfs(_));
+                if let Some(p) = r.port {
+                    opts.push(format!("port={p}"));
+                }
+                if let Some(u) = r.user.as_ref().filter(|_| !nfs) {
+                    opts.push(format!("username={u}"));
+                }
+                let fstype = if nfs { "nfs" } else { "cifs" };
+                let source = if nfs {
+                    format!("{}:{}", r.host, r.path)
+                } else {
+                    format!("//{}/{}", r.host, r.path)
+                };
+                (vec!["mount".into(), "-t".into(), fstype.into()], source)
+            }
+            Target::Sftp(r) if method == "tar" => {
+                let mut argv = vec!["sshfs".to_string()];
+                if let Some(p) = r.port {
+                    argv.extend(["-p".to_string(), p.to_string()]);
+                }
+                (argv, format!("{}:{}", r.user_host(), r.path))
+            }
+            _ => return None,
         };
-        let mnt = PathBuf::from("/run/rear-build/target");
-        std::fs::create_dir_all(&mnt).with_context(|| format!("create {}", mnt.display()))?;
+        if !opts.is_empty() {
+            argv.extend(["-o".to_string(), opts.join(",")]);
+        }
+        argv.extend([source, at]);
+        let dir = match self {
+            // ReaR's layout on a USB disk.
+            Target::Usb { .. } => mnt.join("rear").join(host),
+            _ => mnt.join(host),
+        };
+        Some((argv, dir))
+    }
+
+    /// Where backups go on this machine: a usb://, nfs://, cifs:// target
+    /// (and sftp:// for tar) is mounted at [`MOUNT_POINT`] unless something
+    /// already is, and becomes its directory for `host`; any other is as it
+    /// is.
+    pub fn open(&self, exec: &dyn Exec, host: &str, method: &str, options: &str) -> Result<Target> {
+        let mnt = Path::new(MOUNT_POINT);
         let mounted = std::fs::read_to_string("/proc/self/mounts")
             .unwrap_or_default()
             .lines()
-            .any(|l| l.split(' ').nth(1) == Some("/run/rear-build/target"));
-        if !mounted {
-            let dev = exec
+            .any(|l| l.split(' ').nth(1) == Some(MOUNT_POINT));
+        let dev = match self {
+            Target::Usb { label } if !mounted => exec
                 .run(&["blkid".into(), "-L".into(), label.clone()])
                 .with_context(|| {
                     format!("no file system labelled {label} (format a disk with `mkfs.ext4 -L {label}`)")
-                })?;
-            exec.run(&[
-                "mount".into(),
-                dev.trim().into(),
-                mnt.to_string_lossy().into(),
-            ])?;
+                })?
+                .trim()
+                .to_string(),
+            _ => String::new(),
+        };
+        let Some((argv, dir)) = self.mount(method, options, host, &dev, mnt) else {
+            return Ok(self.clone());
+        };
+        if !mounted {
+            std::fs::create_dir_all(mnt).with_context(|| format!("create {MOUNT_POINT}"))?;
+            exec.run(&argv)
+                .with_context(|| format!("mount the backup target at {MOUNT_POINT}"))?;
         }
-        Ok(Target::File(mnt.join("rear").join(host)))
+        Ok(Target::File(dir))
     }
 }
 
@@ -258,6 +335,64 @@ mod tests {
             Target::parse("sftp://backup/srv/restic").unwrap(),
             Target::Sftp(r(None, "backup", None, "/srv/restic"))
         );
+        assert_eq!(
+            Target::parse("nfs://nas:2049/export/rear/").unwrap(),
+            Target::Nfs(r(None, "nas", Some(2049), "/export/rear"))
+        );
+        assert_eq!(
+            Target::parse("cifs://bk@nas/backup/rear").unwrap(),
+            Target::Cifs(r(Some("bk"), "nas", None, "backup/rear"))
+        );
+    }
+
+    fn mount(url: &str, method: &str, options: &str) -> Option<(String, PathBuf)> {
+        Target::parse(url)
+            .unwrap()
+            .mount(method, options, "web1", "/dev/sdb1", Path::new("/mnt/t"))
+            .map(|(argv, dir)| (argv.join(" "), dir))
+    }
+
+    #[test]
+    fn network_targets_are_mounted_with_their_port_user_and_options() {
+        let m = |u, meth, o| mount(u, meth, o).unwrap();
+        assert_eq!(
+            m("usb://REAR-000", "tar", ""),
+            ("mount /dev/sdb1 /mnt/t".into(), "/mnt/t/rear/web1".into())
+        );
+        assert_eq!(
+            m("nfs://nas/export/rear", "tar", "nfsvers=4.2"),
+            (
+                "mount -t nfs -o nfsvers=4.2 nas:/export/rear /mnt/t".into(),
+                "/mnt/t/web1".into()
+            )
+        );
+        assert_eq!(
+            m("nfs://nas:20490/x", "borg", "").0,
+            "mount -t nfs -o port=20490 nas:/x /mnt/t"
+        );
+        assert_eq!(
+            m("cifs://bk@nas:4450/backup/rear", "tar", "credentials=/etc/c,vers=3.0").0,
+            "mount -t cifs -o credentials=/etc/c,vers=3.0,port=4450,username=bk //nas/backup/rear /mnt/t"
+        );
+        assert_eq!(
+            m("sftp://bk@nas:2222/srv/rear", "tar", "IdentityFile=/root/k"),
+            (
+                "sshfs -p 2222 -o IdentityFile=/root/k bk@nas:/srv/rear /mnt/t".into(),
+                "/mnt/t/web1".into()
+            )
+        );
+    }
+
+    #[test]
+    fn what_a_method_reaches_by_itself_is_not_mounted() {
+        for (url, method) in [
+            ("sftp://nas/srv", "restic"),
+            ("file:///srv", "tar"),
+            ("ssh://nas/srv", "borg"),
+            ("rsync://nas/m", "rsync"),
+        ] {
+            assert_eq!(mount(url, method, "x"), None, "{url} {method}");
+        }
     }
 
     #[test]
@@ -266,7 +401,8 @@ mod tests {
             ("file://relative", "absolute path"),
             ("usb://", "label"),
             ("ftp://x", "unsupported"),
-            ("nfs://server/export", "mount them"),
+            ("nfs://server", "directory on the host"),
+            ("cifs://server/", "directory on the host"),
             ("rsync://host", "module"),
             ("ssh://host", "directory on the host"),
             ("ssh://host:99999/x", "port"),
@@ -288,11 +424,15 @@ mod tests {
             ("borg", "ssh://h/d"),
             ("restic", "sftp://h/d"),
             ("restic", "file:///d"),
+            ("tar", "sftp://h/d"),
+            ("tar", "nfs://h/d"),
+            ("borg", "cifs://h/s"),
         ] {
             assert!(Target::parse_for(method, url).is_ok(), "{method} {url}");
         }
         for (method, url) in [
             ("tar", "ssh://h/d"),
+            ("tar", "rsync://h/m"),
             ("borg", "rsync://h/m"),
             ("borg", "sftp://h/d"),
             ("restic", "ssh://h/d"),

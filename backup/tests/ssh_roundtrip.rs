@@ -3,7 +3,9 @@
 //! machine's ssh setup is used or changed, but /run/sshd, which sshd
 //! insists on). The client reaches it through a host alias in a client
 //! configuration named by RSYNC_RSH and BORG_RSH, so the urls are the ones
-//! a user writes: `ssh://root@ALIAS/DIR`, `root@ALIAS:/DIR`.
+//! a user writes: `ssh://root@ALIAS/DIR`, `root@ALIAS:/DIR`. tar reaches
+//! an `sftp://` target through sshfs, with the ssh options a user gives in
+//! `backup.mount_options`.
 
 mod common;
 
@@ -11,6 +13,8 @@ use common::{pass_file, round_trip, Real};
 use rear_backup::borg::Borg;
 use rear_backup::rsync::Rsync;
 use rear_backup::secret::Passphrase;
+use rear_backup::tar::Tar;
+use rear_backup::target::MOUNT_POINT;
 use rear_backup::Target;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -24,6 +28,9 @@ struct Sshd {
     child: Child,
     /// `ssh -F CONFIG`, for RSYNC_RSH and BORG_RSH.
     rsh: String,
+    port: u16,
+    /// The client's private key.
+    key: std::path::PathBuf,
 }
 
 fn keygen(path: &Path) {
@@ -81,6 +88,8 @@ impl Sshd {
         let mut s = Sshd {
             child,
             rsh: format!("ssh -F {}", d.join("ssh_config").display()),
+            port,
+            key: d.join("client_key"),
         };
         let start = Instant::now();
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -142,4 +151,60 @@ fn borg_over_ssh() {
         d.path(),
     );
     assert!(repo.join("config").is_file());
+}
+
+fn mounted(at: &str) -> bool {
+    fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(at))
+}
+
+/// tar to `sftp://`: the target is mounted with sshfs at the mount point
+/// every mounted target uses, the backups land in the host's directory on
+/// the server, and a second open finds the mount in place.
+#[test]
+fn tar_over_sftp_through_sshfs() {
+    assert!(
+        !mounted(MOUNT_POINT),
+        "{MOUNT_POINT} is in use; this test mounts there"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let sshd = Sshd::start(d.path());
+    let remote = d.path().join("remote");
+    fs::create_dir_all(&remote).unwrap();
+    let url = format!("sftp://root@127.0.0.1:{}{}", sshd.port, remote.display());
+    let options = format!(
+        "IdentityFile={},BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null",
+        sshd.key.display()
+    );
+    let t = Target::parse_for("tar", &url).unwrap();
+    let exec = Real::default();
+    let place = t.open(&exec, "web1", "tar", &options).unwrap();
+    struct Unmount;
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("fusermount3")
+                .args(["-u", MOUNT_POINT])
+                .status();
+        }
+    }
+    let _unmount = Unmount;
+    assert!(mounted(MOUNT_POINT), "sshfs did not mount {MOUNT_POINT}");
+    let Target::File(dir) = place else {
+        panic!("{place:?}")
+    };
+    assert_eq!(dir, Path::new(MOUNT_POINT).join("web1"));
+    assert_eq!(
+        t.open(&exec, "web1", "tar", &options).unwrap(),
+        Target::File(dir.clone())
+    );
+    round_trip(&Tar { dir }, &exec, d.path());
+    // Written on the server, not below the mount point's own directory.
+    let current = fs::read_to_string(remote.join("web1/current")).unwrap();
+    assert!(remote
+        .join("web1")
+        .join(current.trim())
+        .join("backup.tar.zst")
+        .is_file());
 }

@@ -64,12 +64,11 @@ fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
         "restic" => Some(passphrase(cfg, "restic", restic::PASS_VARS)?),
         _ => None,
     };
-    let usb = matches!(target, Target::Usb { .. });
-    let place = target.open(&Runner, &host)?;
-    // A repository on a USB disk gets its own directory beside the tar and
-    // rsync backups of the same host.
-    let repo = match (&place, usb) {
-        (Target::File(d), true) => Target::File(d.join(&cfg.method)),
+    let place = target.open(&Runner, &host, &cfg.method, &cfg.mount_options)?;
+    // A repository on a mounted disk or share gets its own directory beside
+    // the tar and rsync backups of the same host.
+    let repo = match &place {
+        Target::File(d) if place != target => Target::File(d.join(&cfg.method)),
         _ => place.clone(),
     };
     Ok(match (cfg.method.as_str(), pass) {
@@ -127,10 +126,13 @@ pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
     }
     let target = Target::parse_for(&cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
-    Ok(match target.open(&Runner, &crate::rescue::host_name())? {
-        Target::File(d) => Some(d),
-        _ => None,
-    })
+    let host = crate::rescue::host_name();
+    Ok(
+        match target.open(&Runner, &host, &cfg.method, &cfg.mount_options)? {
+            Target::File(d) => Some(d),
+            _ => None,
+        },
+    )
 }
 
 const LOG_DIR: &str = "/var/log/rear-build";

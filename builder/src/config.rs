@@ -33,6 +33,11 @@ pub struct Backup {
     /// borg and restic: a file holding the repository passphrase (empty:
     /// the tool's own variables in the environment).
     pub passphrase_file: String,
+    /// Options for mounting a usb://, nfs://, cifs:// target (as in
+    /// `mount -o`: `nfsvers=4.2`, `credentials=/etc/rear-build/cifs.cred`)
+    /// or sshfs's for sftp:// with tar (`IdentityFile=/root/.ssh/backup`);
+    /// ReaR's BACKUP_OPTIONS.
+    pub mount_options: String,
     /// The `external` method: a backup client rear-build runs.
     pub external: External,
 }
@@ -44,6 +49,7 @@ impl Default for Backup {
             url: "usb://REAR-000".into(),
             exclude: Vec::new(),
             passphrase_file: String::new(),
+            mount_options: String::new(),
             external: External::default(),
         }
     }
@@ -203,8 +209,16 @@ impl Backup {
         if method == "none" || method == "external" {
             return Ok(());
         }
-        rear_backup::Target::parse_for(method, &self.url)
+        let target = rear_backup::Target::parse_for(method, &self.url)
             .with_context(|| format!("backup.url = {:?}", self.url))?;
+        let mo = &self.mount_options;
+        let mnt = std::path::Path::new("/m");
+        if !mo.is_empty() && target.mount(method, mo, "h", "/dev/x", mnt).is_none() {
+            bail!("backup.mount_options = {mo:?}: backup.url = {:?} is not mounted; mount options are for usb://, nfs://, cifs:// and (with tar) sftp://", self.url);
+        }
+        if mo.chars().any(|c| c.is_whitespace()) {
+            bail!("backup.mount_options = {mo:?}: options are separated by commas, without spaces");
+        }
         let pf = &self.passphrase_file;
         if !pf.is_empty() {
             // A passphrase that tar or rsync would silently ignore would
@@ -335,6 +349,9 @@ mod tests {
             ("borg", "ssh://bk@backup:2222/srv/borg"),
             ("restic", "sftp://backup/srv/restic"),
             ("restic", "usb://REAR-000"),
+            ("tar", "nfs://nas/export/rear"),
+            ("tar", "sftp://bk@nas/srv/rear"),
+            ("rsync", "cifs://nas/backup"),
         ] {
             let b = load_with(&format!(
                 "[backup]\nmethod = \"{method}\"\nurl = \"{url}\"\n"
@@ -342,6 +359,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("{method} {url}: {e:#}"));
             assert_eq!((b.method.as_str(), b.url.as_str()), (method, url));
         }
+        let b = load_with(
+            "[backup]\nurl = \"cifs://nas/b\"\nmount_options = \"credentials=/etc/c,vers=3.0\"\n",
+        )
+        .unwrap();
+        assert_eq!(b.mount_options, "credentials=/etc/c,vers=3.0");
         let b = load_with("[backup]\nmethod = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"/etc/rear-build/borg.pass\"\n").unwrap();
         assert_eq!(b.passphrase_file, "/etc/rear-build/borg.pass");
 
@@ -349,12 +371,14 @@ mod tests {
             ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""),
             ("method = \"tar\"\n[backup.external]\nrestore = [\"/x\"]", "backup.external is set, but backup.method = \"tar\""),
             ("method = \"external\"\n[backup.external]\nrestore = [\"bconsole\"]", "backup.external.restore = [\"bconsole\"]: the program must be an absolute path"),
-            ("method = \"borg\"\nurl = \"rsync://h/m\"", "backup.url = \"rsync://h/m\": not a place for method \"borg\"; it takes file:///DIR, usb://LABEL, ssh://"),
+            ("method = \"borg\"\nurl = \"rsync://h/m\"", "backup.url = \"rsync://h/m\": not a place for method \"borg\"; it takes file:///DIR, usb://LABEL, nfs://"),
             ("method = \"tar\"\nurl = \"ssh://h/d\"", "it takes file:///DIR, usb://LABEL"),
             ("method = \"restic\"\nurl = \"sftp://h\"", "needs the directory on the host"),
             ("method = \"rsync\"\nurl = \"file:///b\"\npassphrase_file = \"/p\"", "backup.passphrase_file = \"/p\": only borg and restic"),
             ("method = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"p\"", "allowed is an absolute path"),
             ("passphrase = \"secret\"", "unknown field `passphrase`"),
+            ("method = \"restic\"\nurl = \"sftp://h/d\"\nmount_options = \"x\"", "backup.mount_options = \"x\": backup.url = \"sftp://h/d\" is not mounted"),
+            ("url = \"nfs://h/d\"\nmount_options = \"vers=4, soft\"", "separated by commas, without spaces"),
         ] {
             let msg = format!("{:#}", load_with(&format!("[backup]\n{text}\n")).unwrap_err());
             assert!(msg.contains("config.toml") && msg.contains(says), "{text}: {msg}");
