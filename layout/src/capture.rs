@@ -846,11 +846,19 @@ fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
             }
             None
         };
+        // A FAT file system's modes live in its super options (fmask=0077):
+        // the recovery mounts with them, or restored files change mode.
+        let mut options = m.options.clone();
+        if Mount::modes_from_options(&m.fstype) {
+            for o in Mount::owner_options(&m.super_options) {
+                options = format!("{options},{o}");
+            }
+        }
         layout.mounts.push(Mount {
             device: fs.device.clone(),
             mountpoint: m.mountpoint.clone(),
             fstype: m.fstype.clone(),
-            options: m.options.clone(),
+            options,
             subvolume,
         });
     }

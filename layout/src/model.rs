@@ -290,6 +290,26 @@ pub struct Mount {
     pub subvolume: Option<String>,
 }
 
+/// Mount options that give the files of a file system without Unix
+/// owners and modes (FAT, exFAT, NTFS) the ones they show.
+const OWNER_OPTIONS: &[&str] = &["uid", "gid", "umask", "fmask", "dmask", "allow_utime"];
+
+impl Mount {
+    /// Whether owners and modes on this file system come from its mount
+    /// options rather than from the file system.
+    pub fn modes_from_options(fstype: &str) -> bool {
+        matches!(fstype, "vfat" | "msdos" | "exfat" | "ntfs" | "ntfs3")
+    }
+
+    /// The options among `options` that set owners and modes (`fmask=0077`).
+    pub fn owner_options(options: &str) -> Vec<&str> {
+        options
+            .split(',')
+            .filter(|o| OWNER_OPTIONS.contains(&o.split_once('=').map_or(*o, |(k, _)| k)))
+            .collect()
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Firmware {

@@ -1120,9 +1120,13 @@ pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<
                 vec![],
             );
             let mut a = vec!["mount".into(), "-t".into(), m.fstype.clone()];
+            let owners = Mount::owner_options(&m.options);
             if let Some(sv) = &m.subvolume {
                 a.push("-o".into());
                 a.push(format!("subvol={sv}"));
+            } else if Mount::modes_from_options(&m.fstype) && !owners.is_empty() {
+                a.push("-o".into());
+                a.push(owners.join(","));
             }
             a.push(dev.clone());
             a.push(target.clone());
@@ -1450,6 +1454,7 @@ mod tests {
             device: "/dev/vda1".into(),
             mountpoint: "/boot/efi".into(),
             fstype: "vfat".into(),
+            options: "rw,relatime,fmask=0077,dmask=0077".into(),
             ..Default::default()
         });
         l.mounts.push(Mount {
@@ -1526,6 +1531,23 @@ mod tests {
             .any(|w| w == ["-U", "aaaaaaaa-0000-4000-8000-000000000001"]));
         let vfat = &p.steps[6].argv;
         assert!(vfat.windows(2).any(|w| w == ["-i", "ABCD1234"]), "{vfat:?}");
+        // FAT gets the modes the source mounted it with; ext4 has its own.
+        assert_eq!(
+            p.steps[12].argv,
+            [
+                "mount",
+                "-t",
+                "vfat",
+                "-o",
+                "fmask=0077,dmask=0077",
+                "/dev/vda1",
+                "/mnt/local/boot/efi"
+            ]
+        );
+        assert_eq!(
+            p.steps[10].argv,
+            ["mount", "-t", "ext4", "/dev/vda2", "/mnt/local"]
+        );
     }
 
     #[test]

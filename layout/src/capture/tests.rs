@@ -791,6 +791,9 @@ fn capture_gpt_esp() {
             ("/dev/vda1", "/mnt/t/boot/efi", "vfat")
         ]
     );
+    // FAT's modes are its mount's: kept for the recovery's mount.
+    assert_eq!(l.mounts[1].options, "rw,relatime,fmask=0022,dmask=0022");
+    assert_eq!(l.mounts[0].options, "rw,relatime");
     assert_eq!(l.boot.esp.as_deref(), Some("/dev/vda1"));
     assert!(l.raids.is_empty() && l.luks.is_empty() && l.pvs.is_empty() && l.lvs.is_empty());
 }
