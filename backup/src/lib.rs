@@ -150,6 +150,10 @@ pub trait Backend {
 pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<Found> {
     let found = b.latest(exec)?;
     b.restore(&found, root, exec)?;
+    let filled = sparse::restore_allocation(&found.sums, root)?;
+    if filled > 0 {
+        log::info!("{filled} restored files had holes the source did not have: filled with zeros");
+    }
     let bad = sums::verify(root, &found.sums);
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(20).map(String::as_str).collect();

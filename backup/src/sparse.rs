@@ -1,13 +1,74 @@
-//! Makes a restored file sparse again: every all-zero block becomes a hole.
-//! For a restore tool that writes holes out as zeros (restic before 0.15,
-//! Debian 12's): the content is the same, only the allocation changes, as
-//! the tools that do restore holes do it (all-zero blocks are not written).
+//! Gives restored files the allocation they had: holes where the source
+//! had them, written zeros where it had those.
+//!
+//! [`dig_holes`] makes every all-zero block a hole, for a restore tool that
+//! writes holes out as zeros (restic before 0.15, Debian 12's).
+//! [`fill_holes`] undoes the opposite: rsync -S, borg --sparse and restic
+//! --sparse make a hole of every run of zeros in every file, also in files
+//! that had none (a database's preallocated pages, a swap file), which a
+//! later write would then have to allocate.
 
 use anyhow::{Context, Result};
 use std::fs::{self, OpenOptions};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
+
+/// Writes zeros into every hole of the files `sums` says are not sparse,
+/// below `root`; returns how many files had holes.
+pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<usize> {
+    let mut filled = 0;
+    for e in sums
+        .iter()
+        .filter(|e| e.kind == "file" && !e.sparse && e.size > 0)
+    {
+        let p = root.join(crate::sums::decode(&e.path));
+        let meta = fs::symlink_metadata(&p).with_context(|| format!("stat {}", p.display()))?;
+        // Fully allocated files (nearly all) are not opened.
+        if meta.blocks() * 512 < meta.len() && fill_holes(&p, &meta)? {
+            filled += 1;
+        }
+    }
+    Ok(filled)
+}
+
+/// Writes zeros over the holes of `p` (content and times unchanged);
+/// whether it had any.
+fn fill_holes(p: &Path, meta: &fs::Metadata) -> Result<bool> {
+    let f = OpenOptions::new()
+        .write(true)
+        .open(p)
+        .with_context(|| format!("open {}", p.display()))?;
+    let fd = f.as_raw_fd();
+    let len = meta.len() as libc::off_t;
+    let zeros = vec![0u8; 1 << 20];
+    let mut any = false;
+    let mut off: libc::off_t = 0;
+    while off < len {
+        // SAFETY: lseek on an open descriptor.
+        let hole = unsafe { libc::lseek(fd, off, libc::SEEK_HOLE) };
+        if hole < 0 || hole >= len {
+            break;
+        }
+        // SAFETY: as above; ENXIO (no data after the hole) ends at the size.
+        let data = unsafe { libc::lseek(fd, hole, libc::SEEK_DATA) };
+        let end = if data < 0 { len } else { data.min(len) };
+        let mut at = hole;
+        while at < end {
+            let n = ((end - at) as usize).min(zeros.len());
+            f.write_all_at(&zeros[..n], at as u64)
+                .with_context(|| format!("fill a hole of {}", p.display()))?;
+            at += n as libc::off_t;
+        }
+        any = true;
+        off = end;
+    }
+    drop(f);
+    if any {
+        set_times(p, meta)?;
+    }
+    Ok(any)
+}
 
 /// Punches a hole over every all-zero block of `p`, keeping its size and
 /// times; returns the bytes freed.
@@ -48,6 +109,12 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
     }
     drop(f);
     // Punching holes is a write: the restored times come back.
+    set_times(p, &meta)?;
+    Ok(freed)
+}
+
+/// Sets the access and modification times of `p` back to `meta`'s.
+fn set_times(p: &Path, meta: &fs::Metadata) -> Result<()> {
     let times = [
         libc::timespec {
             tv_sec: meta.atime() as libc::time_t,
@@ -65,7 +132,7 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("set the times of {}", p.display()));
     }
-    Ok(freed)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -95,5 +162,37 @@ mod tests {
         );
         assert_eq!(meta.mtime(), mtime);
         assert_eq!(fs::read(&p).unwrap(), before);
+    }
+
+    #[test]
+    fn holes_of_a_file_that_had_none_are_filled_and_sparse_files_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let (full, sparse) = (d.path().join("full"), d.path().join("sparse"));
+        for p in [&full, &sparse] {
+            let mut f = fs::File::create(p).unwrap();
+            f.seek(SeekFrom::Start(5 << 20)).unwrap();
+            f.write_all(b"data").unwrap();
+        }
+        let before = fs::read(&full).unwrap();
+        let mtime = fs::metadata(&full).unwrap().mtime();
+        let entry = |name: &str, sparse: bool| crate::sums::Entry {
+            path: name.into(),
+            kind: "file".into(),
+            size: (5 << 20) + 4,
+            sparse,
+            ..Default::default()
+        };
+        let sums = [entry("full", false), entry("sparse", true)];
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 1);
+        let meta = fs::metadata(&full).unwrap();
+        assert!(
+            meta.blocks() * 512 >= 5 << 20,
+            "{} bytes",
+            meta.blocks() * 512
+        );
+        assert_eq!((meta.mtime(), fs::read(&full).unwrap()), (mtime, before));
+        assert!(fs::metadata(&sparse).unwrap().blocks() * 512 < 1 << 20);
+        // Nothing left to fill.
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 0);
     }
 }

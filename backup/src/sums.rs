@@ -13,7 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
     /// Path relative to the backup root, `./`-less (`etc/fstab`).
     pub path: String,
@@ -469,6 +469,9 @@ fn check(root: &Path, want: &Entry) -> Checked {
     );
     if want.sparse && !got.sparse {
         bad.push(format!("{}: no longer sparse", want.path));
+    }
+    if !want.sparse && got.sparse {
+        bad.push(format!("{}: sparse, but was not", want.path));
     }
     (bad, Some((meta.dev(), meta.ino())))
 }

@@ -81,7 +81,7 @@ pub fn sh(cmd: &str) {
 }
 
 /// Names with spaces and newlines, setuid, hardlinks, symlinks (one
-/// dangling), a sparse file, an xattr, an ACL, a numeric owner with no
+/// dangling), a sparse file, a file of allocated zeros, an xattr, an ACL, a numeric owner with no
 /// user, a fifo, many small files, and a directory to exclude.
 pub fn tree(root: &Path) {
     fs::create_dir_all(root.join("etc/deep/er")).unwrap();
@@ -108,6 +108,8 @@ pub fn tree(root: &Path) {
         "printf data | dd of='{}' bs=1 seek=40000000 conv=notrunc status=none",
         root.join("sparse").display()
     ));
+    // Zeros written out: a restore must not make holes of them.
+    fs::write(root.join("zeros"), vec![0u8; 2 << 20]).unwrap();
     for i in 0..500 {
         fs::write(root.join(format!("etc/deep/small{i}")), format!("{i}")).unwrap();
     }
@@ -178,6 +180,13 @@ pub fn round_trip(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
         "{}: restored sparse file takes {} bytes",
         b.name(),
         meta.blocks() * 512
+    );
+    let zeros = fs::metadata(dst.join("zeros")).unwrap();
+    assert!(
+        zeros.blocks() * 512 >= 2 << 20,
+        "{}: a file of written zeros came back with holes ({} bytes allocated)",
+        b.name(),
+        zeros.blocks() * 512
     );
     assert!(
         !dst.join("var/cache/skip").exists(),
