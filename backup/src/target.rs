@@ -284,6 +284,12 @@ impl Target {
             return Ok(self.clone());
         };
         if !mounted {
+            // /dev/fuse appears with the module; nothing loads it on demand
+            // in the rescue system.
+            if argv[0] == "sshfs" && !Path::new("/dev/fuse").exists() {
+                exec.run(&["modprobe".into(), "fuse".into()])
+                    .context("load the fuse module for sshfs")?;
+            }
             std::fs::create_dir_all(mnt).with_context(|| format!("create {MOUNT_POINT}"))?;
             exec.run(&argv)
                 .with_context(|| format!("mount the backup target at {MOUNT_POINT}"))?;

@@ -5,6 +5,7 @@
 pub mod debian;
 pub mod fslist;
 pub mod rescue_vm;
+pub mod servers;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -116,6 +117,9 @@ pub struct VmSpec<'a> {
     pub append: &'a str,
     pub disks: Vec<PathBuf>,
     pub memory_mb: u32,
+    /// The guest may open connections to the host's loopback servers as
+    /// 10.0.2.2 (qemu's user network); otherwise it is isolated.
+    pub host_net: bool,
 }
 
 impl Vm {
@@ -132,7 +136,11 @@ impl Vm {
             ])
             .args([
                 "-netdev",
-                "user,id=n0,restrict=on",
+                if spec.host_net {
+                    "user,id=n0"
+                } else {
+                    "user,id=n0,restrict=on"
+                },
                 "-device",
                 "virtio-net-pci,netdev=n0",
             ])

@@ -86,6 +86,21 @@ pub fn run_in_rescue(
     out_dir: &Path,
     timeout: Duration,
 ) -> i32 {
+    let (image, script) = ((kernel, initrd), script_path_in_image);
+    run_in_rescue_on(name, image, script, disks, out_dir, timeout, false)
+}
+
+/// [`run_in_rescue`] with the choice of reaching the host's loopback
+/// servers as 10.0.2.2 (`host_net`).
+pub fn run_in_rescue_on(
+    name: &str,
+    (kernel, initrd): (&Path, &Path),
+    script_path_in_image: &str,
+    disks: &[PathBuf],
+    out_dir: &Path,
+    timeout: Duration,
+    host_net: bool,
+) -> i32 {
     std::fs::create_dir_all(out_dir)
         .unwrap_or_else(|e| panic!("create {}: {e}", out_dir.display()));
     let results =
@@ -104,6 +119,7 @@ pub fn run_in_rescue(
         append: &format!("rear.auto=run:{script_path_in_image}"),
         disks: all,
         memory_mb: 2048,
+        host_net,
     });
     let line = vm.expect("REAR-RUN-EXIT=", timeout);
     vm.wait_exit(Duration::from_secs(60));

@@ -67,6 +67,7 @@ fn rescue_image_boots_and_runs_the_included_script() {
         append: "rear.auto=run:/usr/local/bin/rescue-check",
         disks: vec![disk],
         memory_mb: 2048,
+        host_net: false,
     });
     vm.expect("REAR-RESCUE-READY", Duration::from_secs(240));
     let exit = vm.expect("REAR-RUN-EXIT=", Duration::from_secs(180));
