@@ -116,14 +116,11 @@ fn exec(s: &Step, root: &Path) -> Result<()> {
                 .run()?;
             Ok(())
         }
-        Action::CopyIfMissing { from, to } => {
+        Action::Copy { from, to } => {
             let (from, to) = (
                 rear_finalize::under(root, from),
                 rear_finalize::under(root, to),
             );
-            if to.exists() {
-                return Ok(());
-            }
             if let Some(d) = to.parent() {
                 std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
             }
@@ -177,7 +174,7 @@ mod tests {
             steps: vec![
                 Step {
                     what: "copy the loader".into(),
-                    action: Action::CopyIfMissing {
+                    action: Action::Copy {
                         from: "nope".into(),
                         to: "EFI/BOOT/BOOTX64.EFI".into(),
                     },

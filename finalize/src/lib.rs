@@ -21,6 +21,8 @@ pub trait Tree {
     fn read(&self, rel: &str) -> Option<String>;
     /// Names in a directory, sorted; empty when it is missing.
     fn list(&self, rel_dir: &str) -> Vec<String>;
+    /// Both are files with the same bytes.
+    fn same(&self, a: &str, b: &str) -> bool;
 }
 
 /// A restored root on disk.
@@ -32,6 +34,12 @@ impl Tree for Dir {
     }
     fn read(&self, rel: &str) -> Option<String> {
         std::fs::read_to_string(self.0.join(rel)).ok()
+    }
+    fn same(&self, a: &str, b: &str) -> bool {
+        match (std::fs::read(self.0.join(a)), std::fs::read(self.0.join(b))) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
     }
     fn list(&self, rel_dir: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.0.join(rel_dir))
@@ -69,8 +77,8 @@ pub enum Action {
         label: String,
         loader: String,
     },
-    /// Copy `from` to `to` (both relative to the restored root) unless `to` exists.
-    CopyIfMissing { from: String, to: String },
+    /// Copy `from` over `to` (both relative to the restored root).
+    Copy { from: String, to: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -471,22 +479,26 @@ fn uefi(
         required: false,
     });
     if kind != EfiLoader::SystemdBoot {
-        p.steps.push(Step {
-            what: format!("copy {loader} to the fallback path /{fallback} if it is missing"),
-            action: Action::CopyIfMissing {
-                from: in_esp(&loader_rel),
-                to: fallback.clone(),
-            },
-            required: true,
-        });
+        let mut copies = vec![(in_esp(&loader_rel), fallback)];
         if kind == EfiLoader::Shim {
             // shim looks for grubx64.efi next to itself.
+            copies.push((
+                in_esp(&format!("{dir}/grubx64.efi")),
+                in_esp("EFI/BOOT/grubx64.efi"),
+            ));
+        }
+        for (from, to) in copies {
+            // A restored copy of the old loader would boot the old one,
+            // which looks for the old disks (GRUB's embedded lvmid/UUID):
+            // renewed. Anything else there is another system's, and kept.
+            if tree.exists(&to) && !tree.same(&from, &to) {
+                p.notes
+                    .push(format!("/{to} is not a copy of /{from}: left as restored"));
+                continue;
+            }
             p.steps.push(Step {
-                what: "copy grubx64.efi next to the fallback shim".into(),
-                action: Action::CopyIfMissing {
-                    from: in_esp(&format!("{dir}/grubx64.efi")),
-                    to: in_esp("EFI/BOOT/grubx64.efi"),
-                },
+                what: format!("copy /{from} to the fallback path /{to}"),
+                action: Action::Copy { from, to },
                 required: true,
             });
         }

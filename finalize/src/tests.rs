@@ -22,6 +22,9 @@ impl Tree for Mem {
     fn read(&self, rel: &str) -> Option<String> {
         self.0.get(rel).cloned()
     }
+    fn same(&self, a: &str, b: &str) -> bool {
+        matches!((self.0.get(a), self.0.get(b)), (Some(a), Some(b)) if a == b)
+    }
     fn list(&self, rel_dir: &str) -> Vec<String> {
         let mut v: Vec<String> = self
             .0
@@ -103,7 +106,7 @@ fn argvs(p: &Plan) -> Vec<String> {
                 label,
                 loader,
             } => format!("efi-entry {disk} {part} {label} {loader}"),
-            Action::CopyIfMissing { from, to } => format!("copy {from} {to}"),
+            Action::Copy { from, to } => format!("copy {from} {to}"),
         })
         .collect()
 }
@@ -306,6 +309,26 @@ fn uefi_grub_migration_installs_grub_creates_the_entry_and_the_fallback() {
     );
     // The entry may fail where the fallback boots the disk anyway.
     assert!(!p.steps[2].required && p.steps[3].required);
+
+    // A restored copy of the old loader is renewed (it would look for the
+    // old disks); another system's loader on the fallback path is kept.
+    let copy = |fallback: &'static str| {
+        let mut files = DEBIAN_UEFI.to_vec();
+        files.push(("boot/efi/EFI/BOOT/BOOTX64.EFI", fallback));
+        plan(&l, &r, &Mem::new(&files), &o).unwrap()
+    };
+    let p = copy("");
+    assert_eq!(
+        argvs(&p)[3],
+        "copy boot/efi/EFI/debian/grubx64.efi boot/efi/EFI/BOOT/BOOTX64.EFI"
+    );
+    let p = copy("another system's loader");
+    assert_eq!(argvs(&p).len(), 3, "{:?}", argvs(&p));
+    assert!(
+        p.notes.iter().any(|n| n.contains("not a copy")),
+        "{:?}",
+        p.notes
+    );
 }
 
 #[test]
