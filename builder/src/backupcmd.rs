@@ -162,6 +162,7 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
             .chain([Path::new(LOG_DIR)])
             .chain(regenerated.iter().copied())
             .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
+            .chain(tool_state(&cfg.method, |v| std::env::var(v).ok()))
             .collect(),
     };
     let t = std::time::Instant::now();
@@ -179,6 +180,37 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
         t.elapsed().as_secs_f64()
     );
     Ok(0)
+}
+
+/// The backup tool's own state, which it rewrites while it runs (so it
+/// could never verify) and remakes when it is gone: borg's cache and
+/// security records, restic's cache. Relative to `/`. borg's keys (a
+/// keyfile repository's key) stay in the backup.
+fn tool_state(method: &str, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+    let home = env("HOME").unwrap_or_else(|| "/root".into());
+    let base = env("BORG_BASE_DIR").unwrap_or_else(|| home.clone());
+    let cache_home = env("XDG_CACHE_HOME").unwrap_or_else(|| format!("{home}/.cache"));
+    let config_home = env("XDG_CONFIG_HOME").unwrap_or_else(|| format!("{home}/.config"));
+    let dirs = match method {
+        "borg" => {
+            let (cache, config) = match env("BORG_BASE_DIR") {
+                Some(_) => (
+                    format!("{base}/.cache/borg"),
+                    format!("{base}/.config/borg"),
+                ),
+                None => (format!("{cache_home}/borg"), format!("{config_home}/borg")),
+            };
+            vec![
+                env("BORG_CACHE_DIR").unwrap_or(cache),
+                env("BORG_SECURITY_DIR").unwrap_or(format!("{config}/security")),
+            ]
+        }
+        "restic" => vec![env("RESTIC_CACHE_DIR").unwrap_or(format!("{cache_home}/restic"))],
+        _ => vec![],
+    };
+    dirs.iter()
+        .map(|d| PathBuf::from(d.trim_start_matches('/')))
+        .collect()
 }
 
 /// Where `mkbackup` puts the rescue image on the backup target, so the
@@ -332,6 +364,42 @@ fn external_restore(ext: &External, root: &Path) -> Result<i32> {
 mod tests {
     use super::*;
     use rear_layout::Mount;
+
+    #[test]
+    fn the_tools_own_state_is_left_out() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                vars.iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let home = env(&[("HOME", "/root")]);
+        assert_eq!(
+            tool_state("borg", home),
+            [
+                PathBuf::from("root/.cache/borg"),
+                "root/.config/borg/security".into()
+            ]
+        );
+        assert_eq!(
+            tool_state("restic", home),
+            [PathBuf::from("root/.cache/restic")]
+        );
+        assert!(tool_state("tar", home).is_empty());
+        let set = env(&[
+            ("HOME", "/root"),
+            ("BORG_BASE_DIR", "/srv/b"),
+            ("BORG_CACHE_DIR", "/var/cache/borg"),
+        ]);
+        assert_eq!(
+            tool_state("borg", set),
+            [
+                PathBuf::from("var/cache/borg"),
+                "srv/b/.config/borg/security".into()
+            ]
+        );
+    }
 
     #[test]
     fn mounted_file_systems_become_relative_paths() {
