@@ -150,9 +150,9 @@ pub trait Backend {
 pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<Found> {
     let found = b.latest(exec)?;
     b.restore(&found, root, exec)?;
-    let filled = sparse::restore_allocation(&found.sums, root)?;
-    if filled > 0 {
-        log::info!("{filled} restored files had holes the source did not have: filled with zeros");
+    let changed = sparse::restore_allocation(&found.sums, root)?;
+    if changed > 0 {
+        log::info!("{changed} restored files got back the holes (or the allocation) they had");
     }
     let bad = sums::verify(root, &found.sums);
     if !bad.is_empty() {

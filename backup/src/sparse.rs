@@ -2,7 +2,8 @@
 //! had them, written zeros where it had those.
 //!
 //! [`dig_holes`] makes every all-zero block a hole, for a restore tool that
-//! writes holes out as zeros (restic before 0.15, Debian 12's).
+//! writes holes out as zeros (restic before 0.15, Debian 12's) or allocates
+//! more than the source had (borg: whole chunks around data).
 //! [`fill_holes`] undoes the opposite: rsync -S, borg --sparse and restic
 //! --sparse make a hole of every run of zeros in every file, also in files
 //! that had none (a database's preallocated pages, a swap file), which a
@@ -14,25 +15,29 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
-/// Writes zeros into every hole of the files `sums` says are not sparse,
-/// below `root`; returns how many files had holes.
+/// Gives the files below `root` the allocation `sums` recorded: holes dug
+/// into a file that should be sparse but came back allocated (borg
+/// allocates whole chunks around data), zeros written into the holes of a
+/// file that had none. Returns how many files it changed.
 pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<usize> {
-    let mut filled = 0;
-    for e in sums
-        .iter()
-        .filter(|e| e.kind == "file" && !e.sparse && e.size > 0)
-    {
+    let mut changed = 0;
+    for e in sums.iter().filter(|e| e.kind == "file" && e.size > 0) {
         let p = root.join(crate::sums::decode(&e.path));
         // A file that did not come back is the check's to report.
         let Ok(meta) = fs::symlink_metadata(&p) else {
             continue;
         };
+        if e.sparse {
+            if !crate::sums::is_sparse(&meta) {
+                dig_holes(&p)?;
+                changed += 1;
+            }
         // Fully allocated files (nearly all) are not opened.
-        if meta.blocks() * 512 < meta.len() && fill_holes(&p, &meta)? {
-            filled += 1;
+        } else if meta.blocks() * 512 < meta.len() && fill_holes(&p, &meta)? {
+            changed += 1;
         }
     }
-    Ok(filled)
+    Ok(changed)
 }
 
 /// Writes zeros over the holes of `p` (content and times unchanged);
@@ -185,8 +190,19 @@ mod tests {
             sparse,
             ..Default::default()
         };
-        let sums = [entry("full", false), entry("sparse", true)];
-        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 1);
+        // Written out in full, but sparse in the source (borg's chunks).
+        let dug = d.path().join("dug");
+        let mut data = vec![0u8; 5 << 20];
+        data.extend_from_slice(b"data");
+        fs::write(&dug, &data).unwrap();
+        let sums = [
+            entry("full", false),
+            entry("sparse", true),
+            entry("dug", true),
+        ];
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 2);
+        assert!(fs::metadata(&dug).unwrap().blocks() * 512 < 1 << 20);
+        assert_eq!(fs::read(&dug).unwrap(), data);
         let meta = fs::metadata(&full).unwrap();
         assert!(
             meta.blocks() * 512 >= 5 << 20,

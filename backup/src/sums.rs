@@ -212,8 +212,7 @@ fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
         },
         xattrs: xattrs(&p),
         link_of: None,
-        // At least 1 MiB, less than half of it allocated.
-        sparse: kind == "file" && meta.len() >= (1 << 20) && meta.blocks() * 512 < meta.len() / 2,
+        sparse: kind == "file" && is_sparse(meta),
         rdev: matches!(kind, "char" | "block").then_some(meta.rdev()),
     })
 }
@@ -474,6 +473,12 @@ fn check(root: &Path, want: &Entry) -> Checked {
         bad.push(format!("{}: sparse, but was not", want.path));
     }
     (bad, Some((meta.dev(), meta.ino())))
+}
+
+/// A file counts as sparse with at least 1 MiB and less than half of it
+/// allocated.
+pub fn is_sparse(meta: &fs::Metadata) -> bool {
+    meta.len() >= (1 << 20) && meta.blocks() * 512 < meta.len() / 2
 }
 
 #[cfg(test)]
