@@ -9,7 +9,7 @@
 //! run also forgets its data snapshot when restic made one.
 
 use crate::secret::Passphrase;
-use crate::{generation, says, sparse, sums, Backend, Call, Exec, Found, Made, Spec, Target};
+use crate::{generation, says, sums, Backend, Call, Exec, Found, Made, Spec, Target};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -303,8 +303,7 @@ impl Backend for Restic {
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {
         let target = root.display().to_string();
         let mut args = vec!["restore", &found.id, "--target", &target];
-        let sparse_by_restic = self.restores_sparse(exec);
-        if sparse_by_restic {
+        if self.restores_sparse(exec) {
             args.push("--sparse");
         }
         exec.call(&self.restic(&args))
@@ -318,11 +317,8 @@ impl Backend for Restic {
             std::fs::set_permissions(root, std::fs::Permissions::from_mode(top.mode))
                 .with_context(|| format!("chmod {}", root.display()))?;
         }
-        if !sparse_by_restic {
-            for e in found.sums.iter().filter(|e| e.sparse) {
-                sparse::dig_holes(&root.join(sums::decode(&e.path)))?;
-            }
-        }
+        // Without --sparse (before 0.15) holes come back as zeros:
+        // restore_and_verify digs them again (crate::sparse).
         // restic before 0.17 stores link targets as text: one that is not
         // UTF-8 comes back mangled. The manifest has it byte for byte.
         for e in found.sums.iter().filter(|e| e.kind == "symlink") {
