@@ -203,6 +203,16 @@ impl Target {
         Ok(t)
     }
 
+    /// Whether `method` reaches this target through a mount (usb://, nfs://,
+    /// cifs://, and sftp:// for tar) rather than by itself.
+    pub fn is_mounted(&self, method: &str) -> bool {
+        match self {
+            Target::Usb { .. } | Target::Nfs(_) | Target::Cifs(_) => true,
+            Target::Sftp(_) => method == "tar",
+            _ => false,
+        }
+    }
+
     /// The command that mounts this target at `mnt` for `method` (with
     /// `options`, as in `mount -o`), and the directory below `mnt` that
     /// holds `host`'s backups; None when the method reaches the target by
@@ -215,6 +225,9 @@ impl Target {
         dev: &str,
         mnt: &Path,
     ) -> Option<(Vec<String>, PathBuf)> {
+        if !self.is_mounted(method) {
+            return None;
+        }
         let mut opts: Vec<String> = options
             .split(',')
             .filter(|o| !o.is_empty())
@@ -239,7 +252,7 @@ impl Target {
                 };
                 (vec!["mount".into(), "-t".into(), fstype.into()], source)
             }
-            Target::Sftp(r) if method == "tar" => {
+            Target::Sftp(r) => {
                 let mut argv = vec!["sshfs".to_string()];
                 if let Some(p) = r.port {
                     argv.extend(["-p".to_string(), p.to_string()]);
@@ -360,7 +373,10 @@ mod tests {
 
     #[test]
     fn network_targets_are_mounted_with_their_port_user_and_options() {
-        let m = |u, meth, o| mount(u, meth, o).unwrap();
+        let m = |u: &str, meth: &str, o| {
+            assert!(Target::parse(u).unwrap().is_mounted(meth), "{u} {meth}");
+            mount(u, meth, o).unwrap()
+        };
         assert_eq!(
             m("usb://REAR-000", "tar", ""),
             ("mount /dev/sdb1 /mnt/t".into(), "/mnt/t/rear/web1".into())
@@ -398,6 +414,7 @@ mod tests {
             ("rsync://nas/m", "rsync"),
         ] {
             assert_eq!(mount(url, method, "x"), None, "{url} {method}");
+            assert!(!Target::parse(url).unwrap().is_mounted(method));
         }
     }
 

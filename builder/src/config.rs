@@ -212,8 +212,7 @@ impl Backup {
         let target = rear_backup::Target::parse_for(method, &self.url)
             .with_context(|| format!("backup.url = {:?}", self.url))?;
         let mo = &self.mount_options;
-        let mnt = std::path::Path::new("/m");
-        if !mo.is_empty() && target.mount(method, mo, "h", "/dev/x", mnt).is_none() {
+        if !mo.is_empty() && !target.is_mounted(method) {
             bail!("backup.mount_options = {mo:?}: backup.url = {:?} is not mounted; mount options are for usb://, nfs://, cifs:// and (with tar) sftp://", self.url);
         }
         if mo.chars().any(|c| c.is_whitespace()) {
