@@ -1,7 +1,7 @@
 //! rsync and borg over ssh, to an sshd this test starts on 127.0.0.1 with
-//! its own host key, client key and configuration (nothing of the
-//! machine's ssh setup is used or changed, but /run/sshd, which sshd
-//! insists on). The client reaches it through a host alias in a client
+//! its own host key, client key and configuration (rear-tests' servers;
+//! nothing of the machine's ssh setup is used or changed, but /run/sshd,
+//! which sshd insists on). The client reaches it through a host alias in a client
 //! configuration named by RSYNC_RSH and BORG_RSH, so the urls are the ones
 //! a user writes: `ssh://root@ALIAS/DIR`, `root@ALIAS:/DIR`. tar reaches
 //! an `sftp://` target through sshfs, with the ssh options a user gives in
@@ -16,93 +16,43 @@ use rear_backup::secret::Passphrase;
 use rear_backup::tar::Tar;
 use rear_backup::target::MOUNT_POINT;
 use rear_backup::Target;
+use rear_tests::servers::Server;
 use std::fs;
-use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 const ALIAS: &str = "rear-test-backup";
 
+/// The test's sshd (rear-tests' server) and a client configuration that
+/// names it by [`ALIAS`].
 struct Sshd {
-    child: Child,
+    server: Server,
     /// `ssh -F CONFIG`, for RSYNC_RSH and BORG_RSH.
     rsh: String,
-    port: u16,
     /// The client's private key.
-    key: std::path::PathBuf,
-}
-
-fn keygen(path: &Path) {
-    let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ssh-keygen");
+    key: PathBuf,
 }
 
 impl Sshd {
     fn start(work: &Path) -> Sshd {
-        let d = work.join("ssh");
-        fs::create_dir_all(&d).unwrap();
-        keygen(&d.join("host_key"));
-        keygen(&d.join("client_key"));
-        fs::copy(d.join("client_key.pub"), d.join("authorized_keys")).unwrap();
-        // sshd refuses to start without its privilege separation directory.
-        fs::create_dir_all("/run/sshd").unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let (server, key) = Server::sshd(work);
+        let config = work.join("ssh_config");
         fs::write(
-            d.join("sshd_config"),
-            format!(
-                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {dir}/host_key\n\
-                 AuthorizedKeysFile {dir}/authorized_keys\nPermitRootLogin prohibit-password\n\
-                 PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-                 StrictModes no\nPidFile none\nSubsystem sftp internal-sftp\n",
-                dir = d.display()
-            ),
-        )
-        .unwrap();
-        fs::write(
-            d.join("ssh_config"),
+            &config,
             format!(
                 "Host {ALIAS}\n  HostName 127.0.0.1\n  Port {port}\n  User root\n  \
-                 IdentityFile {dir}/client_key\n  IdentitiesOnly yes\n  BatchMode yes\n  \
+                 IdentityFile {key}\n  IdentitiesOnly yes\n  BatchMode yes\n  \
                  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n  LogLevel ERROR\n",
-                dir = d.display()
+                port = server.port,
+                key = key.display()
             ),
         )
         .unwrap();
-        let child = Command::new("/usr/sbin/sshd")
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(d.join("sshd_config"))
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sshd (openssh-server) is needed for the ssh tests");
-        let mut s = Sshd {
-            child,
-            rsh: format!("ssh -F {}", d.join("ssh_config").display()),
-            port,
-            key: d.join("client_key"),
-        };
-        let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("sshd exited: {st}");
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "sshd did not listen"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        Sshd {
+            server,
+            rsh: format!("ssh -F {}", config.display()),
+            key,
         }
-        s
     }
 
     fn exec(&self, work: &Path) -> Real {
@@ -116,13 +66,6 @@ impl Sshd {
                 ),
             ],
         }
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -173,7 +116,11 @@ fn tar_over_sftp_through_sshfs() {
     let sshd = Sshd::start(d.path());
     let remote = d.path().join("remote");
     fs::create_dir_all(&remote).unwrap();
-    let url = format!("sftp://root@127.0.0.1:{}{}", sshd.port, remote.display());
+    let url = format!(
+        "sftp://root@127.0.0.1:{}{}",
+        sshd.server.port,
+        remote.display()
+    );
     let options = format!(
         "IdentityFile={},BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null",
         sshd.key.display()
