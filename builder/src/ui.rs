@@ -21,7 +21,7 @@ impl Progress {
             b.set_style(
                 ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
             );
-            b.enable_steady_tick(Duration::from_millis(100));
+            b.enable_steady_tick(tick(&stderr_device()));
             b
         });
         Progress {
@@ -69,6 +69,27 @@ impl Progress {
             b.finish_and_clear();
         }
         self.started.elapsed()
+    }
+}
+
+/// The device stderr is, e.g. `/dev/pts/3` or `/dev/ttyS0`.
+fn stderr_device() -> PathBuf {
+    std::fs::read_link("/proc/self/fd/2").unwrap_or_default()
+}
+
+/// How often the spinner redraws on `device`: smoothly on a pseudo-terminal
+/// or virtual console; every few seconds on anything else, which is a
+/// serial line (IPMI serial-over-LAN, a VM's console) where each redraw
+/// costs bandwidth and fills console logs.
+fn tick(device: &Path) -> Duration {
+    let name = device.to_string_lossy();
+    let vt = name
+        .strip_prefix("/dev/tty")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+    if vt || name.starts_with("/dev/pts/") {
+        Duration::from_millis(100)
+    } else {
+        Duration::from_secs(5)
     }
 }
 
@@ -221,4 +242,27 @@ pub fn say(msg: &str) {
 #[macro_export]
 macro_rules! say {
     ($($t:tt)*) => { $crate::ui::say(&format!($($t)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serial_lines_redraw_slowly() {
+        let fast = Duration::from_millis(100);
+        for d in ["/dev/pts/3", "/dev/tty1", "/dev/tty12"] {
+            assert_eq!(tick(Path::new(d)), fast, "{d}");
+        }
+        for d in [
+            "/dev/ttyS0",
+            "/dev/ttyAMA0",
+            "/dev/hvc0",
+            "/dev/ttyUSB1",
+            "/dev/console",
+            "/dev/tty",
+        ] {
+            assert!(tick(Path::new(d)) > fast, "{d}");
+        }
+    }
 }
