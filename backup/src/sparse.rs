@@ -16,9 +16,9 @@ use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
 /// Gives the files below `root` the allocation `sums` recorded: holes dug
-/// into a file that should be sparse but came back allocated (borg
-/// allocates whole chunks around data), zeros written into the holes of a
-/// file that had none. Returns how many files it changed.
+/// wherever a file that should be sparse came back with allocated zeros
+/// (borg allocates whole chunks around data), zeros written into the holes
+/// of a file that had none. Returns how many files it changed.
 pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<usize> {
     let mut changed = 0;
     for e in sums.iter().filter(|e| e.kind == "file" && e.size > 0) {
@@ -27,9 +27,10 @@ pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<us
         let Ok(meta) = fs::symlink_metadata(&p) else {
             continue;
         };
+        // Every sparse file is dug, also one that came back sparse: borg
+        // writes whole chunks around the data, allocating the zeros in them.
         if e.sparse {
-            if !crate::sums::is_sparse(&meta) {
-                dig_holes(&p)?;
+            if dig_holes(&p)? > 0 {
                 changed += 1;
             }
         // Fully allocated files (nearly all) are not opened.
@@ -79,45 +80,64 @@ fn fill_holes(p: &Path, meta: &fs::Metadata) -> Result<bool> {
 }
 
 /// Punches a hole over every all-zero block of `p`, keeping its size and
-/// times; returns the bytes freed.
+/// times; returns the bytes freed. Only allocated ranges are read, so a
+/// large sparse file costs what it holds, not its size.
 pub fn dig_holes(p: &Path) -> Result<u64> {
     let meta = fs::symlink_metadata(p).with_context(|| format!("stat {}", p.display()))?;
-    let mut f = OpenOptions::new()
+    let f = OpenOptions::new()
         .read(true)
         .write(true)
         .open(p)
         .with_context(|| format!("open {}", p.display()))?;
-    let block = (meta.blksize() as usize).clamp(4096, 1 << 20);
-    let mut buf = vec![0u8; block];
+    let fd = f.as_raw_fd();
+    let len = meta.len();
+    let block = (meta.blksize() as u64).clamp(4096, 1 << 20);
+    let mut buf = vec![0u8; block as usize];
     let (mut off, mut freed) = (0u64, 0u64);
-    loop {
-        let n = crate::sums::read_full(&mut f, &mut buf)
-            .with_context(|| format!("read {}", p.display()))?;
-        if n == 0 {
+    while off < len {
+        // SAFETY: lseek on an open descriptor; ENXIO (no data after `off`)
+        // ends the walk.
+        let data = unsafe { libc::lseek(fd, off as libc::off_t, libc::SEEK_DATA) };
+        if data < 0 {
             break;
         }
-        // Only whole blocks: a hole in the last, partial block frees nothing.
-        if n == block && buf.iter().all(|b| *b == 0) {
-            // SAFETY: fallocate on an open descriptor with a range inside the file.
-            let r = unsafe {
-                libc::fallocate(
-                    f.as_raw_fd(),
-                    libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                    off as libc::off_t,
-                    n as libc::off_t,
-                )
-            };
-            if r != 0 {
-                return Err(std::io::Error::last_os_error())
-                    .with_context(|| format!("punch a hole into {}", p.display()));
+        // SAFETY: as above; there is always a hole at the end of the file.
+        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
+        let end = if hole < 0 {
+            len
+        } else {
+            (hole as u64).min(len)
+        };
+        // Whole blocks from a block boundary: a partial block frees nothing.
+        let mut at = (data as u64) / block * block;
+        while at + block <= end {
+            f.read_exact_at(&mut buf, at)
+                .with_context(|| format!("read {}", p.display()))?;
+            if buf.iter().all(|b| *b == 0) {
+                // SAFETY: fallocate on an open descriptor with a range inside the file.
+                let r = unsafe {
+                    libc::fallocate(
+                        fd,
+                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                        at as libc::off_t,
+                        block as libc::off_t,
+                    )
+                };
+                if r != 0 {
+                    return Err(std::io::Error::last_os_error())
+                        .with_context(|| format!("punch a hole into {}", p.display()));
+                }
+                freed += block;
             }
-            freed += n as u64;
+            at += block;
         }
-        off += n as u64;
+        off = end;
     }
     drop(f);
-    // Punching holes is a write: the restored times come back.
-    set_times(p, &meta)?;
+    if freed > 0 {
+        // Punching holes is a write: the restored times come back.
+        set_times(p, &meta)?;
+    }
     Ok(freed)
 }
 
@@ -195,12 +215,26 @@ mod tests {
         let mut data = vec![0u8; 5 << 20];
         data.extend_from_slice(b"data");
         fs::write(&dug, &data).unwrap();
+        // Sparse already, but with a whole allocated chunk of zeros around
+        // its data (borg's restore of a sparse file).
+        let chunky = d.path().join("chunky");
+        let mut f = fs::File::create(&chunky).unwrap();
+        f.write_all(&data[..1 << 20]).unwrap();
+        f.write_all(b"data").unwrap();
+        f.write_all(&vec![0u8; 3 << 20]).unwrap();
+        f.set_len(16 << 20).unwrap();
+        drop(f);
+        let chunky_data = fs::read(&chunky).unwrap();
+        assert!(crate::sums::is_sparse(&fs::metadata(&chunky).unwrap()));
         let sums = [
             entry("full", false),
             entry("sparse", true),
             entry("dug", true),
+            entry("chunky", true),
         ];
-        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 2);
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 3);
+        assert!(fs::metadata(&chunky).unwrap().blocks() * 512 <= 64 << 10);
+        assert_eq!(fs::read(&chunky).unwrap(), chunky_data);
         assert!(fs::metadata(&dug).unwrap().blocks() * 512 < 1 << 20);
         assert_eq!(fs::read(&dug).unwrap(), data);
         let meta = fs::metadata(&full).unwrap();

@@ -57,6 +57,21 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
     }
     let o = v.as_object_mut().unwrap();
     o.remove("notes");
+    // Of the UEFI boot entries only the loaders on disks are the layout's;
+    // the firmware's own entries (setup menu, shell, "UEFI Misc Device")
+    // and every entry's number follow the machine and the devices attached.
+    if let Some(boot) = o.get_mut("boot").and_then(Value::as_object_mut) {
+        let mut entries: Vec<Value> = boot
+            .remove("efi_entries")
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        entries.retain(|e| e.get("partuuid").is_some());
+        entries.iter_mut().for_each(|e| drop_keys(e, &["number"]));
+        entries.sort_by_key(|e| e.to_string());
+        if !entries.is_empty() {
+            boot.insert("efi_entries".into(), Value::Array(entries));
+        }
+    }
     for vg in o
         .get_mut("vgs")
         .and_then(Value::as_array_mut)
@@ -290,6 +305,35 @@ mod tests {
     #[test]
     fn same_layout_no_difference() {
         assert!(diff(&layout(), &layout(), &Options::default()).is_empty());
+    }
+
+    #[test]
+    fn uefi_entries_compare_by_their_loaders_on_disk() {
+        let entry = |n: &str, label: &str, disk: bool| EfiEntry {
+            number: n.into(),
+            label: label.into(),
+            partuuid: disk.then(|| "p1".into()),
+            path: disk.then(|| "\\EFI\\debian\\grubx64.efi".into()),
+        };
+        let mut saved = layout();
+        saved.boot.efi_entries = vec![
+            entry("0000", "UiApp", false),
+            entry("0001", "UEFI Misc Device", false),
+            entry("0003", "debian", true),
+        ];
+        // Other firmware entries, renumbered: the same layout.
+        let mut now = layout();
+        now.boot.efi_entries = vec![
+            entry("0002", "UEFI Misc Device 2", false),
+            entry("0007", "debian", true),
+        ];
+        let o = Options::default();
+        assert_eq!(diff(&saved, &now, &o), Vec::<String>::new());
+        // The loader's entry gone: reported.
+        now.boot.efi_entries.pop();
+        let d = diff(&saved, &now, &o);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("efi_entries"), "{d:?}");
     }
 
     #[test]

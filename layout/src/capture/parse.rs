@@ -1084,8 +1084,10 @@ pub fn parse_efibootmgr(text: &str) -> Vec<EfiEntry> {
             let parts: Vec<&str> = inner.split(',').collect();
             (parts.len() >= 3 && parts[1] == "GPT").then(|| parts[2].to_ascii_lowercase())
         });
-        let file = path.find("File(").and_then(|i| {
-            let inner = &path[i + 5..];
+        // A `File(...)` node of the device path, not `FvFile(...)` (a
+        // firmware application such as the setup menu).
+        let file = path.split('/').find_map(|node| {
+            let inner = node.strip_prefix("File(")?;
             inner.find(')').map(|j| inner[..j].to_string())
         });
         out.push(EfiEntry {

@@ -679,6 +679,7 @@ fn efibootmgr_entries() {
     assert_eq!(e[0].number, "0000");
     assert_eq!(e[0].label, "UiApp");
     assert_eq!(e[0].partuuid, None);
+    assert_eq!(e[0].path, None, "FvFile is not a file on a disk");
     assert_eq!(
         e[1],
         EfiEntry {
