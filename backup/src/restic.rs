@@ -329,11 +329,19 @@ impl Backend for Restic {
                 continue;
             }
             let p = root.join(sums::decode(&e.path));
+            // The link's and its directory's times as restic restored them.
+            let dir = p.parent().unwrap_or(root);
+            let stat = |p: &Path| {
+                std::fs::symlink_metadata(p).with_context(|| format!("stat {}", p.display()))
+            };
+            let (link_meta, dir_meta) = (stat(&p)?, stat(dir)?);
             std::fs::remove_file(&p).with_context(|| format!("remove {}", p.display()))?;
             std::os::unix::fs::symlink(&t, &p)
                 .with_context(|| format!("symlink {}", p.display()))?;
             std::os::unix::fs::lchown(&p, Some(e.uid), Some(e.gid))
                 .with_context(|| format!("chown {}", p.display()))?;
+            crate::sparse::set_times(&p, &link_meta)?;
+            crate::sparse::set_times(dir, &dir_meta)?;
         }
         Ok(())
     }

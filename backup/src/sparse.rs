@@ -141,8 +141,9 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
     Ok(freed)
 }
 
-/// Sets the access and modification times of `p` back to `meta`'s.
-fn set_times(p: &Path, meta: &fs::Metadata) -> Result<()> {
+/// Sets the access and modification times of `p` (a symlink itself, not
+/// what it points to) back to `meta`'s.
+pub(crate) fn set_times(p: &Path, meta: &fs::Metadata) -> Result<()> {
     let times = [
         libc::timespec {
             tv_sec: meta.atime() as libc::time_t,
@@ -156,7 +157,15 @@ fn set_times(p: &Path, meta: &fs::Metadata) -> Result<()> {
     let c = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(p.as_os_str()))
         .expect("paths have no NUL");
     // SAFETY: a valid C path and an array of two timespecs.
-    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), times.as_ptr(), 0) } != 0 {
+    if unsafe {
+        libc::utimensat(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            times.as_ptr(),
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    } != 0
+    {
         return Err(std::io::Error::last_os_error())
             .with_context(|| format!("set the times of {}", p.display()));
     }

@@ -172,11 +172,21 @@ pub fn round_trip(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
 
     let dst = work.join("dst1");
     assert_eq!(restore_fresh(b, exec, &dst), made.files);
+    // Times of directories and symlinks (the manifest has none): etc holds
+    // a symlink whose target is not UTF-8, which restic's restore mangles
+    // and rear-build makes again.
+    for p in ["etc", "etc/to-latin1"] {
+        let mtime = |root: &Path| {
+            let m = fs::symlink_metadata(root.join(p)).unwrap();
+            (m.mtime(), m.mtime_nsec())
+        };
+        assert_eq!(mtime(&dst), mtime(&src), "{}: the mtime of {p}", b.name());
+    }
     // 4 bytes of data in 64 MiB: borg restores holes by whole chunks (up
-    // to 8 MiB), the others by blocks.
+    // to 8 MiB), and rear-build digs the zeros around the data again.
     let meta = fs::metadata(dst.join("sparse")).unwrap();
     assert!(
-        meta.blocks() * 512 <= 8 << 20,
+        meta.blocks() * 512 <= 64 << 10,
         "{}: restored sparse file takes {} bytes",
         b.name(),
         meta.blocks() * 512
