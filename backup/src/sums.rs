@@ -160,7 +160,7 @@ fn hash_file(p: &Path) -> Result<String> {
 }
 
 /// Fills `buf` unless the file ends first; how much it read.
-pub(crate) fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+fn read_full(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match f.read(&mut buf[n..])? {
