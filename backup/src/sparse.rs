@@ -30,7 +30,7 @@ pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<us
         // Every sparse file is dug, also one that came back sparse: borg
         // writes whole chunks around the data, allocating the zeros in them.
         if e.sparse {
-            if dig_holes(&p)? > 0 {
+            if dig_holes(&p, &meta)? > 0 {
                 changed += 1;
             }
         // Fully allocated files (nearly all) are not opened.
@@ -82,8 +82,7 @@ fn fill_holes(p: &Path, meta: &fs::Metadata) -> Result<bool> {
 /// Punches a hole over every all-zero block of `p`, keeping its size and
 /// times; returns the bytes freed. Only allocated ranges are read, so a
 /// large sparse file costs what it holds, not its size.
-pub fn dig_holes(p: &Path) -> Result<u64> {
-    let meta = fs::symlink_metadata(p).with_context(|| format!("stat {}", p.display()))?;
+pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
     let f = OpenOptions::new()
         .read(true)
         .write(true)
@@ -91,7 +90,7 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
         .with_context(|| format!("open {}", p.display()))?;
     let fd = f.as_raw_fd();
     let len = meta.len();
-    let block = (meta.blksize() as u64).clamp(4096, 1 << 20);
+    let block = meta.blksize().clamp(4096, 1 << 20);
     let mut buf = vec![0u8; block as usize];
     let (mut off, mut freed) = (0u64, 0u64);
     while off < len {
@@ -136,7 +135,7 @@ pub fn dig_holes(p: &Path) -> Result<u64> {
     drop(f);
     if freed > 0 {
         // Punching holes is a write: the restored times come back.
-        set_times(p, &meta)?;
+        set_times(p, meta)?;
     }
     Ok(freed)
 }
@@ -189,7 +188,7 @@ mod tests {
         drop(f);
         let before = fs::read(&p).unwrap();
         let mtime = fs::metadata(&p).unwrap().mtime();
-        let freed = dig_holes(&p).unwrap();
+        let freed = dig_holes(&p, &fs::metadata(&p).unwrap()).unwrap();
         assert!(freed >= 7 << 20, "{freed}");
         let meta = fs::metadata(&p).unwrap();
         assert!(
