@@ -1,0 +1,124 @@
+//! Reading files: ELF objects of every class and byte order, scripts, dlopen notes.
+
+use super::*;
+
+#[test]
+fn shebang_lines() {
+    let s = parse_shebang(b"#!/bin/sh\necho\n").unwrap();
+    assert_eq!((s.interp.as_str(), s.arg), ("/bin/sh", None));
+    let s = parse_shebang(b"#! /usr/bin/env  python3 -u \nx").unwrap();
+    assert_eq!(s.interp, "/usr/bin/env");
+    assert_eq!(s.arg.as_deref(), Some("python3 -u"));
+    let s = parse_shebang(b"#!/bin/bash\t-e").unwrap();
+    assert_eq!(
+        (s.interp.as_str(), s.arg.as_deref()),
+        ("/bin/bash", Some("-e"))
+    );
+    assert!(parse_shebang(b"#!   \n").is_err());
+}
+
+#[test]
+fn dlopen_json_forms() {
+    let deps = parse_dlopen_json(
+        r#"[{"feature":"foo","soname":["libfoo.so.2","libfoo.so.1"],"priority":"required"},
+            {"soname":["libbar.so.0"]}]"#,
+    )
+    .unwrap();
+    assert_eq!(deps.len(), 2);
+    assert_eq!(deps[0].sonames, ["libfoo.so.2", "libfoo.so.1"]);
+    assert_eq!(deps[0].feature.as_deref(), Some("foo"));
+    assert_eq!(deps[0].priority, "required");
+    assert_eq!(deps[1].priority, "recommended");
+    // The first version of the specification: one object, soname a string.
+    let deps = parse_dlopen_json(r#"{"soname":"libold.so.1","priority":"suggested"}"#).unwrap();
+    assert_eq!(deps[0].sonames, ["libold.so.1"]);
+    assert!(parse_dlopen_json(r#"[{"feature":"x"}]"#).is_err());
+    assert!(parse_dlopen_json("not json").is_err());
+}
+
+#[test]
+fn parses_crafted_elf_in_every_class_and_byte_order() {
+    let dynamic = [
+        (DT_NEEDED, "libfoo.so.1"),
+        (DT_NEEDED, "libbar.so.2"),
+        (DT_SONAME, "libme.so.3"),
+        (DT_RPATH, "/r1:$ORIGIN/r2"),
+    ];
+    let note = |little| {
+        fdo_note(
+            r#"[{"soname":["libdl.so.9"],"priority":"suggested"}]"#,
+            little,
+        )
+    };
+    for (class64, little, machine) in [
+        (true, true, EM_X86_64),
+        (false, true, EM_386),
+        (true, false, EM_S390),
+        (false, false, EM_PPC),
+    ] {
+        let n = note(little);
+        let bytes = craft_elf(
+            class64,
+            little,
+            machine,
+            Some("/lib/ld.so.1"),
+            &dynamic,
+            Some(&n),
+        );
+        let info = elf_info(&bytes);
+        let ctx = format!("class64={class64} little={little}");
+        assert_eq!(
+            info.ident,
+            Ident {
+                class64,
+                little,
+                machine
+            },
+            "{ctx}"
+        );
+        assert_eq!(info.interp.as_deref(), Some("/lib/ld.so.1"), "{ctx}");
+        assert_eq!(info.needed, ["libfoo.so.1", "libbar.so.2"], "{ctx}");
+        assert_eq!(info.soname.as_deref(), Some("libme.so.3"), "{ctx}");
+        assert_eq!(info.rpath.as_deref(), Some("/r1:$ORIGIN/r2"), "{ctx}");
+        assert_eq!(info.runpath, None, "{ctx}");
+        assert_eq!(info.dlopen.len(), 1, "{ctx}");
+        assert_eq!(info.dlopen[0].sonames, ["libdl.so.9"], "{ctx}");
+    }
+}
+
+#[test]
+fn rpath_is_ignored_when_runpath_is_present() {
+    let info = elf_info(&x64(&[
+        (DT_RPATH, "/from/rpath"),
+        (DT_RUNPATH, "/from/runpath"),
+    ]));
+    assert_eq!(info.rpath, None);
+    assert_eq!(info.runpath.as_deref(), Some("/from/runpath"));
+}
+
+#[test]
+fn non_elf_script_and_broken_elf() {
+    assert!(matches!(parse_bytes(b"hello\n"), Ok(Kind::Other)));
+    assert!(matches!(parse_bytes(b""), Ok(Kind::Other)));
+    assert!(matches!(parse_bytes(b"#!/bin/sh\n"), Ok(Kind::Script(_))));
+    let mut truncated = x64(&[(DT_NEEDED, "libfoo.so.1")]);
+    truncated.truncate(100);
+    assert!(matches!(parse_bytes(&truncated), Err(ParseErr::Bad(_))));
+    let mut bad_class = x64(&[]);
+    bad_class[4] = 7;
+    assert!(matches!(parse_bytes(&bad_class), Err(ParseErr::Bad(_))));
+}
+
+#[test]
+fn parses_host_binaries() {
+    let Ok(Kind::Elf(info)) = parse_file(Path::new("/usr/bin/true")) else {
+        panic!("/usr/bin/true is not parsed as ELF");
+    };
+    assert!(info.interp.is_some());
+    assert!(info.needed.iter().any(|n| n.starts_with("libc.so")));
+    let libc = fs::canonicalize(format!("/usr/lib/{MA}/libc.so.6")).unwrap();
+    let Ok(Kind::Elf(info)) = parse_file(&libc) else {
+        panic!("libc is not parsed as ELF");
+    };
+    assert_eq!(info.soname.as_deref(), Some("libc.so.6"));
+}
