@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use super::walk::{host, walk_error, walk_from, WalkErr, Walked};
 use super::Error;
 
-pub(super) const MAX_INCLUDE_DEPTH: usize = 16;
+const MAX_INCLUDE_DEPTH: usize = 16;
 
 pub(super) fn read_ld_so_conf(
     root: &Path,
@@ -66,7 +66,7 @@ pub(super) fn read_ld_so_conf(
     Ok(())
 }
 
-pub(super) fn strip_keyword<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
+fn strip_keyword<'a>(line: &'a str, keyword: &str) -> Option<&'a str> {
     let rest = line.strip_prefix(keyword)?;
     rest.starts_with(|c: char| c.is_whitespace())
         .then_some(rest)
@@ -74,7 +74,7 @@ pub(super) fn strip_keyword<'a>(line: &'a str, keyword: &str) -> Option<&'a str>
 
 /// Expands a glob pattern (an absolute path inside root) to the sorted files it matches,
 /// looking every directory up through root (so absolute symlinks stay inside it).
-pub(super) fn glob_in_root(root: &Path, pattern: &Path) -> Result<Vec<PathBuf>, Error> {
+fn glob_in_root(root: &Path, pattern: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut current = vec![PathBuf::from("/")];
     for comp in pattern.components() {
         match comp {

@@ -67,8 +67,10 @@
 //!
 //! Only the ELF header, program headers, interpreter, dynamic section, its
 //! string table and notes are read (a few `pread`s per file, each file parsed
-//! once). Look-ups are cached per path, so resolving a few hundred programs
-//! takes milliseconds when the page cache is warm.
+//! once), and each is handed to goblin's parser for that structure; goblin's
+//! whole-file `Elf::parse` would read and parse every file in full (see
+//! `docs/design.md`). Look-ups are cached per path, so resolving a few hundred
+//! programs takes milliseconds when the page cache is warm.
 //!
 //! # Layout
 //!

@@ -1,5 +1,11 @@
 //! What a file is: an ELF object (what the loader needs of it), a `#!` script, or
 //! anything else.
+//!
+//! ELF structures are read by goblin. Its parsers take a byte slice holding the
+//! structure at its file offset; rather than read whole files (shared libraries of
+//! 100 MB are common), only the byte ranges that hold what the loader looks at are
+//! read: the header, the program header table, `PT_INTERP`, `PT_NOTE`, `PT_DYNAMIC`
+//! and the dynamic string table, each handed to goblin on its own.
 
 use std::borrow::Cow;
 use std::fs::File;
@@ -8,45 +14,28 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::dynamic::{
+    Dynamic, DT_NEEDED, DT_RPATH, DT_RUNPATH, DT_SONAME, DT_STRSZ, DT_STRTAB,
+};
+use goblin::elf::note::NoteDataIterator;
+use goblin::elf::program_header::{ProgramHeader, PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE};
+use goblin::elf::{Elf, Header};
+
 use super::Error;
 
-pub(super) const PT_LOAD: u32 = 1;
-pub(super) const PT_DYNAMIC: u32 = 2;
-pub(super) const PT_INTERP: u32 = 3;
-pub(super) const PT_NOTE: u32 = 4;
-
-pub(super) const DT_NULL: u64 = 0;
-pub(super) const DT_NEEDED: u64 = 1;
-pub(super) const DT_STRTAB: u64 = 5;
-pub(super) const DT_STRSZ: u64 = 10;
-pub(super) const DT_SONAME: u64 = 14;
-pub(super) const DT_RPATH: u64 = 15;
-pub(super) const DT_RUNPATH: u64 = 29;
-
+/// The note type of the FDO ELF dlopen metadata (`.note.dlopen`, owner `FDO`).
 pub(super) const NT_FDO_DLOPEN: u32 = 0x407c_0c0a;
-
-pub(super) const EM_386: u16 = 3;
-pub(super) const EM_M68K: u16 = 4;
-pub(super) const EM_MIPS: u16 = 8;
-pub(super) const EM_PARISC: u16 = 15;
-pub(super) const EM_PPC: u16 = 20;
-pub(super) const EM_PPC64: u16 = 21;
-pub(super) const EM_S390: u16 = 22;
-pub(super) const EM_ARM: u16 = 40;
-pub(super) const EM_SPARCV9: u16 = 43;
-pub(super) const EM_IA_64: u16 = 50;
-pub(super) const EM_X86_64: u16 = 62;
-pub(super) const EM_AARCH64: u16 = 183;
-pub(super) const EM_RISCV: u16 = 243;
-pub(super) const EM_LOONGARCH: u16 = 258;
+/// `e_phnum` when the real count is in the first section header (not supported).
+const PN_XNUM: u16 = 0xffff;
 
 /// Bytes read at the start of every file: enough for the ELF header, the program
 /// headers and usually the interpreter and notes, or a `#!` line.
-pub(super) const HEAD_LEN: usize = 4096;
+const HEAD_LEN: usize = 4096;
 /// The kernel reads at most this much of a `#!` line.
-pub(super) const SHEBANG_MAX: usize = 256;
+const SHEBANG_MAX: usize = 256;
 /// Notes larger than this are not read.
-pub(super) const MAX_NOTE_SEGMENT: u64 = 1 << 20;
+const MAX_NOTE_SEGMENT: u64 = 1 << 20;
 
 /// What must match between an object and the libraries it loads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -102,8 +91,12 @@ impl From<io::Error> for ParseErr {
     }
 }
 
-pub(super) fn bad<T>(msg: impl Into<String>) -> Result<T, ParseErr> {
-    Err(ParseErr::Bad(format!("malformed ELF: {}", msg.into())))
+fn malformed(msg: impl Into<String>) -> ParseErr {
+    ParseErr::Bad(format!("malformed ELF: {}", msg.into()))
+}
+
+fn bad<T>(msg: impl Into<String>) -> Result<T, ParseErr> {
+    Err(malformed(msg))
 }
 
 pub(super) fn parse_error(e: ParseErr, chain: Vec<PathBuf>, host_path: &Path) -> Error {
@@ -156,10 +149,10 @@ pub(super) fn parse_shebang(head: &[u8]) -> Result<Shebang, ParseErr> {
 }
 
 /// Reads byte ranges of a file, from the already read head when it covers them.
-pub(super) struct Reader<'a> {
-    pub(super) file: &'a File,
-    pub(super) len: u64,
-    pub(super) head: &'a [u8],
+struct Reader<'a> {
+    file: &'a File,
+    len: u64,
+    head: &'a [u8],
 }
 
 impl Reader<'_> {
@@ -176,132 +169,40 @@ impl Reader<'_> {
     }
 }
 
-#[derive(Clone, Copy)]
-pub(super) struct Endian {
-    pub(super) little: bool,
-    pub(super) class64: bool,
-}
-
-impl Endian {
-    fn u16(self, b: &[u8], o: usize) -> u16 {
-        let a = [b[o], b[o + 1]];
-        if self.little {
-            u16::from_le_bytes(a)
-        } else {
-            u16::from_be_bytes(a)
-        }
-    }
-
-    fn u32(self, b: &[u8], o: usize) -> u32 {
-        let a = [b[o], b[o + 1], b[o + 2], b[o + 3]];
-        if self.little {
-            u32::from_le_bytes(a)
-        } else {
-            u32::from_be_bytes(a)
-        }
-    }
-
-    fn u64(self, b: &[u8], o: usize) -> u64 {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(&b[o..o + 8]);
-        if self.little {
-            u64::from_le_bytes(a)
-        } else {
-            u64::from_be_bytes(a)
-        }
-    }
-
-    /// An address/offset-sized word.
-    fn word(self, b: &[u8], o: usize) -> u64 {
-        if self.class64 {
-            self.u64(b, o)
-        } else {
-            u64::from(self.u32(b, o))
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Phdr {
-    pub(super) ty: u32,
-    pub(super) offset: u64,
-    pub(super) vaddr: u64,
-    pub(super) filesz: u64,
-    pub(super) align: u64,
-}
-
-pub(super) fn c_string(b: &[u8]) -> String {
+fn c_string(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-pub(super) fn parse_elf(file: &File, len: u64, head: &[u8]) -> Result<ElfInfo, ParseErr> {
-    let class64 = match head[4] {
-        1 => false,
-        2 => true,
-        c => return bad(format!("unknown ELF class {c}")),
-    };
-    let little = match head[5] {
-        1 => true,
-        2 => false,
-        d => return bad(format!("unknown ELF data encoding {d}")),
-    };
-    let en = Endian { little, class64 };
-    let ehsize = if class64 { 64 } else { 52 };
-    if head.len() < ehsize {
-        return bad("truncated ELF header");
+/// What goblin reports, without its generic prefix.
+fn goblin_reason(e: goblin::error::Error) -> String {
+    match e {
+        goblin::error::Error::Malformed(m) => m,
+        e => e.to_string(),
     }
-    let machine = en.u16(head, 18);
-    let (phoff, phentsize, phnum) = if class64 {
-        (en.u64(head, 32), en.u16(head, 54), en.u16(head, 56))
-    } else {
-        (
-            u64::from(en.u32(head, 28)),
-            en.u16(head, 42),
-            en.u16(head, 44),
-        )
+}
+
+fn parse_elf(file: &File, len: u64, head: &[u8]) -> Result<ElfInfo, ParseErr> {
+    let header = match Elf::parse_header(head) {
+        Ok(h) => h,
+        // Class and byte order are known (goblin checks them first), the rest is missing.
+        Err(goblin::error::Error::Scroll(_)) => return bad("truncated ELF header"),
+        Err(e) => return bad(goblin_reason(e)),
     };
+    let container = header
+        .container()
+        .map_err(|e| malformed(goblin_reason(e)))?;
+    let endian = header
+        .endianness()
+        .map_err(|e| malformed(goblin_reason(e)))?;
+    let ctx = Ctx::new(container, endian);
     let ident = Ident {
-        class64,
-        little,
-        machine,
+        class64: container == Container::Big,
+        little: endian == Endian::Little,
+        machine: header.e_machine,
     };
     let r = Reader { file, len, head };
-
-    let mut phdrs = Vec::with_capacity(usize::from(phnum));
-    if phnum > 0 {
-        let min = if class64 { 56 } else { 32 };
-        if usize::from(phentsize) < min {
-            return bad(format!("program header size {phentsize} too small"));
-        }
-        if phnum == 0xffff {
-            return bad("extended program header count (PN_XNUM) not supported");
-        }
-        let table = r.bytes(
-            phoff,
-            u64::from(phentsize) * u64::from(phnum),
-            "program headers",
-        )?;
-        for b in table.chunks_exact(usize::from(phentsize)) {
-            phdrs.push(if class64 {
-                Phdr {
-                    ty: en.u32(b, 0),
-                    offset: en.u64(b, 8),
-                    vaddr: en.u64(b, 16),
-                    filesz: en.u64(b, 32),
-                    align: en.u64(b, 48),
-                }
-            } else {
-                Phdr {
-                    ty: en.u32(b, 0),
-                    offset: u64::from(en.u32(b, 4)),
-                    vaddr: u64::from(en.u32(b, 8)),
-                    filesz: u64::from(en.u32(b, 16)),
-                    align: u64::from(en.u32(b, 28)),
-                }
-            });
-        }
-    }
+    let phdrs = program_headers(&r, &header, ctx)?;
 
     let mut info = ElfInfo {
         ident,
@@ -314,47 +215,83 @@ pub(super) fn parse_elf(file: &File, len: u64, head: &[u8]) -> Result<ElfInfo, P
     };
 
     for ph in &phdrs {
-        match ph.ty {
+        match ph.p_type {
             PT_INTERP if info.interp.is_none() => {
-                let b = r.bytes(ph.offset, ph.filesz, "PT_INTERP")?;
+                let b = r.bytes(ph.p_offset, ph.p_filesz, "PT_INTERP")?;
                 info.interp = Some(c_string(&b));
             }
-            PT_NOTE if ph.filesz <= MAX_NOTE_SEGMENT => {
-                let b = r.bytes(ph.offset, ph.filesz, "PT_NOTE")?;
-                read_notes(&b, en, ph.align, &mut info.dlopen);
+            PT_NOTE if ph.p_filesz <= MAX_NOTE_SEGMENT => {
+                let b = r.bytes(ph.p_offset, ph.p_filesz, "PT_NOTE")?;
+                read_notes(&b, ctx, ph.p_align, &mut info.dlopen);
             }
             _ => {}
         }
     }
 
-    if let Some(dynamic) = phdrs.iter().find(|p| p.ty == PT_DYNAMIC) {
-        read_dynamic(&r, en, &phdrs, dynamic, &mut info)?;
+    if let Some(dynamic) = phdrs.iter().find(|p| p.p_type == PT_DYNAMIC) {
+        read_dynamic(&r, ctx, &phdrs, dynamic, &mut info)?;
     }
     Ok(info)
 }
 
-pub(super) fn read_dynamic(
+/// The program header table. goblin reads entries of the standard size back to back;
+/// each is handed to it on its own so that a larger `e_phentsize` still works.
+fn program_headers(r: &Reader<'_>, h: &Header, ctx: Ctx) -> Result<Vec<ProgramHeader>, ParseErr> {
+    if h.e_phnum == 0 {
+        return Ok(Vec::new());
+    }
+    let entsize = usize::from(h.e_phentsize);
+    if entsize < ProgramHeader::size(ctx) {
+        return bad(format!("program header size {entsize} too small"));
+    }
+    if h.e_phnum == PN_XNUM {
+        return bad("extended program header count (PN_XNUM) not supported");
+    }
+    let table = r.bytes(
+        h.e_phoff,
+        u64::from(h.e_phentsize) * u64::from(h.e_phnum),
+        "program headers",
+    )?;
+    table
+        .chunks_exact(entsize)
+        .map(|entry| match ProgramHeader::parse(entry, 0, 1, ctx) {
+            Ok(mut one) if one.len() == 1 => Ok(one.remove(0)),
+            Ok(_) => bad("program header not read"),
+            Err(e) => bad(format!("program header: {}", goblin_reason(e))),
+        })
+        .collect()
+}
+
+fn read_dynamic(
     r: &Reader<'_>,
-    en: Endian,
-    phdrs: &[Phdr],
-    dynamic: &Phdr,
+    ctx: Ctx,
+    phdrs: &[ProgramHeader],
+    dynamic: &ProgramHeader,
     info: &mut ElfInfo,
 ) -> Result<(), ParseErr> {
-    let entsize = if en.class64 { 16 } else { 8 };
-    let d = r.bytes(dynamic.offset, dynamic.filesz, "PT_DYNAMIC")?;
+    let d = r.bytes(dynamic.p_offset, dynamic.p_filesz, "PT_DYNAMIC")?;
+    // goblin looks for the array at the segment's file offset in the slice it is given;
+    // only the segment was read, so there it is at 0.
+    let segment = ProgramHeader {
+        p_offset: 0,
+        ..dynamic.clone()
+    };
+    let entries = match Dynamic::parse(&d, &[segment], ctx) {
+        Ok(Some(parsed)) => parsed.dyns,
+        Ok(None) => return Ok(()),
+        Err(e) => return bad(format!("PT_DYNAMIC: {}", goblin_reason(e))),
+    };
     let (mut strtab, mut strsz) = (None, None);
     let (mut needed, mut soname, mut rpath, mut runpath) = (Vec::new(), None, None, None);
-    for e in d.chunks_exact(entsize) {
-        let tag = en.word(e, 0);
-        let val = en.word(e, entsize / 2);
-        match tag {
-            DT_NULL => break,
-            DT_NEEDED => needed.push(val),
-            DT_STRTAB => strtab = Some(val),
-            DT_STRSZ => strsz = Some(val),
-            DT_SONAME => soname = Some(val),
-            DT_RPATH => rpath = Some(val),
-            DT_RUNPATH => runpath = Some(val),
+    // goblin stops at DT_NULL.
+    for e in &entries {
+        match e.d_tag {
+            DT_NEEDED => needed.push(e.d_val),
+            DT_STRTAB => strtab = Some(e.d_val),
+            DT_STRSZ => strsz = Some(e.d_val),
+            DT_SONAME => soname = Some(e.d_val),
+            DT_RPATH => rpath = Some(e.d_val),
+            DT_RUNPATH => runpath = Some(e.d_val),
             _ => {}
         }
     }
@@ -364,17 +301,20 @@ pub(super) fn read_dynamic(
     let Some(addr) = strtab else {
         return bad("dynamic section without DT_STRTAB");
     };
-    // DT_STRTAB is an address: find the loaded segment that maps it.
+    // DT_STRTAB is an address: find the loaded segment that maps it. (goblin's
+    // `DynamicInfo::strtab` does this too, but gives 0 for an address outside them.)
     let Some(seg) = phdrs
         .iter()
-        .find(|p| p.ty == PT_LOAD && p.vaddr <= addr && addr - p.vaddr < p.filesz)
+        .find(|p| p.p_type == PT_LOAD && p.p_vaddr <= addr && addr - p.p_vaddr < p.p_filesz)
     else {
         return bad("DT_STRTAB outside the loaded segments");
     };
-    let off = seg.offset + (addr - seg.vaddr);
-    let seg_left = seg.filesz - (addr - seg.vaddr);
+    let off = seg.p_offset + (addr - seg.p_vaddr);
+    let seg_left = seg.p_filesz - (addr - seg.p_vaddr);
     let size = strsz.unwrap_or(seg_left).min(r.len.saturating_sub(off));
     let table = r.bytes(off, size, "string table")?;
+    // Names are taken as bytes, not refused when they are not UTF-8 (goblin's `Strtab`
+    // would drop them): a bad name is then reported as not found, by name.
     let string = |o: u64| -> Result<String, ParseErr> {
         match usize::try_from(o).ok().and_then(|o| table.get(o..)) {
             Some(b) => Ok(c_string(b)),
@@ -397,32 +337,31 @@ pub(super) fn read_dynamic(
 
 /// Collects FDO dlopen notes. Malformed notes are logged and ignored: they only add
 /// optional dependencies.
-pub(super) fn read_notes(b: &[u8], en: Endian, align: u64, out: &mut Vec<DlopenDep>) {
+fn read_notes(b: &[u8], ctx: Ctx, align: u64, out: &mut Vec<DlopenDep>) {
+    // Any alignment but 8 is taken as 4, as readelf does (goblin refuses others).
     let align = if align == 8 { 8 } else { 4 };
-    let up = |n: usize| n.div_ceil(align) * align;
-    let mut pos = 0usize;
-    while pos + 12 <= b.len() {
-        let namesz = en.u32(b, pos) as usize;
-        let descsz = en.u32(b, pos + 4) as usize;
-        let ty = en.u32(b, pos + 8);
-        let name_start = pos + 12;
-        let Some(desc_start) = name_start.checked_add(namesz).map(up) else {
-            return;
+    let notes = NoteDataIterator {
+        data: b,
+        size: b.len(),
+        offset: 0,
+        ctx: (align, ctx),
+    };
+    for note in notes {
+        let note = match note {
+            Ok(n) => n,
+            // A truncated note, or trailing bytes: the rest of the segment is skipped.
+            Err(e) => {
+                log::debug!("stopped reading a PT_NOTE segment: {e}");
+                return;
+            }
         };
-        let Some(desc_end) = desc_start.checked_add(descsz) else {
-            return;
-        };
-        if desc_end > b.len() {
-            return;
-        }
-        if ty == NT_FDO_DLOPEN && c_string(&b[name_start..name_start + namesz]) == "FDO" {
-            let json = c_string(&b[desc_start..desc_end]);
+        if note.n_type == NT_FDO_DLOPEN && note.name.trim_end_matches('\0') == "FDO" {
+            let json = c_string(note.desc);
             match parse_dlopen_json(&json) {
                 Ok(deps) => out.extend(deps),
                 Err(e) => log::warn!("ignoring malformed .note.dlopen: {e}"),
             }
         }
-        pos = up(desc_end);
     }
 }
 

@@ -9,12 +9,13 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use super::ldconf::read_ld_so_conf;
-use super::parse::{parse_error, parse_file, ElfInfo, Ident, Kind, ParseErr, Shebang};
-use super::parse::{
-    EM_386, EM_AARCH64, EM_ARM, EM_IA_64, EM_LOONGARCH, EM_M68K, EM_MIPS, EM_PARISC, EM_PPC,
+use goblin::elf::header::{
+    EM_386, EM_68K, EM_AARCH64, EM_ARM, EM_IA_64, EM_LOONGARCH, EM_MIPS, EM_PARISC, EM_PPC,
     EM_PPC64, EM_RISCV, EM_S390, EM_SPARCV9, EM_X86_64,
 };
+
+use super::ldconf::read_ld_so_conf;
+use super::parse::{parse_error, parse_file, ElfInfo, Ident, Kind, ParseErr, Shebang};
 use super::walk::{host, walk_error, walk_from, WalkErr, Walked};
 use super::{Chain, Closure, Dirs, Error, Node, Want};
 
@@ -141,7 +142,7 @@ impl Ident {
             (EM_SPARCV9, true, _) => "sparc64-linux-gnu",
             (EM_IA_64, _, _) => "ia64-linux-gnu",
             (EM_PARISC, _, _) => "hppa-linux-gnu",
-            (EM_M68K, _, _) => "m68k-linux-gnu",
+            (EM_68K, _, _) => "m68k-linux-gnu",
             _ => return None,
         })
     }
@@ -165,7 +166,7 @@ impl Ident {
             (EM_SPARCV9, _, _) => "sparc64",
             (EM_IA_64, _, _) => "ia64",
             (EM_PARISC, _, _) => "parisc",
-            (EM_M68K, _, _) => "m68k",
+            (EM_68K, _, _) => "m68k",
             _ => return None,
         })
     }
@@ -225,7 +226,7 @@ pub(super) fn expand_dst(
 // Resolution
 // ---------------------------------------------------------------------------
 
-pub(super) const MAX_SCRIPT_DEPTH: usize = 8;
+const MAX_SCRIPT_DEPTH: usize = 8;
 
 /// `PATH` used to look up `/usr/bin/env X` (and by the image builder to
 /// find recipe programs), whatever the caller's own PATH is.
@@ -239,14 +240,14 @@ pub const SEARCH_PATH: [&str; 6] = [
 ];
 
 /// Libraries glibc loads with dlopen behind the program's back.
-pub(super) struct KnownDlopen {
-    pub(super) trigger: &'static str,
-    pub(super) sonames: &'static [&'static str],
-    pub(super) why: &'static str,
-    pub(super) warn_missing: bool,
+struct KnownDlopen {
+    trigger: &'static str,
+    sonames: &'static [&'static str],
+    why: &'static str,
+    warn_missing: bool,
 }
 
-pub(super) const KNOWN_DLOPEN: &[KnownDlopen] = &[
+const KNOWN_DLOPEN: &[KnownDlopen] = &[
     KnownDlopen {
         trigger: "libc.so.6",
         sonames: &["libnss_files.so.2"],
@@ -288,9 +289,9 @@ pub(super) const KNOWN_DLOPEN: &[KnownDlopen] = &[
 /// What one wanted path contributes: the look-ups of every file it needs (shared with
 /// other programs; turned into nodes once, when merging) and warnings.
 #[derive(Debug, Default)]
-pub(super) struct ItemOut {
-    pub(super) walks: Vec<Rc<Walked>>,
-    pub(super) warnings: Vec<String>,
+struct ItemOut {
+    walks: Vec<Rc<Walked>>,
+    warnings: Vec<String>,
 }
 
 impl ItemOut {
@@ -301,7 +302,7 @@ impl ItemOut {
 }
 
 /// The nodes of a look-up: every symlink met and the file it ends at.
-pub(super) fn walk_nodes(w: &Walked) -> impl Iterator<Item = (&PathBuf, Node)> {
+fn walk_nodes(w: &Walked) -> impl Iterator<Item = (&PathBuf, Node)> {
     w.links
         .iter()
         .map(|(link, target)| (link, Node::Symlink(target.clone())))
@@ -313,10 +314,10 @@ pub(super) fn walk_nodes(w: &Walked) -> impl Iterator<Item = (&PathBuf, Node)> {
 
 /// A library found in a search directory.
 #[derive(Clone)]
-pub(super) struct Found {
-    pub(super) logical: PathBuf,
-    pub(super) walked: Rc<Walked>,
-    pub(super) info: Rc<ElfInfo>,
+struct Found {
+    logical: PathBuf,
+    walked: Rc<Walked>,
+    info: Rc<ElfInfo>,
 }
 
 /// An object in one program's link map.
@@ -329,18 +330,18 @@ pub(super) struct Obj {
 }
 
 /// A pending dlopen: alternative names, looked up with `loader`'s search path.
-pub(super) struct Request {
-    pub(super) loader: usize,
-    pub(super) names: Vec<String>,
-    pub(super) why: String,
-    pub(super) warn_missing: bool,
+struct Request {
+    loader: usize,
+    names: Vec<String>,
+    why: String,
+    warn_missing: bool,
 }
 
 #[derive(Clone, Copy)]
-pub(super) struct Mark {
-    pub(super) objs: usize,
-    pub(super) walks: usize,
-    pub(super) warnings: usize,
+struct Mark {
+    objs: usize,
+    walks: usize,
+    warnings: usize,
 }
 
 /// One program's link map.
@@ -415,17 +416,17 @@ impl Tree {
 // Memo maps are keyed by the bytes of the path (cheaper to hash and compare than `Path`,
 // which works component by component); the paths used here are built by joining
 // components, so equal paths have equal bytes.
-pub(super) type WalkMemo = HashMap<OsString, Result<Rc<Walked>, WalkErr>>;
+type WalkMemo = HashMap<OsString, Result<Rc<Walked>, WalkErr>>;
 
 /// Caches for one `resolve` call.
 pub(super) struct Ctx<'r> {
-    pub(super) res: &'r Resolver,
-    pub(super) walks: RefCell<WalkMemo>,
-    pub(super) kinds: RefCell<HashMap<OsString, Result<Kind, ParseErr>>>,
-    pub(super) items: RefCell<HashMap<OsString, Rc<ItemOut>>>,
-    pub(super) std_dirs: RefCell<HashMap<Ident, Rc<Vec<PathBuf>>>>,
-    pub(super) std_found: RefCell<HashMap<Ident, HashMap<String, Option<Found>>>>,
-    pub(super) libdirs: RefCell<HashMap<Ident, Rc<str>>>,
+    res: &'r Resolver,
+    walks: RefCell<WalkMemo>,
+    kinds: RefCell<HashMap<OsString, Result<Kind, ParseErr>>>,
+    items: RefCell<HashMap<OsString, Rc<ItemOut>>>,
+    std_dirs: RefCell<HashMap<Ident, Rc<Vec<PathBuf>>>>,
+    std_found: RefCell<HashMap<Ident, HashMap<String, Option<Found>>>>,
+    libdirs: RefCell<HashMap<Ident, Rc<str>>>,
 }
 
 impl<'r> Ctx<'r> {

@@ -7,7 +7,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::Error;
 
-pub(super) const MAX_SYMLINK_HOPS: u32 = 40;
+const MAX_SYMLINK_HOPS: u32 = 40;
 
 /// A path looked up inside root.
 #[derive(Clone, Debug)]
@@ -87,7 +87,7 @@ pub(super) fn walk_from(root: &Path, start: &Walked, rest: &Path) -> Result<Walk
 
 /// Pushes the components of `p` (reversed, so they pop in order); an absolute `p`
 /// restarts the walk at root.
-pub(super) fn push_components(stack: &mut Vec<OsString>, p: &Path, w: &mut Walked) {
+fn push_components(stack: &mut Vec<OsString>, p: &Path, w: &mut Walked) {
     if p.is_absolute() {
         w.phys = PathBuf::from("/");
         w.is_dir = true;
@@ -101,7 +101,7 @@ pub(super) fn push_components(stack: &mut Vec<OsString>, p: &Path, w: &mut Walke
     }
 }
 
-pub(super) fn is_missing(e: &io::Error) -> bool {
+fn is_missing(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(20 /* ENOTDIR */)
 }
 

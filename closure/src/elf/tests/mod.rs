@@ -7,6 +7,12 @@ mod parse;
 mod resolve;
 mod walk;
 
+use goblin::elf::dynamic::{
+    DT_NEEDED, DT_NULL, DT_RPATH, DT_RUNPATH, DT_SONAME, DT_STRSZ, DT_STRTAB,
+};
+use goblin::elf::header::{EM_386, EM_AARCH64, EM_PPC, EM_PPC64, EM_RISCV, EM_S390, EM_X86_64};
+use goblin::elf::program_header::{PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE};
+
 use super::parse::*;
 use super::resolve::*;
 use super::walk::host;

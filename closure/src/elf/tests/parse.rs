@@ -122,3 +122,88 @@ fn parses_host_binaries() {
     };
     assert_eq!(info.soname.as_deref(), Some("libc.so.6"));
 }
+
+#[test]
+fn broken_elf_is_named_in_the_error() {
+    let f = Fake::bare();
+    let mut bad_class = x64(&[]);
+    bad_class[4] = 7;
+    f.write("/usr/bin/badclass", &bad_class);
+    let mut truncated = x64(&[(DT_NEEDED, "libfoo.so.1")]);
+    truncated.truncate(100);
+    f.write("/usr/bin/truncated", &truncated);
+    for (prog, reason) in [
+        ("/usr/bin/badclass", "invalid ELF class 7"),
+        (
+            "/usr/bin/truncated",
+            "program headers beyond the end of the file",
+        ),
+    ] {
+        let err = f.resolve(&[prog]).unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        assert_eq!(err.to_string(), format!("{prog}: malformed ELF: {reason}"));
+    }
+}
+
+#[test]
+fn dlopen_note_among_other_notes_and_trailing_bytes() {
+    let mut notes = Vec::new();
+    // A GNU build-id note first (name "GNU", type 3, 8 bytes of id).
+    for w in [4u32, 8, 3] {
+        notes.extend_from_slice(&w.to_le_bytes());
+    }
+    notes.extend_from_slice(b"GNU\0");
+    notes.extend_from_slice(&[0xab; 8]);
+    notes.extend(fdo_note(r#"[{"soname":["libx.so.1"]}]"#, true));
+    // Padding that is not a note: ignored.
+    notes.extend_from_slice(&[0; 4]);
+    let info = elf_info(&craft_elf(true, true, EM_X86_64, None, &[], Some(&notes)));
+    assert_eq!(info.dlopen.len(), 1);
+    assert_eq!(info.dlopen[0].sonames, ["libx.so.1"]);
+    assert_eq!(info.dlopen[0].priority, "recommended");
+}
+
+/// goblin's whole-file parse and the range reading agree on the host's files.
+#[test]
+fn agrees_with_goblins_whole_file_parse() {
+    let mut checked = 0;
+    for dir in ["/usr/bin", "/usr/sbin", &format!("/usr/lib/{MA}")] {
+        let Ok(rd) = fs::read_dir(dir) else { continue };
+        let mut files: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for p in files.iter().step_by(5) {
+            let Ok(md) = fs::symlink_metadata(p) else {
+                continue;
+            };
+            if !md.is_file() || md.len() > 8 << 20 {
+                continue;
+            }
+            let Ok(Kind::Elf(info)) = parse_file(p) else {
+                continue;
+            };
+            let bytes = fs::read(p).unwrap();
+            let whole = goblin::elf::Elf::parse(&bytes).unwrap();
+            let ctx = p.display();
+            assert_eq!(info.needed, whole.libraries, "{ctx}");
+            assert_eq!(info.soname.as_deref(), whole.soname, "{ctx}");
+            assert_eq!(info.interp.as_deref(), whole.interpreter, "{ctx}");
+            assert_eq!(
+                info.runpath.as_deref(),
+                whole.runpaths.first().copied(),
+                "{ctx}"
+            );
+            if info.runpath.is_none() {
+                assert_eq!(
+                    info.rpath.as_deref(),
+                    whole.rpaths.first().copied(),
+                    "{ctx}"
+                );
+            }
+            assert_eq!(info.ident.class64, whole.is_64, "{ctx}");
+            assert_eq!(info.ident.little, whole.little_endian, "{ctx}");
+            assert_eq!(info.ident.machine, whole.header.e_machine, "{ctx}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 20, "only {checked} host ELF files checked");
+}
