@@ -13,9 +13,10 @@
 //! drop the amendment alone, the restore check fails on them: never the
 //! other way round.
 
-use crate::secret::{shell_quote, Passphrase};
+use crate::secret::Passphrase;
 use crate::{generation, says, sums, Backend, Call, Exec, Found, Made, Spec, Target};
 use anyhow::{bail, Context, Result};
+use rear_exec::quote as shell_quote;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -125,7 +126,7 @@ impl Borg {
     fn borg(&self, args: &[&str]) -> Call {
         let mut argv = vec!["borg", args[0], "--log-json"];
         argv.extend(&args[1..]);
-        let mut c = Call::new(&argv)
+        let mut c = Call::argv(&argv)
             .env("BORG_RELOCATED_REPO_ACCESS_IS_OK", "no")
             .env("BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK", "no")
             // `borg delete REPO` without archive names deletes everything.
@@ -149,7 +150,8 @@ impl Borg {
     }
 
     /// Turns borg's failure into what it means for the user.
-    fn explain(&self, e: anyhow::Error, doing: &str) -> anyhow::Error {
+    fn explain(&self, e: impl Into<anyhow::Error>, doing: &str) -> anyhow::Error {
+        let e = e.into();
         if says(&e, &["\"PassphraseWrong\""]) {
             return e.context(format!(
                 "the passphrase from {} does not open the borg repository {}",
@@ -168,7 +170,7 @@ impl Borg {
 
     fn names(&self, exec: &dyn Exec) -> Result<Vec<String>> {
         let out = exec
-            .call(&self.borg(&["list", "--json", &self.repo]))
+            .run(&self.borg(&["list", "--json", &self.repo]))
             .map_err(|e| self.explain(e, "list the repository"))?;
         let l: Listing = serde_json::from_str(&out)
             .with_context(|| format!("borg list --json of {}: unexpected output", self.repo))?;
@@ -218,7 +220,7 @@ impl Backend for Borg {
                 // The first backup makes the repository; its key is kept in
                 // it, locked by the passphrase, so the passphrase alone
                 // opens it on recovery day.
-                exec.call(&self.borg(&[
+                exec.run(&self.borg(&[
                     "init",
                     "--encryption",
                     "repokey-blake2",
@@ -239,15 +241,16 @@ impl Backend for Borg {
             generation::stamp(std::time::SystemTime::now())
         );
         let partial = format!("{PARTIAL}{name}");
-        let (code, stderr) =
-            exec.status(&self.create_call(spec, &partial, sums::to_text(entries).into_bytes()))?;
+        let (code, stderr) = exec
+            .output(&self.create_call(spec, &partial, sums::to_text(entries).into_bytes()))
+            .map(|o| (o.code, o.stderr))?;
         let (reported, others) = changed_warnings(&stderr);
         // Exit 1 is a warning: only "file changed while we backed it up" is
         // one a live system's backup may have.
         if code != 0 && !(code == 1 && others.is_empty()) {
             // borg keeps an archive when it only warned (a file it could
             // not read): never let it be found, and free its space.
-            let _ = exec.call(&self.borg(&["delete", &self.archive(&partial)]));
+            let _ = exec.run(&self.borg(&["delete", &self.archive(&partial)]));
             let said = if others.is_empty() {
                 stderr.trim().to_string()
             } else {
@@ -276,14 +279,14 @@ impl Backend for Borg {
                     "-",
                 ])
                 .stdin(list);
-            if let Err(e) = exec.call(&c) {
-                let _ = exec.call(&self.borg(&["delete", &self.archive(&partial)]));
+            if let Err(e) = exec.run(&c) {
+                let _ = exec.run(&self.borg(&["delete", &self.archive(&partial)]));
                 return Err(self
                     .explain(e, "store the list of files that changed")
                     .context("the previous backup is kept"));
             }
         }
-        exec.call(&self.borg(&["rename", &self.archive(&partial), &name]))
+        exec.run(&self.borg(&["rename", &self.archive(&partial), &name]))
             .map_err(|e| self.explain(e, "name the finished backup"))?;
         // Archives of runs that died before their rename (and borg's
         // checkpoints of them) are never restored: free their space.
@@ -302,7 +305,7 @@ impl Backend for Borg {
             let repo = self.repo.clone();
             let mut args = vec!["delete", repo.as_str()];
             args.extend(stale);
-            if let Err(e) = exec.call(&self.borg(&args)) {
+            if let Err(e) = exec.run(&self.borg(&args)) {
                 log::warn!("could not delete unfinished borg archives: {e:#}");
             }
         }
@@ -325,13 +328,13 @@ impl Backend for Borg {
             );
         };
         let text = exec
-            .call(&self.borg(&["extract", "--stdout", &self.archive(&name), SUMS]))
+            .run(&self.borg(&["extract", "--stdout", &self.archive(&name), SUMS]))
             .map_err(|e| self.explain(e, "read the manifest"))
             .with_context(|| format!("the archive {name} has no checksum manifest"))?;
         let mut sums = sums::parse(&text, &format!("{}:{SUMS}", self.archive(&name)))?;
         if names.iter().any(|n| *n == amendment(&name)) {
             let text = exec
-                .call(&self.borg(&[
+                .run(&self.borg(&[
                     "extract",
                     "--stdout",
                     &self.archive(&amendment(&name)),
@@ -360,7 +363,7 @@ impl Backend for Borg {
                 &self.archive(&found.id),
             ])
             .dir(root);
-        exec.call(&c)
+        exec.run(&c)
             .map_err(|e| self.explain(e, "restore the backup"))?;
         Ok(())
     }
@@ -422,12 +425,12 @@ mod tests {
         )
         .unwrap();
         let c = b.borg(&["list", "/r"]);
-        assert_eq!(c.argv, ["borg", "list", "--log-json", "/r"]);
-        assert!(c.env.contains(&(
-            "BORG_PASSCOMMAND".into(),
-            "cat -- '/etc/rear-build/borg pass'".into()
-        )));
-        assert!(c.unset.contains(&"BORG_PASSPHRASE".to_string()));
+        assert_eq!(c.argv_lossy(), ["borg", "list", "--log-json", "/r"]);
+        assert_eq!(
+            c.env_value("BORG_PASSCOMMAND").unwrap(),
+            "cat -- '/etc/rear-build/borg pass'"
+        );
+        assert!(c.unset_vars().iter().any(|v| v == "BORG_PASSPHRASE"));
     }
 
     #[test]
@@ -444,19 +447,20 @@ mod tests {
             exclude: vec!["var/cache".into()],
         };
         let c = b.create_call(&spec, "p", b"m".to_vec());
+        let argv = c.argv_lossy();
         for a in [
             "--numeric-ids",
             "--one-file-system",
             "--exclude=pp:var/cache",
             "--exclude=pp:var/backup/borg",
         ] {
-            assert!(c.argv.iter().any(|x| x == a), "{a}: {:?}", c.argv);
+            assert!(argv.iter().any(|x| x == a), "{a}: {argv:?}");
         }
         assert_eq!(
-            &c.argv[c.argv.len() - 5..],
+            &argv[argv.len() - 5..],
             ["/var/backup/borg::p", "--", ".", "boot", "-"]
         );
-        assert_eq!(c.dir.as_deref(), Some(Path::new("/")));
-        assert_eq!(c.stdin.as_deref(), Some(&b"m"[..]));
+        assert_eq!(c.working_dir(), Some(Path::new("/")));
+        assert_eq!(c.input(), Some(&b"m"[..]));
     }
 }

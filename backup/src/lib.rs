@@ -23,66 +23,9 @@ pub use target::{Remote, Target};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
-/// One external command. Secrets never go on argv (every user of the
-/// machine can read it): a tool is told in `env` where to find them.
-#[derive(Clone, Default)]
-pub struct Call {
-    pub argv: Vec<String>,
-    /// Set in the command's environment, on top of the inherited one.
-    pub env: Vec<(String, String)>,
-    /// Removed from the inherited environment (so a configured passphrase
-    /// file wins over a variable the tool would otherwise prefer).
-    pub unset: Vec<String>,
-    /// The working directory (borg extracts into it, borg and restic store
-    /// paths relative to it).
-    pub dir: Option<PathBuf>,
-    /// Standard input (otherwise none, so no tool can stop to ask).
-    pub stdin: Option<Vec<u8>>,
-}
-
-impl Call {
-    pub fn new<S: AsRef<str>>(argv: &[S]) -> Call {
-        Call {
-            argv: argv.iter().map(|s| s.as_ref().to_string()).collect(),
-            ..Default::default()
-        }
-    }
-
-    pub fn env(mut self, k: &str, v: impl Into<String>) -> Call {
-        self.env.push((k.to_string(), v.into()));
-        self
-    }
-
-    pub fn unset(mut self, k: &str) -> Call {
-        self.unset.push(k.to_string());
-        self
-    }
-
-    pub fn dir(mut self, d: &Path) -> Call {
-        self.dir = Some(d.to_path_buf());
-        self
-    }
-
-    pub fn stdin(mut self, data: Vec<u8>) -> Call {
-        self.stdin = Some(data);
-        self
-    }
-}
-
-/// Runs external commands (the caller's runner: logs the command line
-/// only, captures stderr, fails on a non-zero exit with what it printed).
-pub trait Exec {
-    /// Runs the call; its standard output, or an error on a non-zero exit.
-    fn call(&self, c: &Call) -> Result<String>;
-
-    /// Runs the call; its exit code and standard error, whatever the code
-    /// (for tools whose exit 1 is a warning, like tar's "file changed").
-    fn status(&self, c: &Call) -> Result<(i32, String)>;
-
-    fn run(&self, argv: &[String]) -> Result<String> {
-        self.call(&Call::new(argv))
-    }
-}
+/// Every command runs through the project's one runner; secrets go to a
+/// tool through its environment or a file, never on argv.
+pub use rear_exec::{Call, Exec};
 
 /// What to back up: file systems (mount points) below `root`.
 #[derive(Clone, Debug)]
@@ -168,7 +111,7 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
 
 /// Whether the error of a failed command says one of `needles` (the
 /// runner's error carries the command's stderr).
-pub(crate) fn says(e: &anyhow::Error, needles: &[&str]) -> bool {
+pub(crate) fn says(e: &(impl std::fmt::Display + ?Sized), needles: &[&str]) -> bool {
     let text = format!("{e:#}");
     needles.iter().any(|n| text.contains(n))
 }

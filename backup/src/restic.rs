@@ -87,12 +87,12 @@ impl Restic {
         let mut argv = vec!["restic", args[0], "--repo", &self.repo];
         argv.extend(&args[1..]);
         // The repository is on argv; one from the environment would clash.
-        let mut c = Call::new(&argv)
+        let mut c = Call::argv(&argv)
             .unset("RESTIC_REPOSITORY")
             .unset("RESTIC_REPOSITORY_FILE");
         if let Passphrase::File(f) = &self.pass {
             c = c
-                .env("RESTIC_PASSWORD_FILE", f.to_string_lossy())
+                .env("RESTIC_PASSWORD_FILE", f)
                 .unset("RESTIC_PASSWORD")
                 .unset("RESTIC_PASSWORD_COMMAND");
         }
@@ -100,7 +100,8 @@ impl Restic {
     }
 
     /// Turns restic's failure into what it means for the user.
-    fn explain(&self, e: anyhow::Error, doing: &str) -> anyhow::Error {
+    fn explain(&self, e: impl Into<anyhow::Error>, doing: &str) -> anyhow::Error {
+        let e = e.into();
         if says(&e, &["wrong password"]) {
             return e.context(format!(
                 "the passphrase from {} does not open the restic repository {}",
@@ -116,7 +117,7 @@ impl Restic {
 
     fn snapshots(&self, exec: &dyn Exec) -> Result<Vec<Snapshot>> {
         let out = exec
-            .call(&self.restic(&["snapshots", "--json", "--host", &self.host]))
+            .run(&self.restic(&["snapshots", "--json", "--host", &self.host]))
             .map_err(|e| self.explain(e, "list the snapshots"))?;
         serde_json::from_str(&out).with_context(|| {
             format!(
@@ -141,7 +142,7 @@ impl Restic {
         if !ids.is_empty() {
             let mut args = vec!["forget"];
             args.extend(ids);
-            let _ = exec.call(&self.restic(&args));
+            let _ = exec.run(&self.restic(&args));
         }
     }
 
@@ -203,7 +204,7 @@ impl Restic {
 
     /// Whether this restic restores holes itself (0.15 and later).
     fn restores_sparse(&self, exec: &dyn Exec) -> bool {
-        exec.run(&["restic".into(), "restore".into(), "--help".into()])
+        exec.run(&Call::argv(["restic", "restore", "--help"]))
             .map(|h| h.contains("--sparse"))
             .unwrap_or(false)
     }
@@ -221,14 +222,15 @@ impl Backend for Restic {
             }
             // The first backup makes the repository; its key is kept in it,
             // locked by the passphrase.
-            exec.call(&self.restic(&["init"]))
+            exec.run(&self.restic(&["init"]))
                 .map_err(|e| self.explain(e, "create the repository"))?;
             log::info!("created the restic repository {}", self.repo);
         }
         let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
         let stamp = generation::stamp(std::time::SystemTime::now());
         if let Err(e) = exec
-            .call(&self.backup_call(spec, &stamp))
+            .run(&self.backup_call(spec, &stamp))
+            .map_err(anyhow::Error::from)
             .and_then(|_| self.check_paths(exec, spec, &stamp))
         {
             self.forget_run(exec, &stamp);
@@ -254,7 +256,7 @@ impl Backend for Restic {
                 SUMS,
             ])
             .stdin(sums::to_text(&entries).into_bytes());
-        if let Err(e) = exec.call(&c) {
+        if let Err(e) = exec.run(&c) {
             self.forget_run(exec, &stamp);
             return Err(self
                 .explain(e, "store the manifest")
@@ -285,7 +287,7 @@ impl Backend for Restic {
                 continue;
             };
             let text = exec
-                .call(&self.restic(&["dump", &m.id, &format!("/{SUMS}")]))
+                .run(&self.restic(&["dump", &m.id, &format!("/{SUMS}")]))
                 .map_err(|e| self.explain(e, "read the manifest"))?;
             let sums = sums::parse(&text, &format!("restic snapshot {}:/{SUMS}", m.id))?;
             return Ok(Found {
@@ -306,7 +308,7 @@ impl Backend for Restic {
         if self.restores_sparse(exec) {
             args.push("--sparse");
         }
-        exec.call(&self.restic(&args))
+        exec.run(&self.restic(&args))
             .map_err(|e| self.explain(e, "restore the backup"))?;
         // A snapshot of `.` has no entry for `.` itself: the root's owner
         // and mode come from the manifest.
@@ -379,12 +381,12 @@ mod tests {
         )
         .unwrap();
         let c = r.restic(&["snapshots"]);
-        assert_eq!(c.argv, ["restic", "snapshots", "--repo", "/r"]);
-        assert!(c.env.contains(&(
-            "RESTIC_PASSWORD_FILE".into(),
-            "/etc/rear-build/restic".into()
-        )));
-        assert!(c.unset.contains(&"RESTIC_PASSWORD".to_string()));
+        assert_eq!(c.argv_lossy(), ["restic", "snapshots", "--repo", "/r"]);
+        assert_eq!(
+            c.env_value("RESTIC_PASSWORD_FILE").unwrap(),
+            "/etc/rear-build/restic"
+        );
+        assert!(c.unset_vars().iter().any(|v| v == "RESTIC_PASSWORD"));
     }
 
     #[test]
@@ -401,14 +403,15 @@ mod tests {
             exclude: vec!["var/cache*".into()],
         };
         let c = r.backup_call(&spec, "S");
+        let argv = c.argv_lossy();
         for a in [
             "--one-file-system",
             "--exclude=/var/cache\\*",
             "--exclude=/var/restic",
             "rear-build-stamp=S",
         ] {
-            assert!(c.argv.iter().any(|x| x == a), "{a}: {:?}", c.argv);
+            assert!(argv.iter().any(|x| x == a), "{a}: {argv:?}");
         }
-        assert_eq!(&c.argv[c.argv.len() - 3..], ["--", ".", "boot"]);
+        assert_eq!(&argv[argv.len() - 3..], ["--", ".", "boot"]);
     }
 }

@@ -90,7 +90,7 @@ impl Rsync {
         argv.extend(["--recursive", "--ignore-times"].map(String::from));
         argv.push(src.display().to_string());
         argv.push(self.loc(rel));
-        exec.run(&argv)
+        exec.run(&Call::argv(&argv))
             .with_context(|| format!("rsync could not write {}", self.loc(rel)))?;
         Ok(())
     }
@@ -115,7 +115,7 @@ impl Rsync {
         argv.push("--recursive".into());
         argv.push(format!("{}/", empty.display()));
         argv.push(self.loc(""));
-        exec.run(&argv)
+        exec.run(&Call::argv(&argv))
             .with_context(|| format!("rsync could not make {}", self.loc("")))?;
         Ok(())
     }
@@ -129,7 +129,7 @@ impl Rsync {
         argv.push("--ignore-missing-args".into());
         argv.push(self.loc(POINTER));
         argv.push(format!("{}/", scratch.display()));
-        exec.run(&argv)
+        exec.run(&Call::argv(&argv))
             .with_context(|| format!("rsync could not read {}", self.loc(POINTER)))?;
         let p = scratch.join(POINTER);
         if !p.exists() {
@@ -179,7 +179,7 @@ impl Rsync {
         argv.push("--exclude=*".into());
         argv.push(format!("{}/", empty.display()));
         argv.push(self.loc(""));
-        exec.run(&argv).with_context(|| {
+        exec.run(&Call::argv(&argv)).with_context(|| {
             format!("rsync could not delete the old backups in {}", self.loc(""))
         })?;
         Ok(())
@@ -206,8 +206,9 @@ impl Backend for Rsync {
         let g = scratch.path().join(&gen);
         fs::create_dir(&g).with_context(|| format!("create {}", g.display()))?;
         self.put(exec, &g, "")?;
-        let (code, stderr) =
-            exec.status(&Call::new(&self.tree_argv(spec, &gen, prev.as_deref())))?;
+        let (code, stderr) = exec
+            .output(&Call::argv(self.tree_argv(spec, &gen, prev.as_deref())))
+            .map(|o| (o.code, o.stderr))?;
         // Exit 24: files vanished while rsync ran, a warning on a live system.
         if code != 0 && code != 24 {
             bail!(
@@ -248,7 +249,7 @@ impl Backend for Rsync {
         let mut argv = self.rsync();
         argv.push(self.loc(&format!("{gen}/{SUMS}")));
         argv.push(format!("{}/", scratch.path().display()));
-        exec.run(&argv).with_context(|| {
+        exec.run(&Call::argv(&argv)).with_context(|| {
             format!(
                 "the backup {gen} in {} has no checksum manifest",
                 self.loc("")
@@ -263,7 +264,7 @@ impl Backend for Rsync {
         argv.extend(METADATA.iter().map(|s| s.to_string()));
         argv.push(self.loc(&format!("{}/tree/", found.id)));
         argv.push(format!("{}/", root.display()));
-        exec.run(&argv)
+        exec.run(&Call::argv(&argv))
             .context("rsync could not restore the backup")?;
         Ok(())
     }

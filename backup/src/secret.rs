@@ -55,12 +55,6 @@ impl Passphrase {
     }
 }
 
-/// Quotes `s` for a tool that splits a command line like a POSIX shell
-/// (borg's BORG_PASSCOMMAND).
-pub fn shell_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,10 +96,5 @@ mod tests {
         );
         // An empty variable is no passphrase.
         assert!(Passphrase::resolve(None, "borg", &vars, |_| Some(String::new())).is_err());
-    }
-
-    #[test]
-    fn quoting() {
-        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
     }
 }

@@ -74,8 +74,9 @@ impl Backend for Tar {
             e.context("tar could not make the backup; the previous backup is kept")
         };
         let (code, stderr) = exec
-            .status(&Call::new(&self.create_argv(spec, &archive)))
-            .map_err(failed)?;
+            .output(&Call::argv(self.create_argv(spec, &archive)))
+            .map(|o| (o.code, o.stderr))
+            .map_err(|e| failed(e.into()))?;
         // Exit 1 is tar's "file changed as we read it": a warning on a live system.
         let changed = changed_paths(&stderr);
         if code > 1 || (code == 1 && changed.is_empty()) {
@@ -127,7 +128,7 @@ impl Backend for Tar {
         argv.extend(METADATA.iter().map(|s| s.to_string()));
         argv.push(format!("--file={}", archive.display()));
         argv.push(format!("--directory={}", root.display()));
-        exec.run(&argv)
+        exec.run(&Call::argv(&argv))
             .context("tar could not restore the backup")?;
         Ok(())
     }

@@ -1,6 +1,6 @@
 //! Where backups live (`[backup] url`), and which places each method can use.
 
-use crate::Exec;
+use crate::{Call, Exec};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -216,7 +216,8 @@ impl Target {
     /// The command that mounts this target at `mnt` for `method` (with
     /// `options`, as in `mount -o`), and the directory below `mnt` that
     /// holds `host`'s backups; None when the method reaches the target by
-    /// itself. `dev` is a usb:// target's device.
+    /// itself. `dev` is a usb:// target's device. A CIFS `password=` option
+    /// goes to mount.cifs in its environment (`PASSWD`), never on argv.
     pub fn mount(
         &self,
         method: &str,
@@ -224,15 +225,23 @@ impl Target {
         host: &str,
         dev: &str,
         mnt: &Path,
-    ) -> Option<(Vec<String>, PathBuf)> {
+    ) -> Option<(Call, PathBuf)> {
         if !self.is_mounted(method) {
             return None;
         }
-        let mut opts: Vec<String> = options
-            .split(',')
-            .filter(|o| !o.is_empty())
-            .map(String::from)
-            .collect();
+        let mut password = None;
+        let mut opts: Vec<String> = Vec::new();
+        for o in options.split(',').filter(|o| !o.is_empty()) {
+            match o.split_once('=') {
+                Some((k, v))
+                    if matches!(self, Target::Cifs(_))
+                        && matches!(k.to_ascii_lowercase().as_str(), "password" | "pass") =>
+                {
+                    password = Some(v.to_string())
+                }
+                _ => opts.push(o.to_string()),
+            }
+        }
         let at = mnt.to_string_lossy().to_string();
         let (mut argv, source) = match self {
             Target::Usb { .. } => (vec!["mount".to_string()], dev.to_string()),
@@ -265,12 +274,16 @@ impl Target {
             argv.extend(["-o".to_string(), opts.join(",")]);
         }
         argv.extend([source, at]);
+        let mut call = Call::argv(&argv);
+        if let Some(p) = password {
+            call = call.env_secret("PASSWD", &p);
+        }
         let dir = match self {
             // ReaR's layout on a USB disk.
             Target::Usb { .. } => mnt.join("rear").join(host),
             _ => mnt.join(host),
         };
-        Some((argv, dir))
+        Some((call, dir))
     }
 
     /// Where backups go on this machine: a usb://, nfs://, cifs:// target
@@ -285,7 +298,7 @@ impl Target {
             .any(|l| l.split(' ').nth(1) == Some(MOUNT_POINT));
         let dev = match self {
             Target::Usb { label } if !mounted => exec
-                .run(&["blkid".into(), "-L".into(), label.clone()])
+                .run(&Call::argv(["blkid", "-L", label]))
                 .with_context(|| {
                     format!("no file system labelled {label} (format a disk with `mkfs.ext4 -L {label}`)")
                 })?
@@ -293,18 +306,18 @@ impl Target {
                 .to_string(),
             _ => String::new(),
         };
-        let Some((argv, dir)) = self.mount(method, options, host, &dev, mnt) else {
+        let Some((call, dir)) = self.mount(method, options, host, &dev, mnt) else {
             return Ok(self.clone());
         };
         if !mounted {
             // /dev/fuse appears with the module; nothing loads it on demand
             // in the rescue system.
-            if argv[0] == "sshfs" && !Path::new("/dev/fuse").exists() {
-                exec.run(&["modprobe".into(), "fuse".into()])
+            if call.program() == "sshfs" && !Path::new("/dev/fuse").exists() {
+                exec.run(&Call::argv(["modprobe", "fuse"]))
                     .context("load the fuse module for sshfs")?;
             }
             std::fs::create_dir_all(mnt).with_context(|| format!("create {MOUNT_POINT}"))?;
-            exec.run(&argv)
+            exec.run(&call)
                 .with_context(|| format!("mount the backup target at {MOUNT_POINT}"))?;
         }
         Ok(Target::File(dir))
@@ -368,7 +381,29 @@ mod tests {
         Target::parse(url)
             .unwrap()
             .mount(method, options, "web1", "/dev/sdb1", Path::new("/mnt/t"))
-            .map(|(argv, dir)| (argv.join(" "), dir))
+            .map(|(call, dir)| (call.argv_lossy().join(" "), dir))
+    }
+
+    #[test]
+    fn a_cifs_password_goes_to_the_environment_not_argv() {
+        let (call, _) = Target::parse("cifs://bk@nas/backup")
+            .unwrap()
+            .mount(
+                "tar",
+                "vers=3.0,password=s3cr,et",
+                "web1",
+                "",
+                Path::new("/mnt/t"),
+            )
+            .unwrap();
+        let line = call.argv_lossy().join(" ");
+        assert!(!line.contains("s3cr"), "{line}");
+        assert_eq!(
+            line,
+            "mount -t cifs -o vers=3.0,et,username=bk //nas/backup /mnt/t"
+        );
+        assert_eq!(call.env_value("PASSWD").unwrap(), "s3cr");
+        assert!(!call.line().contains("s3cr"));
     }
 
     #[test]

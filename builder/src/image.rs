@@ -11,8 +11,7 @@ use crate::kernel::{self, Kernel};
 use crate::layer::{self, Built, Entry, Kind, Layer, Params};
 use crate::manifest::{self, Manifest};
 use crate::recipe::{self, Recipe};
-use crate::run::Cmd;
-use crate::ui::Progress;
+use crate::Progress;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
 use rear_closure::elf::{Node, Resolver, Want};
@@ -39,6 +38,9 @@ pub struct Options {
     pub firmware_dir: PathBuf,
     pub epoch: u64,
     pub level: i32,
+    /// The saved layout on the host and where it goes in the image, so
+    /// `recover` needs no arguments; carried when the file exists.
+    pub layout: Option<(PathBuf, String)>,
 }
 
 pub struct Report {
@@ -317,7 +319,7 @@ fn base_layer(
     h: &Hasher,
     mut wants: Vec<Want>,
     dirs: &[PathBuf],
-    progress: &mut Progress,
+    progress: &mut dyn Progress,
 ) -> Result<Layer> {
     let exe = std::env::current_exe().context("find the rear-build binary")?;
     wants.push(Want {
@@ -428,7 +430,7 @@ fn modules_layer(
     tree: &ModuleTree,
     policy: &Policy,
     params: &Params,
-    progress: &mut Progress,
+    progress: &mut dyn Progress,
 ) -> Result<ModulesOut> {
     let loaded = match policy.kind {
         Some(PolicyKind::Loaded) => kmod::loaded_modules(Path::new("/sys/module"))?,
@@ -522,11 +524,14 @@ fn depmod(h: &Hasher, kernel: &Kernel, layer: &Layer, dest_root: &str) -> Result
                 .with_context(|| format!("stage {}", dest.display()))?;
         }
     }
-    Cmd::new("depmod")
-        .arg("-b")
-        .arg(scratch.path())
-        .arg(&kernel.version)
-        .run()
+    use rear_exec::Exec;
+    rear_exec::System
+        .run(
+            &rear_exec::Call::new("depmod")
+                .arg("-b")
+                .arg(scratch.path())
+                .arg(&kernel.version),
+        )
         .context("depmod (package kmod) could not index the chosen modules")?;
     let mut out = Vec::new();
     let mut names: Vec<String> = fs::read_dir(&tree)?
@@ -585,12 +590,8 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
     }
     let mut items = Vec::new();
     // The saved layout travels with the image, so `recover` needs no arguments.
-    let layout = Path::new(crate::layoutcmd::DEFAULT_LAYOUT);
-    if layout.is_file() {
-        items.push((
-            layout.to_path_buf(),
-            crate::layoutcmd::IMAGE_LAYOUT.to_string(),
-        ));
+    if let Some((host, dest)) = opts.layout.as_ref().filter(|(host, _)| host.is_file()) {
+        items.push((host.clone(), dest.clone()));
     }
     if sshd {
         items.push((keys.to_path_buf(), "/root/.ssh/authorized_keys".to_string()));
@@ -624,11 +625,11 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
 }
 
 /// Builds the image and writes the artefacts into `opts.output`.
-pub fn build(store: &Store, opts: &Options, progress: &mut Progress) -> Result<Report> {
+pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Result<Report> {
     progress.stage("choosing the kernel");
     let (kernel, note) = kernel::choose(&opts.kernel, Path::new("/"))?;
     if let Some(n) = note {
-        progress.println(&format!("rear-build: {n}"));
+        progress.note(&format!("rear-build: {n}"));
     }
     let mut recipes = Vec::new();
     if opts.default_recipes {

@@ -76,7 +76,8 @@ pub fn network_from_ip(addr_json: &str, route_json: &str, resolv_conf: &str) -> 
 }
 
 fn host_network() -> Network {
-    let ip = |args: &[&str]| crate::run::Cmd::new("ip").args(args).run();
+    use rear_exec::Exec;
+    let ip = |args: &[&str]| rear_exec::System.run(&rear_exec::Call::new("ip").args(args));
     let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     match (ip(&["-j", "addr", "show"]), ip(&["-j", "route", "show"])) {
         (Ok(a), Ok(r)) => network_from_ip(&a, &r, &resolv).unwrap_or_else(|e| {

@@ -524,5 +524,8 @@ pub fn under(root: &Path, rel: &str) -> PathBuf {
     root.join(rel.trim_start_matches('/'))
 }
 
+mod apply;
+pub use apply::apply;
+
 #[cfg(test)]
 mod tests;

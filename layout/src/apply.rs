@@ -6,6 +6,7 @@
 //! it stopped; the first failing step stops the run.
 
 use crate::plan::{Input, Plan, Step};
+use rear_exec::{Call, Exec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs;
@@ -30,12 +31,6 @@ pub enum ApplyError {
     },
     #[error("{0}")]
     Io(String),
-}
-
-/// Runs one command with optional standard input; the error text names the
-/// command, how it ended and its stderr.
-pub trait Exec {
-    fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<(), String>;
 }
 
 /// Which steps of which plan are done, kept in a file between runs.
@@ -251,12 +246,19 @@ pub fn apply(
             what: step.what.clone(),
             error,
         })?;
-        exec.run(&step.argv, input.as_deref())
-            .map_err(|error| ApplyError::Failed {
-                step: step.id.clone(),
-                what: step.what.clone(),
-                error,
-            })?;
+        let mut call = Call::argv(&step.argv);
+        if let Some(data) = input {
+            if matches!(step.input, Some(Input::Secret(_))) {
+                // Should the tool echo it, the log and the error mask it.
+                call = call.secret(&String::from_utf8_lossy(&data));
+            }
+            call = call.stdin(data);
+        }
+        exec.run(&call).map_err(|e| ApplyError::Failed {
+            step: step.id.clone(),
+            what: step.what.clone(),
+            error: e.to_string(),
+        })?;
         state.done.push(step.id.clone());
         save(&state)?;
         ran += 1;
@@ -267,7 +269,6 @@ pub fn apply(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::RefCell;
     use std::os::unix::fs::symlink;
 
     /// A fake /sys and /dev: vda (partition vda1), vdb, and dm-0 on vda1.
@@ -306,23 +307,14 @@ mod tests {
         (d, Resolver { sys }, dev)
     }
 
-    /// Each call: the command line and its standard input.
-    type Calls = RefCell<Vec<(Vec<String>, Option<Vec<u8>>)>>;
-
-    struct Record(Calls, Option<&'static str>);
-    impl Exec for Record {
-        fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> Result<(), String> {
-            self.0
-                .borrow_mut()
-                .push((argv.to_vec(), stdin.map(|s| s.to_vec())));
-            match self.1 {
-                Some(fail) if argv[0] == fail => Err(format!(
-                    "`{}` failed (exit status: 1): boom",
-                    argv.join(" ")
-                )),
-                _ => Ok(()),
-            }
-        }
+    /// Records every call; the program named `fail` fails.
+    fn record(fail: Option<&'static str>) -> rear_exec::Fake {
+        rear_exec::Fake::answering(move |c| {
+            Ok(match fail {
+                Some(f) if c.program() == f => rear_exec::Output::fail(1, "boom"),
+                _ => rear_exec::Output::default(),
+            })
+        })
     }
 
     fn step(id: &str, writes: &[&str]) -> Step {
@@ -384,14 +376,14 @@ mod tests {
             steps: vec![step("mkfs", &[&format!("{dev}/mapper/cr")])],
             ..Default::default()
         };
-        let rec = Record(RefCell::new(vec![]), None);
+        let rec = record(None);
         let err = apply(&plan, &rec, &r, &d.path().join("state"), &mut |_| {}).unwrap_err();
         assert!(matches!(err, ApplyError::Outside { .. }), "{err}");
         assert!(
             err.to_string().contains("/dev/vda, which is not a target"),
             "{err}"
         );
-        assert!(rec.0.borrow().is_empty(), "nothing ran");
+        assert!(rec.calls().is_empty(), "nothing ran");
     }
 
     #[test]
@@ -405,9 +397,9 @@ mod tests {
             steps: vec![create, step("pvcreate", &[&md])],
             ..Default::default()
         };
-        let rec = Record(RefCell::new(vec![]), None);
+        let rec = record(None);
         apply(&plan, &rec, &r, &d.path().join("state"), &mut |_| {}).unwrap();
-        assert_eq!(rec.0.borrow().len(), 2);
+        assert_eq!(rec.calls().len(), 2);
         let plan = Plan {
             targets: [format!("{dev}/vdb")].into(),
             steps: vec![step("pvcreate", &[&md])],
@@ -431,25 +423,29 @@ mod tests {
             ..Default::default()
         };
         let state = d.path().join("state.json");
-        let rec = Record(RefCell::new(vec![]), Some("two"));
+        let rec = record(Some("two"));
         let err = apply(&plan, &rec, &r, &state, &mut |_| {}).unwrap_err();
         assert!(
             err.to_string()
                 .contains("step two (do two) failed: `two` failed (exit status: 1): boom"),
             "{err}"
         );
-        assert_eq!(rec.0.borrow().len(), 2, "three never ran");
-        let rec = Record(RefCell::new(vec![]), None);
+        assert_eq!(rec.calls().len(), 2, "three never ran");
+        let rec = record(None);
         let mut lines = Vec::new();
         let ran = apply(&plan, &rec, &r, &state, &mut |l| lines.push(l.to_string())).unwrap();
         assert_eq!(ran, 2);
-        let argv0: Vec<String> = rec.0.borrow().iter().map(|c| c.0[0].clone()).collect();
+        let argv0: Vec<String> = rec
+            .calls()
+            .iter()
+            .map(|c| c.argv_lossy()[0].clone())
+            .collect();
         assert_eq!(argv0, ["two", "three"]);
         assert!(lines[0].contains("done already: do one"));
         // Another plan does not reuse this state.
         let mut other = plan.clone();
         other.steps[0].argv.push("x".into());
-        let rec = Record(RefCell::new(vec![]), None);
+        let rec = record(None);
         assert_eq!(apply(&other, &rec, &r, &state, &mut |_| {}).unwrap(), 3);
     }
 
@@ -477,9 +473,9 @@ mod tests {
             steps: vec![s],
             ..Default::default()
         };
-        let rec = Record(RefCell::new(vec![]), None);
+        let rec = record(None);
         apply(&plan, &rec, &r, &d.path().join("st"), &mut |_| {}).unwrap();
-        assert_eq!(rec.0.borrow()[0].1.as_deref(), Some(&b"caf\xe9\n"[..]));
+        assert_eq!(rec.calls()[0].input(), Some(&b"caf\xe9\n"[..]));
     }
 
     #[test]
@@ -495,16 +491,13 @@ mod tests {
             steps: vec![s],
             ..Default::default()
         };
-        let rec = Record(RefCell::new(vec![]), None);
+        let rec = record(None);
         let mut lines = Vec::new();
         apply(&plan, &rec, &r, &d.path().join("st"), &mut |l| {
             lines.push(l.to_string())
         })
         .unwrap();
-        assert_eq!(
-            rec.0.borrow()[0].1.as_deref(),
-            Some(&b"s3cret phrase\n"[..])
-        );
+        assert_eq!(rec.calls()[0].input(), Some(&b"s3cret phrase\n"[..]));
         assert!(lines.iter().all(|l| !l.contains("s3cret")));
         fs::write(&pass, "").unwrap();
         let err = apply(&plan, &rec, &r, &d.path().join("st2"), &mut |_| {}).unwrap_err();

@@ -1,6 +1,6 @@
 //! Capture: the storage layout of the running system, as a [`Layout`].
 //!
-//! Everything comes through a [`Source`]: [`System`] runs the real
+//! Everything comes through a [`Source`]: [`Host`] runs the real
 //! commands, [`FixtureSource`] replays outputs recorded in the rescue
 //! system (layout/tests/fixtures/capture/). Capture works without udev
 //! (as in the rescue system): device relations come from `lsblk`'s tree
@@ -52,6 +52,7 @@ pub mod parse;
 
 use crate::model::*;
 use parse::*;
+use rear_exec::{Call, Exec};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -73,39 +74,50 @@ pub trait Source {
     fn read(&self, path: &str) -> Result<String, String>;
 }
 
-/// The running system: commands run with stdin from /dev/null and
-/// `LC_ALL=C`; a failure's message is `exit N: <stderr>`.
-pub struct System;
+/// The running system: commands run through `exec` (so each is logged)
+/// with `LC_ALL=C`, stdin from /dev/null; files are read below `root`
+/// (`/`, or a recorded fixture's `files/`). A failure's message is
+/// `exit N: <stderr>`.
+pub struct Host<'a> {
+    pub exec: &'a dyn Exec,
+    pub root: PathBuf,
+}
 
-impl Source for System {
+impl<'a> Host<'a> {
+    /// This machine, its commands run through `exec`.
+    pub fn new(exec: &'a dyn Exec) -> Host<'a> {
+        Host {
+            exec,
+            root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// Capture only reads: LVM's report commands would otherwise write
+/// /etc/lvm/backup and archive when they find them stale.
+const LVM_READ_ONLY: [&str; 2] = ["--config", "backup/backup=0 backup/archive=0"];
+
+impl Source for Host<'_> {
     fn run(&self, argv: &[&str]) -> Result<String, String> {
         let (prog, args) = argv.split_first().ok_or("empty command")?;
-        let mut cmd = std::process::Command::new(prog);
+        let mut call = Call::new(prog);
         if matches!(*prog, "pvs" | "vgs" | "lvs") {
-            // Capture only reads: LVM's report commands would otherwise
-            // write /etc/lvm/backup and archive when they find them stale.
-            cmd.args(["--config", "backup/backup=0 backup/archive=0"]);
+            call = call.args(LVM_READ_ONLY);
         }
-        let out = cmd
+        let call = call
             .args(args)
             .env("LC_ALL", "C")
-            .env("LVM_SUPPRESS_FD_WARNINGS", "1")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| format!("{prog}: {e}"))?;
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+            .env("LVM_SUPPRESS_FD_WARNINGS", "1");
+        let out = self.exec.output(&call).map_err(|e| e.to_string())?;
+        if out.success() {
+            Ok(out.stdout)
         } else {
-            Err(format!(
-                "exit {}: {}",
-                out.status.code().unwrap_or(-1),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ))
+            Err(format!("exit {}: {}", out.code, out.stderr.trim()))
         }
     }
 
     fn read(&self, path: &str) -> Result<String, String> {
-        std::fs::read(path)
+        std::fs::read(self.root.join(path.trim_start_matches('/')))
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map_err(|e| e.to_string())
     }
@@ -118,7 +130,7 @@ impl Source for System {
 /// Calls with nothing recorded fail and are remembered ([`Self::missing`]).
 pub struct FixtureSource {
     dir: PathBuf,
-    missing: std::cell::RefCell<Vec<String>>,
+    missing: std::sync::Mutex<Vec<String>>,
 }
 
 impl FixtureSource {
@@ -136,11 +148,41 @@ impl FixtureSource {
 
     /// Commands and files asked for but not recorded, in call order.
     pub fn missing(&self) -> Vec<String> {
-        self.missing.borrow().clone()
+        self.missing.lock().expect("not poisoned").clone()
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+}
+
+impl FixtureSource {
+    /// Answers a call as the recorded system would (for a [`rear_exec::Fake`]
+    /// under [`Host`], whose files are this fixture's `files/`): capture's
+    /// fixed LVM options are not part of a command's recorded name.
+    pub fn answer(&self, c: &Call) -> std::io::Result<rear_exec::Output> {
+        let argv = c.argv_lossy();
+        let mut argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        if argv.get(1..3) == Some(&LVM_READ_ONLY[..]) {
+            argv.drain(1..3);
+        }
+        Ok(match self.run(&argv) {
+            Ok(out) => rear_exec::Output::ok(out),
+            Err(msg) => {
+                let code = msg
+                    .strip_prefix("exit ")
+                    .and_then(|r| r.split(':').next())
+                    .and_then(|n| n.trim().parse().ok())
+                    .unwrap_or(1);
+                let stderr = msg.split_once(": ").map_or("", |(_, e)| e);
+                rear_exec::Output::fail(code, stderr)
+            }
+        })
+    }
+
+    /// The recorded files, as [`Host::root`].
+    pub fn files(&self) -> PathBuf {
+        self.dir.join("files")
     }
 }
 
@@ -154,7 +196,10 @@ impl Source for FixtureSource {
         match std::fs::read(&base) {
             Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
             Err(_) => {
-                self.missing.borrow_mut().push(argv.join(" "));
+                self.missing
+                    .lock()
+                    .expect("not poisoned")
+                    .push(argv.join(" "));
                 Err(format!("{}: not recorded", argv.join(" ")))
             }
         }

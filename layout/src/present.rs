@@ -1,6 +1,7 @@
 //! The disks on the machine being recovered, as the planner needs them:
 //! size, identity, what is on them now, and whether they are in use.
 
+use crate::capture::parse::parse_mountinfo;
 use crate::plan::PresentDisk;
 use std::collections::BTreeMap;
 use std::fs;
@@ -20,16 +21,17 @@ fn read(p: &Path) -> Option<String> {
         .filter(|s| !s.is_empty())
 }
 
-/// `major:minor` → mount points, from /proc/self/mountinfo.
+/// `major:minor` → mount points, from /proc/self/mountinfo (read as
+/// capture reads it: a mount point's `\040` is a space).
 pub fn mounted(mountinfo: &str) -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for line in mountinfo.lines() {
-        let f: Vec<&str> = line.split(' ').collect();
-        if f.len() > 4 {
-            out.entry(f[2].to_string())
-                .or_default()
-                .push(f[4].to_string());
-        }
+    // Line by line: a line capture cannot read must not hide the others.
+    for m in mountinfo
+        .lines()
+        .filter_map(|l| parse_mountinfo(l).ok())
+        .flatten()
+    {
+        out.entry(m.maj_min).or_default().push(m.mountpoint);
     }
     out
 }
@@ -183,5 +185,14 @@ mod tests {
             b.in_use.as_deref(),
             Some("/dev/vdb1 is mounted at /media/backup")
         );
+    }
+
+    #[test]
+    fn mount_points_are_unescaped_and_a_bad_line_hides_no_other() {
+        let m = mounted(
+            "garbage\n30 1 254:17 / /media/back\\040up rw - ext4 /dev/vdb1 rw\n31 1 254:1 / / rw - ext4 /dev/vda1 rw\n",
+        );
+        assert_eq!(m["254:17"], ["/media/back up"]);
+        assert_eq!(m["254:1"], ["/"]);
     }
 }

@@ -3,13 +3,12 @@
 // Each test file uses its own part of this module.
 #![allow(dead_code)]
 
-use anyhow::{bail, Result};
 use rear_backup::{restore_and_verify, Backend, Call, Exec, Spec};
 use std::fs;
-use std::io::Write;
+
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 /// Runs the real tools, with `env` added to every call (to keep a tool's
 /// caches and security records in the test's own directory).
@@ -18,60 +17,17 @@ pub struct Real {
     pub env: Vec<(String, String)>,
 }
 
-impl Real {
-    fn output(&self, c: &Call) -> Result<std::process::Output> {
-        let mut cmd = Command::new(&c.argv[0]);
-        cmd.args(&c.argv[1..]);
-        for k in &c.unset {
-            cmd.env_remove(k);
-        }
-        cmd.envs(self.env.iter().cloned())
-            .envs(c.env.iter().cloned());
-        if let Some(d) = &c.dir {
-            cmd.current_dir(d);
-        }
-        cmd.stdin(if c.stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let mut child = cmd.spawn()?;
-        let feeder = c.stdin.clone().map(|data| {
-            let mut pipe = child.stdin.take().unwrap();
-            std::thread::spawn(move || {
-                let _ = pipe.write_all(&data);
-            })
-        });
-        let out = child.wait_with_output()?;
-        if let Some(f) = feeder {
-            let _ = f.join();
-        }
-        Ok(out)
-    }
-}
-
 impl Exec for Real {
-    fn call(&self, c: &Call) -> Result<String> {
-        let out = self.output(c)?;
-        if !out.status.success() {
-            bail!(
-                "`{}` failed ({}): {}",
-                c.argv.join(" "),
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-            );
+    fn execute(&self, c: &Call) -> std::io::Result<rear_exec::Output> {
+        let mut c = c.clone();
+        // The call's own variables win, as they were set after these.
+        let own: Vec<_> = c.env_vars().to_vec();
+        for (k, v) in &self.env {
+            if !own.iter().any(|(n, _)| n == k.as_str()) {
+                c = c.env(k, v);
+            }
         }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    }
-
-    fn status(&self, c: &Call) -> Result<(i32, String)> {
-        let out = self.output(c)?;
-        Ok((
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        ))
+        rear_exec::System.execute(&c)
     }
 }
 
@@ -225,21 +181,16 @@ struct Vanish<'a> {
 impl Vanish<'_> {
     fn vanish(&self, c: &Call) {
         let name = self.path.file_name().unwrap().to_string_lossy();
-        if c.argv.iter().any(|a| a.ends_with(name.as_ref())) && self.path.exists() {
+        if c.argv_lossy().iter().any(|a| a.ends_with(name.as_ref())) && self.path.exists() {
             fs::remove_dir_all(&self.path).unwrap();
         }
     }
 }
 
 impl Exec for Vanish<'_> {
-    fn call(&self, c: &Call) -> Result<String> {
+    fn execute(&self, c: &Call) -> std::io::Result<rear_exec::Output> {
         self.vanish(c);
-        self.inner.call(c)
-    }
-
-    fn status(&self, c: &Call) -> Result<(i32, String)> {
-        self.vanish(c);
-        self.inner.status(c)
+        self.inner.execute(c)
     }
 }
 
@@ -285,29 +236,23 @@ struct Change<'a> {
     inner: &'a dyn Exec,
     root: PathBuf,
     path: PathBuf,
-    done: std::cell::Cell<bool>,
+    done: std::sync::atomic::AtomicBool,
 }
 
 impl Change<'_> {
     fn after(&self, c: &Call) {
         let root = self.root.to_string_lossy();
-        let reads = c.dir.as_deref() == Some(self.root.as_path())
-            || c.argv.iter().any(|a| a.contains(root.as_ref()));
-        if reads && !self.done.replace(true) {
+        let reads = c.working_dir() == Some(self.root.as_path())
+            || c.argv_lossy().iter().any(|a| a.contains(root.as_ref()));
+        if reads && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             fs::write(&self.path, "written while the backup ran").unwrap();
         }
     }
 }
 
 impl Exec for Change<'_> {
-    fn call(&self, c: &Call) -> Result<String> {
-        let r = self.inner.call(c);
-        self.after(c);
-        r
-    }
-
-    fn status(&self, c: &Call) -> Result<(i32, String)> {
-        let r = self.inner.status(c);
+    fn execute(&self, c: &Call) -> std::io::Result<rear_exec::Output> {
+        let r = self.inner.execute(c);
         self.after(c);
         r
     }
@@ -328,7 +273,11 @@ pub fn changed_during_backup_is_restored_unverified(b: &dyn Backend, exec: &dyn 
     };
     b.backup(&spec(&src), &change)
         .unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
-    assert!(change.done.get(), "{}: no call read the source", b.name());
+    assert!(
+        change.done.load(std::sync::atomic::Ordering::SeqCst),
+        "{}: no call read the source",
+        b.name()
+    );
     let found = b.latest(exec).unwrap();
     let paths: Vec<&str> = found.sums.iter().map(|e| e.path.as_str()).collect();
     assert!(paths.contains(&"etc/steady"), "{}: {paths:?}", b.name());

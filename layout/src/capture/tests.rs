@@ -158,18 +158,39 @@ fn fixture_names_and_failures() {
 
 #[test]
 fn system_source_runs_and_reads() {
-    assert_eq!(System.run(&["echo", "a", "b"]).unwrap(), "a b\n");
-    let e = System
+    let system = Host::new(&rear_exec::System);
+    assert_eq!(system.run(&["echo", "a", "b"]).unwrap(), "a b\n");
+    let e = system
         .run(&["sh", "-c", "echo oops >&2; exit 3"])
         .unwrap_err();
     assert_eq!(e, "exit 3: oops");
-    assert!(System.run(&["/nonexistent/program"]).is_err());
-    assert!(System.run(&[]).is_err());
+    assert!(system.run(&["/nonexistent/program"]).is_err());
+    assert!(system.run(&[]).is_err());
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("x");
     std::fs::write(&f, "42\n").unwrap();
-    assert_eq!(System.read(f.to_str().unwrap()).unwrap(), "42\n");
-    assert!(System.read("/nonexistent/file").is_err());
+    assert_eq!(system.read(f.to_str().unwrap()).unwrap(), "42\n");
+    assert!(system.read("/nonexistent/file").is_err());
+}
+
+#[test]
+fn a_host_with_a_fake_replays_a_fixture_and_logs_the_lvm_options() {
+    let fixture = FixtureSource::new(fixture_dir("raid1-lvm-thin"));
+    let files = fixture.files();
+    let fake = rear_exec::Fake::answering(move |c| fixture.answer(c));
+    let host = Host {
+        exec: &fake,
+        root: files,
+    };
+    let l = capture(&host, &Options::default()).unwrap();
+    assert_eq!(l, capture_of("raid1-lvm-thin", &Options::default()));
+    let pvs = fake
+        .calls()
+        .into_iter()
+        .find(|c| c.program() == "pvs")
+        .expect("pvs ran");
+    assert_eq!(pvs.argv_lossy()[1..3], LVM_READ_ONLY);
+    assert_eq!(pvs.env_value("LC_ALL").unwrap(), "C");
 }
 
 // ------------------------------------------------------------ parsers

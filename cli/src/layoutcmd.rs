@@ -1,12 +1,12 @@
 //! The storage-layout commands: savelayout, checklayout, layout show,
 //! layout import-rear, and recover --layout-only.
 
-use crate::run::Cmd;
 use crate::say;
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use rear_layout::apply::{self, Exec, Resolver};
-use rear_layout::capture::{self, System};
+use rear_exec::{Call, Exec, System};
+use rear_layout::apply::{self, Resolver};
+use rear_layout::capture::{self, Source};
 use rear_layout::plan::{self, Resize};
 use rear_layout::{compare, present, show, Layout};
 use std::collections::BTreeMap;
@@ -56,8 +56,8 @@ impl CaptureArgs {
     }
 }
 
-fn capture_now(args: &CaptureArgs) -> Result<Layout> {
-    capture::capture(&System, &args.options()).context("capture the storage layout")
+fn capture_now(src: &dyn Source, args: &CaptureArgs) -> Result<Layout> {
+    capture::capture(src, &args.options()).context("capture the storage layout")
 }
 
 pub fn load(path: &Path) -> Result<Layout> {
@@ -74,8 +74,9 @@ fn write(path: &Path, layout: &Layout) -> Result<()> {
     Ok(())
 }
 
-pub fn savelayout(output: &Path, args: &CaptureArgs) -> Result<i32> {
-    let layout = capture_now(args)?;
+/// Captures the layout of the system `src` describes into `output`.
+pub fn savelayout(src: &dyn Source, output: &Path, args: &CaptureArgs) -> Result<i32> {
+    let layout = capture_now(src, args)?;
     write(output, &layout)?;
     print!("{}", show::tree(&layout));
     for n in &layout.notes {
@@ -86,9 +87,9 @@ pub fn savelayout(output: &Path, args: &CaptureArgs) -> Result<i32> {
 }
 
 /// 0: unchanged; 1: changed (differences printed). Errors become 2 in main.
-pub fn checklayout(saved: &Path, args: &CaptureArgs) -> Result<i32> {
+pub fn checklayout(src: &dyn Source, saved: &Path, args: &CaptureArgs) -> Result<i32> {
     let old = load(saved)?;
-    let now = capture_now(args)?;
+    let now = capture_now(src, args)?;
     let d = compare::diff(&old, &now, &compare::Options::default());
     if d.is_empty() {
         println!("layout unchanged since {}", saved.display());
@@ -164,23 +165,10 @@ pub struct RecoverArgs {
     pub simulate: bool,
 }
 
-struct Runner;
-
-impl Exec for Runner {
-    fn run(&self, argv: &[String], stdin: Option<&[u8]>) -> std::result::Result<(), String> {
-        let mut c = Cmd::new(&argv[0]).args(&argv[1..]);
-        if let Some(data) = stdin {
-            c = c.stdin(data.to_vec());
-        }
-        c.run().map(|_| ()).map_err(|e| format!("{e:#}"))
-    }
-}
-
 fn present_disks() -> Vec<plan::PresentDisk> {
     let blkid = |dev: &str| {
-        Cmd::new("blkid")
-            .args(["-p", "-o", "export", dev])
-            .run()
+        System
+            .run(&Call::new("blkid").args(["-p", "-o", "export", dev]))
             .unwrap_or_default()
     };
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -281,7 +269,7 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
     if a.restart {
         let _ = std::fs::remove_file(state);
     }
-    let ran = apply::apply(&p, &Runner, &Resolver::default(), state, &mut |l| {
+    let ran = apply::apply(&p, &System, &Resolver::default(), state, &mut |l| {
         say!("{l}")
     })?;
     say!(

@@ -93,6 +93,15 @@ fn tick(device: &Path) -> Duration {
     }
 }
 
+impl rear_builder::Progress for Progress {
+    fn stage(&mut self, what: &str) {
+        Progress::stage(self, what)
+    }
+    fn note(&mut self, line: &str) {
+        self.println(line)
+    }
+}
+
 impl Default for Progress {
     fn default() -> Self {
         Progress::new()
@@ -206,7 +215,7 @@ pub fn log_to_file(path: &Path) {
                 f,
                 "# rear-build {} log, started at unix time {now}\n# {}",
                 env!("CARGO_PKG_VERSION"),
-                crate::run::shell_quote_argv(&argv)
+                rear_exec::quote_argv(&argv)
             );
             if let Ok(mut g) = l.file.lock() {
                 *g = Some((path.to_path_buf(), f));

@@ -2,13 +2,15 @@
 
 use crate::backupcmd;
 use crate::config;
-use crate::image::{self, Options};
 use crate::layoutcmd;
-use crate::manifest::Manifest;
 use crate::ui::{self, Progress};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use rear_builder::image::{self, Options};
+use rear_builder::manifest::Manifest;
 use rear_closure::modules::{Policy, PolicyKind};
+use rear_exec::System;
+use rear_layout::capture::Host;
 use rear_store::Store;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -264,7 +266,7 @@ fn run(cli: Cli) -> Result<i32> {
         let log = cli.log.clone().unwrap_or_else(|| {
             PathBuf::from(format!(
                 "/var/log/rear-build/rear-build-{}.log",
-                crate::rescue::host_name()
+                rear_builder::rescue::host_name()
             ))
         });
         if log.as_os_str() != "none" {
@@ -283,7 +285,11 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Mkbackup(a) => {
             let capture = capture_args(&cfg, &layoutcmd::CaptureArgs::default());
-            layoutcmd::savelayout(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT), &capture)?;
+            layoutcmd::savelayout(
+                &Host::new(&System),
+                std::path::Path::new(layoutcmd::DEFAULT_LAYOUT),
+                &capture,
+            )?;
             let image = image_cmd(&store, &cfg, &files, a)?;
             let code = backupcmd::mkbackuponly(
                 &cfg.backup,
@@ -295,10 +301,10 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
         Command::Savelayout { output, capture } => {
-            layoutcmd::savelayout(&output, &capture_args(&cfg, &capture))
+            layoutcmd::savelayout(&Host::new(&System), &output, &capture_args(&cfg, &capture))
         }
         Command::Checklayout { layout, capture } => {
-            layoutcmd::checklayout(&layout, &capture_args(&cfg, &capture))
+            layoutcmd::checklayout(&Host::new(&System), &layout, &capture_args(&cfg, &capture))
         }
         Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
         Command::Layout(LayoutCommand::ImportRear { input, output }) => {
@@ -364,7 +370,7 @@ fn image_cmd(
             .map_err(|e| anyhow::anyhow!("image.modules: {e}"))?,
     };
     let opts = Options {
-        kernel: crate::kernel::Choice {
+        kernel: rear_builder::kernel::Choice {
             version: a.kernel_version,
             image: a.kernel,
             modules_dir: a.modules_dir,
@@ -390,6 +396,10 @@ fn image_cmd(
         firmware_dir: a.firmware_dir.unwrap_or_else(|| c.firmware_dir.clone()),
         epoch: epoch()?,
         level: a.compress_level.unwrap_or(c.compress_level),
+        layout: Some((
+            PathBuf::from(layoutcmd::DEFAULT_LAYOUT),
+            layoutcmd::IMAGE_LAYOUT.to_string(),
+        )),
     };
     let store = Store::open(store)?;
     let mut progress = Progress::new();
@@ -432,14 +442,17 @@ fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
     }
     print!("{}", cfg.to_toml());
     println!("\n# system");
-    println!("# hostname: {}", crate::rescue::host_name());
+    println!("# hostname: {}", rear_builder::rescue::host_name());
     let firmware = if std::path::Path::new("/sys/firmware/efi").exists() {
         "uefi"
     } else {
         "bios"
     };
     println!("# firmware: {firmware}");
-    match crate::kernel::choose(&crate::kernel::Choice::default(), std::path::Path::new("/")) {
+    match rear_builder::kernel::choose(
+        &rear_builder::kernel::Choice::default(),
+        std::path::Path::new("/"),
+    ) {
         Ok((k, note)) => {
             println!("# kernel: {} ({})", k.version, k.image.display());
             if let Some(n) = note {

@@ -68,7 +68,8 @@ fn restore_and_finalize(
     let tree = rear_finalize::Dir(root.to_path_buf());
     let plan = rear_finalize::plan(&r.layout, &r.renames, &tree, &opts)
         .context("recovery failed at step \"plan the finalization\"")?;
-    crate::finalize::run(&plan, root).context("recovery failed while finalizing")?;
+    rear_finalize::apply(&plan, root, &rear_exec::System, &mut |l| say!("{l}"))
+        .context("recovery failed while finalizing")?;
     Ok(())
 }
 
@@ -81,7 +82,7 @@ fn save_log(root: &Path) {
         return; // nothing restored there to keep it
     }
     let dir = root.join("var/log/rear-build");
-    let dst = dir.join(format!("recover-{}.log", crate::rescue::host_name()));
+    let dst = dir.join(format!("recover-{}.log", rear_builder::rescue::host_name()));
     log::logger().flush();
     match std::fs::create_dir_all(&dir).and_then(|_| std::fs::copy(&log, &dst)) {
         Ok(_) => say!("log copied to {}", dst.display()),

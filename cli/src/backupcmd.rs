@@ -2,45 +2,14 @@
 //! the backup method and target from the configuration's `[backup]`.
 
 use crate::config::{Backup, External};
-use crate::run::Cmd;
 use crate::say;
 use anyhow::{bail, Context, Result};
 use rear_backup::secret::Passphrase;
 use rear_backup::{borg, restic};
-use rear_backup::{restore_and_verify, Backend, Call, Exec, Spec, Target};
+use rear_backup::{restore_and_verify, Backend, Spec, Target};
+use rear_exec::{Call, Exec, System};
 use rear_layout::Layout;
 use std::path::{Path, PathBuf};
-
-struct Runner;
-
-impl Runner {
-    fn cmd(c: &Call) -> Cmd {
-        let mut cmd = Cmd::new(&c.argv[0]).args(&c.argv[1..]);
-        for (k, v) in &c.env {
-            cmd = cmd.env(k, v);
-        }
-        for k in &c.unset {
-            cmd = cmd.env_remove(k);
-        }
-        if let Some(d) = &c.dir {
-            cmd = cmd.current_dir(d);
-        }
-        if let Some(data) = &c.stdin {
-            cmd = cmd.stdin(data.clone());
-        }
-        cmd
-    }
-}
-
-impl Exec for Runner {
-    fn call(&self, c: &Call) -> Result<String> {
-        Runner::cmd(c).run()
-    }
-    fn status(&self, c: &Call) -> Result<(i32, String)> {
-        let (code, _, stderr) = Runner::cmd(c).output()?;
-        Ok((code, stderr))
-    }
-}
 
 /// The passphrase of a borg or restic repository: the configured file,
 /// else the tool's own variables in the environment.
@@ -55,7 +24,7 @@ fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
     if cfg.method == "none" {
         bail!("backup.method is \"none\": there is no backup to make or restore");
     }
-    let host = crate::rescue::host_name();
+    let host = rear_builder::rescue::host_name();
     let target = Target::parse_for(&cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
     // Asked before mounting anything: a missing passphrase is the first thing to hear of.
@@ -64,7 +33,7 @@ fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
         "restic" => Some(passphrase(cfg, "restic", restic::PASS_VARS)?),
         _ => None,
     };
-    let place = target.open(&Runner, &host, &cfg.method, &cfg.mount_options)?;
+    let place = target.open(&System, &host, &cfg.method, &cfg.mount_options)?;
     // A repository on a mounted disk or share gets its own directory beside
     // the tar and rsync backups of the same host.
     let repo = match &place {
@@ -106,7 +75,7 @@ pub fn medium_disk(cfg: &Backup) -> Option<String> {
     let Ok(Target::Usb { label }) = Target::parse(&cfg.url) else {
         return None;
     };
-    let dev = Cmd::new("blkid").args(["-L", &label]).run().ok()?;
+    let dev = System.run(&Call::new("blkid").args(["-L", &label])).ok()?;
     let name = Path::new(dev.trim()).file_name()?.to_str()?.to_string();
     let sys = std::fs::canonicalize(format!("/sys/class/block/{name}")).ok()?;
     // A partition's sysfs directory sits inside its disk's.
@@ -126,9 +95,9 @@ pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
     }
     let target = Target::parse_for(&cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
-    let host = crate::rescue::host_name();
+    let host = rear_builder::rescue::host_name();
     Ok(
-        match target.open(&Runner, &host, &cfg.method, &cfg.mount_options)? {
+        match target.open(&System, &host, &cfg.method, &cfg.mount_options)? {
             Target::File(d) => Some(d),
             _ => None,
         },
@@ -168,7 +137,7 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
     let t = std::time::Instant::now();
     let mut progress = crate::ui::Progress::new();
     progress.stage(&format!("{} backup to {}", b.name(), cfg.url));
-    let made = b.backup(&spec, &Runner);
+    let made = b.backup(&spec, &System);
     progress.finish();
     let made = made?;
     say!(
@@ -262,7 +231,7 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
         b.name(),
         cfg.url
     ));
-    let found = restore_and_verify(b.as_ref(), root, &Runner);
+    let found = restore_and_verify(b.as_ref(), root, &System);
     progress.finish();
     let found = found.with_context(|| {
         format!(
@@ -284,12 +253,9 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
 }
 
 /// `cmd` with `{root}` replaced, run with `REAR_BUILD_ROOT` set.
-fn external_cmd(cmd: &[String], root: &Path) -> Cmd {
+fn external_cmd(cmd: &[String], root: &Path) -> Call {
     let r = root.to_string_lossy();
-    let argv: Vec<String> = cmd.iter().map(|a| a.replace("{root}", &r)).collect();
-    Cmd::new(&argv[0])
-        .args(&argv[1..])
-        .env("REAR_BUILD_ROOT", r.as_ref())
+    Call::argv(cmd.iter().map(|a| a.replace("{root}", &r))).env("REAR_BUILD_ROOT", r.as_ref())
 }
 
 fn external_backup(ext: &External) -> Result<i32> {
@@ -298,8 +264,8 @@ fn external_backup(ext: &External) -> Result<i32> {
         return Ok(0);
     }
     let t = std::time::Instant::now();
-    external_cmd(&ext.backup, Path::new("/"))
-        .run()
+    System
+        .run(&external_cmd(&ext.backup, Path::new("/")))
         .context("the external backup client failed")?;
     say!(
         "external backup client finished in {:.1} s",
@@ -338,8 +304,8 @@ fn external_restore(ext: &External, root: &Path) -> Result<i32> {
             );
         }
     } else {
-        external_cmd(&ext.restore, root)
-            .run()
+        System
+            .run(&external_cmd(&ext.restore, root))
             .context("the external backup client could not restore")?;
     }
     let restored = std::fs::read_dir(root)
