@@ -203,6 +203,12 @@ pub fn log_to_file(path: &Path) {
             .truncate(true)
             .mode(0o600)
             .open(path)
+            // `mode` applies only to a new file: an old log may be 0644.
+            .and_then(|f| {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                Ok(f)
+            })
     };
     match open() {
         Ok(mut f) => {
@@ -215,7 +221,7 @@ pub fn log_to_file(path: &Path) {
                 f,
                 "# rear-build {} log, started at unix time {now}\n# {}",
                 env!("CARGO_PKG_VERSION"),
-                rear_exec::quote_argv(&argv)
+                rear_exec::redact(&rear_exec::quote_argv(&argv), &[])
             );
             if let Ok(mut g) = l.file.lock() {
                 *g = Some((path.to_path_buf(), f));

@@ -1,0 +1,131 @@
+//! Secrets never reach the run log, an error message or a process's argv:
+//! a CIFS `password=` mount option and a LUKS passphrase, each through the
+//! code that really handles it, with a tool that fails and prints them.
+
+use rear_build::ui;
+use rear_exec::{Fake, Output};
+use rear_layout::plan::{Input, Plan, Step};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+const CIFS_CANARY: &str = "cifs-canary-7f3a";
+const LUKS_CANARY: &str = "luks-canary-91bd";
+
+/// Every process's argv now, as /proc shows it to every user.
+fn argvs() -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(b) = std::fs::read(e.path().join("cmdline")) {
+            out.push(String::from_utf8_lossy(&b).replace('\0', " "));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    ui::init_log(0, false, false);
+    ui::log_to_file(&log);
+
+    // The CIFS target: mount fails and prints all it was given.
+    let fake = Fake::answering(|c| {
+        let pass = c
+            .env_value("PASSWD")
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Output::fail(
+            32,
+            format!(
+                "mount error(13): {} PASSWD={pass}",
+                c.argv_lossy().join(" ")
+            ),
+        ))
+    });
+    let target = rear_backup::Target::parse("cifs://bk@nas/backup").unwrap();
+    let err = target
+        .open(
+            &fake,
+            "web1",
+            "tar",
+            &format!("vers=3.0,password={CIFS_CANARY}"),
+        )
+        .unwrap_err();
+    let err = format!("{err:#}");
+    assert!(err.contains("mount error(13)"), "{err}");
+    assert!(!err.contains(CIFS_CANARY), "in the error: {err}");
+    let mount = &fake.calls()[0];
+    assert!(
+        !mount.argv_lossy().join(" ").contains(CIFS_CANARY),
+        "on argv: {:?}",
+        mount.argv_lossy()
+    );
+
+    // A LUKS passphrase from its file: the step's tool echoes its input on
+    // stderr and fails, while /proc is watched for it on any argv.
+    let pass = dir.path().join("luks-pass");
+    std::fs::write(&pass, format!("{LUKS_CANARY}\n")).unwrap();
+    let plan = Plan {
+        steps: vec![Step {
+            id: "luks".into(),
+            what: "format LUKS".into(),
+            argv: ["sh", "-c", "cat >&2; sleep 1; exit 1"]
+                .map(String::from)
+                .to_vec(),
+            input: Some(Input::Secret(pass.clone())),
+            writes: vec![],
+            creates: vec![],
+        }],
+        ..Default::default()
+    };
+    let done = Arc::new(AtomicBool::new(false));
+    let watch = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let mut samples = 0;
+            while !done.load(Ordering::SeqCst) {
+                seen.extend(
+                    argvs()
+                        .into_iter()
+                        .filter(|a| a.contains(LUKS_CANARY) || a.contains(CIFS_CANARY)),
+                );
+                samples += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            (seen, samples)
+        })
+    };
+    let state = dir.path().join("steps.done");
+    let err = rear_layout::apply::apply(
+        &plan,
+        &rear_exec::System,
+        &Default::default(),
+        &state,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    done.store(true, Ordering::SeqCst);
+    let (seen, samples) = watch.join().unwrap();
+    assert!(samples >= 10, "argv sampled only {samples} times");
+    assert!(seen.is_empty(), "on argv: {seen:?}");
+    assert!(err.contains("format LUKS"), "{err}");
+    assert!(!err.contains(LUKS_CANARY), "in the error: {err}");
+
+    log::logger().flush();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("running: mount -t cifs"), "{text}");
+    assert!(text.contains("running: sh -c"), "{text}");
+    for canary in [CIFS_CANARY, LUKS_CANARY] {
+        assert!(!text.contains(canary), "{canary} in the log:\n{text}");
+    }
+    assert!(
+        !Path::new(&state).exists()
+            || !std::fs::read_to_string(&state)
+                .unwrap()
+                .contains(LUKS_CANARY)
+    );
+}
