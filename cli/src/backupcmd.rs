@@ -104,7 +104,7 @@ pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
     )
 }
 
-const LOG_DIR: &str = "/var/log/rear-build";
+use crate::paths::LOG_DIR;
 
 /// Backs up the layout's mounted file systems. `regenerated` are
 /// rear-build's own store and images: rebuilt by the next `image`, and the

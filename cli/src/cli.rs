@@ -3,6 +3,7 @@
 use crate::backupcmd;
 use crate::config;
 use crate::layoutcmd;
+use crate::paths;
 use crate::ui::{self, Progress};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -79,7 +80,7 @@ pub enum Command {
     /// Back up the file systems of the saved layout to [backup] url (tar by default).
     Mkbackuponly {
         /// The saved layout whose mounted file systems are backed up.
-        #[arg(long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        #[arg(long, value_name = "FILE", default_value = paths::LAYOUT)]
         layout: PathBuf,
     },
     /// Capture the layout, build the rescue image, and back up the file systems.
@@ -87,13 +88,13 @@ pub enum Command {
     /// In the rescue system: restore the backup into the recreated file systems and verify every file.
     Restoreonly {
         /// Where the recreated file systems are mounted.
-        #[arg(long, value_name = "DIR", default_value = "/mnt/local")]
+        #[arg(long, value_name = "DIR", default_value = crate::paths::RECOVER_ROOT)]
         root: PathBuf,
     },
     /// Capture the storage layout (disks, partitions, RAID, LUKS, LVM, file systems, mounts).
     Savelayout {
         /// Where to write it.
-        #[arg(short, long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        #[arg(short, long, value_name = "FILE", default_value = paths::LAYOUT)]
         output: PathBuf,
         #[command(flatten)]
         capture: layoutcmd::CaptureArgs,
@@ -101,7 +102,7 @@ pub enum Command {
     /// Exit 0 when the disks match the saved layout, 1 when they changed (with the differences), 2 on error.
     Checklayout {
         /// The saved layout.
-        #[arg(long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        #[arg(long, value_name = "FILE", default_value = paths::LAYOUT)]
         layout: PathBuf,
         #[command(flatten)]
         capture: layoutcmd::CaptureArgs,
@@ -165,14 +166,14 @@ impl Command {
 pub enum LayoutCommand {
     /// Print a layout file as a tree.
     Show {
-        #[arg(value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        #[arg(value_name = "FILE", default_value = paths::LAYOUT)]
         file: PathBuf,
     },
     /// Read ReaR's disklayout.conf into a rear-build layout.
     ImportRear {
         #[arg(value_name = "DISKLAYOUT_CONF")]
         input: PathBuf,
-        #[arg(short, long, value_name = "FILE", default_value = layoutcmd::DEFAULT_LAYOUT)]
+        #[arg(short, long, value_name = "FILE", default_value = paths::LAYOUT)]
         output: PathBuf,
     },
 }
@@ -263,12 +264,10 @@ pub fn main() -> i32 {
 
 fn run(cli: Cli) -> Result<i32> {
     if cli.command.does_work() {
-        let log = cli.log.clone().unwrap_or_else(|| {
-            PathBuf::from(format!(
-                "/var/log/rear-build/rear-build-{}.log",
-                rear_builder::rescue::host_name()
-            ))
-        });
+        let log = cli
+            .log
+            .clone()
+            .unwrap_or_else(|| crate::paths::log_file(&rear_builder::rescue::host_name()));
         if log.as_os_str() != "none" {
             ui::log_to_file(&log);
         }
@@ -287,14 +286,14 @@ fn run(cli: Cli) -> Result<i32> {
             let capture = capture_args(&cfg, &layoutcmd::CaptureArgs::default());
             layoutcmd::savelayout(
                 &Host::new(&System),
-                std::path::Path::new(layoutcmd::DEFAULT_LAYOUT),
+                std::path::Path::new(paths::LAYOUT),
                 &capture,
             )?;
             let image = image_cmd(&store, &cfg, &files, a)?;
             let code = backupcmd::mkbackuponly(
                 &cfg.backup,
                 &regenerated(&cfg),
-                &layoutcmd::load(std::path::Path::new(layoutcmd::DEFAULT_LAYOUT))?,
+                &layoutcmd::load(std::path::Path::new(paths::LAYOUT))?,
             )?;
             backupcmd::store_image(&cfg.backup, &image)?;
             Ok(code)
@@ -397,8 +396,8 @@ fn image_cmd(
         epoch: epoch()?,
         level: a.compress_level.unwrap_or(c.compress_level),
         layout: Some((
-            PathBuf::from(layoutcmd::DEFAULT_LAYOUT),
-            layoutcmd::IMAGE_LAYOUT.to_string(),
+            PathBuf::from(paths::LAYOUT),
+            paths::IMAGE_LAYOUT.to_string(),
         )),
     };
     let store = Store::open(store)?;
@@ -461,7 +460,7 @@ fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
         }
         Err(e) => println!("# kernel: none usable: {e:#}"),
     }
-    let saved = std::path::Path::new(layoutcmd::DEFAULT_LAYOUT);
+    let saved = std::path::Path::new(paths::LAYOUT);
     println!(
         "# saved layout: {}",
         if saved.exists() {

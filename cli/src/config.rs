@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Value;
 
-pub const DEFAULT_DIR: &str = "/etc/rear-build";
+pub use crate::paths::CONFIG_DIR as DEFAULT_DIR;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -103,8 +103,8 @@ pub struct Layout {
 impl Default for Image {
     fn default() -> Self {
         Image {
-            output: "/var/lib/rear-build/output".into(),
-            store: "/var/lib/rear-build/store".into(),
+            output: crate::paths::OUTPUT.into(),
+            store: crate::paths::STORE.into(),
             modules: "most".into(),
             add_modules: Vec::new(),
             omit_modules: Vec::new(),

@@ -13,10 +13,7 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_LAYOUT: &str = "/var/lib/rear-build/layout.json";
-/// Where the rescue image carries the layout of the machine it was made on.
-pub const IMAGE_LAYOUT: &str = "/etc/rear-build/layout.json";
-const STATE: &str = "/var/lib/rear-build/layout-steps.json";
+use crate::paths::LAYOUT_STATE as STATE;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CaptureArgs {
@@ -143,7 +140,7 @@ pub struct RecoverArgs {
     #[arg(long)]
     pub no_mount: bool,
     /// Where the recreated file systems are mounted.
-    #[arg(long, value_name = "DIR", default_value = "/mnt/local")]
+    #[arg(long, value_name = "DIR", default_value = crate::paths::RECOVER_ROOT)]
     pub mount_root: String,
     /// Do not install a bootloader after the restore (the system will not boot by itself).
     #[arg(long)]
@@ -212,10 +209,14 @@ pub struct Recreated {
 pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
     let path = match &a.layout {
         Some(p) => p.clone(),
-        None if Path::new(DEFAULT_LAYOUT).exists() => PathBuf::from(DEFAULT_LAYOUT),
-        None if Path::new(IMAGE_LAYOUT).exists() => PathBuf::from(IMAGE_LAYOUT),
+        None if Path::new(crate::paths::LAYOUT).exists() => PathBuf::from(crate::paths::LAYOUT),
+        None if Path::new(crate::paths::IMAGE_LAYOUT).exists() => {
+            PathBuf::from(crate::paths::IMAGE_LAYOUT)
+        }
         None => bail!(
-            "no saved layout at {DEFAULT_LAYOUT} or {IMAGE_LAYOUT}: name one with --layout FILE"
+            "no saved layout at {} or {}: name one with --layout FILE",
+            crate::paths::LAYOUT,
+            crate::paths::IMAGE_LAYOUT
         ),
     };
     let layout = load(&path)?;

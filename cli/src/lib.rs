@@ -7,5 +7,6 @@ pub mod backupcmd;
 pub mod cli;
 pub mod config;
 pub mod layoutcmd;
+pub mod paths;
 pub mod recover;
 pub mod ui;

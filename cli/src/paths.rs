@@ -1,0 +1,32 @@
+//! Every place on the host and in the rescue image that rear-build reads or
+//! writes by default, in one list. Lower crates that own a location (the
+//! backup target's mount point, the rescue init's configuration) define it;
+//! it is named here too, so this module is the whole map.
+
+/// The configuration directory (`-c DIR` overrides it).
+pub const CONFIG_DIR: &str = "/etc/rear-build";
+/// The saved storage layout (`savelayout`, `checklayout`, `image`).
+pub const LAYOUT: &str = "/var/lib/rear-build/layout.json";
+/// Where the rescue image carries the layout of the machine it was made on.
+pub const IMAGE_LAYOUT: &str = "/etc/rear-build/layout.json";
+/// Which steps of a layout recreation are done: shared by `recover` and the
+/// `-s` script, so either resumes where the other stopped.
+pub const LAYOUT_STATE: &str = "/var/lib/rear-build/layout-steps.json";
+/// `image`'s output: vmlinuz, initrd.img, manifest.json.
+pub const OUTPUT: &str = "/var/lib/rear-build/output";
+/// The content-addressed store.
+pub const STORE: &str = "/var/lib/rear-build/store";
+/// Run logs, `rear-build-HOST.log`; recover copies its log into the
+/// restored system's copy of this directory.
+pub const LOG_DIR: &str = "/var/log/rear-build";
+/// Where recovery mounts the recreated file systems.
+pub const RECOVER_ROOT: &str = "/mnt/local";
+/// Where a mounted backup target (usb://, nfs://, cifs://, sftp:// with tar) goes.
+pub use rear_backup::target::MOUNT_POINT as BACKUP_MOUNT;
+/// The rescue init's configuration, in the image.
+pub use rear_boot::init::CONFIG_PATH as IMAGE_RESCUE_CONFIG;
+
+/// This run's log for `host`.
+pub fn log_file(host: &str) -> std::path::PathBuf {
+    std::path::Path::new(LOG_DIR).join(format!("rear-build-{host}.log"))
+}
