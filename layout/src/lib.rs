@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod capture;
 pub mod compare;
+pub mod gpt;
 pub mod model;
 pub mod plan;
 pub mod present;
