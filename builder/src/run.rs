@@ -8,8 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Quoting as a shell would need it, shared with the layout plans.
-pub use rear_layout::plan::quote as shell_quote;
-pub use rear_layout::plan::quote_argv as shell_quote_argv;
+pub use rear_exec::{quote as shell_quote, quote_argv as shell_quote_argv};
 
 pub struct Cmd {
     program: OsString,

@@ -244,7 +244,7 @@ pub fn apply(
             "[{}/{total}] {}: {}",
             i + 1,
             step.what,
-            crate::plan::quote_argv(&step.argv)
+            rear_exec::quote_argv(&step.argv)
         ));
         let input = input_bytes(&step.input).map_err(|error| ApplyError::Failed {
             step: step.id.clone(),

@@ -9,6 +9,7 @@
 //! subvolumes → mounts below the mount root.
 
 use crate::model::*;
+use rear_exec::quote;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -1367,22 +1368,6 @@ impl Plan {
             }
         }
         s
-    }
-}
-
-/// A command line as a shell would take it.
-pub fn quote_argv(argv: &[String]) -> String {
-    argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ")
-}
-
-pub fn quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
     }
 }
 
