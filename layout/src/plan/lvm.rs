@@ -179,10 +179,12 @@ fn lv_argv(lv: &Lv) -> Result<Vec<String>, PlanError> {
                 a.push(format!("--stripesize={}k", s / 1024));
             }
         }
-        other => return Err(PlanError::Unsupported(format!(
+        other => {
+            return Err(PlanError::Unsupported(format!(
             "logical volume {}/{} has segment type {other}, which rear-build cannot recreate yet",
             lv.vg, lv.name
-        ))),
+        )))
+        }
     }
     a.push(format!("--name={}", lv.name));
     a.push(lv.vg.clone());
