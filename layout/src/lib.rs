@@ -1,6 +1,7 @@
 //! Storage layouts: the model (`model`), capture from a running system
 //! (`capture`), import of ReaR's disklayout.conf (`rear`), comparison
-//! (`compare`), and the pure planner (`plan`) whose steps `apply` runs.
+//! (`compare`), and the pure planner (`plan`) whose steps `apply` runs;
+//! `scenarios` are named example layouts for tests.
 
 pub mod apply;
 pub mod capture;
@@ -10,6 +11,7 @@ pub mod model;
 pub mod plan;
 pub mod present;
 pub mod rear;
+pub mod scenarios;
 pub mod show;
 
 pub use model::*;
