@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_LAYOUT: &str = "/var/lib/rear-build/layout.json";
 /// Where the rescue image carries the layout of the machine it was made on.
 pub const IMAGE_LAYOUT: &str = "/etc/rear-build/layout.json";
-const STATE: &str = "/var/lib/rear-build/layout-steps.json";
+const STATE: &str = rear_layout::progress::DEFAULT_PATH;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct CaptureArgs {
