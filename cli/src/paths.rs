@@ -11,7 +11,7 @@ pub const LAYOUT: &str = "/var/lib/rear-build/layout.json";
 pub const IMAGE_LAYOUT: &str = "/etc/rear-build/layout.json";
 /// Which steps of a layout recreation are done: shared by `recover` and the
 /// `-s` script, so either resumes where the other stopped.
-pub const LAYOUT_STATE: &str = "/var/lib/rear-build/layout-steps.json";
+pub use rear_layout::progress::DEFAULT_PATH as LAYOUT_STATE;
 /// `image`'s output: vmlinuz, initrd.img, manifest.json.
 pub const OUTPUT: &str = "/var/lib/rear-build/output";
 /// The content-addressed store.

@@ -10,8 +10,8 @@ use rear_layout::{Firmware, Label, Layout};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// GPT type of GRUB's BIOS boot partition.
-const BIOS_GRUB_TYPE: &str = "21686148-6449-6e6f-744e-656564454649";
+// GPT type of GRUB's BIOS boot partition.
+use rear_layout::gpt::BIOS_BOOT as BIOS_GRUB_TYPE;
 
 /// The restored system, read-only, by paths relative to its root.
 pub trait Tree {

@@ -1,5 +1,5 @@
 use super::*;
-use rear_layout::{Disk, EfiEntry, Mount, Partition};
+use rear_layout::{gpt, scenarios, Disk, Partition};
 
 /// A restored tree in memory: path → content (directories are implied).
 struct Mem(BTreeMap<String, String>);
@@ -61,31 +61,6 @@ fn part(disk: &str, n: u32, type_: &str) -> Partition {
     }
 }
 
-fn bios_layout() -> Layout {
-    let mut l = Layout::new();
-    l.disks.push(Disk {
-        device: "/dev/sda".into(),
-        label: Some(Label::Gpt),
-        partitions: vec![
-            part("/dev/sda", 1, BIOS_GRUB_TYPE),
-            part("/dev/sda", 2, "0fc63daf-8483-4772-8e79-3d69d8477de4"),
-        ],
-        ..Default::default()
-    });
-    l.boot.grub_disks = vec!["/dev/sda".into()];
-    l.mounts.push(root_mount("/dev/sda2"));
-    l
-}
-
-fn root_mount(dev: &str) -> Mount {
-    Mount {
-        device: dev.into(),
-        mountpoint: "/".into(),
-        fstype: "ext4".into(),
-        ..Default::default()
-    }
-}
-
 fn opts() -> Options {
     Options {
         initramfs: Initramfs::Auto,
@@ -132,7 +107,7 @@ fn renames_are_whole_names_in_one_pass() {
 
 #[test]
 fn bios_identity_recovery_installs_grub_on_the_recorded_disk_and_keeps_the_initramfs() {
-    let l = bios_layout();
+    let l = scenarios::bios_gpt_grub();
     let r = renames(&[("/dev/sda", "/dev/sda"), ("/dev/sda2", "/dev/sda2")]);
     let p = plan(&l, &r, &Mem::new(DEBIAN_BIOS), &opts()).unwrap();
     assert_eq!(
@@ -147,7 +122,7 @@ fn bios_identity_recovery_installs_grub_on_the_recorded_disk_and_keeps_the_initr
 
 #[test]
 fn migration_renames_fstab_rebuilds_the_initramfs_and_follows_the_disk() {
-    let l = bios_layout();
+    let l = scenarios::bios_gpt_grub();
     let r = renames(&[
         ("/dev/sda", "/dev/vdb"),
         ("/dev/sda1", "/dev/vdb1"),
@@ -177,7 +152,7 @@ fn migration_renames_fstab_rebuilds_the_initramfs_and_follows_the_disk() {
 
 #[test]
 fn initramfs_policy_and_tools() {
-    let l = bios_layout();
+    let l = scenarios::bios_gpt_grub();
     let same = renames(&[("/dev/sda", "/dev/sda")]);
     let mut o = opts();
     o.initramfs = Initramfs::Always;
@@ -198,12 +173,12 @@ fn initramfs_policy_and_tools() {
 
 #[test]
 fn bios_without_a_recorded_disk_uses_the_disks_with_a_bios_boot_partition() {
-    let mut l = bios_layout();
+    let mut l = scenarios::bios_gpt_grub();
     l.boot.grub_disks.clear();
     l.disks.push(Disk {
         device: "/dev/sdb".into(),
         label: Some(Label::Gpt),
-        partitions: vec![part("/dev/sdb", 1, "0fc63daf-8483-4772-8e79-3d69d8477de4")],
+        partitions: vec![part("/dev/sdb", 1, gpt::LINUX_FS)],
         ..Default::default()
     });
     let r = renames(&[("/dev/sda", "/dev/vda"), ("/dev/sdb", "/dev/vdb")]);
@@ -220,7 +195,7 @@ fn bios_without_a_recorded_disk_uses_the_disks_with_a_bios_boot_partition() {
 
 #[test]
 fn missing_grub_pieces_are_errors_that_name_them() {
-    let l = bios_layout();
+    let l = scenarios::bios_gpt_grub();
     let r = renames(&[]);
     let err = plan(&l, &r, &Mem::new(&[("boot/grub/i386-pc/x", "")]), &opts()).unwrap_err();
     assert!(err.to_string().contains("grub-install"), "{err}");
@@ -233,7 +208,7 @@ fn missing_grub_pieces_are_errors_that_name_them() {
     .unwrap_err();
     assert!(err.to_string().contains("grub-pc-bin"), "{err}");
     // No GRUB at all on a BIOS system: unknown bootloader.
-    let mut l2 = bios_layout();
+    let mut l2 = scenarios::bios_gpt_grub();
     l2.boot.grub_disks.clear();
     let err = plan(&l2, &r, &Mem::new(&[]), &opts()).unwrap_err();
     assert_eq!(err, Error::UnknownBiosLoader);
@@ -249,39 +224,10 @@ fn missing_grub_pieces_are_errors_that_name_them() {
     assert!(plan(&l2, &r, &Mem::new(&[]), &o).unwrap().steps.is_empty());
 }
 
+/// The UEFI scenario booting `loader`.
 fn uefi_layout(loader: &str) -> Layout {
-    let mut l = Layout::new();
-    let mut esp = part("/dev/sda", 1, "c12a7328-f81f-11d2-ba4b-00a0c93ec93b");
-    esp.uuid = Some("1111".into());
-    l.disks.push(Disk {
-        device: "/dev/sda".into(),
-        label: Some(Label::Gpt),
-        partitions: vec![esp, part("/dev/sda", 2, "x")],
-        ..Default::default()
-    });
-    l.mounts.push(Mount {
-        device: "/dev/sda1".into(),
-        mountpoint: "/boot/efi".into(),
-        fstype: "vfat".into(),
-        ..Default::default()
-    });
-    l.mounts.push(root_mount("/dev/sda2"));
-    l.boot.firmware = Firmware::Uefi;
-    l.boot.esp = Some("/dev/sda1".into());
-    l.boot.efi_entries = vec![
-        EfiEntry {
-            number: "0001".into(),
-            label: "UEFI QEMU HARDDISK".into(),
-            partuuid: None,
-            path: None,
-        },
-        EfiEntry {
-            number: "0004".into(),
-            label: "debian".into(),
-            partuuid: Some("1111".into()),
-            path: Some(loader.into()),
-        },
-    ];
+    let mut l = scenarios::uefi_gpt_grub();
+    l.boot.efi_entries[1].path = Some(loader.into());
     l
 }
 

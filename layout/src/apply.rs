@@ -2,12 +2,13 @@
 //! disks. Before each step it resolves every device the step writes down to
 //! whole disks through sysfs (partitions to their disk, md/dm devices to
 //! their members) and refuses the step unless all of them are targets of the
-//! plan. Done steps are recorded, so a re-run after a failure resumes where
-//! it stopped; the first failing step stops the run.
+//! plan. Done steps are recorded (in the file the `-s` script records its
+//! own in, see [`crate::progress`]), so a re-run after a failure resumes
+//! where it stopped; the first failing step stops the run.
 
 use crate::plan::{Input, Plan, Step};
+pub use crate::progress::{digest, State};
 use rear_exec::{Call, Exec};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -31,26 +32,6 @@ pub enum ApplyError {
     },
     #[error("{0}")]
     Io(String),
-}
-
-/// Which steps of which plan are done, kept in a file between runs.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct State {
-    pub plan: String,
-    pub done: Vec<String>,
-}
-
-/// A digest of the plan's steps: a state file only counts for the same plan.
-pub fn digest(plan: &Plan) -> String {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for s in &plan.steps {
-        let text = format!("{}\0{:?}\0{:?}\n", s.id, s.argv, s.input);
-        for b in text.bytes() {
-            h ^= b as u64;
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    format!("{h:016x}")
 }
 
 /// Finds the whole disks under a block device through sysfs.
@@ -197,8 +178,9 @@ pub fn first_line(data: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Runs the plan. `state_file` records done steps; `say` gets one line per
-/// step. Stops at the first failure, with the done steps saved.
+/// Runs the plan. `state_file` records done steps (a [`State`], shared with
+/// the `-s` script); `say` gets one line per step. Stops at the first
+/// failure, with the done steps saved.
 pub fn apply(
     plan: &Plan,
     exec: &dyn Exec,
@@ -206,31 +188,13 @@ pub fn apply(
     state_file: &Path,
     say: &mut dyn FnMut(&str),
 ) -> Result<usize, ApplyError> {
-    let id = digest(plan);
-    let mut state: State = fs::read(state_file)
-        .ok()
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .filter(|s: &State| s.plan == id)
-        .unwrap_or(State {
-            plan: id,
-            done: Vec::new(),
-        });
-    let save = |state: &State| -> Result<(), ApplyError> {
-        if let Some(dir) = state_file.parent() {
-            fs::create_dir_all(dir)
-                .map_err(|e| ApplyError::Io(format!("{}: {e}", dir.display())))?;
-        }
-        let tmp = state_file.with_extension("tmp");
-        fs::write(&tmp, serde_json::to_vec_pretty(state).unwrap())
-            .and_then(|_| fs::rename(&tmp, state_file))
-            .map_err(|e| ApplyError::Io(format!("{}: {e}", state_file.display())))
-    };
+    let mut state = State::load(state_file, &digest(plan));
     let mut created: BTreeSet<String> = BTreeSet::new();
     let total = plan.steps.len();
     let mut ran = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         created.extend(step.creates.iter().cloned());
-        if state.done.contains(&step.id) {
+        if state.is_done(&step.id) {
             say(&format!("[{}/{total}] done already: {}", i + 1, step.what));
             continue;
         }
@@ -239,7 +203,7 @@ pub fn apply(
             "[{}/{total}] {}: {}",
             i + 1,
             step.what,
-            crate::plan::quote_argv(&step.argv)
+            rear_exec::quote_argv(&step.argv)
         ));
         let input = input_bytes(&step.input).map_err(|error| ApplyError::Failed {
             step: step.id.clone(),
@@ -259,8 +223,10 @@ pub fn apply(
             what: step.what.clone(),
             error: e.to_string(),
         })?;
-        state.done.push(step.id.clone());
-        save(&state)?;
+        state.mark_done(&step.id);
+        state
+            .save(state_file)
+            .map_err(|e| ApplyError::Io(format!("{}: {e}", state_file.display())))?;
         ran += 1;
     }
     Ok(ran)

@@ -230,7 +230,7 @@ pub struct Options {
 pub const AUTO_EXCLUDED_MOUNTS: &[&str] = &["/media", "/run", "/tmp"];
 
 const FS_TYPES: &[&str] = &["ext2", "ext3", "ext4", "xfs", "btrfs", "vfat"];
-const ESP_TYPE: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
+use crate::gpt::ESP as ESP_TYPE;
 
 fn never_layout(d: &BlockDev) -> bool {
     matches!(d.type_.as_str(), "loop" | "rom")

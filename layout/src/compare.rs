@@ -259,52 +259,11 @@ pub fn diff(saved: &Layout, now: &Layout, opts: &Options) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn layout() -> Layout {
-        let mut l = Layout::new();
-        l.disks.push(Disk {
-            device: "/dev/vda".into(),
-            size: 1 << 30,
-            serial: Some("A".into()),
-            label: Some(Label::Gpt),
-            partitions: vec![Partition {
-                number: 1,
-                device: "/dev/vda1".into(),
-                start: 1 << 20,
-                size: 500 << 20,
-                type_: "x".into(),
-                ..Default::default()
-            }],
-            ..Default::default()
-        });
-        l.pvs.push(Pv {
-            device: "/dev/vda1".into(),
-            uuid: "p".into(),
-            vg: "vg".into(),
-            size: 500 << 20,
-        });
-        l.vgs.push(Vg {
-            name: "vg".into(),
-            uuid: Some("u1".into()),
-            extent_size: 4 << 20,
-            size: 496 << 20,
-            free: Some(96 << 20),
-        });
-        l.lvs.push(Lv {
-            vg: "vg".into(),
-            name: "root".into(),
-            device: lv_device("vg", "root"),
-            segtype: "linear".into(),
-            size: 400 << 20,
-            uuid: Some("l1".into()),
-            ..Default::default()
-        });
-        l
-    }
+    use crate::scenarios::gpt_lvm_linear;
 
     #[test]
     fn same_layout_no_difference() {
-        assert!(diff(&layout(), &layout(), &Options::default()).is_empty());
+        assert!(diff(&gpt_lvm_linear(), &gpt_lvm_linear(), &Options::default()).is_empty());
     }
 
     #[test]
@@ -315,14 +274,14 @@ mod tests {
             partuuid: disk.then(|| "p1".into()),
             path: disk.then(|| "\\EFI\\debian\\grubx64.efi".into()),
         };
-        let mut saved = layout();
+        let mut saved = gpt_lvm_linear();
         saved.boot.efi_entries = vec![
             entry("0000", "UiApp", false),
             entry("0001", "UEFI Misc Device", false),
             entry("0003", "debian", true),
         ];
         // Other firmware entries, renumbered: the same layout.
-        let mut now = layout();
+        let mut now = gpt_lvm_linear();
         now.boot.efi_entries = vec![
             entry("0002", "UEFI Misc Device 2", false),
             entry("0007", "debian", true),
@@ -338,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_new_lv_and_a_changed_label_are_reported() {
-        let mut now = layout();
+        let mut now = gpt_lvm_linear();
         now.lvs.push(Lv {
             vg: "vg".into(),
             name: "new".into(),
@@ -348,7 +307,7 @@ mod tests {
         });
         now.vgs[0].free = Some(95 << 20);
         now.disks[0].partitions[0].name = Some("data".into());
-        let d = diff(&layout(), &now, &Options::default());
+        let d = diff(&gpt_lvm_linear(), &now, &Options::default());
         assert_eq!(
             d,
             ["~ partition /dev/vda1: name none → \"data\"", "+ lv vg/new"]
@@ -357,7 +316,7 @@ mod tests {
 
     #[test]
     fn migration_renames_and_ignores_identity_sizes_and_lvm_uuids() {
-        let mut now = layout();
+        let mut now = gpt_lvm_linear();
         now.disks[0].device = "/dev/vdb".into();
         now.disks[0].serial = Some("B".into());
         now.disks[0].size = 2 << 30;
@@ -368,7 +327,7 @@ mod tests {
         now.vgs[0].uuid = Some("u2".into());
         now.vgs[0].size = 996 << 20;
         now.lvs[0].uuid = Some("l2".into());
-        let plain = diff(&layout(), &now, &Options::default());
+        let plain = diff(&gpt_lvm_linear(), &now, &Options::default());
         assert!(
             plain.contains(&"- disk /dev/vda".to_string())
                 && plain.contains(&"+ disk /dev/vdb".to_string()),
@@ -379,24 +338,27 @@ mod tests {
             ignore_sizes: true,
             recreated: true,
         };
-        assert_eq!(diff(&layout(), &now, &opts), Vec::<String>::new());
+        assert_eq!(diff(&gpt_lvm_linear(), &now, &opts), Vec::<String>::new());
         // A recreated disk of the same name is a new disk too.
-        let mut same = layout();
+        let mut same = gpt_lvm_linear();
         same.disks[0].serial = Some("B".into());
         let opts_same = Options {
             mapping: [("/dev/vda".to_string(), "/dev/vda".to_string())].into(),
             ignore_sizes: false,
             recreated: true,
         };
-        assert_eq!(diff(&layout(), &same, &opts_same), Vec::<String>::new());
         assert_eq!(
-            diff(&layout(), &same, &Options::default()),
+            diff(&gpt_lvm_linear(), &same, &opts_same),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            diff(&gpt_lvm_linear(), &same, &Options::default()),
             ["~ disk /dev/vda: serial \"A\" → \"B\""]
         );
         // But a wrong LV size is still found.
         now.lvs[0].size = 300 << 20;
         assert_eq!(
-            diff(&layout(), &now, &opts),
+            diff(&gpt_lvm_linear(), &now, &opts),
             [format!(
                 "~ lv vg/root: size {} → {}",
                 400u64 << 20,
@@ -407,15 +369,15 @@ mod tests {
 
     #[test]
     fn a_disk_replaced_under_the_same_name_is_not_compared_by_identity() {
-        let mut now = layout();
+        let mut now = gpt_lvm_linear();
         now.disks[0].serial = Some("NEW".into());
         now.disks[0].by_id = vec!["virtio-NEW".into()];
         // checklayout (no mapping): the same machine, so a new serial shows.
-        assert!(!diff(&layout(), &now, &Options::default()).is_empty());
+        assert!(!diff(&gpt_lvm_linear(), &now, &Options::default()).is_empty());
         let opts = Options {
             mapping: [("/dev/vda".to_string(), "/dev/vda".to_string())].into(),
             ..Default::default()
         };
-        assert_eq!(diff(&layout(), &now, &opts), Vec::<String>::new());
+        assert_eq!(diff(&gpt_lvm_linear(), &now, &opts), Vec::<String>::new());
     }
 }

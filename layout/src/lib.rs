@@ -1,14 +1,19 @@
 //! Storage layouts: the model (`model`), capture from a running system
 //! (`capture`), import of ReaR's disklayout.conf (`rear`), comparison
-//! (`compare`), and the pure planner (`plan`) whose steps `apply` runs.
+//! (`compare`), and the pure planner (`plan`) whose steps `apply` runs
+//! (its progress in `progress`, shared with the plan's `-s` script);
+//! `scenarios` are named example layouts for tests.
 
 pub mod apply;
 pub mod capture;
 pub mod compare;
+pub mod gpt;
 pub mod model;
 pub mod plan;
 pub mod present;
+pub mod progress;
 pub mod rear;
+pub mod scenarios;
 pub mod show;
 
 pub use model::*;

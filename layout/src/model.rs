@@ -424,7 +424,7 @@ mod tests {
                 device: "/dev/vda1".into(),
                 start: 1 << 20,
                 size: 100 << 20,
-                type_: "c12a7328-f81f-11d2-ba4b-00a0c93ec93b".into(),
+                type_: crate::gpt::ESP.into(),
                 ..Default::default()
             }],
             ..Default::default()

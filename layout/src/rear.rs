@@ -40,6 +40,7 @@
 //! volume ([`Luks::size`]), and a RAID array's size when there is no
 //! `raiddisk` line ([`Raid::size`]).
 
+use crate::gpt;
 use crate::model::{
     lv_device, Disk, Filesystem, Label, Layout, Luks, Lv, Mount, Note, PartKind, Partition, Pv,
     Raid, Subvolume, Swap, Vg,
@@ -86,15 +87,6 @@ const KEYWORDS: &[&str] = &[
     "dasd_channel",
     "dasdfmt",
 ];
-
-// GPT partition type GUIDs (lowercase), as parted sets them for its flags.
-const GPT_ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
-const GPT_BIOS_BOOT: &str = "21686148-6449-6e6f-744e-656564454649";
-const GPT_LVM: &str = "e6d6d379-f507-44c2-a23c-238f2a3df928";
-const GPT_RAID: &str = "a19d880f-05fc-4d3b-a006-743f0f84911e";
-const GPT_SWAP: &str = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f";
-const GPT_PREP: &str = "9e1a2d38-c612-4316-aa26-8b49521e5a8b";
-const GPT_LINUX_FS: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
 
 /// Reads a disklayout.conf (its text) into a layout.
 ///
@@ -1293,8 +1285,8 @@ impl Builder {
             for p in &mut disk.partitions {
                 let dev = p.device.as_str();
                 match disk.label {
-                    Some(Label::Gpt) if p.type_ == GPT_LINUX_FS && swaps.contains(dev) => {
-                        p.type_ = GPT_SWAP.into()
+                    Some(Label::Gpt) if p.type_ == gpt::LINUX_FS && swaps.contains(dev) => {
+                        p.type_ = gpt::SWAP.into()
                     }
                     Some(Label::Msdos) if p.type_ == "0x83" && swaps.contains(dev) => {
                         p.type_ = "0x82".into()
@@ -1680,12 +1672,12 @@ fn gpt_flags(part: &mut Partition, flags: &[String], notes: &mut Vec<Note>) {
     let mut attrs = Vec::new();
     for flag in flags {
         let t = match flag.as_str() {
-            "boot" | "esp" => GPT_ESP,
-            "bios_grub" => GPT_BIOS_BOOT,
-            "lvm" => GPT_LVM,
-            "raid" => GPT_RAID,
-            "swap" => GPT_SWAP,
-            "prep" => GPT_PREP,
+            "boot" | "esp" => gpt::ESP,
+            "bios_grub" => gpt::BIOS_BOOT,
+            "lvm" => gpt::LINUX_LVM,
+            "raid" => gpt::LINUX_RAID,
+            "swap" => gpt::SWAP,
+            "prep" => gpt::PREP,
             "legacy_boot" => {
                 attrs.push("LegacyBIOSBootable");
                 continue;
@@ -1704,7 +1696,7 @@ fn gpt_flags(part: &mut Partition, flags: &[String], notes: &mut Vec<Note>) {
         };
         choose_type(&mut type_, t, flag, &part.device, notes);
     }
-    part.type_ = type_.unwrap_or(GPT_LINUX_FS).to_string();
+    part.type_ = type_.unwrap_or(gpt::LINUX_FS).to_string();
     if !attrs.is_empty() {
         part.attributes = Some(attrs.join(" "));
     }

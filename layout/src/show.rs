@@ -120,49 +120,20 @@ mod tests {
 
     #[test]
     fn raid_lvm_tree() {
-        let mut l = Layout::new();
-        for d in ["/dev/vda", "/dev/vdb"] {
-            l.disks.push(Disk {
-                device: d.into(),
-                size: 1 << 30,
-                label: Some(Label::Gpt),
-                partitions: vec![Partition {
-                    number: 1,
-                    device: format!("{d}1"),
-                    size: 1 << 29,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            });
+        // The RAID1 → LVM scenario with round sizes, its linear LV the xfs root.
+        let mut l = crate::scenarios::raid1_lvm_thin();
+        for d in &mut l.disks {
+            d.partitions[0].size = 1 << 29;
         }
-        l.raids.push(Raid {
-            device: "/dev/md0".into(),
-            level: "raid1".into(),
-            devices: vec!["/dev/vda1".into(), "/dev/vdb1".into()],
-            size: 1 << 29,
-            ..Default::default()
-        });
-        l.pvs.push(Pv {
-            device: "/dev/md0".into(),
-            vg: "vg0".into(),
-            ..Default::default()
-        });
-        l.lvs.push(Lv {
-            vg: "vg0".into(),
-            name: "root".into(),
-            device: "/dev/mapper/vg0-root".into(),
-            segtype: "linear".into(),
-            size: 1 << 28,
-            ..Default::default()
-        });
-        l.filesystems.push(Filesystem {
-            device: "/dev/mapper/vg0-root".into(),
-            fstype: "xfs".into(),
-            label: Some("root".into()),
-            ..Default::default()
-        });
+        l.raids[0].size = 1 << 29;
+        let root = lv_device("vg0", "root");
+        l.lvs[0].name = "root".into();
+        l.lvs[0].device = root.clone();
+        l.lvs[0].size = 1 << 28;
+        l.filesystems[0].device = root.clone();
+        l.filesystems[0].label = Some("root".into());
         l.mounts.push(Mount {
-            device: "/dev/mapper/vg0-root".into(),
+            device: root,
             mountpoint: "/".into(),
             fstype: "xfs".into(),
             ..Default::default()

@@ -6,13 +6,7 @@ use rear_layout::model::*;
 use rear_layout::rear::{import, ImportError};
 use std::collections::BTreeMap;
 
-const ESP: &str = "c12a7328-f81f-11d2-ba4b-00a0c93ec93b";
-const BIOS_BOOT: &str = "21686148-6449-6e6f-744e-656564454649";
-const LINUX_LVM: &str = "e6d6d379-f507-44c2-a23c-238f2a3df928";
-const LINUX_RAID: &str = "a19d880f-05fc-4d3b-a006-743f0f84911e";
-const LINUX_SWAP: &str = "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f";
-const LINUX_FS: &str = "0fc63daf-8483-4772-8e79-3d69d8477de4";
-const PREP: &str = "9e1a2d38-c612-4316-aa26-8b49521e5a8b";
+use rear_layout::gpt::{BIOS_BOOT, ESP, LINUX_FS, LINUX_LVM, LINUX_RAID, PREP, SWAP as LINUX_SWAP};
 
 fn fixture(name: &str) -> Layout {
     let path = format!(

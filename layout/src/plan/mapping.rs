@@ -1,0 +1,186 @@
+//! Which new disk each old disk becomes, which disks must never be
+//! written, and the new name of every old device.
+
+use super::{human, Options, PlanError, PresentDisk};
+use crate::model::*;
+use std::collections::BTreeMap;
+
+pub(super) fn glob(pattern: &str, text: &str) -> bool {
+    // `*` and `?` only; enough for identifiers and simpler than a dependency.
+    fn m(p: &[u8], t: &[u8]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => m(&p[1..], t) || (!t.is_empty() && m(p, &t[1..])),
+            (Some(b'?'), Some(_)) => m(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a.eq_ignore_ascii_case(b) => m(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    m(pattern.as_bytes(), text.as_bytes())
+}
+
+/// Why `disk` must not be written, if it must not.
+fn protection(disk: &PresentDisk, patterns: &[String]) -> Option<String> {
+    if let Some(why) = &disk.in_use {
+        return Some(why.clone());
+    }
+    let ids = std::iter::once(&disk.device)
+        .chain(&disk.serial)
+        .chain(&disk.wwn)
+        .chain(&disk.by_id)
+        .chain(&disk.ids);
+    for id in ids {
+        if let Some(p) = patterns.iter().find(|p| glob(p, id)) {
+            return Some(format!("it is write-protected ({id} matches {p:?})"));
+        }
+    }
+    None
+}
+
+/// Refuses the plan when a disk it would write is in use or write-protected.
+pub(super) fn check_targets(
+    mapping: &BTreeMap<String, String>,
+    present: &[PresentDisk],
+    opts: &Options,
+) -> Result<(), PlanError> {
+    for new in mapping.values() {
+        let disk = present.iter().find(|p| &p.device == new).unwrap();
+        if let Some(why) = protection(disk, &opts.write_protected) {
+            return Err(PlanError::Protected {
+                disk: new.clone(),
+                why,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Old disk → new disk: `--map` first, then identity (WWN, serial), then
+/// same name and size, then a unique disk of the same size, then the same
+/// name on a larger disk.
+pub fn map_disks(
+    layout: &Layout,
+    present: &[PresentDisk],
+    opts: &Options,
+) -> Result<BTreeMap<String, String>, PlanError> {
+    let mut map = BTreeMap::new();
+    for (old, new) in &opts.map {
+        if layout.disk(old).is_none() {
+            return Err(PlanError::BadMap(
+                format!("{old}={new}"),
+                format!("{old} is not a disk of the saved layout"),
+            ));
+        }
+        if !present.iter().any(|p| &p.device == new) {
+            return Err(PlanError::BadMap(
+                format!("{old}={new}"),
+                format!("{new} is not a disk on this machine"),
+            ));
+        }
+        map.insert(old.clone(), new.clone());
+    }
+    let taken = |map: &BTreeMap<String, String>, dev: &str| map.values().any(|v| v == dev);
+    // Identity.
+    for d in &layout.disks {
+        if map.contains_key(&d.device) {
+            continue;
+        }
+        let same = present.iter().find(|p| {
+            !taken(&map, &p.device)
+                && ((d.wwn.is_some() && p.wwn == d.wwn)
+                    || (d.serial.is_some() && p.serial == d.serial))
+        });
+        if let Some(p) = same {
+            map.insert(d.device.clone(), p.device.clone());
+        }
+    }
+    // Same name and size.
+    for d in &layout.disks {
+        if map.contains_key(&d.device) {
+            continue;
+        }
+        if let Some(p) = present
+            .iter()
+            .find(|p| p.device == d.device && p.size == d.size && !taken(&map, &p.device))
+        {
+            map.insert(d.device.clone(), p.device.clone());
+        }
+    }
+    // A unique disk of the same size.
+    for d in &layout.disks {
+        if map.contains_key(&d.device) {
+            continue;
+        }
+        let same: Vec<&PresentDisk> = present
+            .iter()
+            .filter(|p| p.size == d.size && !taken(&map, &p.device))
+            .filter(|p| protection(p, &opts.write_protected).is_none())
+            .collect();
+        if same.len() == 1 {
+            map.insert(d.device.clone(), same[0].device.clone());
+        }
+    }
+    // The same name on a larger disk: a failed disk replaced by a bigger one.
+    for d in &layout.disks {
+        if map.contains_key(&d.device) {
+            continue;
+        }
+        if let Some(p) = present.iter().find(|p| {
+            p.device == d.device
+                && p.size > d.size
+                && !taken(&map, &p.device)
+                && protection(p, &opts.write_protected).is_none()
+        }) {
+            map.insert(d.device.clone(), p.device.clone());
+        }
+    }
+    for d in &layout.disks {
+        if !map.contains_key(&d.device) {
+            return Err(PlanError::Unmapped {
+                old: d.device.clone(),
+                size: human(d.size),
+                candidates: present
+                    .iter()
+                    .map(|p| format!("{} {}", p.device, human(p.size)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (old, new) in &map {
+        if let Some(other) = seen.insert(new, old) {
+            return Err(PlanError::NotOneToOne(
+                other.into(),
+                old.clone(),
+                new.clone(),
+            ));
+        }
+    }
+    Ok(map)
+}
+
+/// Renames every device of the layout through the disk mapping.
+pub(super) struct Renamer {
+    pub(super) names: BTreeMap<String, String>,
+}
+
+impl Renamer {
+    pub(super) fn new(layout: &Layout, map: &BTreeMap<String, String>) -> Renamer {
+        let mut names = BTreeMap::new();
+        for d in &layout.disks {
+            let new = &map[&d.device];
+            names.insert(d.device.clone(), new.clone());
+            for p in &d.partitions {
+                names.insert(p.device.clone(), partition_device(new, p.number));
+            }
+        }
+        Renamer { names }
+    }
+    pub(super) fn get(&self, dev: &str) -> String {
+        self.names
+            .get(dev)
+            .cloned()
+            .unwrap_or_else(|| dev.to_string())
+    }
+}
