@@ -10,6 +10,7 @@
 
 pub mod borg;
 pub mod generation;
+pub mod method;
 pub mod restic;
 pub mod rsync;
 pub mod secret;
@@ -18,6 +19,7 @@ pub mod sums;
 pub mod tar;
 pub mod target;
 
+pub use method::Method;
 pub use target::{Remote, Target};
 
 use anyhow::{bail, Result};

@@ -1,6 +1,6 @@
 //! Where backups live (`[backup] url`), and which places each method can use.
 
-use crate::{Call, Exec};
+use crate::{Call, Exec, Method};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
@@ -58,13 +58,13 @@ pub enum Target {
 pub const MOUNT_POINT: &str = "/run/rear-build/target";
 
 /// The forms of url each method takes, for messages.
-pub fn forms(method: &str) -> &'static str {
+pub fn forms(method: Method) -> &'static str {
     match method {
-        "tar" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
-        "rsync" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], rsync://HOST[:PORT]/MODULE[/PATH], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
-        "borg" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
-        "restic" => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
-        _ => "",
+        Method::Tar => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
+        Method::Rsync => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], rsync://HOST[:PORT]/MODULE[/PATH], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
+        Method::Borg => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
+        Method::Restic => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
+        Method::External | Method::None => "",
     }
 }
 
@@ -183,20 +183,21 @@ impl Target {
     }
 
     /// A url `method` can use.
-    pub fn parse_for(method: &str, url: &str) -> Result<Target> {
+    pub fn parse_for(method: Method, url: &str) -> Result<Target> {
+        use Method::*;
         let t = Target::parse(url)?;
         let ok = matches!(
             (&t, method),
             (
                 Target::File(_) | Target::Usb { .. } | Target::Nfs(_) | Target::Cifs(_),
-                "tar" | "rsync" | "borg" | "restic"
-            ) | (Target::Rsyncd(_), "rsync")
-                | (Target::Ssh(_), "rsync" | "borg")
-                | (Target::Sftp(_), "tar" | "restic")
+                Tar | Rsync | Borg | Restic
+            ) | (Target::Rsyncd(_), Rsync)
+                | (Target::Ssh(_), Rsync | Borg)
+                | (Target::Sftp(_), Tar | Restic)
         );
         if !ok {
             bail!(
-                "not a place for method {method:?}; it takes {}",
+                "not a place for method \"{method}\"; it takes {}",
                 forms(method)
             );
         }
@@ -205,10 +206,10 @@ impl Target {
 
     /// Whether `method` reaches this target through a mount (usb://, nfs://,
     /// cifs://, and sftp:// for tar) rather than by itself.
-    pub fn is_mounted(&self, method: &str) -> bool {
+    pub fn is_mounted(&self, method: Method) -> bool {
         match self {
             Target::Usb { .. } | Target::Nfs(_) | Target::Cifs(_) => true,
-            Target::Sftp(_) => method == "tar",
+            Target::Sftp(_) => method == Method::Tar,
             _ => false,
         }
     }
@@ -220,7 +221,7 @@ impl Target {
     /// goes to mount.cifs in its environment (`PASSWD`), never on argv.
     pub fn mount(
         &self,
-        method: &str,
+        method: Method,
         options: &str,
         host: &str,
         dev: &str,
@@ -290,7 +291,13 @@ impl Target {
     /// (and sftp:// for tar) is mounted at [`MOUNT_POINT`] unless something
     /// already is, and becomes its directory for `host`; any other is as it
     /// is.
-    pub fn open(&self, exec: &dyn Exec, host: &str, method: &str, options: &str) -> Result<Target> {
+    pub fn open(
+        &self,
+        exec: &dyn Exec,
+        host: &str,
+        method: Method,
+        options: &str,
+    ) -> Result<Target> {
         let mnt = Path::new(MOUNT_POINT);
         let mounted = std::fs::read_to_string("/proc/self/mounts")
             .unwrap_or_default()
@@ -380,7 +387,13 @@ mod tests {
     fn mount(url: &str, method: &str, options: &str) -> Option<(String, PathBuf)> {
         Target::parse(url)
             .unwrap()
-            .mount(method, options, "web1", "/dev/sdb1", Path::new("/mnt/t"))
+            .mount(
+                method.parse().unwrap(),
+                options,
+                "web1",
+                "/dev/sdb1",
+                Path::new("/mnt/t"),
+            )
             .map(|(call, dir)| (call.argv_lossy().join(" "), dir))
     }
 
@@ -389,7 +402,7 @@ mod tests {
         let (call, _) = Target::parse("cifs://bk@nas/backup")
             .unwrap()
             .mount(
-                "tar",
+                Method::Tar,
                 "vers=3.0,password=s3cr,et",
                 "web1",
                 "",
@@ -409,7 +422,10 @@ mod tests {
     #[test]
     fn network_targets_are_mounted_with_their_port_user_and_options() {
         let m = |u: &str, meth: &str, o| {
-            assert!(Target::parse(u).unwrap().is_mounted(meth), "{u} {meth}");
+            assert!(
+                Target::parse(u).unwrap().is_mounted(meth.parse().unwrap()),
+                "{u} {meth}"
+            );
             mount(u, meth, o).unwrap()
         };
         assert_eq!(
@@ -449,7 +465,9 @@ mod tests {
             ("rsync://nas/m", "rsync"),
         ] {
             assert_eq!(mount(url, method, "x"), None, "{url} {method}");
-            assert!(!Target::parse(url).unwrap().is_mounted(method));
+            assert!(!Target::parse(url)
+                .unwrap()
+                .is_mounted(method.parse().unwrap()));
         }
     }
 
@@ -486,7 +504,10 @@ mod tests {
             ("tar", "nfs://h/d"),
             ("borg", "cifs://h/s"),
         ] {
-            assert!(Target::parse_for(method, url).is_ok(), "{method} {url}");
+            assert!(
+                Target::parse_for(method.parse().unwrap(), url).is_ok(),
+                "{method} {url}"
+            );
         }
         for (method, url) in [
             ("tar", "ssh://h/d"),
@@ -495,10 +516,11 @@ mod tests {
             ("borg", "sftp://h/d"),
             ("restic", "ssh://h/d"),
         ] {
-            let err = Target::parse_for(method, url).unwrap_err().to_string();
+            let m: Method = method.parse().unwrap();
+            let err = Target::parse_for(m, url).unwrap_err().to_string();
             assert!(
                 err.contains(&format!("not a place for method {method:?}"))
-                    && err.contains(forms(method)),
+                    && err.contains(forms(m)),
                 "{err}"
             );
         }

@@ -433,7 +433,7 @@ fn modules_layer(
     progress: &mut dyn Progress,
 ) -> Result<ModulesOut> {
     let loaded = match policy.kind {
-        Some(PolicyKind::Loaded) => kmod::loaded_modules(Path::new("/sys/module"))?,
+        PolicyKind::Loaded => kmod::loaded_modules(Path::new("/sys/module"))?,
         _ => Vec::new(),
     };
     let sel = tree.select(policy, &loaded)?;
@@ -845,12 +845,7 @@ fn holds(path: &Path, a: &manifest::Artefact) -> bool {
 }
 
 pub fn policy_string(p: &Policy) -> String {
-    let kind = match p.kind.unwrap_or(PolicyKind::Most) {
-        PolicyKind::All => "all",
-        PolicyKind::Most => "most",
-        PolicyKind::Loaded => "loaded",
-    };
-    let mut s = kind.to_string();
+    let mut s = p.kind.name().to_string();
     for i in &p.include {
         s.push_str(&format!(" +{i}"));
     }

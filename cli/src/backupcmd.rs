@@ -6,7 +6,7 @@ use crate::say;
 use anyhow::{bail, Context, Result};
 use rear_backup::secret::Passphrase;
 use rear_backup::{borg, restic};
-use rear_backup::{restore_and_verify, Backend, Spec, Target};
+use rear_backup::{restore_and_verify, Backend, Method, Spec, Target};
 use rear_exec::{Call, Exec, System};
 use rear_layout::Layout;
 use std::path::{Path, PathBuf};
@@ -21,34 +21,37 @@ fn passphrase(cfg: &Backup, tool: &str, vars: &[&str]) -> Result<Passphrase> {
 /// The configured method, bound to the configured place (a USB disk
 /// mounted first).
 fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
-    if cfg.method == "none" {
-        bail!("backup.method is \"none\": there is no backup to make or restore");
+    if !cfg.method.is_backend() {
+        bail!(
+            "backup.method is \"{}\": rear-build makes and restores no backup itself",
+            cfg.method
+        );
     }
     let host = rear_builder::rescue::host_name();
-    let target = Target::parse_for(&cfg.method, &cfg.url)
+    let target = Target::parse_for(cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
     // Asked before mounting anything: a missing passphrase is the first thing to hear of.
-    let pass = match cfg.method.as_str() {
-        "borg" => Some(passphrase(cfg, "borg", borg::PASS_VARS)?),
-        "restic" => Some(passphrase(cfg, "restic", restic::PASS_VARS)?),
+    let pass = match cfg.method {
+        Method::Borg => Some(passphrase(cfg, "borg", borg::PASS_VARS)?),
+        Method::Restic => Some(passphrase(cfg, "restic", restic::PASS_VARS)?),
         _ => None,
     };
-    let place = target.open(&System, &host, &cfg.method, &cfg.mount_options)?;
+    let place = target.open(&System, &host, cfg.method, &cfg.mount_options)?;
     // A repository on a mounted disk or share gets its own directory beside
     // the tar and rsync backups of the same host.
     let repo = match &place {
-        Target::File(d) if place != target => Target::File(d.join(&cfg.method)),
+        Target::File(d) if place != target => Target::File(d.join(cfg.method.name())),
         _ => place.clone(),
     };
-    Ok(match (cfg.method.as_str(), pass) {
-        ("tar", _) => match place {
+    Ok(match (cfg.method, pass) {
+        (Method::Tar, _) => match place {
             Target::File(dir) => Box::new(rear_backup::tar::Tar { dir }),
             other => bail!("tar writes to a directory, not to {other:?}"),
         },
-        ("rsync", _) => Box::new(rear_backup::rsync::Rsync::at(&place)?),
-        ("borg", Some(p)) => Box::new(borg::Borg::at(&repo, p, &host)?),
-        ("restic", Some(p)) => Box::new(restic::Restic::at(&repo, p, &host)?),
-        (other, _) => bail!("backup.method {other:?} is not supported"),
+        (Method::Rsync, _) => Box::new(rear_backup::rsync::Rsync::at(&place)?),
+        (Method::Borg, Some(p)) => Box::new(borg::Borg::at(&repo, p, &host)?),
+        (Method::Restic, Some(p)) => Box::new(restic::Restic::at(&repo, p, &host)?),
+        (other, _) => unreachable!("{other} is a backend with its passphrase"),
     })
 }
 
@@ -90,14 +93,14 @@ pub fn medium_disk(cfg: &Backup) -> Option<String> {
 /// The backup's directory for this host when the target is one (a
 /// directory or a USB disk, mounted if needed); None for a server.
 pub fn target_dir(cfg: &Backup) -> Result<Option<PathBuf>> {
-    if cfg.method == "external" {
+    if cfg.method == Method::External {
         return Ok(None);
     }
-    let target = Target::parse_for(&cfg.method, &cfg.url)
+    let target = Target::parse_for(cfg.method, &cfg.url)
         .with_context(|| format!("backup.url = {:?}", cfg.url))?;
     let host = rear_builder::rescue::host_name();
     Ok(
-        match target.open(&System, &host, &cfg.method, &cfg.mount_options)? {
+        match target.open(&System, &host, cfg.method, &cfg.mount_options)? {
             Target::File(d) => Some(d),
             _ => None,
         },
@@ -110,7 +113,7 @@ use crate::paths::LOG_DIR;
 /// rear-build's own store and images: rebuilt by the next `image`, and the
 /// images are on the backup target anyway (as ReaR leaves out its output).
 pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Result<i32> {
-    if cfg.method == "external" {
+    if cfg.method == Method::External {
         return external_backup(&cfg.external);
     }
     let paths = paths_of(layout);
@@ -131,7 +134,7 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
             .chain([Path::new(LOG_DIR)])
             .chain(regenerated.iter().copied())
             .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
-            .chain(tool_state(&cfg.method, |v| std::env::var(v).ok()))
+            .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
             .collect(),
     };
     let t = std::time::Instant::now();
@@ -155,13 +158,13 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
 /// could never verify) and remakes when it is gone: borg's cache and
 /// security records, restic's cache. Relative to `/`. borg's keys (a
 /// keyfile repository's key) stay in the backup.
-fn tool_state(method: &str, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
+fn tool_state(method: Method, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf> {
     let home = env("HOME").unwrap_or_else(|| "/root".into());
     let base = env("BORG_BASE_DIR").unwrap_or_else(|| home.clone());
     let cache_home = env("XDG_CACHE_HOME").unwrap_or_else(|| format!("{home}/.cache"));
     let config_home = env("XDG_CONFIG_HOME").unwrap_or_else(|| format!("{home}/.config"));
     let dirs = match method {
-        "borg" => {
+        Method::Borg => {
             let (cache, config) = match env("BORG_BASE_DIR") {
                 Some(_) => (
                     format!("{base}/.cache/borg"),
@@ -174,7 +177,7 @@ fn tool_state(method: &str, env: impl Fn(&str) -> Option<String>) -> Vec<PathBuf
                 env("BORG_SECURITY_DIR").unwrap_or(format!("{config}/security")),
             ]
         }
-        "restic" => vec![env("RESTIC_CACHE_DIR").unwrap_or(format!("{cache_home}/restic"))],
+        Method::Restic => vec![env("RESTIC_CACHE_DIR").unwrap_or(format!("{cache_home}/restic"))],
         _ => vec![],
     };
     dirs.iter()
@@ -220,7 +223,7 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 }
 
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
-    if cfg.method == "external" {
+    if cfg.method == Method::External {
         return external_restore(&cfg.external, root);
     }
     let b = backend(cfg)?;
@@ -276,7 +279,7 @@ fn external_backup(ext: &External) -> Result<i32> {
 
 /// Whether recovery can restore without an operator.
 pub fn restores_unattended(cfg: &Backup) -> bool {
-    cfg.method != "external" || !cfg.external.restore.is_empty()
+    cfg.method != Method::External || !cfg.external.restore.is_empty()
 }
 
 fn external_restore(ext: &External, root: &Path) -> Result<i32> {
@@ -342,24 +345,24 @@ mod tests {
         };
         let home = env(&[("HOME", "/root")]);
         assert_eq!(
-            tool_state("borg", home),
+            tool_state(Method::Borg, home),
             [
                 PathBuf::from("root/.cache/borg"),
                 "root/.config/borg/security".into()
             ]
         );
         assert_eq!(
-            tool_state("restic", home),
+            tool_state(Method::Restic, home),
             [PathBuf::from("root/.cache/restic")]
         );
-        assert!(tool_state("tar", home).is_empty());
+        assert!(tool_state(Method::Tar, home).is_empty());
         let set = env(&[
             ("HOME", "/root"),
             ("BORG_BASE_DIR", "/srv/b"),
             ("BORG_CACHE_DIR", "/var/cache/borg"),
         ]);
         assert_eq!(
-            tool_state("borg", set),
+            tool_state(Method::Borg, set),
             [
                 PathBuf::from("var/cache/borg"),
                 "srv/b/.config/borg/security".into()

@@ -6,7 +6,7 @@ use crate::layoutcmd;
 use crate::paths;
 use crate::ui::{self, Progress};
 use anyhow::{Context, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use rear_builder::image::{self, Options};
 use rear_builder::manifest::Manifest;
 use rear_closure::modules::{Policy, PolicyKind};
@@ -197,14 +197,16 @@ every library (DT_NEEDED, RUNPATH/RPATH with $ORIGIN, ld.so.conf, .note.dlopen),
 and the interpreters of scripts. Exits non-zero, naming the chain, when a
 needed library cannot be found.";
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ModulesArg {
-    /// Storage, network, input, filesystems and crypto: what any machine may need.
-    Most,
-    /// Every module of the kernel.
-    All,
-    /// The modules loaded on this machine now.
-    Loaded,
+/// `--modules`: the closure crate's own policy names, with help for each.
+fn modules_parser() -> impl clap::builder::TypedValueParser<Value = PolicyKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("most")
+            .help("Storage, network, input, filesystems and crypto: what any machine may need"),
+        PossibleValue::new("all").help("Every module of the kernel"),
+        PossibleValue::new("loaded").help("The modules loaded on this machine now"),
+    ])
+    .map(|s| s.parse::<PolicyKind>().expect("a possible value"))
 }
 
 #[derive(Args, Debug)]
@@ -231,8 +233,8 @@ pub struct ImageArgs {
     #[arg(long)]
     pub no_default_recipes: bool,
     /// Which kernel modules go in (default: image.modules, most).
-    #[arg(long, value_enum)]
-    pub modules: Option<ModulesArg>,
+    #[arg(long, value_parser = modules_parser())]
+    pub modules: Option<PolicyKind>,
     /// Also take this module (and its dependencies). Repeatable.
     #[arg(long = "add-module", value_name = "NAME")]
     pub add_module: Vec<String>,
@@ -363,11 +365,6 @@ fn image_cmd(
     for f in config_files {
         includes.push((f.clone(), config::image_path(f)));
     }
-    let modules = match a.modules {
-        Some(m) => m,
-        None => ModulesArg::from_str(&c.modules, true)
-            .map_err(|e| anyhow::anyhow!("image.modules: {e}"))?,
-    };
     let opts = Options {
         kernel: rear_builder::kernel::Choice {
             version: a.kernel_version,
@@ -379,11 +376,7 @@ fn image_cmd(
         recipes: c.recipes.iter().cloned().chain(a.recipe).collect(),
         default_recipes: !a.no_default_recipes,
         modules: Policy {
-            kind: Some(match modules {
-                ModulesArg::Most => PolicyKind::Most,
-                ModulesArg::All => PolicyKind::All,
-                ModulesArg::Loaded => PolicyKind::Loaded,
-            }),
+            kind: a.modules.unwrap_or(c.modules),
             include: c.add_modules.iter().cloned().chain(a.add_module).collect(),
             exclude: c
                 .omit_modules

@@ -6,6 +6,8 @@
 //! produce one more layer of the same shape.
 
 use anyhow::{bail, Context, Result};
+use rear_backup::Method;
+use rear_closure::modules::PolicyKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use toml::Value;
@@ -23,8 +25,9 @@ pub struct Config {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Backup {
-    /// `tar`, `rsync`, `borg`, `restic`, or `none` (layout and image only).
-    pub method: String,
+    /// `tar`, `rsync`, `borg`, `restic`, `external`, or `none` (layout and
+    /// image only).
+    pub method: Method,
     /// Where backups go; the forms each method takes are in
     /// `rear_backup::target::forms`.
     pub url: String,
@@ -45,7 +48,7 @@ pub struct Backup {
 impl Default for Backup {
     fn default() -> Self {
         Backup {
-            method: "tar".into(),
+            method: Method::Tar,
             url: "usb://REAR-000".into(),
             exclude: Vec::new(),
             passphrase_file: String::new(),
@@ -77,7 +80,7 @@ pub struct Image {
     /// The content-addressed store.
     pub store: PathBuf,
     /// `most`, `all` or `loaded`.
-    pub modules: String,
+    pub modules: PolicyKind,
     pub add_modules: Vec<String>,
     pub omit_modules: Vec<String>,
     /// Extra recipes (paths or names).
@@ -105,7 +108,7 @@ impl Default for Image {
         Image {
             output: crate::paths::OUTPUT.into(),
             store: crate::paths::STORE.into(),
-            modules: "most".into(),
+            modules: PolicyKind::Most,
             add_modules: Vec::new(),
             omit_modules: Vec::new(),
             recipes: Vec::new(),
@@ -189,15 +192,10 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
 
 impl Backup {
     fn validate(&self) -> Result<()> {
-        let method = self.method.as_str();
-        if !["tar", "rsync", "borg", "restic", "external", "none"].contains(&method) {
-            bail!(
-                "backup.method = {method:?}: allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""
-            );
-        }
+        let method = self.method;
         let ext = &self.external;
-        if method != "external" && (!ext.backup.is_empty() || !ext.restore.is_empty()) {
-            bail!("backup.external is set, but backup.method = {method:?}: set method = \"external\" to use it");
+        if method != Method::External && (!ext.backup.is_empty() || !ext.restore.is_empty()) {
+            bail!("backup.external is set, but backup.method = \"{method}\": set method = \"external\" to use it");
         }
         for (k, cmd) in [("backup", &ext.backup), ("restore", &ext.restore)] {
             if cmd.first().is_some_and(|p| !p.starts_with('/')) {
@@ -206,7 +204,7 @@ impl Backup {
                 );
             }
         }
-        if method == "none" || method == "external" {
+        if !method.is_backend() {
             return Ok(());
         }
         let target = rear_backup::Target::parse_for(method, &self.url)
@@ -222,9 +220,9 @@ impl Backup {
         if !pf.is_empty() {
             // A passphrase that tar or rsync would silently ignore would
             // make a reader believe the backup is encrypted.
-            if !["borg", "restic"].contains(&method) {
+            if !method.has_passphrase() {
                 bail!(
-                    "backup.passphrase_file = {pf:?}: only borg and restic use a passphrase; method {method:?} stores files unencrypted"
+                    "backup.passphrase_file = {pf:?}: only borg and restic use a passphrase; method \"{method}\" stores files unencrypted"
                 );
             }
             if !pf.starts_with('/') {
@@ -237,12 +235,6 @@ impl Backup {
 
 impl Config {
     fn validate(&self) -> Result<()> {
-        if !["most", "all", "loaded"].contains(&self.image.modules.as_str()) {
-            bail!(
-                "image.modules = {:?}: allowed are \"most\", \"all\", \"loaded\"",
-                self.image.modules
-            );
-        }
         self.backup.validate()?;
         if !(1..=19).contains(&self.image.compress_level) {
             bail!(
@@ -291,7 +283,7 @@ mod tests {
         .unwrap();
         fs::write(d.path().join("conf.d/ignored.txt"), "not toml").unwrap();
         let (c, used) = load(d.path()).unwrap();
-        assert_eq!(c.image.modules, "all");
+        assert_eq!(c.image.modules.name(), "all");
         assert_eq!(
             c.image.compress_level, 5,
             "conf.d files apply in name order, after config.toml"
@@ -356,7 +348,7 @@ mod tests {
                 "[backup]\nmethod = \"{method}\"\nurl = \"{url}\"\n"
             ))
             .unwrap_or_else(|e| panic!("{method} {url}: {e:#}"));
-            assert_eq!((b.method.as_str(), b.url.as_str()), (method, url));
+            assert_eq!((b.method.name(), b.url.as_str()), (method, url));
         }
         let b = load_with(
             "[backup]\nurl = \"cifs://nas/b\"\nmount_options = \"credentials=/etc/c,vers=3.0\"\n",
@@ -386,7 +378,7 @@ mod tests {
         assert_eq!(b.external.restore[2], "{root}");
         // No backup: the url is not looked at.
         let b = load_with("[backup]\nmethod = \"none\"\nurl = \"whatever\"\n").unwrap();
-        assert_eq!(b.method, "none");
+        assert_eq!(b.method.name(), "none");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
     if restoring && a.unattended && !crate::backupcmd::restores_unattended(backup) {
         bail!("unattended recovery needs backup.external.restore: with the \"external\" method and no restore command, an operator must restore by hand (run recover on the console)");
     }
-    if restoring && a.passphrase_file.is_none() && backup.method != "none" {
+    if restoring && a.passphrase_file.is_none() && backup.method != rear_backup::Method::None {
         let dir = crate::backupcmd::target_dir(backup)?;
         if let Some(f) = dir.map(|d| d.join(PASSPHRASE_FILE)).filter(|f| f.is_file()) {
             say!("LUKS passphrase from {}", f.display());

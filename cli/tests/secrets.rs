@@ -49,7 +49,7 @@ fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
         .open(
             &fake,
             "web1",
-            "tar",
+            rear_backup::Method::Tar,
             &format!("vers=3.0,password={CIFS_CANARY}"),
         )
         .unwrap_err();

@@ -51,17 +51,53 @@ pub fn name_of(relpath: &str) -> String {
     normalize(stem)
 }
 
-/// Which modules to take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// Which modules to take (`most` unless said otherwise).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum PolicyKind {
     /// Every module of the kernel.
     All,
     /// What a rescue system may need on any machine: storage, network, input,
     /// filesystems, crypto (see `MOST_PREFIXES`).
+    #[default]
     Most,
     /// The modules loaded on this host now (`/sys/module`).
     Loaded,
+}
+
+impl PolicyKind {
+    pub const ALL: [PolicyKind; 3] = [PolicyKind::Most, PolicyKind::All, PolicyKind::Loaded];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PolicyKind::All => "all",
+            PolicyKind::Most => "most",
+            PolicyKind::Loaded => "loaded",
+        }
+    }
+}
+
+impl std::str::FromStr for PolicyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PolicyKind, String> {
+        PolicyKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("{s:?}: allowed are \"most\", \"all\", \"loaded\""))
+    }
+}
+
+impl TryFrom<String> for PolicyKind {
+    type Error = String;
+    fn try_from(s: String) -> Result<PolicyKind, String> {
+        s.parse()
+    }
+}
+
+impl From<PolicyKind> for String {
+    fn from(k: PolicyKind) -> String {
+        k.name().to_string()
+    }
 }
 
 /// Subtrees of `kernel/` that `most` takes whole.
@@ -128,7 +164,7 @@ pub const MOST_EXCLUDED: &[&str] = &[
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
-    pub kind: Option<PolicyKind>,
+    pub kind: PolicyKind,
     /// Module names always taken (with their dependencies).
     pub include: Vec<String>,
     /// Module names or glob patterns (`*`, `?`) never taken, unless a taken
@@ -283,7 +319,7 @@ impl ModuleTree {
                 .any(|(n, r)| n.matches(name) || r.matches(relpath))
         };
         let mut roots: Vec<String> = Vec::new();
-        match policy.kind.unwrap_or(PolicyKind::Most) {
+        match policy.kind {
             PolicyKind::All => roots.extend(self.paths.keys().cloned()),
             PolicyKind::Most => roots.extend(
                 self.paths
@@ -501,7 +537,7 @@ mod tests {
     fn include_follows_dependencies_and_exclude_takes_globs() {
         let (_d, t) = fake_tree();
         let policy = Policy {
-            kind: Some(PolicyKind::Loaded),
+            kind: PolicyKind::Loaded,
             include: vec!["foo".into()],
             exclude: vec!["dm-*".into()],
         };
@@ -516,7 +552,7 @@ mod tests {
     fn unknown_include_is_an_error_but_builtin_is_fine() {
         let (_d, t) = fake_tree();
         let mut p = Policy {
-            kind: Some(PolicyKind::Loaded),
+            kind: PolicyKind::Loaded,
             include: vec!["crc32c_generic".into()],
             ..Default::default()
         };
@@ -530,7 +566,7 @@ mod tests {
     fn all_takes_everything() {
         let (_d, t) = fake_tree();
         let p = Policy {
-            kind: Some(PolicyKind::All),
+            kind: PolicyKind::All,
             ..Default::default()
         };
         assert_eq!(t.select(&p, &[]).unwrap().modules.len(), 8);
