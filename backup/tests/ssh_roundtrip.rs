@@ -125,9 +125,11 @@ fn tar_over_sftp_through_sshfs() {
         "IdentityFile={},BatchMode=yes,StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null",
         sshd.key.display()
     );
-    let t = Target::parse_for("tar", &url).unwrap();
+    let t = Target::parse_for(rear_backup::Method::Tar, &url).unwrap();
     let exec = Real::default();
-    let place = t.open(&exec, "web1", "tar", &options).unwrap();
+    let place = t
+        .open(&exec, "web1", rear_backup::Method::Tar, &options)
+        .unwrap();
     struct Unmount;
     impl Drop for Unmount {
         fn drop(&mut self) {
@@ -143,7 +145,8 @@ fn tar_over_sftp_through_sshfs() {
     };
     assert_eq!(dir, Path::new(MOUNT_POINT).join("web1"));
     assert_eq!(
-        t.open(&exec, "web1", "tar", &options).unwrap(),
+        t.open(&exec, "web1", rear_backup::Method::Tar, &options)
+            .unwrap(),
         Target::File(dir.clone())
     );
     round_trip(&Tar { dir }, &exec, d.path());
