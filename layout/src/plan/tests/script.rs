@@ -95,11 +95,13 @@ fn hostile_names_cannot_inject_commands_into_the_script() {
     let evil = |way: &str| format!("x\nREAR_EOF\ntouch {}/pwned-{way}\n", d.display());
     let mut l = scenarios::gpt_esp_ext4_swap();
     l.disks[0].partitions[1].name = Some(evil("gpt-name"));
-    let mut p = plan(&l, &[disk("/dev/vda", 2 * GIB)], &Options::default()).unwrap();
+    // A target that is no disk of any machine, should a command run after all.
+    let target = "/dev/rear-build-test-no-such-disk";
+    let mut p = plan(&l, &[disk(target, 2 * GIB)], &map1("/dev/vda", target)).unwrap();
     let partition = p
         .steps
         .iter()
-        .position(|s| s.id == "partition:/dev/vda")
+        .position(|s| s.id == format!("partition:{target}"))
         .unwrap();
     assert_eq!(partition, 1);
     p.notes.push(evil("note"));
