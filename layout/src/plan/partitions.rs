@@ -101,7 +101,9 @@ pub(super) fn tables(cx: &mut Ctx) {
         for p in parts.iter().filter(|p| p.kind != PartKind::Extended) {
             let dev = partition_device(new, p.number);
             cx.steps.push(
-                Step::new(format!("wipe:{dev}"), format!("wipe leftovers in {dev}"))
+                // Not `wipe:`: the disk's old partition of the same name was
+                // wiped under that id, and a done id is skipped on a re-run.
+                Step::new(format!("clean:{dev}"), format!("wipe leftovers in {dev}"))
                     .argv(["wipefs", "--all", "--force", &dev])
                     .writes([&dev]),
             );

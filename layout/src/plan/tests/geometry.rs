@@ -168,7 +168,9 @@ fn msdos_extended_and_logical_keep_their_kinds() {
         "{script}"
     );
     assert!(
-        !p.steps.iter().any(|s| s.id == "wipe:/dev/vdb2"),
+        !p.steps
+            .iter()
+            .any(|s| s.id == "wipe:/dev/vdb2" || s.id == "clean:/dev/vdb2"),
         "extended containers are not wiped"
     );
 }

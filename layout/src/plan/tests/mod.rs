@@ -34,6 +34,25 @@ fn ids(p: &Plan) -> Vec<&str> {
     p.steps.iter().map(|s| s.id.as_str()).collect()
 }
 
+/// A done step is known by its id: two steps with one id would make apply
+/// and the script skip the second (the wipe of a new partition named as
+/// an old one was).
+#[test]
+fn step_ids_are_unique_when_the_targets_hold_partitions_already() {
+    let mut here = disk("/dev/vda", 2 * GIB);
+    here.partitions = (1..=3).map(|n| format!("/dev/vda{n}")).collect();
+    let p = plan(
+        &scenarios::gpt_esp_ext4_swap(),
+        &[here],
+        &Options::default(),
+    )
+    .unwrap();
+    let mut seen = BTreeSet::new();
+    for id in ids(&p) {
+        assert!(seen.insert(id), "step id {id} twice: {:?}", ids(&p));
+    }
+}
+
 #[test]
 fn same_disk_plan_is_ordered_and_confined() {
     let mut here = disk("/dev/vda", 2 * GIB);
@@ -52,9 +71,9 @@ fn same_disk_plan_is_ordered_and_confined() {
             "wipe:/dev/vda1",
             "wipe:/dev/vda",
             "partition:/dev/vda",
-            "wipe:/dev/vda1",
-            "wipe:/dev/vda2",
-            "wipe:/dev/vda3",
+            "clean:/dev/vda1",
+            "clean:/dev/vda2",
+            "clean:/dev/vda3",
             "mkfs:/dev/vda1",
             "mkfs:/dev/vda2",
             "mkswap:/dev/vda3",
