@@ -112,7 +112,7 @@ use crate::paths::LOG_DIR;
 /// Backs up the layout's mounted file systems. `regenerated` are
 /// rear-build's own store and images: rebuilt by the next `image`, and the
 /// images are on the backup target anyway (as ReaR leaves out its output).
-pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Result<i32> {
+pub fn mkbackuponly(cfg: &Backup, regenerated: &[PathBuf], layout: &Layout) -> Result<i32> {
     if cfg.method == Method::External {
         return external_backup(&cfg.external);
     }
@@ -132,7 +132,7 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[&Path], layout: &Layout) -> Res
             .iter()
             .map(Path::new)
             .chain([Path::new(LOG_DIR)])
-            .chain(regenerated.iter().copied())
+            .chain(regenerated.iter().map(PathBuf::as_path))
             .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
             .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
             .collect(),

@@ -6,6 +6,7 @@
 //! produce one more layer of the same shape.
 
 use anyhow::{bail, Context, Result};
+use clap::Args;
 use rear_backup::Method;
 use rear_closure::modules::PolicyKind;
 use serde::{Deserialize, Serialize};
@@ -72,51 +73,181 @@ pub struct External {
     pub restore: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// Each settings group below is declared once: its fields are both the
+// configuration file's keys (serde) and the command line's flags (clap).
+// A scalar is an Option, so a flag not given is told from one given
+// (`Default` is "nothing set"); `builtin()` holds the defaults, which
+// `load` starts from. Flags go over the files in one place, `Config::with`.
+
+/// `[image]`, and the flags of `image` and `mkbackup`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
 #[serde(deny_unknown_fields, default)]
 pub struct Image {
-    /// Where `image` writes vmlinuz, initrd.img and manifest.json.
-    pub output: PathBuf,
-    /// The content-addressed store.
-    pub store: PathBuf,
-    /// `most`, `all` or `loaded`.
-    pub modules: PolicyKind,
+    /// Where the artefacts go (default: image.output, /var/lib/rear-build/output).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// The content-addressed store (the global --store).
+    #[arg(skip)]
+    pub store: Option<PathBuf>,
+    /// Which kernel modules go in (default: image.modules, most).
+    #[arg(long, value_parser = modules_parser())]
+    pub modules: Option<PolicyKind>,
+    /// Also take this module (and its dependencies). Repeatable.
+    #[arg(long = "add-module", value_name = "NAME")]
     pub add_modules: Vec<String>,
+    /// Leave out modules matching NAME (glob). Repeatable.
+    #[arg(long = "omit-module", value_name = "NAME")]
     pub omit_modules: Vec<String>,
-    /// Extra recipes (paths or names).
+    /// Extra recipe: a file path, a name in /etc/rear-build/recipes, or a built-in. Repeatable.
+    #[arg(long = "recipe", value_name = "NAME")]
     pub recipes: Vec<String>,
-    /// Extra files, `SRC[:DEST]`.
+    /// Extra file or directory for the image, at DEST (default: the same path). Repeatable.
+    #[arg(long, value_name = "SRC[:DEST]")]
     pub include: Vec<String>,
-    /// zstd level, 1 to 19.
-    pub compress_level: i32,
-    pub firmware_dir: PathBuf,
+    /// zstd level for the layers, 1-19 (default: image.compress_level, 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=19))]
+    pub compress_level: Option<i32>,
+    /// Where firmware is found (default: image.firmware_dir, /lib/firmware).
+    #[arg(long, value_name = "DIR")]
+    pub firmware_dir: Option<PathBuf>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Layout {
-    pub exclude_mountpoints: Vec<String>,
-    pub exclude_vgs: Vec<String>,
-    pub only_vgs: Vec<String>,
-    pub exclude_disks: Vec<String>,
-    /// Identifier patterns of disks recovery must never write (REAR-000 always).
-    pub protect: Vec<String>,
+/// `--modules`: the closure crate's own policy names, with help for each.
+fn modules_parser() -> impl clap::builder::TypedValueParser<Value = PolicyKind> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("most")
+            .help("Storage, network, input, filesystems and crypto: what any machine may need"),
+        PossibleValue::new("all").help("Every module of the kernel"),
+        PossibleValue::new("loaded").help("The modules loaded on this machine now"),
+    ])
+    .map(|s| s.parse::<PolicyKind>().expect("a possible value"))
 }
 
-impl Default for Image {
-    fn default() -> Self {
+/// A scalar setting: the flag's value, else the files', else the default.
+fn pick<T: Clone>(flag: &Option<T>, file: &Option<T>, default: &Option<T>) -> T {
+    flag.as_ref()
+        .or(file.as_ref())
+        .or(default.as_ref())
+        .cloned()
+        .expect("every scalar setting has a default")
+}
+
+/// A list setting: the files' entries, then the flags'.
+fn join(file: &[String], flag: &[String]) -> Vec<String> {
+    file.iter().chain(flag).cloned().collect()
+}
+
+impl Image {
+    /// The built-in defaults.
+    pub fn builtin() -> Image {
         Image {
-            output: crate::paths::OUTPUT.into(),
-            store: crate::paths::STORE.into(),
-            modules: PolicyKind::Most,
+            output: Some(crate::paths::OUTPUT.into()),
+            store: Some(crate::paths::STORE.into()),
+            modules: Some(PolicyKind::Most),
             add_modules: Vec::new(),
             omit_modules: Vec::new(),
             recipes: Vec::new(),
             include: Vec::new(),
-            compress_level: 3,
-            firmware_dir: "/lib/firmware".into(),
+            compress_level: Some(3),
+            firmware_dir: Some("/lib/firmware".into()),
         }
     }
+
+    pub fn output(&self) -> PathBuf {
+        pick(&self.output, &None, &Image::builtin().output)
+    }
+    pub fn store(&self) -> PathBuf {
+        pick(&self.store, &None, &Image::builtin().store)
+    }
+    pub fn modules(&self) -> PolicyKind {
+        pick(&self.modules, &None, &Image::builtin().modules)
+    }
+    pub fn compress_level(&self) -> i32 {
+        pick(
+            &self.compress_level,
+            &None,
+            &Image::builtin().compress_level,
+        )
+    }
+    pub fn firmware_dir(&self) -> PathBuf {
+        pick(&self.firmware_dir, &None, &Image::builtin().firmware_dir)
+    }
+
+    /// `flags` over these settings.
+    fn with(&self, flags: &Image) -> Image {
+        let d = Image::builtin();
+        Image {
+            output: Some(pick(&flags.output, &self.output, &d.output)),
+            store: Some(pick(&flags.store, &self.store, &d.store)),
+            modules: Some(pick(&flags.modules, &self.modules, &d.modules)),
+            add_modules: join(&self.add_modules, &flags.add_modules),
+            omit_modules: join(&self.omit_modules, &flags.omit_modules),
+            recipes: join(&self.recipes, &flags.recipes),
+            include: join(&self.include, &flags.include),
+            compress_level: Some(pick(
+                &flags.compress_level,
+                &self.compress_level,
+                &d.compress_level,
+            )),
+            firmware_dir: Some(pick(
+                &flags.firmware_dir,
+                &self.firmware_dir,
+                &d.firmware_dir,
+            )),
+        }
+    }
+}
+
+/// `[layout]`, and the capture flags of `savelayout` and `checklayout`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Layout {
+    /// Leave out file systems mounted at or below this path. Repeatable.
+    #[arg(long = "exclude-mountpoint", value_name = "PATH")]
+    pub exclude_mountpoints: Vec<String>,
+    /// Leave out this LVM volume group. Repeatable.
+    #[arg(long = "exclude-vg", value_name = "VG")]
+    pub exclude_vgs: Vec<String>,
+    /// Take only these LVM volume groups. Repeatable.
+    #[arg(long = "only-vg", value_name = "VG")]
+    pub only_vgs: Vec<String>,
+    /// Leave out this disk and everything on it. Repeatable.
+    #[arg(long = "exclude-disk", value_name = "DEV")]
+    pub exclude_disks: Vec<String>,
+    /// Identifier patterns of disks recovery must never write (REAR-000
+    /// always); recover's --protect.
+    #[arg(skip)]
+    pub protect: Vec<String>,
+}
+
+impl Layout {
+    fn with(&self, flags: &Layout) -> Layout {
+        Layout {
+            exclude_mountpoints: join(&self.exclude_mountpoints, &flags.exclude_mountpoints),
+            exclude_vgs: join(&self.exclude_vgs, &flags.exclude_vgs),
+            only_vgs: join(&self.only_vgs, &flags.only_vgs),
+            exclude_disks: join(&self.exclude_disks, &flags.exclude_disks),
+            protect: join(&self.protect, &flags.protect),
+        }
+    }
+
+    /// What capture leaves out.
+    pub fn capture_options(&self) -> rear_layout::capture::Options {
+        rear_layout::capture::Options {
+            exclude_mountpoints: self.exclude_mountpoints.clone(),
+            exclude_vgs: self.exclude_vgs.clone(),
+            only_vgs: self.only_vgs.clone(),
+            exclude_disks: self.exclude_disks.clone(),
+        }
+    }
+}
+
+/// The settings given on the command line, by group (`Default`: none).
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub image: Image,
+    pub layout: Layout,
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
@@ -173,7 +304,7 @@ pub fn image_path(f: &Path) -> String {
 }
 
 pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
-    let mut value = Value::try_from(Config::default()).expect("defaults serialize");
+    let mut value = Value::try_from(Config::builtin()).expect("defaults serialize");
     let used = files(dir)?;
     for f in &used {
         let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
@@ -234,13 +365,28 @@ impl Backup {
 }
 
 impl Config {
+    /// The built-in defaults, which the files override.
+    pub fn builtin() -> Config {
+        Config {
+            image: Image::builtin(),
+            ..Config::default()
+        }
+    }
+
+    /// The settings a command runs with: each group's flags over what the
+    /// configuration files say (the one place they meet).
+    pub fn with(&self, flags: &Flags) -> Config {
+        Config {
+            image: self.image.with(&flags.image),
+            layout: self.layout.with(&flags.layout),
+            backup: self.backup.clone(),
+        }
+    }
+
     fn validate(&self) -> Result<()> {
         self.backup.validate()?;
-        if !(1..=19).contains(&self.image.compress_level) {
-            bail!(
-                "image.compress_level = {}: allowed are 1 to 19",
-                self.image.compress_level
-            );
+        if let Some(l) = self.image.compress_level.filter(|l| !(1..=19).contains(l)) {
+            bail!("image.compress_level = {l}: allowed are 1 to 19");
         }
         Ok(())
     }
@@ -258,7 +404,7 @@ mod tests {
     #[test]
     fn no_directory_means_defaults() {
         let (c, used) = load(Path::new("/nonexistent/rear-build")).unwrap();
-        assert_eq!(c, Config::default());
+        assert_eq!(c, Config::builtin());
         assert!(used.is_empty());
     }
 
@@ -283,13 +429,17 @@ mod tests {
         .unwrap();
         fs::write(d.path().join("conf.d/ignored.txt"), "not toml").unwrap();
         let (c, used) = load(d.path()).unwrap();
-        assert_eq!(c.image.modules.name(), "all");
+        assert_eq!(c.image.modules().name(), "all");
         assert_eq!(
-            c.image.compress_level, 5,
+            c.image.compress_level(),
+            5,
             "conf.d files apply in name order, after config.toml"
         );
         assert_eq!(c.layout.protect, ["WWN-1*"]);
-        assert_eq!(c.image.output, PathBuf::from("/var/lib/rear-build/output"));
+        assert_eq!(
+            c.image.output(),
+            PathBuf::from("/var/lib/rear-build/output")
+        );
         assert_eq!(used.len(), 3);
     }
 
@@ -382,8 +532,49 @@ mod tests {
     }
 
     #[test]
+    fn flags_go_over_the_files_and_lists_add_up() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(
+            d.path().join("config.toml"),
+            "[image]\nmodules = \"all\"\ncompress_level = 9\nadd_modules = [\"a\"]\n[layout]\nexclude_vgs = [\"vg1\"]\nprotect = [\"p1\"]\n",
+        )
+        .unwrap();
+        let (files, _) = load(d.path()).unwrap();
+        assert_eq!(
+            files.with(&Flags::default()),
+            files,
+            "no flag changes nothing"
+        );
+        let flags = Flags {
+            image: Image {
+                modules: Some(PolicyKind::Loaded),
+                add_modules: vec!["b".into()],
+                output: Some("/o".into()),
+                ..Image::default()
+            },
+            layout: Layout {
+                exclude_vgs: vec!["vg2".into()],
+                protect: vec!["p2".into()],
+                ..Layout::default()
+            },
+        };
+        let c = files.with(&flags);
+        assert_eq!(c.image.modules(), PolicyKind::Loaded);
+        assert_eq!(c.image.compress_level(), 9, "from the file");
+        assert_eq!(c.image.add_modules, ["a", "b"]);
+        assert_eq!(c.image.output(), PathBuf::from("/o"));
+        assert_eq!(
+            c.image.firmware_dir(),
+            PathBuf::from("/lib/firmware"),
+            "the default"
+        );
+        assert_eq!(c.layout.exclude_vgs, ["vg1", "vg2"]);
+        assert_eq!(c.layout.protect, ["p1", "p2"]);
+    }
+
+    #[test]
     fn dump_round_trips() {
-        let c = Config::default();
+        let c = Config::builtin();
         let back: Config = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(back, c);
     }

@@ -13,48 +13,11 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use crate::config::Layout as Settings;
 use crate::paths::LAYOUT_STATE as STATE;
 
-#[derive(Args, Debug, Clone, Default)]
-pub struct CaptureArgs {
-    /// Leave out file systems mounted at or below this path. Repeatable.
-    #[arg(long = "exclude-mountpoint", value_name = "PATH")]
-    pub exclude_mountpoints: Vec<String>,
-    /// Leave out this LVM volume group. Repeatable.
-    #[arg(long = "exclude-vg", value_name = "VG")]
-    pub exclude_vgs: Vec<String>,
-    /// Take only these LVM volume groups. Repeatable.
-    #[arg(long = "only-vg", value_name = "VG")]
-    pub only_vgs: Vec<String>,
-    /// Leave out this disk and everything on it. Repeatable.
-    #[arg(long = "exclude-disk", value_name = "DEV")]
-    pub exclude_disks: Vec<String>,
-}
-
-impl CaptureArgs {
-    /// These flags added to the configuration's `[layout]` lists.
-    pub fn with_config(&self, c: &crate::config::Layout) -> CaptureArgs {
-        let join = |a: &[String], b: &[String]| a.iter().chain(b).cloned().collect();
-        CaptureArgs {
-            exclude_mountpoints: join(&c.exclude_mountpoints, &self.exclude_mountpoints),
-            exclude_vgs: join(&c.exclude_vgs, &self.exclude_vgs),
-            only_vgs: join(&c.only_vgs, &self.only_vgs),
-            exclude_disks: join(&c.exclude_disks, &self.exclude_disks),
-        }
-    }
-
-    fn options(&self) -> capture::Options {
-        capture::Options {
-            exclude_mountpoints: self.exclude_mountpoints.clone(),
-            exclude_vgs: self.exclude_vgs.clone(),
-            only_vgs: self.only_vgs.clone(),
-            exclude_disks: self.exclude_disks.clone(),
-        }
-    }
-}
-
-fn capture_now(src: &dyn Source, args: &CaptureArgs) -> Result<Layout> {
-    capture::capture(src, &args.options()).context("capture the storage layout")
+fn capture_now(src: &dyn Source, settings: &Settings) -> Result<Layout> {
+    capture::capture(src, &settings.capture_options()).context("capture the storage layout")
 }
 
 pub fn load(path: &Path) -> Result<Layout> {
@@ -72,7 +35,7 @@ fn write(path: &Path, layout: &Layout) -> Result<()> {
 }
 
 /// Captures the layout of the system `src` describes into `output`.
-pub fn savelayout(src: &dyn Source, output: &Path, args: &CaptureArgs) -> Result<i32> {
+pub fn savelayout(src: &dyn Source, output: &Path, args: &Settings) -> Result<i32> {
     let layout = capture_now(src, args)?;
     write(output, &layout)?;
     print!("{}", show::tree(&layout));
@@ -84,7 +47,7 @@ pub fn savelayout(src: &dyn Source, output: &Path, args: &CaptureArgs) -> Result
 }
 
 /// 0: unchanged; 1: changed (differences printed). Errors become 2 in main.
-pub fn checklayout(src: &dyn Source, saved: &Path, args: &CaptureArgs) -> Result<i32> {
+pub fn checklayout(src: &dyn Source, saved: &Path, args: &Settings) -> Result<i32> {
     let old = load(saved)?;
     let now = capture_now(src, args)?;
     let d = compare::diff(&old, &now, &compare::Options::default());

@@ -1,12 +1,15 @@
-//! The `rear-build` command: clap types (`cli`), the configuration file
-//! (`config`), the commands' bodies and workflows, and the terminal UI.
+//! The `rear-build` command: clap types (`cmdline`), the settings and the
+//! configuration file (`config`), the commands' bodies (`commands`,
+//! `layoutcmd`, `backupcmd`), the workflows (`workflows`), every default
+//! location (`paths`) and the terminal UI (`ui`).
 //! Everything it does goes through the crates below it: the image builder,
 //! layout, backup, finalize, and exec for every external command.
 
 pub mod backupcmd;
-pub mod cli;
+pub mod cmdline;
+pub mod commands;
 pub mod config;
 pub mod layoutcmd;
 pub mod paths;
-pub mod recover;
 pub mod ui;
+pub mod workflows;

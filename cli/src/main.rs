@@ -10,5 +10,5 @@ fn main() {
     if name == "init" || std::process::id() == 1 {
         rear_boot::init::run();
     }
-    std::process::exit(rear_build::cli::main());
+    std::process::exit(rear_build::commands::main());
 }

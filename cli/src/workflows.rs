@@ -1,21 +1,49 @@
-//! `recover`: recreate the layout, restore the backup into it and verify
-//! every file, then finalize the restored system (device names, initramfs,
-//! bootloader). Any failed step stops the recovery with its name; the log
+//! The workflows, commands made of the others: `mkbackup` (savelayout,
+//! image, mkbackuponly, and the image onto the backup medium) and
+//! `recover` (recreate the layout, restore the backup into it and verify
+//! every file, then finalize the restored system: device names, initramfs,
+//! bootloader). Any failed step of recover stops it with its name; the log
 //! goes to the console and into the restored system either way.
 
+use crate::cmdline::ImageArgs;
+use crate::config::Config;
 use crate::layoutcmd::{self, RecoverArgs};
-use crate::say;
+use crate::{backupcmd, commands, paths, say};
 use anyhow::{bail, Context, Result};
 use rear_finalize::Initramfs;
-use std::path::Path;
+use rear_layout::capture::Source;
+use std::path::{Path, PathBuf};
+
+/// `mkbackup`: the layout, the rescue image and the backup, with the image
+/// and this run's log stored beside the backup.
+pub fn mkbackup(
+    host: &dyn Source,
+    cfg: &Config,
+    config_files: &[PathBuf],
+    a: &ImageArgs,
+) -> Result<i32> {
+    let layout = Path::new(paths::LAYOUT);
+    layoutcmd::savelayout(host, layout, &commands::capture_settings(cfg))?;
+    let image = commands::image_cmd(cfg, config_files, a)?;
+    let code = backupcmd::mkbackuponly(
+        &cfg.backup,
+        &commands::regenerated(cfg),
+        &layoutcmd::load(layout)?,
+    )?;
+    backupcmd::store_image(&cfg.backup, &image)?;
+    Ok(code)
+}
 
 /// A file in the backup's directory whose first line is the LUKS
 /// passphrase, for unattended recovery (the backup medium is kept safe
 /// like the passphrase itself).
 pub const PASSPHRASE_FILE: &str = "luks-passphrase";
 
-pub fn recover(a: &RecoverArgs, backup: &crate::config::Backup) -> Result<i32> {
+pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
+    let backup = &cfg.backup;
     let mut a = a.clone();
+    // --protect with the configuration's (Config::with joined them).
+    a.protect = cfg.layout.protect.clone();
     let restoring = !a.layout_only && !a.simulate;
     if restoring && a.no_mount {
         bail!("--no-mount leaves nowhere to restore to: use --layout-only, or drop --no-mount");

@@ -1,0 +1,277 @@
+//! The command line: clap types only. Each settings group (`config::Image`,
+//! `config::Layout`) is declared once, in config.rs, and flattened in here;
+//! the commands' bodies are in `commands`, `layoutcmd`, `backupcmd` and
+//! `workflows`.
+
+use crate::config;
+use crate::layoutcmd::RecoverArgs;
+use crate::paths;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const ABOUT: &str = "Relax-and-Recover rebuilt as a reproducible rescue image builder";
+
+const LONG_ABOUT: &str = "\
+Relax-and-Recover rebuilt as a reproducible rescue image builder.
+
+rear-build makes a rescue system from this machine's own kernel and tools:
+every program with the libraries it needs, the kernel modules and firmware
+for storage, network and input, and rear-build itself as the rescue
+system's init. Files are kept in a content-addressed store, so a rebuild
+only redoes what changed, and the same inputs always give the same bytes.
+
+Typical use:
+  rear-build image                       build vmlinuz + initrd.img + manifest.json
+  rear-build savelayout                  capture the disks' layout
+  rear-build checklayout || rear-build image   rebuild when the disks changed
+  rear-build recover --layout-only       in the rescue system: recreate the disks
+  rear-build closure /usr/sbin/lvm       what a program needs, one path a line
+  rear-build store verify                re-hash the store, report corruption";
+
+#[derive(Parser, Debug)]
+#[command(name = "rear-build", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// The configuration directory (config.toml and conf.d/*.toml).
+    #[arg(short = 'c', long = "config-dir", global = true, value_name = "DIR", default_value = config::DEFAULT_DIR)]
+    pub config_dir: PathBuf,
+    /// The content-addressed store of files and built layers (default: image.store of the configuration, /var/lib/rear-build/store).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// More output (-v: each stage's time and cache use; -vv: debug).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Debug output: every external command line and its stderr.
+    #[arg(short = 'd', long, global = true)]
+    pub debug: bool,
+    /// Trace output (more than debug).
+    #[arg(short = 'D', long, global = true)]
+    pub trace: bool,
+    /// The log of this run, with every external command and its outcome (default: /var/log/rear-build/rear-build-HOST.log; `none` for no log).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build the rescue image: vmlinuz, initrd.img and manifest.json.
+    #[command(visible_alias = "mkrescue", long_about = IMAGE_HELP)]
+    Image(ImageArgs),
+    /// Print every host path FILES need (libraries, interpreter, symlinks), sorted.
+    #[command(long_about = CLOSURE_HELP)]
+    Closure {
+        /// Programs, libraries or scripts (absolute paths or names found in PATH).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Inspect and maintain the store.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Print the effective configuration (and the files it came from) and this system's facts.
+    Dump,
+    /// Back up the file systems of the saved layout to [backup] url (tar by default).
+    Mkbackuponly {
+        /// The saved layout whose mounted file systems are backed up.
+        #[arg(long, value_name = "FILE", default_value = paths::LAYOUT)]
+        layout: PathBuf,
+    },
+    /// Capture the layout, build the rescue image, and back up the file systems.
+    Mkbackup(ImageArgs),
+    /// In the rescue system: restore the backup into the recreated file systems and verify every file.
+    Restoreonly {
+        /// Where the recreated file systems are mounted.
+        #[arg(long, value_name = "DIR", default_value = crate::paths::RECOVER_ROOT)]
+        root: PathBuf,
+    },
+    /// Capture the storage layout (disks, partitions, RAID, LUKS, LVM, file systems, mounts).
+    Savelayout {
+        /// Where to write it.
+        #[arg(short, long, value_name = "FILE", default_value = paths::LAYOUT)]
+        output: PathBuf,
+        #[command(flatten)]
+        capture: config::Layout,
+    },
+    /// Exit 0 when the disks match the saved layout, 1 when they changed (with the differences), 2 on error.
+    Checklayout {
+        /// The saved layout.
+        #[arg(long, value_name = "FILE", default_value = paths::LAYOUT)]
+        layout: PathBuf,
+        #[command(flatten)]
+        capture: config::Layout,
+    },
+    /// Show or convert saved layouts.
+    #[command(subcommand)]
+    Layout(LayoutCommand),
+    /// In the rescue system: recreate the disks from the saved layout, restore the backup into them and verify it.
+    #[command(long_about = RECOVER_HELP)]
+    Recover(RecoverArgs),
+    /// Same as `recover --layout-only`.
+    Layoutonly(RecoverArgs),
+}
+
+const RECOVER_HELP: &str = "\
+In the rescue system: recreate the storage layout saved by `savelayout`,
+mount it at /mnt/local, restore the backup ([backup] of the configuration)
+into it and check every file against the backup's manifest, then finalize
+the restored system: device names in fstab, crypttab, mdadm.conf and boot
+configuration follow renamed disks, its initramfs is rebuilt with its own
+tool when a device was renamed (--initramfs), and the bootloader it had is
+installed again: GRUB on the mapped disks (BIOS), or GRUB, shim or
+systemd-boot with a firmware boot entry and the fallback path EFI/BOOT
+(UEFI). Any failed step stops with a non-zero exit and names the step; the
+log goes into the restored system's /var/log/rear-build either way. For an
+unattended recovery of LUKS volumes, put the passphrase in the file
+luks-passphrase of the backup's directory.
+
+Disks of the layout are mapped to the disks here by identity (WWN, serial),
+then by the same name and size, then by a unique disk of the same size;
+anything else needs --map OLD=NEW. Only mapped disks are ever written: every
+step is checked, through sysfs, to touch nothing else, and disks that are in
+use or write-protected (--protect, and always REAR-000) are refused. A target
+smaller than the layout needs, or one on which the logical volumes no longer
+fit, is refused before anything is written. The last partition of a disk
+grows or shrinks to fit (or all of them scale, with --proportional).
+
+  rear-build recover --layout-only -s            print the plan as a shell script
+  rear-build recover --layout-only               ask, then recreate
+  rear-build recover --layout-only --yes --map /dev/sda=/dev/vdb --passphrase-file /root/pass
+
+A re-run after a failure skips the steps already done (--restart to redo all).";
+
+impl Command {
+    /// Commands that change something (and so write a log); the others only read.
+    pub fn does_work(&self) -> bool {
+        matches!(
+            self,
+            Command::Image(_)
+                | Command::Mkbackup(_)
+                | Command::Mkbackuponly { .. }
+                | Command::Restoreonly { .. }
+                | Command::Savelayout { .. }
+                | Command::Recover(_)
+                | Command::Layoutonly(_)
+        )
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LayoutCommand {
+    /// Print a layout file as a tree.
+    Show {
+        #[arg(value_name = "FILE", default_value = paths::LAYOUT)]
+        file: PathBuf,
+    },
+    /// Read ReaR's disklayout.conf into a rear-build layout.
+    ImportRear {
+        #[arg(value_name = "DISKLAYOUT_CONF")]
+        input: PathBuf,
+        #[arg(short, long, value_name = "FILE", default_value = paths::LAYOUT)]
+        output: PathBuf,
+    },
+}
+
+const IMAGE_HELP: &str = "\
+Build the rescue image: vmlinuz, initrd.img and manifest.json in --output.
+
+The initrd is four layers, each a deterministic cpio archive compressed with
+zstd and cached in the store: base (programs and libraries from the recipes,
+rear-build as /init), modules, firmware and config (hostname, network,
+--include files). Boot it with the kernel command line
+  rear.auto=shell       a shell on every console (the default)
+  rear.auto=run:/PATH   run PATH, print REAR-RUN-EXIT=<code>, power off
+  rear.auto=poweroff    power off once ready
+The same inputs give the same bytes; SOURCE_DATE_EPOCH sets every file's time.";
+
+const CLOSURE_HELP: &str = "\
+Print every host path FILES need to run, one absolute path a line, sorted:
+the files themselves, each symlink and its target, the ELF interpreter and
+every library (DT_NEEDED, RUNPATH/RPATH with $ORIGIN, ld.so.conf, .note.dlopen),
+and the interpreters of scripts. Exits non-zero, naming the chain, when a
+needed library cannot be found.";
+
+#[derive(Args, Debug)]
+pub struct ImageArgs {
+    /// Kernel version (default: the running kernel, or the newest in /boot).
+    #[arg(short = 'r', long = "kernel-version", value_name = "KVER")]
+    pub kernel_version: Option<String>,
+    /// Kernel image to boot (with --modules-dir for its modules).
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// Module directory of that kernel (default /lib/modules/KVER).
+    #[arg(long, value_name = "DIR")]
+    pub modules_dir: Option<PathBuf>,
+    /// Leave out the default recipes (rescue, storage, network, backup, rear-build).
+    #[arg(long)]
+    pub no_default_recipes: bool,
+    #[command(flatten)]
+    pub settings: config::Image,
+}
+
+impl Cli {
+    /// The settings this command line gives, by group, for `Config::with`.
+    pub fn flags(&self) -> config::Flags {
+        let mut f = config::Flags::default();
+        f.image.store = self.store.clone();
+        match &self.command {
+            Command::Image(a) | Command::Mkbackup(a) => {
+                f.image = config::Image {
+                    store: self.store.clone(),
+                    ..a.settings.clone()
+                }
+            }
+            Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
+                f.layout = capture.clone()
+            }
+            Command::Recover(a) | Command::Layoutonly(a) => f.layout.protect = a.protect.clone(),
+            _ => {}
+        }
+        f
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum StoreCommand {
+    /// Re-hash every object; exit 1 and list the corrupt ones if any.
+    Verify,
+    /// Remove objects that no kept manifest references.
+    Gc,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rear_closure::modules::PolicyKind;
+
+    #[test]
+    fn each_command_gives_its_own_settings_groups() {
+        let cli = Cli::try_parse_from([
+            "rear-build",
+            "--store",
+            "/s",
+            "image",
+            "--modules",
+            "all",
+            "--add-module",
+            "x",
+            "--recipe",
+            "r",
+            "-o",
+            "/out",
+        ])
+        .unwrap();
+        let f = cli.flags();
+        assert_eq!(f.image.modules, Some(PolicyKind::All));
+        assert_eq!(f.image.add_modules, ["x"]);
+        assert_eq!(f.image.recipes, ["r"]);
+        assert_eq!(f.image.output, Some("/out".into()));
+        assert_eq!(f.image.store, Some("/s".into()));
+        assert_eq!(f.image.compress_level, None, "not given");
+
+        let cli = Cli::try_parse_from(["rear-build", "savelayout", "--exclude-vg", "vg9"]).unwrap();
+        assert_eq!(cli.flags().layout.exclude_vgs, ["vg9"]);
+        let cli = Cli::try_parse_from(["rear-build", "recover", "--protect", "WWN-1*"]).unwrap();
+        assert_eq!(cli.flags().layout.protect, ["WWN-1*"]);
+        assert!(Cli::try_parse_from(["rear-build", "image", "--compress-level", "20"]).is_err());
+    }
+}

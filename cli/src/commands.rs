@@ -1,0 +1,287 @@
+//! The commands' dispatch and the bodies of the small ones (image, dump,
+//! closure, store); the layout, backup and workflow commands have files of
+//! their own.
+
+use crate::cmdline::{Cli, Command, ImageArgs, LayoutCommand, StoreCommand};
+use crate::ui::{self, Progress};
+use crate::{backupcmd, config, layoutcmd, paths, workflows};
+use anyhow::{Context, Result};
+use clap::Parser;
+use rear_builder::image::{self, Options};
+use rear_builder::manifest::Manifest;
+use rear_closure::modules::Policy;
+use rear_exec::System;
+use rear_layout::capture::Host;
+use rear_store::Store;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    ui::init_log(cli.verbose, cli.debug, cli.trace);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rear-build: error: {e:#}");
+            ui::file_only("ERROR", &format!("{e:#}"));
+            log::logger().flush();
+            2
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    if cli.command.does_work() {
+        let log = cli
+            .log
+            .clone()
+            .unwrap_or_else(|| paths::log_file(&rear_builder::rescue::host_name()));
+        if log.as_os_str() != "none" {
+            ui::log_to_file(&log);
+        }
+    }
+    let (files_cfg, files) = config::load(&cli.config_dir)?;
+    let cfg = files_cfg.with(&cli.flags());
+    let host = Host::new(&System);
+    match cli.command {
+        Command::Image(a) => image_cmd(&cfg, &files, &a).map(|_| 0),
+        Command::Closure { files } => closure_cmd(files),
+        Command::Store(s) => store_cmd(&cfg.image.store(), s),
+        Command::Dump => dump(&files_cfg, &files),
+        Command::Mkbackuponly { layout } => {
+            backupcmd::mkbackuponly(&cfg.backup, &regenerated(&cfg), &layoutcmd::load(&layout)?)
+        }
+        Command::Mkbackup(a) => workflows::mkbackup(&host, &cfg, &files, &a),
+        Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
+        Command::Savelayout { output, .. } => {
+            layoutcmd::savelayout(&host, &output, &capture_settings(&cfg))
+        }
+        Command::Checklayout { layout, .. } => {
+            layoutcmd::checklayout(&host, &layout, &capture_settings(&cfg))
+        }
+        Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
+        Command::Layout(LayoutCommand::ImportRear { input, output }) => {
+            layoutcmd::import_rear(&input, &output)
+        }
+        Command::Recover(a) => workflows::recover(&a, &cfg),
+        Command::Layoutonly(mut a) => {
+            a.layout_only = true;
+            workflows::recover(&a, &cfg)
+        }
+    }
+}
+
+/// What capture leaves out: the settings, and the disk holding the backup
+/// medium.
+pub fn capture_settings(cfg: &config::Config) -> config::Layout {
+    let mut c = cfg.layout.clone();
+    if let Some(d) = backupcmd::medium_disk(&cfg.backup) {
+        log::info!(
+            "{d} holds the backup target {}: not part of the layout",
+            cfg.backup.url
+        );
+        c.exclude_disks.push(d);
+    }
+    c
+}
+
+fn epoch() -> Result<u64> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("SOURCE_DATE_EPOCH={v:?} is not a whole number of seconds")),
+        Err(_) => Ok(image::DEFAULT_EPOCH),
+    }
+}
+
+/// Builds the image; returns the paths of vmlinuz, initrd.img and manifest.json.
+pub fn image_cmd(
+    cfg: &config::Config,
+    config_files: &[PathBuf],
+    a: &ImageArgs,
+) -> Result<[PathBuf; 3]> {
+    let c = &cfg.image;
+    let mut includes = c
+        .include
+        .iter()
+        .map(|s| image::parse_include(s))
+        .collect::<Result<Vec<_>>>()?;
+    // The configuration travels with the image (at the default place), so
+    // `recover` there finds the backup without arguments.
+    for f in config_files {
+        includes.push((f.clone(), config::image_path(f)));
+    }
+    let opts = Options {
+        kernel: rear_builder::kernel::Choice {
+            version: a.kernel_version.clone(),
+            image: a.kernel.clone(),
+            modules_dir: a.modules_dir.clone(),
+        },
+        output: c.output(),
+        includes,
+        recipes: c.recipes.clone(),
+        default_recipes: !a.no_default_recipes,
+        modules: Policy {
+            kind: c.modules(),
+            include: c.add_modules.clone(),
+            exclude: c.omit_modules.clone(),
+        },
+        firmware_dir: c.firmware_dir(),
+        epoch: epoch()?,
+        level: c.compress_level(),
+        layout: Some((
+            PathBuf::from(paths::LAYOUT),
+            paths::IMAGE_LAYOUT.to_string(),
+        )),
+    };
+    let store = Store::open(&c.store())?;
+    let mut progress = Progress::new();
+    let report = image::build(&store, &opts, &mut progress)?;
+    let took = progress.finish();
+    let m = &report.manifest;
+    let initrd = &m.artefacts[1];
+    log::info!(
+        "layers from cache: {}",
+        if report.cached.is_empty() {
+            "none".to_string()
+        } else {
+            report.cached.join(", ")
+        }
+    );
+    eprintln!(
+        "rear-build: image for kernel {}: {} files, {} modules, initrd {:.1} MiB, in {:.2} s",
+        report.kernel.version,
+        m.files.len(),
+        m.inputs.kernel.modules,
+        initrd.size as f64 / (1 << 20) as f64,
+        took.as_secs_f64()
+    );
+    for p in &report.paths {
+        println!("{}", p.display());
+    }
+    Ok(report.paths)
+}
+
+fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
+    println!(
+        "# rear-build {} effective configuration",
+        env!("CARGO_PKG_VERSION")
+    );
+    if files.is_empty() {
+        println!("# (no configuration files: built-in defaults)");
+    }
+    for f in files {
+        println!("# from {}", f.display());
+    }
+    print!("{}", cfg.to_toml());
+    println!("\n# system");
+    println!("# hostname: {}", rear_builder::rescue::host_name());
+    let firmware = if std::path::Path::new("/sys/firmware/efi").exists() {
+        "uefi"
+    } else {
+        "bios"
+    };
+    println!("# firmware: {firmware}");
+    match rear_builder::kernel::choose(
+        &rear_builder::kernel::Choice::default(),
+        std::path::Path::new("/"),
+    ) {
+        Ok((k, note)) => {
+            println!("# kernel: {} ({})", k.version, k.image.display());
+            if let Some(n) = note {
+                println!("# note: {n}");
+            }
+        }
+        Err(e) => println!("# kernel: none usable: {e:#}"),
+    }
+    let saved = std::path::Path::new(paths::LAYOUT);
+    println!(
+        "# saved layout: {}",
+        if saved.exists() {
+            saved.display().to_string()
+        } else {
+            "none (run rear-build savelayout)".into()
+        }
+    );
+    Ok(0)
+}
+
+fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {
+    use rear_closure::elf::{Resolver, Want};
+    let mut wants = Vec::new();
+    for f in files {
+        let path = if f.is_absolute() {
+            f
+        } else if f.components().count() == 1 {
+            image::find_in_path(&f.to_string_lossy()).with_context(|| {
+                format!(
+                    "{}: not found in PATH ({})",
+                    f.display(),
+                    image::SEARCH_PATH.join(":")
+                )
+            })?
+        } else {
+            std::path::absolute(&f)?
+        };
+        wants.push(Want {
+            path,
+            optional: false,
+        });
+    }
+    let closure = Resolver::new(std::path::Path::new("/"))?.resolve(&wants)?;
+    for w in &closure.warnings {
+        log::warn!("{w}");
+    }
+    let mut out = String::new();
+    for p in closure.paths() {
+        out.push_str(&p.to_string_lossy());
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(0)
+}
+
+fn store_cmd(root: &Path, cmd: StoreCommand) -> Result<i32> {
+    let store = Store::open(root)?;
+    match cmd {
+        StoreCommand::Verify => {
+            let r = store.verify()?;
+            for p in &r.corrupt {
+                println!("corrupt: {}", p.display());
+            }
+            println!("{} objects checked, {} corrupt", r.checked, r.corrupt.len());
+            if !r.corrupt.is_empty() {
+                eprintln!("rear-build: the store has corrupt objects; remove them and rebuild (`rear-build store gc` keeps what manifests need)");
+                return Ok(1);
+            }
+            Ok(0)
+        }
+        StoreCommand::Gc => {
+            let mut keep = BTreeSet::new();
+            let roots = store.live_roots()?;
+            for m in &roots {
+                let data =
+                    std::fs::read(m).with_context(|| format!("read manifest {}", m.display()))?;
+                let man: Manifest = serde_json::from_slice(&data)
+                    .with_context(|| format!("{} is not a rear-build manifest", m.display()))?;
+                keep.extend(man.referenced().map(str::to_string));
+            }
+            let r = store.gc(&keep)?;
+            println!(
+                "{} manifests kept {} objects; removed {} objects ({:.1} MiB) and {} cached layers",
+                roots.len(),
+                r.kept,
+                r.removed,
+                r.freed_bytes as f64 / (1 << 20) as f64,
+                r.layers_removed
+            );
+            Ok(0)
+        }
+    }
+}
+
+/// What the backup leaves out because `image` makes it again.
+pub fn regenerated(cfg: &config::Config) -> [PathBuf; 2] {
+    [cfg.image.store(), cfg.image.output()]
+}
