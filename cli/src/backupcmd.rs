@@ -72,22 +72,22 @@ pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
     paths
 }
 
-/// The disk that holds a `usb://LABEL` target, if it is attached: it is
-/// the backup medium, never part of the layout (as ReaR leaves it out).
-pub fn medium_disk(cfg: &Backup) -> Option<String> {
+/// The disks that hold a `usb://LABEL` target, if it is attached: the
+/// backup medium, never part of the layout (as ReaR leaves it out).
+pub fn medium_disks(cfg: &Backup) -> Vec<String> {
     let Ok(Target::Usb { label }) = Target::parse(&cfg.url) else {
-        return None;
+        return Vec::new();
     };
-    let dev = System.run(&Call::new("blkid").args(["-L", &label])).ok()?;
-    let name = Path::new(dev.trim()).file_name()?.to_str()?.to_string();
-    let sys = std::fs::canonicalize(format!("/sys/class/block/{name}")).ok()?;
-    // A partition's sysfs directory sits inside its disk's.
-    let disk = if sys.join("partition").exists() {
-        sys.parent()?.file_name()?.to_str()?.to_string()
-    } else {
-        name
+    let Ok(dev) = System.run(&Call::new("blkid").args(["-L", &label])) else {
+        return Vec::new();
     };
-    Some(format!("/dev/{disk}"))
+    // The disks under it, found through sysfs as recovery checks its steps.
+    rear_layout::apply::Resolver::default()
+        .disks(dev.trim())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| format!("/dev/{d}"))
+        .collect()
 }
 
 /// The backup's directory for this host when the target is one (a

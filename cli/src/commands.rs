@@ -75,7 +75,7 @@ fn run(cli: Cli) -> Result<i32> {
 /// medium.
 pub fn capture_settings(cfg: &config::Config) -> config::Layout {
     let mut c = cfg.layout.clone();
-    if let Some(d) = backupcmd::medium_disk(&cfg.backup) {
+    for d in backupcmd::medium_disks(&cfg.backup) {
         log::info!(
             "{d} holds the backup target {}: not part of the layout",
             cfg.backup.url
