@@ -310,7 +310,7 @@ fn layout_json(disks: &[(&str, u64)]) -> Layout {
             device: format!("{dev}{n}"),
             start,
             size,
-            type_: "0fc63daf-8483-4772-8e79-3d69d8477de4".into(),
+            type_: rear_layout::gpt::LINUX_FS.into(),
             ..Default::default()
         };
         l.disks.push(rear_layout::Disk {
