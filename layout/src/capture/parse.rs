@@ -827,6 +827,17 @@ pub fn parse_lsattr_nocow(text: &str) -> bool {
 /// `xfs_info` (or `xfs_db -r -c info`): `block_size`, `inode_size` (bytes),
 /// `crc`, `finobt`, `reflink`, `rmapbt`, `bigtime`, `inobtcount` (0/1),
 /// `sunit`, `swidth` and `log_size` (bytes).
+/// The xfs metadata features capture keeps and recreation asks mkfs.xfs
+/// for (`-m crc=1,...`), as xfs_info names them.
+pub const XFS_FEATURES: [&str; 6] = [
+    "crc",
+    "finobt",
+    "reflink",
+    "rmapbt",
+    "bigtime",
+    "inobtcount",
+];
+
 pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureError> {
     let mut section = "";
     let mut raw: BTreeMap<String, String> = BTreeMap::new();
@@ -862,14 +873,7 @@ pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
     if let Some(v) = raw.get("meta.isize") {
         m.insert("inode_size".to_string(), v.clone());
     }
-    for k in [
-        "crc",
-        "finobt",
-        "reflink",
-        "rmapbt",
-        "bigtime",
-        "inobtcount",
-    ] {
+    for k in XFS_FEATURES {
         if let Some(v) = raw.get(&format!("meta.{k}")) {
             m.insert(k.to_string(), v.clone());
         }

@@ -175,14 +175,7 @@ pub(super) fn mkfs_argv(
             if let Some(u) = &fs.uuid {
                 m.push(format!("uuid={u}"));
             }
-            for k in [
-                "crc",
-                "finobt",
-                "reflink",
-                "rmapbt",
-                "bigtime",
-                "inobtcount",
-            ] {
+            for k in crate::capture::parse::XFS_FEATURES {
                 if let Some(v) = attr(k) {
                     m.push(format!("{k}={v}"));
                 }
