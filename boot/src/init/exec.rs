@@ -126,22 +126,10 @@ const LOG_MAX_ARGS: usize = 10;
 /// The command line as it is logged: words separated by spaces, words with special
 /// characters in single quotes; after [`LOG_MAX_ARGS`] words, `... (+N more)`.
 pub(crate) fn display_cmdline<S: AsRef<str>>(argv: &[S]) -> String {
-    let mut text = argv
-        .iter()
-        .take(LOG_MAX_ARGS)
-        .map(|a| {
-            let a = a.as_ref();
-            let plain = !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./:=,+@%".contains(c));
-            if plain {
-                a.to_string()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ");
+    let shown = &argv[..argv.len().min(LOG_MAX_ARGS)];
+    // Redacted as rear-exec redacts its calls: a password option or a URL
+    // password never reaches the console or the log.
+    let mut text = rear_exec::redact(&rear_exec::quote_argv(shown), &[]);
     if argv.len() > LOG_MAX_ARGS {
         text.push_str(&format!(" ... (+{} more)", argv.len() - LOG_MAX_ARGS));
     }
