@@ -111,12 +111,41 @@ pub fn sync_fs(p: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Creates `dir` (with missing parents) and makes it private, 0700
+/// whatever the umask: a backup holds /etc/shadow, host and user keys.
+pub fn private_dir(dir: &Path) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    private(dir, 0o700)
+}
+
+/// Sets `p`'s mode (0600 for a backup's files, 0700 for its directories).
+pub fn private(p: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(p, fs::Permissions::from_mode(mode))
+        .with_context(|| format!("make {} private (mode {mode:o})", p.display()))
+}
+
+/// Creates the file `p` with mode 0600 (not the umask's), to write.
+pub fn create_private(p: &Path) -> Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)
+        .with_context(|| format!("create {}", p.display()))?;
+    // `mode` only applies to a new file.
+    private(p, 0o600)?;
+    Ok(f)
+}
+
 /// Makes `gen` the current generation of `dir`: the pointer is written
 /// under a temporary name, flushed, renamed over the old one, and the
 /// directory flushed so the rename itself is on disk.
 pub fn switch(dir: &Path, gen: &str) -> Result<()> {
     let tmp = dir.join(format!("{POINTER}.partial"));
-    let mut f = fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+    let mut f = create_private(&tmp)?;
     f.write_all(format!("{gen}\n").as_bytes())
         .and_then(|_| f.sync_all())
         .with_context(|| format!("write {}", tmp.display()))?;

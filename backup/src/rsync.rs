@@ -36,6 +36,13 @@ pub struct Rsync {
 /// xattrs, devices and special files, holes.
 const METADATA: &[&str] = &["-aHAXS", "--numeric-ids"];
 
+/// For rear-build's own files at the destination (the backup directory, a
+/// generation's directory, its manifest, the pointer): private whatever the
+/// umask, and an existing backup directory made so too. A generation's
+/// tree keeps the files' own modes (a restore takes them from it); its
+/// 0700 directory keeps every other user out.
+const PRIVATE: [&str; 2] = ["--perms", "--chmod=D0700,F0600"];
+
 /// A path relative to the transfer's root as an rsync filter pattern: one
 /// with a wildcard character in it has its backslashes and wildcards escaped.
 fn pattern(rel: &Path) -> String {
@@ -88,6 +95,7 @@ impl Rsync {
     fn put(&self, exec: &dyn Exec, src: &Path, rel: &str) -> Result<()> {
         let mut argv = self.rsync();
         argv.extend(["--recursive", "--ignore-times"].map(String::from));
+        argv.extend(PRIVATE.map(String::from));
         argv.push(src.display().to_string());
         argv.push(self.loc(rel));
         exec.run(&Call::argv(&argv))
@@ -113,6 +121,7 @@ impl Rsync {
         fs::create_dir_all(&empty).with_context(|| format!("create {}", empty.display()))?;
         let mut argv = self.rsync();
         argv.push("--recursive".into());
+        argv.extend(PRIVATE.map(String::from));
         argv.push(format!("{}/", empty.display()));
         argv.push(self.loc(""));
         exec.run(&Call::argv(&argv))
@@ -193,8 +202,8 @@ impl Backend for Rsync {
 
     fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made> {
         if let Dest::Local(d) = &self.dest {
-            fs::create_dir_all(d)
-                .with_context(|| format!("create backup directory {}", d.display()))?;
+            generation::private_dir(d)
+                .with_context(|| format!("backup directory {}", d.display()))?;
         }
         let scratch = tempfile::tempdir().context("create a temporary directory")?;
         self.ensure(exec, scratch.path())?;

@@ -371,8 +371,12 @@ pub fn to_text(entries: &[Entry]) -> String {
     text
 }
 
+/// Writes a manifest, mode 0600 (it names every file of the machine).
 pub fn write(entries: &[Entry], dest: &Path) -> Result<()> {
-    fs::write(dest, to_text(entries)).with_context(|| format!("write {}", dest.display()))
+    use std::io::Write;
+    crate::generation::create_private(dest)?
+        .write_all(to_text(entries).as_bytes())
+        .with_context(|| format!("write {}", dest.display()))
 }
 
 /// Reads a manifest from text; `origin` names where it came from in errors.

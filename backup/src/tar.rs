@@ -61,11 +61,12 @@ impl Backend for Tar {
     }
 
     fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("create backup directory {}", self.dir.display()))?;
+        generation::private_dir(&self.dir)
+            .with_context(|| format!("backup directory {}", self.dir.display()))?;
         let gen = generation::new_name();
         let gdir = self.dir.join(&gen);
         fs::create_dir(&gdir).with_context(|| format!("create {}", gdir.display()))?;
+        generation::private(&gdir, 0o700)?;
         let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
         let archive = gdir.join(ARCHIVE);
         let failed = |e: anyhow::Error| {
@@ -85,6 +86,7 @@ impl Backend for Tar {
                 stderr.trim()
             )));
         }
+        generation::private(&archive, 0o600)?;
         let entries = crate::settle(spec, taken, changed)?;
         sums::write(&entries, &gdir.join(SUMS))?;
         for p in [&archive, &gdir.join(SUMS), &gdir] {

@@ -85,10 +85,12 @@ impl Drop for Daemon {
 
 #[test]
 fn everything_comes_back_from_a_local_directory() {
+    common::usual_umask();
     let d = tempfile::tempdir().unwrap();
     let dest = d.path().join("dest");
     let b = Rsync::at(&Target::File(dest.clone())).unwrap();
     round_trip(&b, &Real::default(), d.path());
+    common::assert_private(&dest);
     let gen = generation::current(&dest).unwrap().unwrap();
     let gens: Vec<String> = fs::read_dir(&dest)
         .unwrap()
@@ -114,6 +116,7 @@ fn everything_comes_back_from_an_rsync_daemon() {
     let b = Rsync::at(&daemon.target("web1")).unwrap();
     round_trip(&b, &Real::default(), d.path());
     let served = d.path().join("module/web1");
+    common::assert_private(&served);
     let gen = generation::current(&served).unwrap().unwrap();
     assert!(served.join(gen).join("backup.sums").is_file());
 }

@@ -6,8 +6,8 @@
 mod common;
 
 use common::{
-    changed_during_backup_is_restored_unverified, failed_backup_keeps_the_previous_one, round_trip,
-    spec, Real,
+    assert_private, changed_during_backup_is_restored_unverified,
+    failed_backup_keeps_the_previous_one, round_trip, spec, usual_umask, Real,
 };
 use rear_backup::tar::{Tar, ARCHIVE};
 use rear_backup::{generation, restore_and_verify, Backend};
@@ -15,11 +15,13 @@ use std::fs;
 
 #[test]
 fn everything_comes_back_as_it_was() {
+    usual_umask();
     let d = tempfile::tempdir().unwrap();
     let b = Tar {
         dir: d.path().join("target"),
     };
     round_trip(&b, &Real::default(), d.path());
+    assert_private(&b.dir);
     // One generation is left, with its archive and manifest, and the pointer.
     let mut left: Vec<String> = fs::read_dir(&b.dir)
         .unwrap()

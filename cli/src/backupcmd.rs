@@ -6,7 +6,7 @@ use crate::say;
 use anyhow::{bail, Context, Result};
 use rear_backup::secret::Passphrase;
 use rear_backup::{borg, restic};
-use rear_backup::{restore_and_verify, Backend, Method, Spec, Target};
+use rear_backup::{generation, restore_and_verify, Backend, Method, Spec, Target};
 use rear_exec::{Call, Exec, System};
 use rear_layout::Layout;
 use std::path::{Path, PathBuf};
@@ -201,15 +201,21 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
     };
     let part = dir.join(format!("{IMAGE_DIR}.partial"));
     let _ = std::fs::remove_dir_all(&part);
-    std::fs::create_dir_all(&part).with_context(|| format!("create {}", part.display()))?;
+    // Private as the backup beside it, and on the disk before the rename
+    // makes it the image found: a USB disk pulled right after holds it whole.
+    generation::private_dir(&part)?;
     let mut files: Vec<PathBuf> = artefacts.to_vec();
     log::logger().flush();
     files.extend(crate::ui::log_path());
     for f in &files {
         let name = f.file_name().context("artefact without a name")?;
-        std::fs::copy(f, part.join(name))
+        let to = part.join(name);
+        std::fs::copy(f, &to)
             .with_context(|| format!("copy {} to {}", f.display(), part.display()))?;
+        generation::private(&to, 0o600)?;
+        generation::sync(&to)?;
     }
+    generation::sync(&part)?;
     let done = dir.join(IMAGE_DIR);
     let old = dir.join(format!("{IMAGE_DIR}.old"));
     let _ = std::fs::remove_dir_all(&old);
@@ -218,6 +224,7 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
     }
     std::fs::rename(&part, &done).with_context(|| format!("rename {}", part.display()))?;
     let _ = std::fs::remove_dir_all(&old);
+    generation::sync(&dir)?;
     say!("rescue image and log stored in {}", done.display());
     Ok(())
 }

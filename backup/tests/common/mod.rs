@@ -31,6 +31,39 @@ impl Exec for Real {
     }
 }
 
+/// A backup directory as `generation` leaves it is private whatever the
+/// umask: itself and each generation's directory 0700, the pointer, the
+/// manifests and archives 0600 (an rsync tree keeps its files' modes
+/// inside its generation's 0700 directory).
+pub fn assert_private(dir: &Path) {
+    let mode = |p: &Path| fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    let mut gens = 0;
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name == rear_backup::generation::POINTER {
+            assert_eq!(mode(&p), 0o600, "{}", p.display());
+        } else if name.starts_with(rear_backup::generation::PREFIX) {
+            gens += 1;
+            assert_eq!(mode(&p), 0o700, "{}", p.display());
+            for f in fs::read_dir(&p).unwrap() {
+                let f = f.unwrap().path();
+                if f.is_file() {
+                    assert_eq!(mode(&f), 0o600, "{}", f.display());
+                }
+            }
+        }
+    }
+    assert!(gens > 0, "no generation in {}", dir.display());
+}
+
+/// The umask most systems run with, which would leave files 0644.
+pub fn usual_umask() {
+    // SAFETY: umask only sets the process's file mode mask.
+    unsafe { libc::umask(0o022) };
+}
+
 pub fn sh(cmd: &str) {
     let st = Command::new("sh").arg("-c").arg(cmd).status().unwrap();
     assert!(st.success(), "{cmd}");
