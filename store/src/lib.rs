@@ -54,6 +54,11 @@ pub(crate) fn io_err<'a>(
 /// A blake3 digest in lowercase hex.
 pub type Hash = String;
 
+/// Whether `s` is a blake3 hash as the store names objects.
+pub fn is_hash(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 pub fn hash_bytes(data: &[u8]) -> Hash {
     blake3::hash(data).to_hex().to_string()
 }
@@ -121,7 +126,12 @@ impl Store {
         &self.root
     }
 
+    /// Where the object named `hash` lives. A name that is no blake3 hash
+    /// (64 lowercase hex digits) gets a path no object has.
     pub fn object_path(&self, hash: &str) -> PathBuf {
+        if !is_hash(hash) {
+            return self.root.join("objects").join("not-a-hash");
+        }
         self.root.join("objects").join(&hash[..2]).join(&hash[2..])
     }
 
@@ -213,9 +223,33 @@ impl Store {
         Ok(())
     }
 
+    /// An object's bytes, hashed again as they are read: a corrupted
+    /// object never reaches an image whose manifest lists the original.
     pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
         let p = self.object_path(hash);
-        fs::read(&p).map_err(io_err("read store object", &p))
+        if !is_hash(hash) {
+            return Err(Error::Invalid {
+                path: p,
+                msg: format!("{hash:?} is not a blake3 hash: a damaged layer record; run `rear-build store gc` and build again"),
+            });
+        }
+        let data = fs::read(&p).map_err(io_err("read store object", &p))?;
+        let got = if data.len() > 4 << 20 {
+            blake3::Hasher::new()
+                .update_rayon(&data)
+                .finalize()
+                .to_hex()
+                .to_string()
+        } else {
+            hash_bytes(&data)
+        };
+        if got != hash {
+            return Err(Error::Invalid {
+                path: p,
+                msg: format!("corrupt store object: its content hashes to {got}; run `rear-build store verify`, remove what it lists, and build again"),
+            });
+        }
+        Ok(data)
     }
 
     /// Looks up a cached layer record by the hash of its inputs.
@@ -463,5 +497,31 @@ mod tests {
             0o600
         );
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_same_size_corruption_is_found_when_the_object_is_read() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let hash = store.put_bytes(b"the original content").unwrap();
+        let p = store.object_path(&hash);
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::write(&p, b"the 0riginal content").unwrap();
+        let err = store.read(&hash).unwrap_err().to_string();
+        assert!(
+            err.contains("corrupt store object") && err.contains(&p.display().to_string()),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_no_hash_is_an_error_not_a_panic() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        for bad in ["", "a", "zz", &"A".repeat(64)] {
+            let err = store.read(bad).unwrap_err().to_string();
+            assert!(err.contains("not a blake3 hash"), "{bad:?}: {err}");
+            assert!(!store.has(bad));
+        }
     }
 }
