@@ -3,7 +3,7 @@
 //! target, extended attributes including ACLs, hardlink group, sparseness),
 //! and the check of a restored tree against it.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -384,10 +384,33 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
     text.lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .with_context(|| format!("{origin}:{}: not a checksum entry", i + 1))
+            let e: Entry = serde_json::from_str(l)
+                .with_context(|| format!("{origin}:{}: not a checksum entry", i + 1))?;
+            // Restores dig holes and check files at these paths below the
+            // root: a path that leads elsewhere is refused.
+            for p in std::iter::once(&e.path).chain(&e.link_of) {
+                if !confined(p) {
+                    bail!(
+                        "{origin}:{}: the path {p:?} leads out of the restored tree (absolute, or with `..`)",
+                        i + 1
+                    );
+                }
+            }
+            Ok(e)
         })
         .collect()
+}
+
+/// Whether a manifest path stays below the root it is relative to: `.`,
+/// or relative with no `..` component.
+fn confined(p: &str) -> bool {
+    !p.starts_with('/')
+        && Path::new(p).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
 }
 
 pub fn read(src: &Path) -> Result<Vec<Entry>> {
@@ -487,6 +510,22 @@ pub fn is_sparse(meta: &fs::Metadata) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn paths_that_lead_out_of_the_root_are_refused() {
+        for good in ["etc/x", ".", "./etc/x"] {
+            let line = format!(r#"{{"path":"{good}","kind":"file","mode":420,"uid":0,"gid":0}}"#);
+            parse(&line, "m").unwrap_or_else(|e| panic!("{good}: {e:#}"));
+        }
+        for bad in ["/etc/shadow", "../../etc/x", "etc/../../x"] {
+            let line = format!(r#"{{"path":"{bad}","kind":"file","mode":420,"uid":0,"gid":0}}"#);
+            let err = format!("{:#}", parse(&line, "m").unwrap_err());
+            assert!(
+                err.contains("leads out of the restored tree"),
+                "{bad}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn names_that_are_not_utf8_round_trip() {

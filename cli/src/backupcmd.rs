@@ -230,6 +230,15 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
 }
 
 pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
+    // A restore writes every file of the backup: over the running system
+    // it would replace what runs it.
+    if std::fs::canonicalize(root).is_ok_and(|r| r == Path::new("/")) {
+        bail!(
+            "restoreonly --root {}: that is the running system's root; restore into the recreated file systems (mounted at {} by recover)",
+            root.display(),
+            crate::paths::RECOVER_ROOT
+        );
+    }
     if cfg.method == Method::External {
         return external_restore(&cfg.external, root);
     }
@@ -375,6 +384,16 @@ mod tests {
                 "srv/b/.config/borg/security".into()
             ]
         );
+    }
+
+    #[test]
+    fn a_restore_over_the_running_system_is_refused() {
+        for root in ["/", "/.", "/usr/.."] {
+            let err = restoreonly(&Backup::default(), Path::new(root))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("running system's root"), "{root}: {err}");
+        }
     }
 
     #[test]

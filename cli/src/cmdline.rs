@@ -166,8 +166,9 @@ pub enum LayoutCommand {
     ImportRear {
         #[arg(value_name = "DISKLAYOUT_CONF")]
         input: PathBuf,
-        #[arg(short, long, value_name = "FILE", default_value = paths::LAYOUT)]
-        output: PathBuf,
+        /// Where to write it (default: this machine's saved layout, /var/lib/rear-build/layout.json, only when there is none yet).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
 }
 

@@ -61,7 +61,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Layout(LayoutCommand::Show { file }) => layoutcmd::show_file(&file),
         Command::Layout(LayoutCommand::ImportRear { input, output }) => {
-            layoutcmd::import_rear(&input, &output)
+            layoutcmd::import_rear(&input, output.as_deref(), Path::new(paths::LAYOUT))
         }
         Command::Recover(a) => workflows::recover(&a, &cfg),
         Command::Layoutonly(mut a) => {

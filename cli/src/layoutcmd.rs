@@ -68,7 +68,18 @@ pub fn show_file(path: &Path) -> Result<i32> {
     Ok(0)
 }
 
-pub fn import_rear(input: &Path, output: &Path) -> Result<i32> {
+/// Imports ReaR's disklayout.conf into `output`, or into this machine's
+/// saved layout `saved` when there is none yet (it describes this
+/// machine's disks: an import never replaces it unasked).
+pub fn import_rear(input: &Path, output: Option<&Path>, saved: &Path) -> Result<i32> {
+    let output = match output {
+        Some(o) => o,
+        None if saved.exists() => bail!(
+            "{} exists: it is this machine's saved layout; name the imported layout's file with -o FILE",
+            saved.display()
+        ),
+        None => saved,
+    };
     let text =
         std::fs::read_to_string(input).with_context(|| format!("read {}", input.display()))?;
     let layout =
@@ -250,4 +261,28 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
         renames: p.renames,
         code: 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_never_replaces_the_saved_layout_unasked() {
+        let d = tempfile::tempdir().unwrap();
+        let conf = d.path().join("disklayout.conf");
+        std::fs::write(&conf, "disk /dev/vda 2147483648 gpt\n").unwrap();
+        let saved = d.path().join("layout.json");
+        import_rear(&conf, None, &saved).unwrap();
+        let first = std::fs::read(&saved).unwrap();
+        let err = import_rear(&conf, None, &saved).unwrap_err().to_string();
+        assert!(
+            err.contains("saved layout") && err.contains("-o FILE"),
+            "{err}"
+        );
+        assert_eq!(std::fs::read(&saved).unwrap(), first);
+        let other = d.path().join("other.json");
+        import_rear(&conf, Some(&other), &saved).unwrap();
+        assert!(other.is_file());
+    }
 }

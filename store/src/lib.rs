@@ -410,7 +410,22 @@ pub fn write_file_atomic(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let tmp = dest.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
+    let prefix = format!(".{name}.tmp.");
+    // Temp files of runs that were killed (their process is gone) would
+    // stay for good: an initrd's is tens of MiB.
+    if let Some(Ok(entries)) = dest.parent().map(fs::read_dir) {
+        for e in entries.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let gone = n
+                .strip_prefix(&prefix)
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists());
+            if gone {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+    let tmp = dest.with_file_name(format!("{prefix}{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     write_file_atomic_via(&tmp, dest, data, mode)
 }
@@ -523,5 +538,27 @@ mod tests {
             assert!(err.contains("not a blake3 hash"), "{bad:?}: {err}");
             assert!(!store.has(bad));
         }
+    }
+
+    #[test]
+    fn a_killed_run_s_temp_file_is_removed_by_the_next_write() {
+        let d = tempfile::tempdir().unwrap();
+        let dest = d.path().join("initrd.img");
+        // No process has a pid this large (pid_max is at most 2^22).
+        let stale = d.path().join(".initrd.img.tmp.999999999");
+        let live = d
+            .path()
+            .join(format!(".initrd.img.tmp.{}", std::process::id()));
+        fs::write(&stale, b"left by a killed run").unwrap();
+        let other = d.path().join(".manifest.json.tmp.999999999");
+        fs::write(&other, b"another file's").unwrap();
+        write_file_atomic(&dest, b"new", 0o600).unwrap();
+        assert!(!stale.exists());
+        assert!(!live.exists(), "this run's own is renamed into place");
+        assert!(
+            other.exists(),
+            "only the same file's temp files are looked at"
+        );
+        assert_eq!(fs::read(&dest).unwrap(), b"new");
     }
 }
