@@ -154,15 +154,15 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
         bail!("not on a terminal, so nobody can confirm: run with --yes to recreate the layout without asking");
     }
     let mut err = std::io::stderr();
-    writeln!(err, "These disks will be overwritten:")?;
-    for t in &plan.targets {
-        let p = present.iter().find(|p| &p.device == t);
-        writeln!(
-            err,
-            "  {t}  {}  {}",
-            p.map(|p| plan::human(p.size)).unwrap_or_default(),
-            p.and_then(|p| p.serial.clone()).unwrap_or_default()
-        )?;
+    writeln!(
+        err,
+        "These disks will be overwritten (all they hold is lost):"
+    )?;
+    for (old, new) in &plan.mapping {
+        match present.iter().find(|p| &p.device == new) {
+            Some(p) => writeln!(err, "  {}  (for {old} of the layout)", p.describe())?,
+            None => writeln!(err, "  {new}  (for {old} of the layout)")?,
+        }
     }
     write!(err, "Type YES to go on: ")?;
     err.flush()?;
@@ -229,7 +229,10 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
         say!("{n}");
     }
     for (o, n) in &p.mapping {
-        say!("{o} -> {n}");
+        match present.iter().find(|d| &d.device == n) {
+            Some(d) => say!("{o} -> {}", d.describe()),
+            None => say!("{o} -> {n}"),
+        }
     }
     let confirmed = a.yes || a.unattended || confirm(&p, &present)?;
     if !confirmed {

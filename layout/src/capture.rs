@@ -1215,6 +1215,15 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
     };
     for d in &l.disks {
         say(&d.device, "disk", &d.device);
+        if let Some(why) = out.get(&d.device) {
+            l.excluded_disks.push(ExcludedDisk {
+                device: d.device.clone(),
+                size: d.size,
+                wwn: d.wwn.clone(),
+                serial: d.serial.clone(),
+                why: why.clone(),
+            });
+        }
     }
     for r in &l.raids {
         say(&r.device, "RAID", &r.device);

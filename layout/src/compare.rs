@@ -56,7 +56,9 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
         rename_all(&mut v, &names);
     }
     let o = v.as_object_mut().unwrap();
+    // What capture left out is not part of the layout.
     o.remove("notes");
+    o.remove("excluded_disks");
     // Of the UEFI boot entries only the loaders on disks are the layout's;
     // the firmware's own entries (setup menu, shell, "UEFI Misc Device")
     // and every entry's number follow the machine and the devices attached.

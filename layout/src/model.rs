@@ -37,6 +37,22 @@ pub struct Layout {
     /// never silently dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<Note>,
+    /// Disks capture left out (excluded, the backup medium, removable),
+    /// with their identity: recovery never picks one by itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded_disks: Vec<ExcludedDisk>,
+}
+
+/// A disk left out of the layout, as recovery must recognise it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExcludedDisk {
+    pub device: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wwn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    pub why: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -84,6 +84,7 @@ pub fn scan(
             .unwrap_or_default();
         parts.sort();
         let mut ids = Vec::new();
+        let mut holds = Vec::new();
         let mut in_use = None;
         let devno = read(&dir.join("dev")).unwrap_or_default();
         for (dev, no) in std::iter::once((device.clone(), devno)).chain(parts.iter().cloned()) {
@@ -94,6 +95,12 @@ pub fn scan(
                         "UUID" | "LABEL" | "PTUUID" | "PARTUUID" | "UUID_SUB" | "PARTLABEL"
                     ) {
                         ids.push(v.to_string());
+                    }
+                    match k {
+                        "PTTYPE" if dev == device => holds.push(format!("{v} partition table")),
+                        "TYPE" if dev == device => holds.push(v.to_string()),
+                        "TYPE" => holds.push(format!("{v} on {dev}")),
+                        _ => {}
                     }
                 }
             }
@@ -134,6 +141,8 @@ pub fn scan(
             partitions: parts.into_iter().map(|p| p.0).collect(),
             ids,
             in_use,
+            model: read(&dir.join("device/model")),
+            holds,
         });
     }
     out
@@ -181,6 +190,8 @@ mod tests {
         assert!(a.in_use.is_none() && a.partitions.is_empty());
         assert_eq!(b.partitions, ["/dev/vdb1"]);
         assert_eq!(b.ids, ["abcd", "1111", "REAR-000"]);
+        assert_eq!(b.holds, ["gpt partition table", "ext4 on /dev/vdb1"]);
+        assert!(!b.is_blank() && a.is_blank());
         assert_eq!(
             b.in_use.as_deref(),
             Some("/dev/vdb1 is mounted at /media/backup")

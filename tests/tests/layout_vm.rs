@@ -178,7 +178,7 @@ expect_refusal() {
     echo "$name exit $rc"; cat "/results/$name.out"
     if [ $rc -eq 0 ]; then echo "REFUSAL-MISSING: $name"; exit 1; fi
 }
-# Disks here: vda, vdb 2 GiB, vdc 1 GiB, vdd 3 GiB. two-disks.json has
+# Disks here: vda (ext4), vdb 2 GiB, vdc 1 GiB, vdd 3 GiB. two-disks.json has
 # vda and vdb of 2.5 GiB; one-disk.json vda of 2 GiB; foreign.json is
 # one-disk.json with a file system on /dev/vdb1, a disk it does not map.
 expect_refusal incomplete recover --layout-only --yes --layout /etc/test/two-disks.json --map /dev/vda=/dev/vdd
@@ -187,6 +187,9 @@ expect_refusal not-one-to-one recover --layout-only --yes --layout /etc/test/two
 expect_refusal too-small recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdc
 expect_refusal protected recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd --protect rbdisk3
 expect_refusal no-confirmation recover --layout-only --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd
+# vda has the layout's name and size but another serial, and an ext4 of
+# its own (made by the host): never chosen without --map.
+expect_refusal wrong-disk recover --layout-only --yes --layout /etc/test/other-serial.json
 # Simulation prints the plan and writes nothing.
 rear-build recover --layout-only -s --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd > /results/plan.sh
 echo "simulate exit $?"
@@ -382,6 +385,11 @@ fn image() -> &'static Image {
             ..Default::default()
         });
         std::fs::write(&foreign, l.to_json()).unwrap();
+        let other = dir.path().join("other-serial.json");
+        let mut l = layout_json(&[("/dev/vda", 2 << 30)]);
+        l.disks[0].serial = Some("OLDOS".into());
+        std::fs::write(&other, l.to_json()).unwrap();
+        includes.push((other, "/etc/test/other-serial.json"));
         includes.push((two, "/etc/test/two-disks.json"));
         includes.push((one, "/etc/test/one-disk.json"));
         includes.push((foreign, "/etc/test/foreign.json"));
@@ -511,6 +519,13 @@ fn g_refusals_write_nothing() {
     let img = image();
     let work = tempfile::tempdir().unwrap();
     let d = disks(work.path(), &[2 << 30, 2 << 30, 1 << 30, 3 << 30]);
+    // vda: a disk of the layout's name and size holding data of its own.
+    let st = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "data"])
+        .arg(&d[0])
+        .status()
+        .expect("run mkfs.ext4");
+    assert!(st.success(), "mkfs.ext4 on {}", d[0].display());
     // Something recognisable on every disk, so "unchanged" is not trivially zeros.
     for (i, p) in d.iter().enumerate() {
         use std::io::{Seek, Write};
@@ -552,6 +567,12 @@ fn g_refusals_write_nothing() {
         read("not-one-to-one").contains("not one-to-one"),
         "{}",
         read("not-one-to-one")
+    );
+    assert!(
+        read("wrong-disk").contains("no disk here matches /dev/vda")
+            && read("wrong-disk").contains("holds ext4"),
+        "{}",
+        read("wrong-disk")
     );
     assert!(
         read("too-small").contains("/dev/vdc (1.0 GiB) is too small"),

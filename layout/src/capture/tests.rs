@@ -756,6 +756,16 @@ fn every_scenario_captures_with_nothing_unrecorded_and_round_trips() {
             "{s}"
         );
         assert_eq!(l.notes.len(), 1, "{s}: {:?}", l.notes);
+        // And with its identity, so recovery never picks it by itself.
+        let x = &l.excluded_disks;
+        assert_eq!(x.len(), 1, "{s}: {x:?}");
+        assert_eq!(x[0].device, last, "{s}");
+        assert!(
+            x[0].serial
+                .as_deref()
+                .is_some_and(|v| v.starts_with("rbdisk")),
+            "{s}: {x:?}"
+        );
         assert_eq!(l.boot.firmware, Firmware::Bios, "{s}");
         assert!(l.boot.grub_disks.is_empty(), "{s}");
         assert!(

@@ -55,9 +55,17 @@ pub(super) fn check_targets(
     Ok(())
 }
 
-/// Old disk → new disk: `--map` first, then identity (WWN, serial), then
-/// same name and size, then a unique disk of the same size, then the same
-/// name on a larger disk.
+/// Whether `p` is, by its WWN or serial, the disk `wwn`/`serial` name.
+fn same_identity(wwn: &Option<String>, serial: &Option<String>, p: &PresentDisk) -> bool {
+    (wwn.is_some() && p.wwn == *wwn) || (serial.is_some() && p.serial == *serial)
+}
+
+/// Old disk → new disk: `--map` first, then identity (WWN, serial); then,
+/// among blank disks only, the same name and size, a unique disk of the
+/// same size, the same name on a larger disk. A disk that holds anything
+/// is chosen by its identity or by `--map`, never by name or size: a
+/// same-size data disk is not a replacement disk. A disk capture left out
+/// (the backup medium, an excluded disk) is never chosen by itself.
 pub fn map_disks(
     layout: &Layout,
     present: &[PresentDisk],
@@ -80,29 +88,44 @@ pub fn map_disks(
         map.insert(old.clone(), new.clone());
     }
     let taken = |map: &BTreeMap<String, String>, dev: &str| map.values().any(|v| v == dev);
+    let left_out = |p: &PresentDisk| {
+        layout
+            .excluded_disks
+            .iter()
+            .any(|x| same_identity(&x.wwn, &x.serial, p))
+    };
     // Identity.
     for d in &layout.disks {
         if map.contains_key(&d.device) {
             continue;
         }
-        let same = present.iter().find(|p| {
-            !taken(&map, &p.device)
-                && ((d.wwn.is_some() && p.wwn == d.wwn)
-                    || (d.serial.is_some() && p.serial == d.serial))
-        });
+        let same = present
+            .iter()
+            .find(|p| !taken(&map, &p.device) && same_identity(&d.wwn, &d.serial, p));
         if let Some(p) = same {
             map.insert(d.device.clone(), p.device.clone());
         }
     }
-    // Same name and size.
+    // Blank disks that no rule above took and that are not left out.
+    let free = |map: &BTreeMap<String, String>, p: &PresentDisk| {
+        p.is_blank()
+            && !taken(map, &p.device)
+            && !left_out(p)
+            && protection(p, &opts.write_protected).is_none()
+    };
+    // Same name and size (a protected one too: the plan is refused then,
+    // saying why, rather than another disk taken).
     for d in &layout.disks {
         if map.contains_key(&d.device) {
             continue;
         }
-        if let Some(p) = present
-            .iter()
-            .find(|p| p.device == d.device && p.size == d.size && !taken(&map, &p.device))
-        {
+        if let Some(p) = present.iter().find(|p| {
+            p.device == d.device
+                && p.size == d.size
+                && p.is_blank()
+                && !taken(&map, &p.device)
+                && !left_out(p)
+        }) {
             map.insert(d.device.clone(), p.device.clone());
         }
     }
@@ -113,8 +136,7 @@ pub fn map_disks(
         }
         let same: Vec<&PresentDisk> = present
             .iter()
-            .filter(|p| p.size == d.size && !taken(&map, &p.device))
-            .filter(|p| protection(p, &opts.write_protected).is_none())
+            .filter(|p| p.size == d.size && free(&map, p))
             .collect();
         if same.len() == 1 {
             map.insert(d.device.clone(), same[0].device.clone());
@@ -125,12 +147,10 @@ pub fn map_disks(
         if map.contains_key(&d.device) {
             continue;
         }
-        if let Some(p) = present.iter().find(|p| {
-            p.device == d.device
-                && p.size > d.size
-                && !taken(&map, &p.device)
-                && protection(p, &opts.write_protected).is_none()
-        }) {
+        if let Some(p) = present
+            .iter()
+            .find(|p| p.device == d.device && p.size > d.size && free(&map, p))
+        {
             map.insert(d.device.clone(), p.device.clone());
         }
     }
@@ -141,9 +161,9 @@ pub fn map_disks(
                 size: human(d.size),
                 candidates: present
                     .iter()
-                    .map(|p| format!("{} {}", p.device, human(p.size)))
+                    .map(PresentDisk::describe)
                     .collect::<Vec<_>>()
-                    .join(", "),
+                    .join("; "),
             });
         }
     }

@@ -47,6 +47,37 @@ pub struct PresentDisk {
     /// Why it must not be written, when it is in use (mounted, holds the
     /// rescue medium or the backup).
     pub in_use: Option<String>,
+    pub model: Option<String>,
+    /// What is on it now, as `blkid -p` finds it: `gpt partition table`,
+    /// `ext4 on /dev/sdb1`, `LVM2_member`. Empty (and no partitions): blank.
+    pub holds: Vec<String>,
+}
+
+impl PresentDisk {
+    /// No partition table, file system, RAID, LVM or LUKS signature: a new
+    /// disk, safe to choose without being named.
+    pub fn is_blank(&self) -> bool {
+        self.partitions.is_empty() && self.holds.is_empty()
+    }
+
+    /// Size, model, serial and what it holds, for the operator.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} {}", self.device, human(self.size));
+        if let Some(m) = &self.model {
+            s.push_str(&format!(", model {m}"));
+        }
+        if let Some(x) = &self.serial {
+            s.push_str(&format!(", serial {x}"));
+        }
+        if self.is_blank() {
+            s.push_str(", blank");
+        } else if self.holds.is_empty() {
+            s.push_str(&format!(", partitions {}", self.partitions.join(" ")));
+        } else {
+            s.push_str(&format!(", holds {}", self.holds.join(", ")));
+        }
+        s
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -103,7 +134,7 @@ pub struct Plan {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PlanError {
-    #[error("no disk here matches {old} ({size}); name one with --map {old}=/dev/NEW (disks here: {candidates})")]
+    #[error("no disk here matches {old} ({size}): only a disk with its WWN or serial, or a blank one, is chosen without being named; name one with --map {old}=/dev/NEW (disks here: {candidates})")]
     Unmapped {
         old: String,
         size: String,

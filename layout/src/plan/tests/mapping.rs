@@ -176,3 +176,71 @@ fn globs() {
     assert!(glob("0x5000c500*", "0x5000c500a1"));
     assert!(!glob("sd?", "sdab"));
 }
+
+/// The dry run of the review: a layout of `sda` (serial OLDOS, 500 GiB);
+/// here a new 1 TiB `sda` and a 500 GiB data disk `sdb`. The data disk
+/// has the right size but holds a file system and another serial: the
+/// new, blank sda is the one taken.
+#[test]
+fn a_same_size_disk_that_holds_data_is_never_chosen_by_size() {
+    let mut l = scenarios::gpt_esp_ext4_swap();
+    l.disks[0].serial = Some("OLDOS".into());
+    l.disks[0].size = 500 * GIB;
+    // Every device of the layout renamed vda → sda.
+    let l = Layout::from_json(&l.to_json().replace("/dev/vda", "/dev/sda")).unwrap();
+    let new = disk("/dev/sda", 1024 * GIB);
+    let mut data = disk("/dev/sdb", 500 * GIB);
+    data.serial = Some("DATA1".into());
+    data.holds = vec!["ext4 on /dev/sdb1".into()];
+    data.partitions = vec!["/dev/sdb1".into()];
+    let m = map_disks(&l, &[new.clone(), data.clone()], &Options::default()).unwrap();
+    assert_eq!(m["/dev/sda"], "/dev/sda");
+    // Without the new disk nothing is chosen, and the refusal says what sdb holds.
+    let err = map_disks(&l, &[data.clone()], &Options::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no disk here matches /dev/sda") && err.contains("holds ext4 on /dev/sdb1"),
+        "{err}"
+    );
+    // The same name and size, another serial, a file system on it: the
+    // same refusal (the VM test g writes it nowhere either).
+    let mut other = data;
+    other.device = "/dev/sda".into();
+    let err = map_disks(&l, &[other], &Options::default()).unwrap_err();
+    assert!(matches!(err, PlanError::Unmapped { .. }), "{err}");
+    // Named with --map, it is the operator's choice.
+    let mut named = disk("/dev/sdb", 500 * GIB);
+    named.holds = vec!["ext4".into()];
+    let m = map_disks(&l, &[named], &map1("/dev/sda", "/dev/sdb")).unwrap();
+    assert_eq!(m["/dev/sda"], "/dev/sdb");
+}
+
+#[test]
+fn a_blank_replacement_with_another_serial_is_taken() {
+    let l = scenarios::gpt_esp_ext4_swap();
+    let mut new = disk("/dev/vda", 2 * GIB);
+    new.serial = Some("NEW9".into());
+    let m = map_disks(&l, &[new], &Options::default()).unwrap();
+    assert_eq!(m["/dev/vda"], "/dev/vda");
+}
+
+#[test]
+fn a_disk_capture_left_out_is_never_chosen_by_itself() {
+    let mut l = scenarios::gpt_esp_ext4_swap();
+    l.excluded_disks.push(ExcludedDisk {
+        device: "/dev/vdb".into(),
+        size: 2 * GIB,
+        serial: Some("BACKUP7".into()),
+        wwn: None,
+        why: "excluded".into(),
+    });
+    // Blank and of the right size, but the disk capture left out (it came
+    // back blank, or was never written): not a target unless named.
+    let mut medium = disk("/dev/vdb", 2 * GIB);
+    medium.serial = Some("BACKUP7".into());
+    let err = map_disks(&l, &[medium.clone()], &Options::default()).unwrap_err();
+    assert!(matches!(err, PlanError::Unmapped { .. }), "{err}");
+    let m = map_disks(&l, &[medium], &map1("/dev/vda", "/dev/vdb")).unwrap();
+    assert_eq!(m["/dev/vda"], "/dev/vdb");
+}

@@ -40,6 +40,7 @@ fn ids(p: &Plan) -> Vec<&str> {
 #[test]
 fn step_ids_are_unique_when_the_targets_hold_partitions_already() {
     let mut here = disk("/dev/vda", 2 * GIB);
+    here.serial = Some("OLD0".into());
     here.partitions = (1..=3).map(|n| format!("/dev/vda{n}")).collect();
     let p = plan(
         &scenarios::gpt_esp_ext4_swap(),
@@ -55,7 +56,9 @@ fn step_ids_are_unique_when_the_targets_hold_partitions_already() {
 
 #[test]
 fn same_disk_plan_is_ordered_and_confined() {
+    // The same disk (its serial), holding a partition still.
     let mut here = disk("/dev/vda", 2 * GIB);
+    here.serial = Some("OLD0".into());
     here.partitions = vec!["/dev/vda1".into()];
     let p = plan(
         &scenarios::gpt_esp_ext4_swap(),
