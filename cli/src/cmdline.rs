@@ -124,9 +124,11 @@ log goes into the restored system's /var/log/rear-build either way. For an
 unattended recovery of LUKS volumes, put the passphrase in the file
 luks-passphrase of the backup's directory.
 
-Disks of the layout are mapped to the disks here by identity (WWN, serial),
-then by the same name and size, then by a unique disk of the same size;
-anything else needs --map OLD=NEW. Only mapped disks are ever written: every
+Disks of the layout are mapped to the disks here by identity (WWN, serial);
+a blank disk (no partition table or signature) is also taken by the same
+name and size, as the only one of that size, or by the same name when
+larger. A disk that holds anything else needs --map OLD=NEW, and so does a
+disk the layout left out (the backup medium). Only mapped disks are ever written: every
 step is checked, through sysfs, to touch nothing else, and disks that are in
 use or write-protected (--protect, and always REAR-000) are refused. A target
 smaller than the layout needs, or one on which the logical volumes no longer
