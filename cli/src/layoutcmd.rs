@@ -84,6 +84,15 @@ pub fn import_rear(input: &Path, output: Option<&Path>, saved: &Path) -> Result<
         std::fs::read_to_string(input).with_context(|| format!("read {}", input.display()))?;
     let layout =
         rear_layout::rear::import(&text).with_context(|| format!("import {}", input.display()))?;
+    // What ReaR's file holds may still be no layout to recreate (a
+    // partition without a start, one past its disk's end): said here, not
+    // on recovery day.
+    rear_layout::validate::check(&layout).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: imported, but not a layout rear-build can recreate: {e}",
+            input.display()
+        )
+    })?;
     write(output, &layout)?;
     print!("{}", show::tree(&layout));
     say!("{} imported into {}", input.display(), output.display());

@@ -2,7 +2,8 @@
 //! (`capture`), import of ReaR's disklayout.conf (`rear`), comparison
 //! (`compare`), and the pure planner (`plan`) whose steps `apply` runs
 //! (its progress in `progress`, shared with the plan's `-s` script);
-//! `scenarios` are named example layouts for tests.
+//! `scenarios` are named example layouts for tests; `validate` checks a
+//! layout before anything is planned from it.
 
 pub mod apply;
 pub mod capture;
@@ -15,5 +16,6 @@ pub mod progress;
 pub mod rear;
 pub mod scenarios;
 pub mod show;
+pub mod validate;
 
 pub use model::*;

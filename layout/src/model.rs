@@ -388,6 +388,7 @@ impl Layout {
                 l.schema
             ));
         }
+        crate::validate::check(&l)?;
         Ok(l)
     }
 

@@ -142,6 +142,8 @@ pub enum PlanError {
     },
     #[error("--map {0}: {1}")]
     BadMap(String, String),
+    #[error("the layout cannot be recreated: {0}")]
+    Invalid(String),
     #[error("the mapping is not one-to-one: {0} and {1} both map to {2}")]
     NotOneToOne(String, String, String),
     #[error("refusing to write {disk}: {why}")]
@@ -235,6 +237,18 @@ fn argv<S: Into<String>>(words: impl IntoIterator<Item = S>) -> Vec<String> {
 
 /// Plans the recreation of `layout` on the disks `present`.
 pub fn plan(layout: &Layout, present: &[PresentDisk], opts: &Options) -> Result<Plan, PlanError> {
+    // Loading checks a file; a layout made in memory is checked here.
+    crate::validate::check(layout).map_err(PlanError::Invalid)?;
+    plan_checked(layout, present, opts)
+}
+
+/// [`plan`] of a layout already checked (the script writer's tests feed
+/// it what the check refuses, to prove the script holds anyway).
+fn plan_checked(
+    layout: &Layout,
+    present: &[PresentDisk],
+    opts: &Options,
+) -> Result<Plan, PlanError> {
     let mapping = map_disks(layout, present, opts)?;
     mapping::check_targets(&mapping, present, opts)?;
     let r = Renamer::new(layout, &mapping);

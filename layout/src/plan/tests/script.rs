@@ -95,9 +95,15 @@ fn hostile_names_cannot_inject_commands_into_the_script() {
     let evil = |way: &str| format!("x\nREAR_EOF\ntouch {}/pwned-{way}\n", d.display());
     let mut l = scenarios::gpt_esp_ext4_swap();
     l.disks[0].partitions[1].name = Some(evil("gpt-name"));
+    // Loading and planning refuse such a name; the script must hold even
+    // so, should one get past them.
+    assert!(matches!(
+        plan(&l, &[], &Options::default()),
+        Err(PlanError::Invalid(_))
+    ));
     // A target that is no disk of any machine, should a command run after all.
     let target = "/dev/rear-build-test-no-such-disk";
-    let mut p = plan(&l, &[disk(target, 2 * GIB)], &map1("/dev/vda", target)).unwrap();
+    let mut p = plan_checked(&l, &[disk(target, 2 * GIB)], &map1("/dev/vda", target)).unwrap();
     let partition = p
         .steps
         .iter()
