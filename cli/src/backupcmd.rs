@@ -72,6 +72,59 @@ pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
     paths
 }
 
+/// The file systems of `layout` that a backup must hold for recovery to
+/// restore them: each mount point's own directory entry (`.` for `/`),
+/// as the manifest names it. Missing ones, by mount point.
+pub fn uncovered(layout: &Layout, sums: &[rear_backup::sums::Entry]) -> Vec<String> {
+    let have: std::collections::BTreeSet<&str> = sums.iter().map(|e| e.path.as_str()).collect();
+    paths_of(layout)
+        .iter()
+        .filter(|p| !have.contains(rear_backup::sums::encode(p.as_os_str()).as_str()))
+        .map(|p| match p.to_string_lossy().as_ref() {
+            "." => "/".to_string(),
+            rel => format!("/{rel}"),
+        })
+        .collect()
+}
+
+/// Proves the backup usable before recovery writes a disk: the method
+/// makes backups, its target opens, its newest whole backup is found, and
+/// its manifest reads (with the passphrase, for borg and restic). A backup
+/// that holds none of a file system the layout recreates is warned about
+/// (the operator may restore a part on purpose). An external client's
+/// backup cannot be looked into: its restore command (or the operator)
+/// answers for it.
+pub fn preflight(cfg: &Backup, layout: &Layout) -> Result<()> {
+    if cfg.method == Method::External {
+        return Ok(());
+    }
+    let b = backend(cfg)?;
+    let found = b.latest(&System)?;
+    let missing = uncovered(layout, &found.sums);
+    if !missing.is_empty() {
+        log::warn!(
+            "the backup {} holds nothing of {}, which the layout recreates: is it this machine's backup? (backup.url = {:?})",
+            found.id,
+            missing.join(", "),
+            cfg.url
+        );
+    }
+    say!(
+        "backup {} checked before any disk is written: its manifest lists {} files of {}",
+        found.id,
+        found.sums.len(),
+        paths_of(layout)
+            .iter()
+            .map(|p| match p.to_string_lossy().as_ref() {
+                "." => "/".to_string(),
+                rel => format!("/{rel}"),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 /// The disks that hold a `usb://LABEL` target, if it is attached: the
 /// backup medium, never part of the layout (as ReaR leaves it out).
 pub fn medium_disks(cfg: &Backup) -> Vec<String> {
@@ -384,6 +437,33 @@ mod tests {
                 "srv/b/.config/borg/security".into()
             ]
         );
+    }
+
+    #[test]
+    fn a_backup_must_hold_every_file_system_the_layout_recreates() {
+        let mut l = Layout::new();
+        for mp in ["/", "/boot", "/srv/my data"] {
+            l.mounts.push(Mount {
+                device: "/dev/x".into(),
+                mountpoint: mp.into(),
+                fstype: "ext4".into(),
+                ..Default::default()
+            });
+        }
+        let entry = |p: &str| rear_backup::sums::Entry {
+            path: p.into(),
+            kind: "dir".into(),
+            ..Default::default()
+        };
+        let all = [
+            entry("."),
+            entry("boot"),
+            entry("etc"),
+            entry("srv/my data"),
+        ];
+        assert!(uncovered(&l, &all).is_empty());
+        assert_eq!(uncovered(&l, &all[..3]), ["/srv/my data"]);
+        assert_eq!(uncovered(&l, &[]), ["/", "/boot", "/srv/my data"]);
     }
 
     #[test]

@@ -189,8 +189,10 @@ pub struct Recreated {
 }
 
 /// Recreates the layout (or prints the plan with -s).
-pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
-    let path = match &a.layout {
+/// The layout recovery recreates: --layout, else this machine's saved
+/// one, else the one the rescue image carries.
+pub fn saved_layout(a: &RecoverArgs) -> Result<PathBuf> {
+    Ok(match &a.layout {
         Some(p) => p.clone(),
         None if Path::new(crate::paths::LAYOUT).exists() => PathBuf::from(crate::paths::LAYOUT),
         None if Path::new(crate::paths::IMAGE_LAYOUT).exists() => {
@@ -201,7 +203,11 @@ pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
             crate::paths::LAYOUT,
             crate::paths::IMAGE_LAYOUT
         ),
-    };
+    })
+}
+
+pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
+    let path = saved_layout(a)?;
     let layout = load(&path)?;
     let mut map = BTreeMap::new();
     for m in &a.map {

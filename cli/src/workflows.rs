@@ -58,6 +58,13 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
             a.passphrase_file = Some(f);
         }
     }
+    if restoring {
+        // Nothing is written before the backup is known to be there,
+        // readable, and this machine's.
+        let layout = layoutcmd::load(&layoutcmd::saved_layout(&a)?)?;
+        backupcmd::preflight(backup, &layout)
+            .context("recovery stopped before writing any disk: the backup cannot be restored")?;
+    }
     let r = layoutcmd::recover_layout(&a)?;
     if !restoring || r.code != 0 {
         return Ok(r.code);

@@ -291,7 +291,11 @@ printf 'not zstd data at all' | dd of="$A" bs=1 seek=20000 conv=notrunc status=n
 must_fail corrupted rear-build recover --yes
 cp /tmp/good.tar.zst "$A"
 mv "$B" /tmp/moved-backup
+# No backup: found out before any disk is written (vda keeps its bytes).
+sha256sum /dev/vda > /tmp/vda-before
 must_fail missing rear-build recover --yes
+sha256sum /dev/vda > /tmp/vda-after
+if cmp -s /tmp/vda-before /tmp/vda-after; then echo unchanged; else echo changed; fi > /results/missing.disk
 rm -rf "$B" && mv /tmp/moved-backup "$B"
 must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
 rear-build recover --yes 2>&1 | tee /results/ok.out
@@ -697,6 +701,18 @@ fn x_failed_recoveries_say_why_and_never_finish() {
         assert!(text.contains(cause), "{case}: no {cause:?} in:\n{text}");
         assert!(!text.contains("recovery finished"), "{case}:\n{text}");
     }
+    // A missing backup stopped recovery before it wrote the disk.
+    assert_eq!(
+        read("missing.disk").trim(),
+        "unchanged",
+        "{}",
+        read("missing.out")
+    );
+    assert!(
+        read("missing.out").contains("before writing any disk"),
+        "{}",
+        read("missing.out")
+    );
     // The bootloader failure came after the data was restored and verified,
     // and says which step failed.
     let b = read("bootloader.out");
