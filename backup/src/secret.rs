@@ -32,6 +32,8 @@ impl Passphrase {
             std::fs::File::open(f).with_context(|| {
                 format!("backup.passphrase_file {}: cannot read it", f.display())
             })?;
+            rear_exec::check_secret_file(f)
+                .map_err(|e| anyhow::anyhow!("backup.passphrase_file: {e}"))?;
             return Ok(Passphrase::File(f.to_path_buf()));
         }
         match vars
@@ -64,7 +66,15 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join("pass");
         std::fs::write(&f, "secret\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
         let env = |_: &str| Some("from-env".to_string());
+        // Readable by others: refused, saying how to mend it.
+        let err = Passphrase::resolve(Some(&f), "borg", &["BORG_PASSPHRASE"], env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(
             Passphrase::resolve(Some(&f), "borg", &["BORG_PASSPHRASE"], env).unwrap(),
             Passphrase::File(f.clone())

@@ -341,6 +341,12 @@ impl Backup {
         let target = rear_backup::Target::parse_for(method, &self.url)
             .with_context(|| format!("backup.url = {:?}", self.url))?;
         let mo = &self.mount_options;
+        if let Some(what) = rear_exec::secret_option(mo) {
+            bail!(
+                "backup.mount_options = {:?}: a {what} here would be copied into the rescue image and the logs; put it in a credentials file (credentials=/etc/rear-build/cifs.cred, mode 0600, with username= and password= lines)",
+                rear_exec::redact(mo, &[])
+            );
+        }
         if !mo.is_empty() && !target.is_mounted(method) {
             bail!("backup.mount_options = {mo:?}: backup.url = {:?} is not mounted; mount options are for usb://, nfs://, cifs:// and (with tar) sftp://", self.url);
         }
@@ -520,10 +526,21 @@ mod tests {
             ("passphrase = \"secret\"", "unknown field `passphrase`"),
             ("method = \"restic\"\nurl = \"sftp://h/d\"\nmount_options = \"x\"", "backup.mount_options = \"x\": backup.url = \"sftp://h/d\" is not mounted"),
             ("url = \"nfs://h/d\"\nmount_options = \"vers=4, soft\"", "separated by commas, without spaces"),
+            ("url = \"cifs://h/s\"\nmount_options = \"username=bk,password=hunter2\"", "\"username=bk,password=***\": a password here"),
         ] {
             let msg = format!("{:#}", load_with(&format!("[backup]\n{text}\n")).unwrap_err());
             assert!(msg.contains("config.toml") && msg.contains(says), "{text}: {msg}");
         }
+        // The password itself is in no message.
+        let msg = format!(
+            "{:#}",
+            load_with("[backup]\nurl = \"cifs://h/s\"\nmount_options = \"pass=hunter2\"\n")
+                .unwrap_err()
+        );
+        assert!(
+            msg.contains("credentials file") && !msg.contains("hunter2"),
+            "{msg}"
+        );
         let b = load_with("[backup]\nmethod = \"external\"\n[backup.external]\nrestore = [\"/opt/client/restore\", \"--to\", \"{root}\"]\n").unwrap();
         assert_eq!(b.external.restore[2], "{root}");
         // No backup: the url is not looked at.

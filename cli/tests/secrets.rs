@@ -67,6 +67,8 @@ fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
     // stderr and fails, while /proc is watched for it on any argv.
     let pass = dir.path().join("luks-pass");
     std::fs::write(&pass, format!("{LUKS_CANARY}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
     let plan = Plan {
         steps: vec![Step {
             id: "luks".into(),

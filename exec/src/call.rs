@@ -156,7 +156,7 @@ impl Call {
             if self.secrets.iter().any(|s| a.contains(s.as_str())) {
                 return Some("a secret value".into());
             }
-            if let Some(opt) = crate::redact::password_option(&a) {
+            if let Some(opt) = crate::redact::secret_option(&a) {
                 return Some(format!("a {opt}= option"));
             }
         }

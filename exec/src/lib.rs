@@ -16,12 +16,14 @@ mod call;
 mod fake;
 mod quote;
 mod redact;
+mod secret_file;
 mod system;
 
 pub use call::Call;
 pub use fake::Fake;
 pub use quote::{quote, quote_argv};
-pub use redact::redact;
+pub use redact::{redact, secret_option};
+pub use secret_file::check_secret_file;
 pub use system::System;
 
 use std::time::Instant;

@@ -90,8 +90,9 @@ fn mask_urls(text: &str) -> String {
     out
 }
 
-/// The secret-looking option or URL password in one argument, if any.
-pub(crate) fn password_option(arg: &str) -> Option<String> {
+/// The secret-looking option or URL password in one argument (or option
+/// list), if any.
+pub fn secret_option(arg: &str) -> Option<String> {
     let lower = arg.to_ascii_lowercase();
     for (i, _) in lower.char_indices() {
         if !word_start(arg, i) {
@@ -156,12 +157,12 @@ mod tests {
     #[test]
     fn secrets_on_argv_are_found() {
         assert_eq!(
-            password_option("username=bk,password=x").as_deref(),
+            secret_option("username=bk,password=x").as_deref(),
             Some("password")
         );
-        assert!(password_option("https://u:p@h/").is_some());
-        assert!(password_option("https://u@h/").is_none());
-        assert!(password_option("credentials=/etc/cifs").is_none());
-        assert!(password_option("--passphrase-file").is_none());
+        assert!(secret_option("https://u:p@h/").is_some());
+        assert!(secret_option("https://u@h/").is_none());
+        assert!(secret_option("credentials=/etc/cifs").is_none());
+        assert!(secret_option("--passphrase-file").is_none());
     }
 }

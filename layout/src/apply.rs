@@ -155,6 +155,7 @@ fn input_bytes(input: &Option<Input>) -> Result<Option<Vec<u8>>, String> {
         None => None,
         Some(Input::Text(t)) => Some(t.clone().into_bytes()),
         Some(Input::Secret(f)) => {
+            rear_exec::check_secret_file(f)?;
             let data = fs::read(f)
                 .map_err(|e| format!("cannot read the passphrase file {}: {e}", f.display()))?;
             let line = first_line(&data);
@@ -271,6 +272,12 @@ mod tests {
         symlink(dev.join("dm-0"), dev.join("mapper/cr")).unwrap();
         let dev = dev.to_string_lossy().to_string();
         (d, Resolver { sys }, dev)
+    }
+
+    /// A passphrase file as it must be: mode 0600.
+    fn private(p: &Path) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(p, fs::Permissions::from_mode(0o600)).unwrap();
     }
 
     /// Records every call; the program named `fail` fails.
@@ -432,6 +439,7 @@ mod tests {
         let vdb = format!("{dev}/vdb");
         let pass = d.path().join("pass");
         fs::write(&pass, b"caf\xe9\r\n").unwrap();
+        private(&pass);
         let mut s = step("cryptsetup", &[&vdb]);
         s.input = Some(Input::Secret(pass));
         let plan = Plan {
@@ -450,6 +458,7 @@ mod tests {
         let vdb = format!("{dev}/vdb");
         let pass = d.path().join("pass");
         fs::write(&pass, "s3cret phrase\nignored\n").unwrap();
+        private(&pass);
         let mut s = step("cryptsetup", &[&vdb]);
         s.input = Some(Input::Secret(pass.clone()));
         let plan = Plan {
@@ -468,5 +477,31 @@ mod tests {
         fs::write(&pass, "").unwrap();
         let err = apply(&plan, &rec, &r, &d.path().join("st2"), &mut |_| {}).unwrap_err();
         assert!(err.to_string().contains("is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_passphrase_file_others_may_read_is_refused_before_anything_runs() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let pass = d.path().join("pass");
+        fs::write(&pass, "s3cret\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&pass, fs::Permissions::from_mode(0o644)).unwrap();
+        let mut s = step("cryptsetup", &[&vdb]);
+        s.input = Some(Input::Secret(pass));
+        let plan = Plan {
+            targets: [vdb].into(),
+            steps: vec![s],
+            ..Default::default()
+        };
+        let rec = record(None);
+        let err = apply(&plan, &rec, &r, &d.path().join("st"), &mut |_| {})
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("chmod 600") && !err.contains("s3cret"),
+            "{err}"
+        );
+        assert!(rec.calls().is_empty());
     }
 }

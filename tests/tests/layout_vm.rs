@@ -107,7 +107,7 @@ recover_and_capture /dev/vda
 
 /// (d) LUKS2 on a partition → LVM → ext4, passphrase from a file.
 const SCENARIO_D: &str = r#"
-printf 'correct horse battery staple\n' > /tmp/pass
+(umask 077 && printf 'correct horse battery staple\n' > /tmp/pass)
 sfdisk /dev/vda <<EOF
 label: gpt
 ,100MiB,L
