@@ -274,10 +274,19 @@ mod tests {
         (d, Resolver { sys }, dev)
     }
 
-    /// A passphrase file as it must be: mode 0600.
-    fn private(p: &Path) {
+    /// A plan of one step that reads the passphrase file `pass` (its mode
+    /// set to `mode`) on stdin and writes vdb.
+    fn secret_plan(pass: &Path, mode: u32, dev: &str) -> Plan {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(p, fs::Permissions::from_mode(0o600)).unwrap();
+        fs::set_permissions(pass, fs::Permissions::from_mode(mode)).unwrap();
+        let vdb = format!("{dev}/vdb");
+        let mut s = step("cryptsetup", &[&vdb]);
+        s.input = Some(Input::Secret(pass.to_path_buf()));
+        Plan {
+            targets: [vdb].into(),
+            steps: vec![s],
+            ..Default::default()
+        }
     }
 
     /// Records every call; the program named `fail` fails.
@@ -436,17 +445,9 @@ mod tests {
     #[test]
     fn a_passphrase_that_is_not_utf8_reaches_stdin_unchanged() {
         let (d, r, dev) = fake();
-        let vdb = format!("{dev}/vdb");
         let pass = d.path().join("pass");
         fs::write(&pass, b"caf\xe9\r\n").unwrap();
-        private(&pass);
-        let mut s = step("cryptsetup", &[&vdb]);
-        s.input = Some(Input::Secret(pass));
-        let plan = Plan {
-            targets: [vdb].into(),
-            steps: vec![s],
-            ..Default::default()
-        };
+        let plan = secret_plan(&pass, 0o600, &dev);
         let rec = record(None);
         apply(&plan, &rec, &r, &d.path().join("st"), &mut |_| {}).unwrap();
         assert_eq!(rec.calls()[0].input(), Some(&b"caf\xe9\n"[..]));
@@ -455,17 +456,9 @@ mod tests {
     #[test]
     fn secrets_go_to_stdin_as_one_line() {
         let (d, r, dev) = fake();
-        let vdb = format!("{dev}/vdb");
         let pass = d.path().join("pass");
         fs::write(&pass, "s3cret phrase\nignored\n").unwrap();
-        private(&pass);
-        let mut s = step("cryptsetup", &[&vdb]);
-        s.input = Some(Input::Secret(pass.clone()));
-        let plan = Plan {
-            targets: [vdb].into(),
-            steps: vec![s],
-            ..Default::default()
-        };
+        let plan = secret_plan(&pass, 0o600, &dev);
         let rec = record(None);
         let mut lines = Vec::new();
         apply(&plan, &rec, &r, &d.path().join("st"), &mut |l| {
@@ -482,18 +475,9 @@ mod tests {
     #[test]
     fn a_passphrase_file_others_may_read_is_refused_before_anything_runs() {
         let (d, r, dev) = fake();
-        let vdb = format!("{dev}/vdb");
         let pass = d.path().join("pass");
         fs::write(&pass, "s3cret\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(&pass, fs::Permissions::from_mode(0o644)).unwrap();
-        let mut s = step("cryptsetup", &[&vdb]);
-        s.input = Some(Input::Secret(pass));
-        let plan = Plan {
-            targets: [vdb].into(),
-            steps: vec![s],
-            ..Default::default()
-        };
+        let plan = secret_plan(&pass, 0o644, &dev);
         let rec = record(None);
         let err = apply(&plan, &rec, &r, &d.path().join("st"), &mut |_| {})
             .unwrap_err()

@@ -59,6 +59,19 @@ pub fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// `hash_bytes`, on every core for large data (the same hash).
+fn hash_data(data: &[u8]) -> Hash {
+    if data.len() > 4 << 20 {
+        blake3::Hasher::new()
+            .update_rayon(data)
+            .finalize()
+            .to_hex()
+            .to_string()
+    } else {
+        hash_bytes(data)
+    }
+}
+
 pub fn hash_bytes(data: &[u8]) -> Hash {
     blake3::hash(data).to_hex().to_string()
 }
@@ -196,15 +209,7 @@ impl Store {
                 msg: "file changed while the image was being built; run again".into(),
             });
         }
-        let hash = if data.len() > 4 << 20 {
-            blake3::Hasher::new()
-                .update_rayon(&data)
-                .finalize()
-                .to_hex()
-                .to_string()
-        } else {
-            hash_bytes(&data)
-        };
+        let hash = hash_data(&data);
         if !self.has_sized(&hash, meta.len()) {
             self.write_object(&hash, &data)?;
         }
@@ -234,15 +239,7 @@ impl Store {
             });
         }
         let data = fs::read(&p).map_err(io_err("read store object", &p))?;
-        let got = if data.len() > 4 << 20 {
-            blake3::Hasher::new()
-                .update_rayon(&data)
-                .finalize()
-                .to_hex()
-                .to_string()
-        } else {
-            hash_bytes(&data)
-        };
+        let got = hash_data(&data);
         if got != hash {
             return Err(Error::Invalid {
                 path: p,
