@@ -178,7 +178,7 @@ expect_refusal() {
     echo "$name exit $rc"; cat "/results/$name.out"
     if [ $rc -eq 0 ]; then echo "REFUSAL-MISSING: $name"; exit 1; fi
 }
-# Disks here: vda (ext4), vdb 2 GiB, vdc 1 GiB, vdd 3 GiB. two-disks.json has
+# Disks here: vda, vdb 2 GiB (ext4 each), vdc 1 GiB, vdd 3 GiB. two-disks.json has
 # vda and vdb of 2.5 GiB; one-disk.json vda of 2 GiB; foreign.json is
 # one-disk.json with a file system on /dev/vdb1, a disk it does not map.
 expect_refusal incomplete recover --layout-only --yes --layout /etc/test/two-disks.json --map /dev/vda=/dev/vdd
@@ -188,7 +188,7 @@ expect_refusal too-small recover --layout-only --yes --layout /etc/test/one-disk
 expect_refusal protected recover --layout-only --yes --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd --protect rbdisk3
 expect_refusal no-confirmation recover --layout-only --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd
 # vda has the layout's name and size but another serial, and an ext4 of
-# its own (made by the host): never chosen without --map.
+# its own (made by the host), as has vdb: neither is chosen without --map.
 expect_refusal wrong-disk recover --layout-only --yes --layout /etc/test/other-serial.json
 # Simulation prints the plan and writes nothing.
 rear-build recover --layout-only -s --layout /etc/test/one-disk.json --map /dev/vda=/dev/vdd > /results/plan.sh
@@ -523,13 +523,16 @@ fn g_refusals_write_nothing() {
     let img = image();
     let work = tempfile::tempdir().unwrap();
     let d = disks(work.path(), &[2 << 30, 2 << 30, 1 << 30, 3 << 30]);
-    // vda: a disk of the layout's name and size holding data of its own.
-    let st = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "data"])
-        .arg(&d[0])
-        .status()
-        .expect("run mkfs.ext4");
-    assert!(st.success(), "mkfs.ext4 on {}", d[0].display());
+    // vda: a disk of the layout's name and size holding data of its own;
+    // vdb, of the same size, too (a blank one would rightly be taken).
+    for disk in &d[..2] {
+        let st = std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "data"])
+            .arg(disk)
+            .status()
+            .expect("run mkfs.ext4");
+        assert!(st.success(), "mkfs.ext4 on {}", disk.display());
+    }
     // Something recognisable on every disk, so "unchanged" is not trivially zeros.
     for (i, p) in d.iter().enumerate() {
         use std::io::{Seek, Write};
