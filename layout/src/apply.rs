@@ -179,6 +179,19 @@ pub fn first_line(data: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Whether `step` mounted a file system that is no longer mounted (an
+/// operator unmounted it after a failed run): done or not, it runs again,
+/// or a re-run would restore into the empty directory underneath.
+fn unmounted_since(step: &Step) -> bool {
+    let Some(target) = step.id.strip_prefix("mount:") else {
+        return false;
+    };
+    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+    !crate::present::mounted_paths(&mounts)
+        .iter()
+        .any(|m| m == target)
+}
+
 /// Runs the plan. `state_file` records done steps (a [`State`], shared with
 /// the `-s` script); `say` gets one line per step. Stops at the first
 /// failure, with the done steps saved.
@@ -195,7 +208,7 @@ pub fn apply(
     let mut ran = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         created.extend(step.creates.iter().cloned());
-        if state.is_done(&step.id) {
+        if state.is_done(&step.id) && !unmounted_since(step) {
             say(&format!("[{}/{total}] done already: {}", i + 1, step.what));
             continue;
         }
@@ -487,5 +500,27 @@ mod tests {
             "{err}"
         );
         assert!(rec.calls().is_empty());
+    }
+
+    #[test]
+    fn a_done_mount_that_is_gone_runs_again() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let mut gone = step("mount", &[&vdb]);
+        gone.id = "mount:/nonexistent/rear-build-test".into();
+        let mut here = step("mount", &[&vdb]);
+        here.id = "mount:/".into();
+        let plan = Plan {
+            targets: [vdb].into(),
+            steps: vec![gone, here],
+            ..Default::default()
+        };
+        let state = d.path().join("st");
+        apply(&plan, &record(None), &r, &state, &mut |_| {}).unwrap();
+        // A re-run: `/` is still mounted, the other mount point is not.
+        let rec = record(None);
+        let ran = apply(&plan, &rec, &r, &state, &mut |_| {}).unwrap();
+        assert_eq!(ran, 1);
+        assert_eq!(rec.calls().len(), 1);
     }
 }
