@@ -72,6 +72,14 @@ pub fn paths_of(layout: &Layout) -> Vec<PathBuf> {
     paths
 }
 
+/// The mount point a path of [`paths_of`] stands for (`.` is `/`).
+fn mount_point(rel: &Path) -> String {
+    match rel.to_string_lossy().as_ref() {
+        "." => "/".to_string(),
+        rel => format!("/{rel}"),
+    }
+}
+
 /// The file systems of `layout` that a backup must hold for recovery to
 /// restore them: each mount point's own directory entry (`.` for `/`),
 /// as the manifest names it. Missing ones, by mount point.
@@ -80,10 +88,7 @@ pub fn uncovered(layout: &Layout, sums: &[rear_backup::sums::Entry]) -> Vec<Stri
     paths_of(layout)
         .iter()
         .filter(|p| !have.contains(rear_backup::sums::encode(p.as_os_str()).as_str()))
-        .map(|p| match p.to_string_lossy().as_ref() {
-            "." => "/".to_string(),
-            rel => format!("/{rel}"),
-        })
+        .map(|p| mount_point(p))
         .collect()
 }
 
@@ -115,10 +120,7 @@ pub fn preflight(cfg: &Backup, layout: &Layout) -> Result<()> {
         found.sums.len(),
         paths_of(layout)
             .iter()
-            .map(|p| match p.to_string_lossy().as_ref() {
-                "." => "/".to_string(),
-                rel => format!("/{rel}"),
-            })
+            .map(|p| mount_point(p))
             .collect::<Vec<_>>()
             .join(", ")
     );

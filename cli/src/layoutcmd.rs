@@ -188,7 +188,6 @@ pub struct Recreated {
     pub code: i32,
 }
 
-/// Recreates the layout (or prints the plan with -s).
 /// The layout recovery recreates: --layout, else this machine's saved
 /// one, else the one the rescue image carries.
 pub fn saved_layout(a: &RecoverArgs) -> Result<PathBuf> {
@@ -206,9 +205,8 @@ pub fn saved_layout(a: &RecoverArgs) -> Result<PathBuf> {
     })
 }
 
-pub fn recover_layout(a: &RecoverArgs) -> Result<Recreated> {
-    let path = saved_layout(a)?;
-    let layout = load(&path)?;
+/// Recreates `layout`, read from `path` (or prints the plan with -s).
+pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Recreated> {
     let mut map = BTreeMap::new();
     for m in &a.map {
         let (o, n) = m.split_once('=').with_context(|| {

@@ -58,14 +58,15 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
             a.passphrase_file = Some(f);
         }
     }
+    let path = layoutcmd::saved_layout(&a)?;
+    let layout = layoutcmd::load(&path)?;
     if restoring {
-        // Nothing is written before the backup is known to be there,
-        // readable, and this machine's.
-        let layout = layoutcmd::load(&layoutcmd::saved_layout(&a)?)?;
+        // Nothing is written before the backup is known to be there and
+        // readable.
         backupcmd::preflight(backup, &layout)
             .context("recovery stopped before writing any disk: the backup cannot be restored")?;
     }
-    let r = layoutcmd::recover_layout(&a)?;
+    let r = layoutcmd::recover_layout(&a, &path, layout)?;
     if !restoring || r.code != 0 {
         return Ok(r.code);
     }

@@ -35,16 +35,25 @@ fn value_end(s: &str, from: usize) -> usize {
         .map_or(s.len(), |n| from + n)
 }
 
+/// The secret option (`password`, ...) whose `NAME=` starts a word at byte
+/// `i` of `text` (`lower` is `text` in lowercase), if one does.
+fn option_at(text: &str, lower: &str, i: usize) -> Option<&'static str> {
+    if !word_start(text, i) {
+        return None;
+    }
+    SECRET_OPTIONS.iter().copied().find(|name| {
+        lower[i..]
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('='))
+    })
+}
+
 fn mask_options(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < text.len() {
-        let hit = SECRET_OPTIONS.iter().find_map(|name| {
-            let key = format!("{name}=");
-            (lower[i..].starts_with(&key) && word_start(text, i)).then_some(key.len())
-        });
-        match hit {
+        match option_at(text, &lower, i).map(|name| name.len() + 1) {
             Some(k) => {
                 let end = value_end(text, i + k);
                 out.push_str(&text[i..i + k]);
@@ -73,18 +82,20 @@ fn url_password(text: &str, at: usize) -> Option<(usize, usize)> {
     Some((start + colon + 1, start + userinfo.len()))
 }
 
+/// The byte ranges of every URL password in `text`, in order.
+fn url_passwords(text: &str) -> Vec<(usize, usize)> {
+    text.match_indices("://")
+        .filter_map(|(at, _)| url_password(text, at))
+        .collect()
+}
+
 fn mask_urls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut done = 0;
-    let mut search = 0;
-    while let Some(n) = text[search..].find("://") {
-        let at = search + n;
-        if let Some((a, b)) = url_password(text, at) {
-            out.push_str(&text[done..a]);
-            out.push_str(MASK);
-            done = b;
-        }
-        search = at + 3;
+    for (a, b) in url_passwords(text) {
+        out.push_str(&text[done..a]);
+        out.push_str(MASK);
+        done = b;
     }
     out.push_str(&text[done..]);
     out
@@ -94,25 +105,13 @@ fn mask_urls(text: &str) -> String {
 /// list), if any.
 pub fn secret_option(arg: &str) -> Option<String> {
     let lower = arg.to_ascii_lowercase();
-    for (i, _) in lower.char_indices() {
-        if !word_start(arg, i) {
-            continue;
-        }
-        if let Some(name) = SECRET_OPTIONS
-            .iter()
-            .find(|n| lower[i..].starts_with(&format!("{n}=")))
-        {
-            return Some(name.to_string());
-        }
+    if let Some(name) = (0..arg.len())
+        .filter(|&i| arg.is_char_boundary(i))
+        .find_map(|i| option_at(arg, &lower, i))
+    {
+        return Some(name.to_string());
     }
-    let mut search = 0;
-    while let Some(n) = arg[search..].find("://") {
-        if url_password(arg, search + n).is_some() {
-            return Some("URL password (user:password@)".into());
-        }
-        search += n + 3;
-    }
-    None
+    (!url_passwords(arg).is_empty()).then(|| "URL password (user:password@)".into())
 }
 
 #[cfg(test)]
