@@ -204,7 +204,7 @@ impl Borg {
         args.extend(spec.paths.iter().map(|p| p.display().to_string()));
         args.push("-".into()); // the manifest, from standard input
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        self.borg(&refs).dir(&spec.root).stdin(manifest)
+        self.borg(&refs).dir(spec.source()).stdin(manifest)
     }
 }
 
@@ -233,7 +233,7 @@ impl Backend for Borg {
             }
             Err(e) => return Err(e),
         };
-        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         let entries = &taken.entries;
         let name = format!(
             "{}-{}",
@@ -347,7 +347,7 @@ impl Backend for Borg {
                 "{} files changed while {name} was made: restored, not verified",
                 changed.len()
             );
-            sums.retain(|e| !changed.contains(&e.path));
+            sums = sums::mark_unverified(sums, &changed);
         }
         Ok(Found { id: name, sums })
     }
@@ -445,6 +445,7 @@ mod tests {
             root: "/".into(),
             paths: vec![".".into(), "boot".into()],
             exclude: vec!["var/cache".into()],
+            view: None,
         };
         let c = b.create_call(&spec, "p", b"m".to_vec());
         let argv = c.argv_lossy();

@@ -18,6 +18,7 @@ pub mod sparse;
 pub mod sums;
 pub mod tar;
 pub mod target;
+pub mod view;
 
 pub use method::Method;
 pub use target::{Remote, Target};
@@ -39,9 +40,17 @@ pub struct Spec {
     pub paths: Vec<PathBuf>,
     /// Paths relative to root never backed up.
     pub exclude: Vec<PathBuf>,
+    /// Where the files of root are read: a private view of its file
+    /// systems alone (`view::View`), or root itself when None.
+    pub view: Option<PathBuf>,
 }
 
 impl Spec {
+    /// The directory the backup reads `paths` below.
+    pub fn source(&self) -> &Path {
+        self.view.as_deref().unwrap_or(&self.root)
+    }
+
     /// `p` relative to root when it lies below it: a local backup target or
     /// repository, which must never go into its own backup.
     pub fn inside(&self, p: &Path) -> Option<PathBuf> {
@@ -91,15 +100,24 @@ pub trait Backend {
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()>;
 }
 
-/// Restores the newest backup and then checks every file against its manifest.
+/// What a restore checks of every file the manifest lists (and that
+/// nothing else is there), for the messages that say so.
+pub const CHECKED: &str = "type, mode, owner, size, content (blake3), link target, xattrs and ACLs, hardlinks, device numbers, holes";
+
+/// Restores the newest backup and then checks every file against its
+/// manifest, and that nothing the manifest does not list is below `root`
+/// (but the directories recreating the layout made: `sums::layout_made`).
 pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<Found> {
     let found = b.latest(exec)?;
     b.restore(&found, root, exec)?;
-    let changed = sparse::restore_allocation(&found.sums, root)?;
-    if changed > 0 {
-        log::info!("{changed} restored files got back the holes (or the allocation) they had");
-    }
-    let bad = sums::verify(root, &found.sums);
+    let allocation = sparse::restore_allocation(&found.sums, root)?;
+    log::info!("holes: {allocation}");
+    let mut bad = sums::verify(root, &found.sums);
+    bad.extend(
+        sums::extras(root, &found.sums)?
+            .into_iter()
+            .map(|p| format!("{p}: restored, but not in the backup's manifest")),
+    );
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(20).map(String::as_str).collect();
         bail!(
@@ -127,7 +145,7 @@ pub fn changed_since(
     taken: &sums::Taken,
     mut reported: std::collections::BTreeSet<String>,
 ) -> Result<std::collections::BTreeSet<String>> {
-    let now = sums::stamps(&spec.root, &spec.paths, &spec.exclude)?;
+    let now = sums::stamps(spec.source(), &spec.paths, &spec.exclude)?;
     for (path, stamp) in &taken.stamps {
         if now.get(path) != Some(stamp) {
             reported.insert(path.clone());
@@ -145,17 +163,13 @@ pub fn changed_since(
     Ok(reported)
 }
 
-/// The manifest of `taken` without what changed while it was backed up
-/// (`changed_since`).
+/// The manifest of `taken`, with what changed while it was backed up
+/// (`changed_since`) marked unverified: in the backup, but not checked.
 pub fn settle(
     spec: &Spec,
     taken: sums::Taken,
     reported: std::collections::BTreeSet<String>,
 ) -> Result<Vec<sums::Entry>> {
     let changed = changed_since(spec, &taken, reported)?;
-    Ok(taken
-        .entries
-        .into_iter()
-        .filter(|e| !changed.contains(&e.path))
-        .collect())
+    Ok(sums::mark_unverified(taken.entries, &changed))
 }

@@ -163,17 +163,17 @@ impl Restic {
         .to_vec();
         // restic matches excludes against the absolute path on disk.
         for x in &spec.exclude {
-            args.push(format!("--exclude={}", pattern(&spec.root.join(x))));
+            args.push(format!("--exclude={}", pattern(&spec.source().join(x))));
         }
         if let Some(rel) = spec.inside(Path::new(&self.repo)) {
-            args.push(format!("--exclude={}", pattern(&spec.root.join(rel))));
+            args.push(format!("--exclude={}", pattern(&spec.source().join(rel))));
         }
         args.push("--".into());
         args.extend(spec.paths.iter().map(|p| p.display().to_string()));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         // Relative paths from the root: the snapshot holds `etc/...`, not
         // the root's own path, so a restore puts files below any root.
-        self.restic(&refs).dir(&spec.root)
+        self.restic(&refs).dir(spec.source())
     }
 
     /// restic skips a path that does not exist with a warning and still
@@ -226,7 +226,7 @@ impl Backend for Restic {
                 .map_err(|e| self.explain(e, "create the repository"))?;
             log::info!("created the restic repository {}", self.repo);
         }
-        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         let stamp = generation::stamp(std::time::SystemTime::now());
         if let Err(e) = exec
             .run(&self.backup_call(spec, &stamp))
@@ -401,6 +401,7 @@ mod tests {
             root: "/".into(),
             paths: vec![".".into(), "boot".into()],
             exclude: vec!["var/cache*".into()],
+            view: None,
         };
         let c = r.backup_call(&spec, "S");
         let argv = c.argv_lossy();

@@ -165,7 +165,7 @@ impl Rsync {
                 argv.push(format!("--exclude={}", pattern(&rel)));
             }
         }
-        let root = spec.root.to_string_lossy();
+        let root = spec.source().to_string_lossy();
         for p in &spec.paths {
             let rel = p.to_string_lossy();
             let rel = if rel == "." { "" } else { rel.as_ref() };
@@ -209,7 +209,7 @@ impl Backend for Rsync {
         self.ensure(exec, scratch.path())?;
         let prev = self.current(exec, scratch.path())?;
         let gen = generation::new_name();
-        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         // The new generation's directory first, so rsync need not make
         // missing directories (--mkpath is rsync 3.2.3+).
         let g = scratch.path().join(&gen);
@@ -339,6 +339,7 @@ mod tests {
             root: "/".into(),
             paths: vec![".".into(), "boot".into()],
             exclude: vec!["var/cache".into(), "odd*[x]\\".into()],
+            view: None,
         };
         let argv = r.tree_argv(&spec, "backup-2", Some("backup-1"));
         let has = |a: &str| argv.iter().any(|x| x == a);

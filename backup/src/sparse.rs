@@ -15,35 +15,65 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
+/// What [`restore_allocation`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Allocation {
+    /// Files the manifest says have holes.
+    pub with_holes: usize,
+    /// Of those, the ones whose all-zero blocks had to be made holes again
+    /// (the restore wrote them out, or allocated chunks around the data).
+    pub dug: usize,
+    /// Files without holes in the manifest that came back with some, and
+    /// had them filled with written zeros.
+    pub filled: usize,
+}
+
+impl std::fmt::Display for Allocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "{} files had holes in the backup ({} of them written out or over-allocated by the restore and dug again); {} files without holes came back with some, now filled",
+            self.with_holes, self.dug, self.filled
+        )
+    }
+}
+
 /// Gives the files below `root` the allocation `sums` recorded: holes dug
-/// wherever a file that should be sparse came back with allocated zeros
-/// (borg allocates whole chunks around data), zeros written into the holes
-/// of a file that had none. Returns how many files it changed.
-pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<usize> {
-    let mut changed = 0;
-    for e in sums.iter().filter(|e| e.kind == "file" && e.size > 0) {
+/// wherever a file that had holes came back with allocated zero blocks,
+/// zeros written into the holes of a file that had none.
+pub fn restore_allocation(sums: &[crate::sums::Entry], root: &Path) -> Result<Allocation> {
+    let mut done = Allocation::default();
+    for e in sums
+        .iter()
+        .filter(|e| e.kind == "file" && e.size > 0 && !e.unverified)
+    {
         let p = root.join(crate::sums::decode(&e.path));
         // A file that did not come back is the check's to report.
         let Ok(meta) = fs::symlink_metadata(&p) else {
             continue;
         };
-        // Every sparse file is dug, also one that came back sparse: borg
-        // writes whole chunks around the data, allocating the zeros in them.
+        // Every file with holes is dug, also one that came back with some:
+        // borg writes whole chunks around the data, allocating the zeros.
         if e.sparse {
+            done.with_holes += 1;
             if dig_holes(&p, &meta)? > 0 {
-                changed += 1;
+                done.dug += 1;
             }
-        // Fully allocated files (nearly all) are not opened.
-        } else if meta.blocks() * 512 < meta.len() && fill_holes(&p, &meta)? {
-            changed += 1;
+        } else if fill_holes(&p, &meta)? {
+            done.filled += 1;
         }
     }
-    Ok(changed)
+    Ok(done)
 }
 
 /// Writes zeros over the holes of `p` (content and times unchanged);
 /// whether it had any.
 fn fill_holes(p: &Path, meta: &fs::Metadata) -> Result<bool> {
+    // Read-only to look: nearly every file has no holes.
+    let look = fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+    if !crate::sums::has_holes(&look) {
+        return Ok(false);
+    }
     let f = OpenOptions::new()
         .write(true)
         .open(p)
@@ -107,13 +137,16 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
         } else {
             (hole as u64).min(len)
         };
-        // Whole blocks from a block boundary: a partial block frees nothing.
+        // Whole blocks from a block boundary (a partial block frees
+        // nothing), and the last block, which ends at the file's end.
         let mut at = (data as u64) / block * block;
-        while at + block <= end {
-            f.read_exact_at(&mut buf, at)
+        while at < end && (at + block <= end || end == len) {
+            let n = block.min(len - at) as usize;
+            f.read_exact_at(&mut buf[..n], at)
                 .with_context(|| format!("read {}", p.display()))?;
-            if buf.iter().all(|b| *b == 0) {
-                // SAFETY: fallocate on an open descriptor with a range inside the file.
+            if buf[..n].iter().all(|b| *b == 0) {
+                // SAFETY: fallocate on an open descriptor; KEEP_SIZE, so a
+                // range past the end frees the last block and keeps the size.
                 let r = unsafe {
                     libc::fallocate(
                         fd,
@@ -126,7 +159,7 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
                     return Err(std::io::Error::last_os_error())
                         .with_context(|| format!("punch a hole into {}", p.display()));
                 }
-                freed += block;
+                freed += n as u64;
             }
             at += block;
         }
@@ -233,14 +266,19 @@ mod tests {
         f.set_len(16 << 20).unwrap();
         drop(f);
         let chunky_data = fs::read(&chunky).unwrap();
-        assert!(crate::sums::is_sparse(&fs::metadata(&chunky).unwrap()));
+        assert!(crate::sums::has_holes(&fs::File::open(&chunky).unwrap()));
         let sums = [
             entry("full", false),
             entry("sparse", true),
             entry("dug", true),
             entry("chunky", true),
         ];
-        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 3);
+        let done = |dug, filled| Allocation {
+            with_holes: 3,
+            dug,
+            filled,
+        };
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), done(2, 1));
         assert!(fs::metadata(&chunky).unwrap().blocks() * 512 <= 64 << 10);
         assert_eq!(fs::read(&chunky).unwrap(), chunky_data);
         assert!(fs::metadata(&dug).unwrap().blocks() * 512 < 1 << 20);
@@ -254,6 +292,6 @@ mod tests {
         assert_eq!((meta.mtime(), fs::read(&full).unwrap()), (mtime, before));
         assert!(fs::metadata(&sparse).unwrap().blocks() * 512 < 1 << 20);
         // Nothing left to fill.
-        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), 0);
+        assert_eq!(restore_allocation(&sums, d.path()).unwrap(), done(0, 0));
     }
 }

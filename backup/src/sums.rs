@@ -35,11 +35,28 @@ pub struct Entry {
     /// The first path of its hardlink group, for every other member.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link_of: Option<String>,
-    /// Allocated much less than its size: must stay sparse when restored.
+    /// Has holes (`SEEK_HOLE` finds one before its end): restored with a
+    /// hole wherever it holds a whole block of zeros; a file without is
+    /// restored fully allocated.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub sparse: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rdev: Option<u64>,
+    /// Changed while it was backed up: in the backup (or gone, if it was
+    /// deleted), but what it holds cannot be checked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unverified: bool,
+}
+
+/// `entries` with those at `changed` paths marked unverified.
+pub fn mark_unverified(
+    mut entries: Vec<Entry>,
+    changed: &std::collections::BTreeSet<String>,
+) -> Vec<Entry> {
+    for e in &mut entries {
+        e.unverified |= changed.contains(&e.path);
+    }
+    entries
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -144,8 +161,10 @@ pub fn decode(text: &str) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
-fn hash_file(p: &Path) -> Result<String> {
+/// The content hash of `p` and whether it has holes.
+fn hash_file(p: &Path) -> Result<(String, bool)> {
     let mut f = fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
+    let holes = has_holes(&f);
     let mut h = blake3::Hasher::new();
     let mut buf = vec![0u8; 4 << 20];
     loop {
@@ -156,7 +175,26 @@ fn hash_file(p: &Path) -> Result<String> {
             break;
         }
     }
-    Ok(h.finalize().to_hex().to_string())
+    Ok((h.finalize().to_hex().to_string(), holes))
+}
+
+/// Whether the open file `f` has a hole: `SEEK_HOLE` from its start finds
+/// one before its end (every file has the implicit hole at its end). A file
+/// system without hole reporting answers the end: no holes.
+pub fn has_holes(f: &fs::File) -> bool {
+    use std::os::unix::io::AsRawFd;
+    let Ok(len) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    // SAFETY: lseek on an open descriptor; the offset goes back to the
+    // start, where the caller's reads begin.
+    let (hole, rewound) = unsafe {
+        (
+            libc::lseek(f.as_raw_fd(), 0, libc::SEEK_HOLE),
+            libc::lseek(f.as_raw_fd(), 0, libc::SEEK_SET),
+        )
+    };
+    hole >= 0 && rewound == 0 && (hole as u64) < len
 }
 
 /// Fills `buf` unless the file ends first; how much it read.
@@ -193,6 +231,12 @@ fn kind_of(ft: &fs::FileType) -> &'static str {
 fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
     let p = root.join(decode(rel));
     let kind = kind_of(&meta.file_type());
+    let (blake3, sparse) = if kind == "file" {
+        let (h, holes) = hash_file(&p)?;
+        (Some(h), holes)
+    } else {
+        (None, false)
+    };
     Ok(Entry {
         path: rel.to_string(),
         kind: kind.into(),
@@ -200,11 +244,7 @@ fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
         uid: meta.uid(),
         gid: meta.gid(),
         size: if kind == "file" { meta.len() } else { 0 },
-        blake3: if kind == "file" {
-            Some(hash_file(&p)?)
-        } else {
-            None
-        },
+        blake3,
         target: if kind == "symlink" {
             Some(encode(fs::read_link(&p)?.as_os_str()))
         } else {
@@ -212,8 +252,9 @@ fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
         },
         xattrs: xattrs(&p),
         link_of: None,
-        sparse: kind == "file" && is_sparse(meta),
+        sparse,
         rdev: matches!(kind, "char" | "block").then_some(meta.rdev()),
+        unverified: false,
     })
 }
 
@@ -422,7 +463,13 @@ pub fn read(src: &Path) -> Result<Vec<Entry>> {
 pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
     use rayon::prelude::*;
     // Each file on its own (in parallel), then the hardlink groups.
-    let checked: Vec<Checked> = expected.par_iter().map(|want| check(root, want)).collect();
+    let checked: Vec<Checked> = expected
+        .par_iter()
+        .map(|want| match want.unverified {
+            true => (Vec::new(), None),
+            false => check(root, want),
+        })
+        .collect();
     let inode_of: BTreeMap<&str, (u64, u64)> = expected
         .iter()
         .zip(&checked)
@@ -430,13 +477,79 @@ pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
         .collect();
     let mut bad: Vec<String> = checked.into_iter().flat_map(|(b, _)| b).collect();
     for want in expected {
-        if let Some(first) = &want.link_of {
+        if let Some(first) = want.link_of.as_ref().filter(|_| !want.unverified) {
             if inode_of.get(first.as_str()) != inode_of.get(want.path.as_str()) {
                 bad.push(format!("{}: no longer a hardlink of {first}", want.path));
             }
         }
     }
     bad
+}
+
+/// What lies below `root` that `expected` does not list, as manifest
+/// paths: everything on every file system mounted there, except what
+/// recreating the layout makes itself (see [`layout_made`]) and the
+/// directories that hold what it lists.
+pub fn extras(root: &Path, expected: &[Entry]) -> Result<Vec<String>> {
+    let listed: std::collections::BTreeSet<&str> =
+        expected.iter().map(|e| e.path.as_str()).collect();
+    // A directory that holds a listed path: a restore makes it to put that
+    // path there (a backup of `srv/data` without `/`).
+    let holds_listed = |dir: &str| {
+        let prefix = format!("{dir}/");
+        dir == "."
+            || listed
+                .range(prefix.as_str()..)
+                .next()
+                .is_some_and(|p| p.starts_with(&prefix))
+    };
+    let mut unlisted = Vec::new();
+    let mut mounts = Vec::new();
+    // (manifest path, the device of the directory holding it)
+    let top = fs::symlink_metadata(root).with_context(|| format!("stat {}", root.display()))?;
+    let mut stack = vec![(PathBuf::from("."), top.dev())];
+    while let Some((rel, parent_dev)) = stack.pop() {
+        let p = root.join(&rel);
+        let meta = fs::symlink_metadata(&p).with_context(|| format!("stat {}", p.display()))?;
+        let name = match rel.strip_prefix(".") {
+            Ok(r) if r.as_os_str().is_empty() => ".".to_string(),
+            Ok(r) => encode(r.as_os_str()),
+            Err(_) => encode(rel.as_os_str()),
+        };
+        if meta.dev() != parent_dev {
+            mounts.push(name.clone());
+        }
+        if meta.is_dir() {
+            for c in fs::read_dir(&p).with_context(|| format!("list {}", p.display()))? {
+                let c = c.with_context(|| format!("list {}", p.display()))?;
+                stack.push((rel.join(c.file_name()), meta.dev()));
+            }
+        }
+        if !listed.contains(name.as_str()) {
+            unlisted.push((name, meta.is_dir()));
+        }
+    }
+    let mut out: Vec<String> = unlisted
+        .into_iter()
+        .filter(|(name, dir)| !(*dir && (layout_made(name, &mounts) || holds_listed(name))))
+        .map(|(name, _)| name)
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Whether the directory `name` is one recreating a layout makes: the
+/// root, a mount point or a directory on the way to one (`mkdir -p`), or
+/// the `lost+found` that mkfs.ext* puts at the top of a file system.
+pub fn layout_made(name: &str, mounts: &[String]) -> bool {
+    let below = |m: &str, d: &str| d == "." || m == d || m.starts_with(&format!("{d}/"));
+    if mounts.iter().any(|m| below(m, name)) {
+        return true;
+    }
+    match name.rsplit_once('/') {
+        None => name == "lost+found",
+        Some((parent, last)) => last == "lost+found" && mounts.iter().any(|m| m == parent),
+    }
 }
 
 /// The differences of one restored file from its entry, and its inode.
@@ -494,18 +607,12 @@ fn check(root: &Path, want: &Entry) -> Checked {
         format!("{:?}", got.rdev),
     );
     if want.sparse && !got.sparse {
-        bad.push(format!("{}: no longer sparse", want.path));
+        bad.push(format!("{}: has no holes, had some", want.path));
     }
     if !want.sparse && got.sparse {
-        bad.push(format!("{}: sparse, but was not", want.path));
+        bad.push(format!("{}: has holes, had none", want.path));
     }
     (bad, Some((meta.dev(), meta.ino())))
-}
-
-/// A file counts as sparse with at least 1 MiB and less than half of it
-/// allocated.
-pub fn is_sparse(meta: &fs::Metadata) -> bool {
-    meta.len() >= (1 << 20) && meta.blocks() * 512 < meta.len() / 2
 }
 
 #[cfg(test)]
@@ -598,13 +705,57 @@ mod tests {
             "{bad:?}"
         );
         assert!(
-            bad.iter().any(|b| b == "sparse: no longer sparse"),
+            bad.iter().any(|b| b == "sparse: has no holes, had some"),
             "{bad:?}"
         );
         fs::remove_file(dst.join("l")).unwrap();
         assert!(verify(&dst, &entries)
             .iter()
             .any(|b| b.starts_with("l: missing")));
+    }
+
+    #[test]
+    fn extras_are_what_the_manifest_lacks_but_what_the_layout_made() {
+        let d = tempfile::tempdir().unwrap();
+        for dir in ["etc", "lost+found", "etc/lost+found", "srv/data"] {
+            fs::create_dir_all(d.path().join(dir)).unwrap();
+        }
+        fs::write(d.path().join("etc/fstab"), "x").unwrap();
+        fs::write(d.path().join("etc/evil"), "x").unwrap();
+        let listed = |paths: &[&str]| -> Vec<Entry> {
+            paths
+                .iter()
+                .map(|p| Entry {
+                    path: p.to_string(),
+                    ..Default::default()
+                })
+                .collect()
+        };
+        // `srv` holds a listed path; lost+found at the top is mkfs's.
+        let got = extras(d.path(), &listed(&[".", "etc", "etc/fstab", "srv/data"])).unwrap();
+        assert_eq!(got, ["etc/evil", "etc/lost+found"]);
+        // Mount points, the directories on the way to them, and the
+        // lost+found at the top of each.
+        let mounts = ["srv/data".to_string(), "boot".to_string()];
+        for made in [
+            ".",
+            "srv",
+            "srv/data",
+            "boot",
+            "lost+found",
+            "srv/data/lost+found",
+        ] {
+            assert!(layout_made(made, &mounts), "{made}");
+        }
+        for not in [
+            "etc",
+            "srv/other",
+            "etc/lost+found",
+            "srv/lost+found",
+            "bootx",
+        ] {
+            assert!(!layout_made(not, &mounts), "{not}");
+        }
     }
 
     #[test]

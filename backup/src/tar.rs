@@ -35,7 +35,7 @@ impl Tar {
         ];
         argv.extend(METADATA.iter().map(|s| s.to_string()));
         argv.push(format!("--file={}", archive.display()));
-        argv.push(format!("--directory={}", spec.root.display()));
+        argv.push(format!("--directory={}", spec.source().display()));
         for x in &spec.exclude {
             argv.push(format!("--exclude=./{}", x.display()));
         }
@@ -67,7 +67,7 @@ impl Backend for Tar {
         let gdir = self.dir.join(&gen);
         fs::create_dir(&gdir).with_context(|| format!("create {}", gdir.display()))?;
         generation::private(&gdir, 0o700)?;
-        let taken = sums::take(&spec.root, &spec.paths, &spec.exclude)?;
+        let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         let archive = gdir.join(ARCHIVE);
         let failed = |e: anyhow::Error| {
             // Not pointed to, so never restored; the next run would delete it too.

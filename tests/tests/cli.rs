@@ -349,6 +349,46 @@ fn external_client_commands_run_and_an_absent_operator_is_an_error() {
         r.stderr
     );
 
+    // A restore command that restores nothing, into what recreating a
+    // layout leaves: a root with lost+found and a file system mounted on
+    // `home` (with its own lost+found). The mount points are no content.
+    let empty = d.path().join("recreated");
+    std::fs::create_dir_all(empty.join("lost+found")).unwrap();
+    std::fs::create_dir_all(empty.join("home")).unwrap();
+    let home = empty.join("home");
+    let st = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "rear-cli-test"])
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(st.success(), "mount a tmpfs on {}", home.display());
+    std::fs::create_dir(home.join("lost+found")).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        "[backup]\nmethod = \"external\"\n[backup.external]\nrestore = [\"/bin/true\"]\n",
+    )
+    .unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "--log",
+            "none",
+            "restoreonly",
+            "--root",
+            empty.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    let _ = std::process::Command::new("umount").arg(&home).status();
+    assert_ne!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("nothing was restored there"),
+        "{}",
+        r.stderr
+    );
+
     // No restore command and no terminal: nobody can restore by hand.
     std::fs::write(cfg.join("config.toml"), "[backup]\nmethod = \"external\"\n").unwrap();
     let r = restore();
