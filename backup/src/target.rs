@@ -299,10 +299,7 @@ impl Target {
         options: &str,
     ) -> Result<Target> {
         let mnt = Path::new(MOUNT_POINT);
-        let mounted = std::fs::read_to_string("/proc/self/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split(' ').nth(1) == Some(MOUNT_POINT));
+        let mounted = mounted();
         let dev = match self {
             Target::Usb { label } if !mounted => exec
                 .run(&Call::argv(["blkid", "-L", label]))
@@ -329,6 +326,14 @@ impl Target {
         }
         Ok(Target::File(dir))
     }
+}
+
+/// Whether something is mounted at [`MOUNT_POINT`].
+pub fn mounted() -> bool {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split(' ').nth(1) == Some(MOUNT_POINT))
 }
 
 #[cfg(test)]

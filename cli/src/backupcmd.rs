@@ -362,6 +362,26 @@ fn external_backup(ext: &External) -> Result<i32> {
     Ok(0)
 }
 
+/// Runs `f` (a backup); when it leaves the backup target mounted and it was
+/// not before, unmounts it, which writes out all it holds: a USB disk
+/// pulled right after holds the whole backup and image. A target mounted
+/// before (by the operator, or a recovery) stays.
+pub fn unmounting_target<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let before = rear_backup::target::mounted();
+    let result = f();
+    if before || !rear_backup::target::mounted() {
+        return result;
+    }
+    let mp = rear_backup::target::MOUNT_POINT;
+    let unmounted = System.run(&Call::new("umount").args([mp]));
+    let value = result?;
+    unmounted.with_context(|| {
+        format!("unmount the backup target at {mp}: it may not be all on the disk yet; run `sync` and `umount {mp}` before removing it")
+    })?;
+    say!("backup target unmounted from {mp}: written out, safe to remove");
+    Ok(value)
+}
+
 /// Whether recovery can restore without an operator.
 pub fn restores_unattended(cfg: &Backup) -> bool {
     cfg.method != Method::External || !cfg.external.restore.is_empty()

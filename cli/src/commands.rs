@@ -48,10 +48,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&cfg.image.store(), s),
         Command::Dump => dump(&files_cfg, &files),
-        Command::Mkbackuponly { layout } => {
+        Command::Mkbackuponly { layout } => backupcmd::unmounting_target(|| {
             backupcmd::mkbackuponly(&cfg.backup, &regenerated(&cfg), &layoutcmd::load(&layout)?)
+        }),
+        Command::Mkbackup(a) => {
+            backupcmd::unmounting_target(|| workflows::mkbackup(&host, &cfg, &files, &a))
         }
-        Command::Mkbackup(a) => workflows::mkbackup(&host, &cfg, &files, &a),
         Command::Restoreonly { root } => backupcmd::restoreonly(&cfg.backup, &root),
         Command::Savelayout { output, .. } => {
             layoutcmd::savelayout(&host, &output, &capture_settings(&cfg))

@@ -29,6 +29,7 @@ mkdir -p /etc/rear-build
 printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
 rear-build savelayout --exclude-disk /dev/vda
 rear-build mkbackuponly
+mount "$(blkid -L REAR-000)" /run/rear-build/target
 archive=$(stat -c %s /run/rear-build/target/rear/*/backup-*/backup.tar.zst)
 # The target: one partition over the disk. First its raw speed, then a
 # file system on it, the backup restored into it (verify included).

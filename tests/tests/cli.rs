@@ -399,3 +399,88 @@ fn external_client_commands_run_and_an_absent_operator_is_an_error() {
         r.stderr
     );
 }
+
+/// mkbackuponly to a usb:// target mounts it, and unmounts it when done,
+/// so the disk can be pulled at once and holds the whole backup. Needs
+/// root and a loop device (as CI has).
+#[test]
+fn mkbackuponly_unmounts_the_usb_target_it_mounted() {
+    let sh = |cmd: &str| {
+        let o = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    // The backup target's mount point (backup/src/target.rs).
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mounts")
+            .unwrap()
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some("/run/rear-build/target"))
+    };
+    assert!(!mounted(), "something is mounted at the target already");
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("usb.img");
+    let label = "REAR-CLI-TEST";
+    sh(&format!(
+        "truncate -s 64M {0} && mkfs.ext4 -q -L {label} {0}",
+        img.display()
+    ));
+    let dev = sh(&format!("losetup --find --show {}", img.display()));
+    struct Detach(String);
+    impl Drop for Detach {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("losetup")
+                .args(["-d", &self.0])
+                .status();
+        }
+    }
+    let _dev = Detach(dev.clone());
+    let src = d.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("data"), "on the stick").unwrap();
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("[backup]\nurl = \"usb://{label}\"\n"),
+    )
+    .unwrap();
+    let mut layout = rear_layout::Layout::new();
+    layout.mounts.push(rear_layout::Mount {
+        device: "/dev/x".into(),
+        mountpoint: src.to_string_lossy().into(),
+        fstype: "ext4".into(),
+        ..Default::default()
+    });
+    let lf = d.path().join("layout.json");
+    std::fs::write(&lf, layout.to_json()).unwrap();
+    let r = rear_build(
+        &[
+            "-c",
+            cfg.to_str().unwrap(),
+            "--log",
+            "none",
+            "mkbackuponly",
+            "--layout",
+            lf.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(!mounted(), "the target is still mounted:\n{}", r.stderr);
+    assert!(r.stderr.contains("backup target unmounted"), "{}", r.stderr);
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    sh(&format!("mount -o ro {dev} {}", m.display()));
+    let current = sh(&format!("cat {}/rear/*/current", m.display()));
+    sh(&format!("umount {}", m.display()));
+    assert!(current.starts_with("backup-"), "{current}");
+}

@@ -35,8 +35,8 @@ fn tail(s: &str, n: usize) -> String {
 const HOST: &str = "e2e-bookworm";
 
 /// Inside the source system: test data, the file list, mkbackup; the list,
-/// layout and log go onto the REAR-000 disk (e2e/), which mkbackup left
-/// mounted at /run/rear-build/target.
+/// layout and log go onto the REAR-000 disk (e2e/), which mkbackup
+/// unmounted when done (checked) and the job mounts again.
 const SOURCE_JOB: &str = r#"
 set -euxo pipefail
 cd "$(dirname "$0")"
@@ -44,7 +44,8 @@ if [ -f setup.sh ]; then bash setup.sh; fi
 bash testdata.sh
 rear-build mkbackup
 T=/run/rear-build/target
-findmnt "$T"
+if findmnt -q "$T"; then echo "mkbackup left the target mounted"; exit 1; fi
+mount "$(blkid -L REAR-000)" "$T"
 mkdir -p "$T/e2e"
 bash fslist.sh / > "$T/e2e/source.list"
 cp /var/lib/rear-build/layout.json "$T/e2e/source-layout.json"

@@ -242,8 +242,9 @@ getfattr -n user.rear --only-values /mnt/local/mnt/t/etc/hard1 > /results/xattr
 
 /// (x) recoveries that must fail, each with a non-zero exit and a message
 /// naming the cause, never "recovery finished": a layout that needs GRUB
-/// where the restored files have none, a corrupted backup, a missing
-/// backup, a target disk too small. Then the same backup recovers.
+/// where the restored files have none, a corrupted backup, a file added
+/// to the archive, a missing backup, a target disk too small. Then the
+/// same backup recovers.
 const SCENARIO_X: &str = r##"
 sfdisk /dev/vda <<EOF
 label: gpt
@@ -262,6 +263,9 @@ mkdir -p /etc/rear-build
 printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
 rear-build savelayout
 rear-build mkbackuponly
+# It unmounted the target it mounted; the cases below look into it.
+if findmnt -q /run/rear-build/target; then echo "mkbackuponly left the target mounted"; exit 1; fi
+mount "$(blkid -L REAR-000)" /run/rear-build/target
 B=/run/rear-build/target/rear/$(hostname)
 ls -l "$B"
 teardown /dev/vda
@@ -289,6 +293,13 @@ A="$B/$(cat "$B/current")/backup.tar.zst"
 cp "$A" /tmp/good.tar.zst
 printf 'not zstd data at all' | dd of="$A" bs=1 seek=20000 conv=notrunc status=none
 must_fail corrupted rear-build recover --yes
+# A file slipped into the archive (as by someone who can write to the
+# backup server): tar restores it, no manifest entry vouches for it.
+zstd -q -d -o /tmp/plain.tar /tmp/good.tar.zst
+mkdir -p /tmp/evil/mnt/t/etc/cron.d && echo '* * * * * root true' > /tmp/evil/mnt/t/etc/cron.d/evil
+tar --append --file=/tmp/plain.tar -C /tmp/evil ./mnt/t/etc/cron.d/evil
+zstd -q -f -o "$A" /tmp/plain.tar && rm /tmp/plain.tar
+must_fail extra rear-build recover --yes
 cp /tmp/good.tar.zst "$A"
 mv "$B" /tmp/moved-backup
 # No backup: found out before any disk is written (vda keeps its bytes;
@@ -700,6 +711,10 @@ fn x_failed_recoveries_say_why_and_never_finish() {
     for (case, cause) in [
         ("bootloader", "the restored system has no grub-install"),
         ("corrupted", "tar could not restore the backup"),
+        (
+            "extra",
+            "mnt/t/etc/cron.d/evil: restored, but not in the backup's manifest",
+        ),
         ("missing", "no checksum manifest"),
         ("too-small", "too small"),
     ] {
