@@ -9,7 +9,7 @@ use rear_layout::apply::{self, Resolver};
 use rear_layout::capture::{self, Source};
 use rear_layout::plan::{self, Resize};
 use rear_layout::{compare, present, show, Layout};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -196,6 +196,8 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
 pub struct Recreated {
     pub layout: Layout,
     pub renames: BTreeMap<String, String>,
+    /// The disks it was recreated on: all that later stages may write.
+    pub targets: BTreeSet<String>,
     pub code: i32,
 }
 
@@ -240,6 +242,7 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
         return Ok(Recreated {
             layout,
             renames: p.renames,
+            targets: p.targets,
             code: 0,
         });
     }
@@ -255,6 +258,7 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
         return Ok(Recreated {
             layout,
             renames: p.renames,
+            targets: p.targets,
             code: 1,
         });
     }
@@ -277,6 +281,7 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
     Ok(Recreated {
         layout,
         renames: p.renames,
+        targets: p.targets,
         code: 0,
     })
 }

@@ -123,23 +123,38 @@ pub fn check_step(
     created: &BTreeSet<String>,
     r: &Resolver,
 ) -> Result<(), ApplyError> {
+    let made = |w: &str| created.contains(w) || step.creates.iter().any(|c| c == w);
+    check_writes(&step.id, &step.writes, targets, &made, r)
+}
+
+/// Checks that every device in `writes` (of the step named `step`) lives
+/// on target disks only, resolved through sysfs. A device that does not
+/// exist is refused unless `made` says an earlier step makes it. Recovery's
+/// later stages (the bootloader) are checked with it too.
+pub fn check_writes(
+    step: &str,
+    writes: &[String],
+    targets: &BTreeSet<String>,
+    made: &dyn Fn(&str) -> bool,
+    r: &Resolver,
+) -> Result<(), ApplyError> {
     let target_names: BTreeSet<String> = targets.iter().filter_map(|t| r.kernel_name(t)).collect();
-    for w in &step.writes {
+    for w in writes {
         match r.disks(w) {
             Some(disks) => {
                 if let Some(d) = disks.iter().find(|d| !target_names.contains(*d)) {
                     return Err(ApplyError::Outside {
-                        step: step.id.clone(),
+                        step: step.to_string(),
                         device: w.clone(),
                         disk: format!("/dev/{d}"),
                         targets: targets.iter().cloned().collect::<Vec<_>>().join(", "),
                     });
                 }
             }
-            None if created.contains(w) || step.creates.contains(w) => {}
+            None if made(w) => {}
             None => {
                 return Err(ApplyError::Missing {
-                    step: step.id.clone(),
+                    step: step.to_string(),
                     device: w.clone(),
                 })
             }
