@@ -38,16 +38,6 @@ pub fn mounted(mountinfo: &str) -> BTreeMap<String, Vec<String>> {
     out
 }
 
-/// Every mount point in `mountinfo`-like text: /proc/self/mountinfo, or
-/// /proc/self/mounts (its second field), octal escapes decoded.
-pub fn mounted_paths(mounts: &str) -> Vec<String> {
-    mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .map(crate::capture::parse::unescape_octal)
-        .collect()
-}
-
 /// Scans `sys`/block. `blkid` returns `blkid -p -o export DEV` output for a
 /// device (empty when nothing is found); `mountinfo` and `swaps` are the
 /// contents of /proc/self/mountinfo and /proc/swaps.
