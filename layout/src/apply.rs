@@ -72,6 +72,18 @@ impl Resolver {
         real.file_name().map(|n| n.to_string_lossy().to_string())
     }
 
+    /// Whether the block devices `a` and `b` (kernel names) are members of
+    /// one btrfs (/sys/fs/btrfs/FSID/devices lists each file system's).
+    fn same_btrfs(&self, a: &str, b: &str) -> bool {
+        let Ok(fss) = fs::read_dir(self.sys.join("fs/btrfs")) else {
+            return false;
+        };
+        fss.filter_map(|e| e.ok()).any(|e| {
+            let devices = e.path().join("devices");
+            devices.join(a).exists() && devices.join(b).exists()
+        })
+    }
+
     /// Kernel name of the block device numbered `major:minor`.
     fn devno_name(&self, maj_min: &str) -> Option<String> {
         let target = fs::read_link(self.sys.join("dev/block").join(maj_min)).ok()?;
@@ -263,7 +275,11 @@ fn at_target(step: &Step, mountinfo: &str, r: &Resolver) -> AtTarget {
         Some(sv) => m.root.trim_start_matches('/') == sv.trim_start_matches('/'),
         None => true,
     };
-    if mounted.is_some() && mounted == want && same_root {
+    let same_fs = match (&mounted, &want) {
+        (Some(a), Some(b)) => a == b || (m.fstype == "btrfs" && r.same_btrfs(a, b)),
+        _ => false,
+    };
+    if same_fs && same_root {
         return AtTarget::Ours;
     }
     let mut what = format!("{} ({}, device {}", m.source, m.fstype, m.maj_min);
@@ -761,6 +777,17 @@ mod tests {
         };
         let btrfs = |root: &str| format!("38 1 0:45 {root} /mnt/t/home rw - btrfs {vdb} rw\n");
         let (ran, _) = apply_mounted(&sub, &r, &d.path().join("b1"), &btrfs("/@home"));
+        assert_eq!(ran.unwrap(), 0);
+        // The kernel names another member of the same btrfs as its source.
+        let other = |root: &str| format!("38 1 0:45 {root} /mnt/t/home rw - btrfs {dev}/vda1 rw\n");
+        let (err, _) = apply_mounted(&sub, &r, &d.path().join("b3"), &other("/@home"));
+        assert!(err.is_err(), "vda1 is no member of vdb's btrfs yet");
+        let members = r.sys.join("fs/btrfs/5d3a/devices");
+        fs::create_dir_all(&members).unwrap();
+        for m in ["vda1", "vdb"] {
+            fs::write(members.join(m), "").unwrap();
+        }
+        let (ran, _) = apply_mounted(&sub, &r, &d.path().join("b4"), &other("/@home"));
         assert_eq!(ran.unwrap(), 0);
         let (err, _) = apply_mounted(&sub, &r, &d.path().join("b2"), &btrfs("/@"));
         assert!(err
