@@ -128,16 +128,25 @@ Disks of the layout are mapped to the disks here by identity (WWN, serial);
 a blank disk (no partition table or signature) is also taken by the same
 name and size, as the only one of that size, or by the same name when
 larger. A disk that holds anything else needs --map OLD=NEW, and so does a
-disk the layout left out (the backup medium). Only mapped disks are ever written: every
-step is checked, through sysfs, to touch nothing else, and disks that are in
-use or write-protected (--protect, and always REAR-000) are refused. A target
-smaller than the layout needs, or one on which the logical volumes no longer
-fit, is refused before anything is written. The last partition of a disk
+disk the layout left out (the backup medium). Kernel names of SCSI disks
+follow the scan order, so either side may name a disk by what stays with
+it: NEW as /dev/NAME, /dev/disk/by-id/NAME, /dev/disk/by-path/NAME,
+wwn:VALUE or serial:VALUE (a WWN's case and 0x or naa. prefix do not
+count); OLD as /dev/NAME, or by the by-id name, WWN or serial the layout
+recorded. A name that fits no disk, or two, is an error that lists the
+disks. Before anything is written, each mapping is shown with the disk it
+resolved to (size, model, serial, WWN, what it holds) and how it was
+chosen. Only mapped disks are ever written: every step is checked, through
+sysfs, to touch nothing else, and disks that are in use or write-protected
+(--protect, and always REAR-000) are refused. A target smaller than the
+layout needs, or one on which the logical volumes no longer fit, is
+refused before anything is written. The last partition of a disk
 grows or shrinks to fit (or all of them scale, with --proportional).
 
   rear-build recover --layout-only -s            print the plan as a shell script
   rear-build recover --layout-only               ask, then recreate
   rear-build recover --layout-only --yes --map /dev/sda=/dev/vdb --passphrase-file /root/pass
+  rear-build recover --map serial:OLD0=/dev/disk/by-id/wwn-0x5000c500a1b2c3d4
 
 A re-run after a failure skips the steps already done (--restart to redo all).";
 

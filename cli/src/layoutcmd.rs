@@ -9,7 +9,7 @@ use rear_layout::apply::{self, Resolver};
 use rear_layout::capture::{self, Source};
 use rear_layout::plan::{self, Resize};
 use rear_layout::{compare, present, show, Layout};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -107,7 +107,7 @@ pub struct RecoverArgs {
     /// The saved layout (default: /var/lib/rear-build/layout.json, else the rescue image's copy).
     #[arg(long, value_name = "FILE")]
     pub layout: Option<PathBuf>,
-    /// Recreate disk OLD of the layout on disk NEW of this machine. Repeatable.
+    /// Recreate disk OLD of the layout on disk NEW of this machine: /dev/NAME, /dev/disk/by-id/NAME, /dev/disk/by-path/NAME (NEW only), wwn:VALUE or serial:VALUE. Repeatable.
     #[arg(long = "map", value_name = "OLD=NEW")]
     pub map: Vec<String>,
     /// File whose first line is the LUKS passphrase (never give it on the command line).
@@ -145,6 +145,18 @@ pub struct RecoverArgs {
     pub simulate: bool,
 }
 
+/// `--map` (and `rear.map=`) entries as OLD, NEW pairs, each side one of
+/// the forms [`plan::names::FORMS`] lists.
+fn map_entries(args: &[String]) -> Result<Vec<(String, String)>> {
+    args.iter()
+        .map(|m| {
+            plan::names::split_entry(m)
+                .map(|(o, n)| (o.to_string(), n.to_string()))
+                .map_err(|e| anyhow::anyhow!("--map {m}: {e}"))
+        })
+        .collect()
+}
+
 fn present_disks() -> Vec<plan::PresentDisk> {
     let blkid = |dev: &str| {
         System
@@ -153,7 +165,9 @@ fn present_disks() -> Vec<plan::PresentDisk> {
     };
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
-    present::scan(Path::new("/sys"), &blkid, &mountinfo, &swaps)
+    let mut disks = present::scan(Path::new("/sys"), &blkid, &mountinfo, &swaps);
+    present::add_links(&mut disks, Path::new("/"));
+    disks
 }
 
 /// Asks on the terminal; anything but YES (or no terminal) is a no.
@@ -165,13 +179,10 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
     let mut err = std::io::stderr();
     writeln!(
         err,
-        "These disks will be overwritten (all they hold is lost):"
+        "These disks will be overwritten (all they hold is lost), for the layout's disks:"
     )?;
-    for (old, new) in &plan.mapping {
-        match present.iter().find(|p| &p.device == new) {
-            Some(p) => writeln!(err, "  {}  (for {old} of the layout)", p.describe())?,
-            None => writeln!(err, "  {new}  (for {old} of the layout)")?,
-        }
+    for line in plan.mapping_lines(present) {
+        writeln!(err, "  {line}")?;
     }
     write!(err, "Type YES to go on: ")?;
     err.flush()?;
@@ -185,6 +196,8 @@ fn confirm(plan: &plan::Plan, present: &[plan::PresentDisk]) -> Result<bool> {
 pub struct Recreated {
     pub layout: Layout,
     pub renames: BTreeMap<String, String>,
+    /// The disks it was recreated on: all that later stages may write.
+    pub targets: BTreeSet<String>,
     pub code: i32,
 }
 
@@ -207,13 +220,7 @@ pub fn saved_layout(a: &RecoverArgs) -> Result<PathBuf> {
 
 /// Recreates `layout`, read from `path` (or prints the plan with -s).
 pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Recreated> {
-    let mut map = BTreeMap::new();
-    for m in &a.map {
-        let (o, n) = m.split_once('=').with_context(|| {
-            format!("--map {m}: expected OLD=NEW, e.g. --map /dev/sda=/dev/vdb")
-        })?;
-        map.insert(o.to_string(), n.to_string());
-    }
+    let map = map_entries(&a.map)?;
     let mut opts = plan::Options {
         map,
         passphrase_file: a.passphrase_file.clone(),
@@ -235,17 +242,15 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
         return Ok(Recreated {
             layout,
             renames: p.renames,
+            targets: p.targets,
             code: 0,
         });
     }
     for n in &p.notes {
         say!("{n}");
     }
-    for (o, n) in &p.mapping {
-        match present.iter().find(|d| &d.device == n) {
-            Some(d) => say!("{o} -> {}", d.describe()),
-            None => say!("{o} -> {n}"),
-        }
+    for line in p.mapping_lines(&present) {
+        say!("{line}");
     }
     let confirmed = a.yes || a.unattended || confirm(&p, &present)?;
     if !confirmed {
@@ -253,6 +258,7 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
         return Ok(Recreated {
             layout,
             renames: p.renames,
+            targets: p.targets,
             code: 1,
         });
     }
@@ -275,6 +281,7 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
     Ok(Recreated {
         layout,
         renames: p.renames,
+        targets: p.targets,
         code: 0,
     })
 }
@@ -300,5 +307,33 @@ mod tests {
         let other = d.path().join("other.json");
         import_rear(&conf, Some(&other), &saved).unwrap();
         assert!(other.is_file());
+    }
+
+    #[test]
+    fn map_entries_keep_their_order_and_name_the_bad_one() {
+        let args = [
+            "/dev/sda=/dev/disk/by-id/wwn-0x5000c500a1b2c3d4".to_string(),
+            "serial:OLD1=/dev/disk/by-path/pci-0000:00:1f.2-ata-2".to_string(),
+        ];
+        assert_eq!(
+            map_entries(&args).unwrap(),
+            [
+                (
+                    "/dev/sda".to_string(),
+                    "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4".to_string()
+                ),
+                (
+                    "serial:OLD1".to_string(),
+                    "/dev/disk/by-path/pci-0000:00:1f.2-ata-2".to_string()
+                ),
+            ]
+        );
+        let err = map_entries(&["/dev/sda=sdb".to_string()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("--map /dev/sda=sdb: \"sdb\" is not a form of disk name"),
+            "{err}"
+        );
     }
 }

@@ -108,8 +108,15 @@ fn restore_and_finalize(
     let tree = rear_finalize::Dir(root.to_path_buf());
     let plan = rear_finalize::plan(&r.layout, &r.renames, &tree, &opts)
         .context("recovery failed at step \"plan the finalization\"")?;
-    rear_finalize::apply(&plan, root, &rear_exec::System, &mut |l| say!("{l}"))
-        .context("recovery failed while finalizing")?;
+    rear_finalize::apply(
+        &plan,
+        root,
+        &rear_exec::System,
+        &r.targets,
+        &rear_layout::apply::Resolver::default(),
+        &mut |l| say!("{l}"),
+    )
+    .context("recovery failed while finalizing")?;
     Ok(())
 }
 

@@ -7,6 +7,8 @@
 use crate::{Action, Plan, Step};
 use anyhow::{bail, Context, Result};
 use rear_exec::{Call, Exec};
+use rear_layout::apply::{check_writes, Resolver};
+use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -59,9 +61,24 @@ impl Drop for Binds<'_> {
 }
 
 /// Runs `plan` on the restored system at `root`; `say` gets the plan's
-/// notes and a line per step. A failed required step stops it with an
-/// error naming the step; a failed optional one is logged and skipped.
-pub fn apply(plan: &Plan, root: &Path, exec: &dyn Exec, say: &mut dyn FnMut(&str)) -> Result<()> {
+/// notes and a line per step. First, before anything runs, every device a
+/// step writes (the disk grub-install writes to) is resolved through sysfs
+/// by `r` and must be on the recovery's `targets` (the disks the layout
+/// was recreated on), as apply checks the layout's steps. A failed
+/// required step stops it with an error naming the step; a failed
+/// optional one is logged and skipped.
+pub fn apply(
+    plan: &Plan,
+    root: &Path,
+    exec: &dyn Exec,
+    targets: &BTreeSet<String>,
+    r: &Resolver,
+    say: &mut dyn FnMut(&str),
+) -> Result<()> {
+    for s in &plan.steps {
+        check_writes(&s.what, &s.writes, targets, &|_| false, r)
+            .context("the bootloader would be installed outside the disk mapping; nothing of the finalization ran")?;
+    }
     for n in &plan.notes {
         say(n);
     }
@@ -166,6 +183,108 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    /// [`apply`] of a plan whose steps name no device.
+    fn run(plan: &Plan, root: &Path, exec: &dyn Exec, say: &mut dyn FnMut(&str)) -> Result<()> {
+        apply(
+            plan,
+            root,
+            exec,
+            &BTreeSet::new(),
+            &Resolver::default(),
+            say,
+        )
+    }
+
+    /// A fake /sys and /dev below `dir`: disks vda (partition vda1) and vdb.
+    fn two_disks(dir: &Path) -> (Resolver, String) {
+        use std::os::unix::fs::symlink;
+        let sys = dir.join("sys");
+        std::fs::create_dir_all(sys.join("devices/pci/vda/vda1")).unwrap();
+        std::fs::create_dir_all(sys.join("devices/pci/vdb")).unwrap();
+        std::fs::write(sys.join("devices/pci/vda/vda1/partition"), "1").unwrap();
+        std::fs::create_dir_all(sys.join("class/block")).unwrap();
+        for (n, p) in [
+            ("vda", "devices/pci/vda"),
+            ("vda1", "devices/pci/vda/vda1"),
+            ("vdb", "devices/pci/vdb"),
+        ] {
+            symlink(sys.join(p), sys.join("class/block").join(n)).unwrap();
+        }
+        let dev = dir.join("dev");
+        std::fs::create_dir_all(&dev).unwrap();
+        for n in ["vda", "vda1", "vdb"] {
+            std::fs::write(dev.join(n), "").unwrap();
+        }
+        (Resolver { sys }, dev.to_string_lossy().to_string())
+    }
+
+    /// grub-install onto a disk that is not a target of the recovery (a
+    /// disk that merely has the old name here) is refused before anything
+    /// runs, naming the disk; onto a target (or its partition) it runs.
+    #[test]
+    fn the_bootloader_goes_onto_targets_only_checked_through_sysfs() {
+        let d = tempfile::tempdir().unwrap();
+        let (r, dev) = two_disks(d.path());
+        let root = d.path().join("root");
+        let grub = |disk: &str| Plan {
+            steps: vec![Step {
+                what: format!("install GRUB (BIOS) on {disk}"),
+                action: Action::Chroot {
+                    argv: vec!["grub-install".into(), disk.into()],
+                },
+                required: true,
+                writes: vec![disk.into()],
+            }],
+            notes: vec![],
+        };
+        let targets = BTreeSet::from([format!("{dev}/vda")]);
+        let fake = rear_exec::Fake::new();
+        let err = apply(
+            &grub(&format!("{dev}/vdb")),
+            &root,
+            &fake,
+            &targets,
+            &r,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("outside the disk mapping")
+                && msg.contains(&format!("{dev}/vdb is on /dev/vdb, which is not a target")),
+            "{msg}"
+        );
+        assert!(fake.calls().is_empty(), "nothing ran, nothing was bound");
+        // A device that is not there at all is refused too.
+        let err = apply(
+            &grub(&format!("{dev}/vdz")),
+            &root,
+            &fake,
+            &targets,
+            &r,
+            &mut |_| {},
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("does not exist"), "{err:#}");
+        assert!(fake.calls().is_empty());
+        for ok in ["vda", "vda1"] {
+            let fake = rear_exec::Fake::new();
+            apply(
+                &grub(&format!("{dev}/{ok}")),
+                &root,
+                &fake,
+                &targets,
+                &r,
+                &mut |_| {},
+            )
+            .unwrap();
+            assert!(fake
+                .lines()
+                .iter()
+                .any(|l| l.ends_with(&format!("grub-install {dev}/{ok}"))));
+        }
+    }
+
     #[test]
     fn rewrite_keeps_the_mode_and_leaves_no_temporary() {
         let d = tempfile::tempdir().unwrap();
@@ -193,6 +312,7 @@ mod tests {
                         to: "EFI/BOOT/BOOTX64.EFI".into(),
                     },
                     required: true,
+                    writes: vec![],
                 },
                 Step {
                     what: "never reached".into(),
@@ -201,6 +321,7 @@ mod tests {
                         text: "y".into(),
                     },
                     required: true,
+                    writes: vec![],
                 },
             ],
             notes: vec![],
@@ -208,7 +329,7 @@ mod tests {
         let fake = rear_exec::Fake::new();
         let err = format!(
             "{:#}",
-            apply(&plan, d.path(), &fake, &mut |_| {}).unwrap_err()
+            run(&plan, d.path(), &fake, &mut |_| {}).unwrap_err()
         );
         assert!(
             err.contains("finalize step \"copy the loader\" failed"),
@@ -226,6 +347,7 @@ mod tests {
                         argv: vec!["grub-install".into(), "/dev/vda".into()],
                     },
                     required: true,
+                    writes: vec![],
                 },
                 Step {
                     what: "boot entry".into(),
@@ -236,6 +358,7 @@ mod tests {
                         loader: "\\EFI\\debian\\shimx64.efi".into(),
                     },
                     required: false,
+                    writes: vec![],
                 },
             ],
             notes: vec!["a note".into()],
@@ -255,7 +378,7 @@ mod tests {
             })
         });
         let mut said = Vec::new();
-        apply(&chroot_and_entry(), d.path(), &fake, &mut |l| {
+        run(&chroot_and_entry(), d.path(), &fake, &mut |l| {
             said.push(l.to_string())
         })
         .unwrap();
@@ -295,7 +418,7 @@ mod tests {
                 _ => rear_exec::Output::default(),
             })
         });
-        apply(&chroot_and_entry(), d.path(), &fake, &mut |_| {}).unwrap();
+        run(&chroot_and_entry(), d.path(), &fake, &mut |_| {}).unwrap();
         // grub-install fails: the error names the step and the binds go.
         let fake = rear_exec::Fake::answering(|c| {
             Ok(match c.program().to_str() {
@@ -305,7 +428,7 @@ mod tests {
         });
         let err = format!(
             "{:#}",
-            apply(&chroot_and_entry(), d.path(), &fake, &mut |_| {}).unwrap_err()
+            run(&chroot_and_entry(), d.path(), &fake, &mut |_| {}).unwrap_err()
         );
         assert!(
             err.contains("finalize step \"install GRUB\" failed") && err.contains("disk not found"),

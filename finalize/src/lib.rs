@@ -88,6 +88,11 @@ pub struct Step {
     /// A failure stops the recovery; otherwise it is reported and skipped
     /// (only for a boot entry when a fallback path boots the system too).
     pub required: bool,
+    /// The devices it writes or points firmware at (the disk grub-install
+    /// writes its boot code to, the disk of a boot entry): before anything
+    /// runs, [`apply`] checks through sysfs that each is on a target disk
+    /// of the recovery.
+    pub writes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -106,6 +111,12 @@ pub enum Error {
     Missing { path: String, why: String },
     #[error("the system booted by UEFI, but the layout has no EFI system partition{0}")]
     NoEsp(String),
+    #[error("refusing to {what} on {device}: it is no disk of the recreated layout, so no target of the disk mapping, and what it holds is not this recovery's; install the bootloader by hand (chroot {root} ...) or run with --no-bootloader")]
+    NotMapped {
+        what: String,
+        device: String,
+        root: String,
+    },
 }
 
 pub struct Options {
@@ -150,6 +161,7 @@ pub fn plan(
                 what: format!("rename devices in /{f}"),
                 action: Action::Rewrite { path: f, text: new },
                 required: true,
+                writes: Vec::new(),
             });
         }
     }
@@ -165,6 +177,7 @@ pub fn plan(
                 what: format!("rebuild the initramfs ({})", argv[0]),
                 action: Action::Chroot { argv },
                 required: true,
+                writes: Vec::new(),
             }),
             None => p.notes.push(
                 "no initramfs tool (update-initramfs, dracut, mkinitcpio) in the restored system: its initramfs is kept as restored".into(),
@@ -182,7 +195,7 @@ pub fn plan(
     } else if opts.bootloader {
         match layout.boot.firmware {
             Firmware::Bios => bios(layout, renames, tree, opts, &mut p)?,
-            Firmware::Uefi => uefi(layout, renames, tree, &mut p)?,
+            Firmware::Uefi => uefi(layout, renames, tree, &opts.root, &mut p)?,
         }
     } else {
         p.notes
@@ -274,7 +287,24 @@ fn chroot(what: String, argv: &[&str]) -> Step {
             argv: argv.iter().map(|s| s.to_string()).collect(),
         },
         required: true,
+        writes: Vec::new(),
     }
+}
+
+/// The recreated name of `old`, a disk (or partition) of the layout: the
+/// bootloader goes only onto the recovery's targets, never onto a disk
+/// that merely has the old name here.
+fn mapped(
+    renames: &BTreeMap<String, String>,
+    old: &str,
+    what: &str,
+    root: &str,
+) -> Result<String, Error> {
+    renames.get(old).cloned().ok_or_else(|| Error::NotMapped {
+        what: what.into(),
+        device: old.into(),
+        root: root.into(),
+    })
 }
 
 fn bios(
@@ -296,8 +326,8 @@ fn bios(
         .boot
         .grub_disks
         .iter()
-        .map(|d| renames.get(d).cloned().unwrap_or_else(|| d.clone()))
-        .collect();
+        .map(|d| mapped(renames, d, "install GRUB", &opts.root))
+        .collect::<Result<_, _>>()?;
     if disks.is_empty() {
         // GRUB's files are there but its disks were not seen: every
         // recreated disk GRUB can live on (what a BIOS system boots from).
@@ -321,10 +351,12 @@ fn bios(
         ));
     }
     for d in &disks {
-        p.steps.push(chroot(
+        let mut step = chroot(
             format!("install GRUB (BIOS) on {d}"),
             &[install, "--target=i386-pc", d],
-        ));
+        );
+        step.writes = vec![d.clone()];
+        p.steps.push(step);
     }
     p.steps
         .push(chroot(format!("write {cfg}"), &[mkconfig, "-o", cfg]));
@@ -363,6 +395,7 @@ fn uefi(
     layout: &Layout,
     renames: &BTreeMap<String, String>,
     tree: &dyn Tree,
+    root: &str,
     p: &mut Plan,
 ) -> Result<(), Error> {
     let esp = layout.boot.esp.clone().ok_or(Error::NoEsp(String::new()))?;
@@ -378,7 +411,7 @@ fn uefi(
                 .map(|p| (d.device.clone(), p.clone()))
         })
         .ok_or_else(|| Error::NoEsp(format!(" on a partition ({esp} is none)")))?;
-    let new_disk = renames.get(&disk).cloned().unwrap_or(disk);
+    let new_disk = mapped(renames, &disk, "create a UEFI boot entry", root)?;
     let rel_mp = mp.trim_matches('/').to_string();
     let in_esp = |p: &str| {
         if rel_mp.is_empty() {
@@ -470,6 +503,7 @@ fn uefi(
     let fallback = in_esp("EFI/BOOT/BOOTX64.EFI");
     p.steps.push(Step {
         what: format!("create the UEFI boot entry {label:?} for {loader}"),
+        writes: vec![new_disk.clone()],
         action: Action::EfiEntry {
             disk: new_disk,
             part: part.number,
@@ -500,6 +534,7 @@ fn uefi(
                 what: format!("copy /{from} to the fallback path /{to}"),
                 action: Action::Copy { from, to },
                 required: true,
+                writes: Vec::new(),
             });
         }
     }

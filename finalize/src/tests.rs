@@ -280,7 +280,13 @@ fn uefi_grub_migration_installs_grub_creates_the_entry_and_the_fallback() {
 #[test]
 fn uefi_shim_and_systemd_boot() {
     let l = uefi_layout("\\EFI\\debian\\shimx64.efi");
-    let p = plan(&l, &renames(&[]), &Mem::new(DEBIAN_UEFI), &opts()).unwrap();
+    let p = plan(
+        &l,
+        &renames(&[("/dev/sda", "/dev/sda")]),
+        &Mem::new(DEBIAN_UEFI),
+        &opts(),
+    )
+    .unwrap();
     let a = argvs(&p);
     assert!(a.contains(&"efi-entry /dev/sda 1 debian \\EFI\\debian\\shimx64.efi".to_string()));
     assert!(a.contains(
@@ -288,11 +294,17 @@ fn uefi_shim_and_systemd_boot() {
     ));
 
     let l = uefi_layout("\\EFI\\systemd\\systemd-bootx64.efi");
-    let err = plan(&l, &renames(&[]), &Mem::new(DEBIAN_UEFI), &opts()).unwrap_err();
+    let err = plan(
+        &l,
+        &renames(&[("/dev/sda", "/dev/sda")]),
+        &Mem::new(DEBIAN_UEFI),
+        &opts(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("bootctl"), "{err}");
     let p = plan(
         &l,
-        &renames(&[]),
+        &renames(&[("/dev/sda", "/dev/sda")]),
         &Mem::new(&[("usr/bin/bootctl", "")]),
         &opts(),
     )
@@ -310,14 +322,26 @@ fn uefi_shim_and_systemd_boot() {
 fn uefi_without_entries_finds_the_loader_on_the_esp_and_without_esp_fails() {
     let mut l = uefi_layout("");
     l.boot.efi_entries.clear();
-    let p = plan(&l, &renames(&[]), &Mem::new(DEBIAN_UEFI), &opts()).unwrap();
+    let p = plan(
+        &l,
+        &renames(&[("/dev/sda", "/dev/sda")]),
+        &Mem::new(DEBIAN_UEFI),
+        &opts(),
+    )
+    .unwrap();
     assert!(
         argvs(&p).contains(&"efi-entry /dev/sda 1 debian \\EFI\\debian\\grubx64.efi".to_string())
     );
     assert!(p.notes.iter().any(|n| n.contains("found on the ESP")));
 
     l.boot.esp = None;
-    let err = plan(&l, &renames(&[]), &Mem::new(DEBIAN_UEFI), &opts()).unwrap_err();
+    let err = plan(
+        &l,
+        &renames(&[("/dev/sda", "/dev/sda")]),
+        &Mem::new(DEBIAN_UEFI),
+        &opts(),
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::NoEsp(_)), "{err}");
 }
 
@@ -341,5 +365,39 @@ fn systemd_boot_entries_on_the_esp_are_renamed() {
             path: "boot/efi/loader/entries/debian.conf".into(),
             text: "options root=/dev/vda2 ro\n".into()
         }
+    );
+}
+
+/// A GRUB disk or ESP disk the layout names but the recreation did not map
+/// (a hand-edited or imported layout): installing there would write a disk
+/// that merely has the old name here. Refused, naming the disk.
+#[test]
+fn the_bootloader_is_planned_only_onto_mapped_disks() {
+    let mut l = scenarios::bios_gpt_grub();
+    l.boot.grub_disks.push("/dev/sdz".into());
+    let r = renames(&[("/dev/sda", "/dev/vdb"), ("/dev/sda2", "/dev/vdb2")]);
+    let err = plan(&l, &r, &Mem::new(DEBIAN_BIOS), &opts()).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "refusing to install GRUB on /dev/sdz: it is no disk of the recreated layout"
+        ),
+        "{err}"
+    );
+    // The mapped one is written, and says so for apply's sysfs check.
+    l.boot.grub_disks.pop();
+    let p = plan(&l, &r, &Mem::new(DEBIAN_BIOS), &opts()).unwrap();
+    let grub = p
+        .steps
+        .iter()
+        .find(|s| s.what.contains("install GRUB"))
+        .unwrap();
+    assert_eq!(grub.writes, ["/dev/vdb"]);
+
+    let l = uefi_layout("\\EFI\\debian\\grubx64.efi");
+    let err = plan(&l, &renames(&[]), &Mem::new(DEBIAN_UEFI), &opts()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("refusing to create a UEFI boot entry on /dev/sda"),
+        "{err}"
     );
 }

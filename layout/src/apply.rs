@@ -30,6 +30,13 @@ pub enum ApplyError {
         what: String,
         error: String,
     },
+    #[error("refusing step {step}: {what} is mounted at {target}, not {want}; the restore would go into that file system (unmount it, or choose another --mount-root)")]
+    ForeignMount {
+        step: String,
+        target: String,
+        what: String,
+        want: String,
+    },
     #[error("{0}")]
     Io(String),
 }
@@ -57,12 +64,30 @@ impl Resolver {
         if meta.file_type().is_block_device() {
             let rdev = meta.rdev();
             let (major, minor) = (libc_major(rdev), libc_minor(rdev));
-            if let Ok(target) = fs::read_link(self.sys.join(format!("dev/block/{major}:{minor}"))) {
-                return target.file_name().map(|n| n.to_string_lossy().to_string());
+            if let Some(name) = self.devno_name(&format!("{major}:{minor}")) {
+                return Some(name);
             }
         }
         let real = fs::canonicalize(dev).ok()?;
         real.file_name().map(|n| n.to_string_lossy().to_string())
+    }
+
+    /// Whether the block devices `a` and `b` (kernel names) are members of
+    /// one btrfs (/sys/fs/btrfs/FSID/devices lists each file system's).
+    fn same_btrfs(&self, a: &str, b: &str) -> bool {
+        let Ok(fss) = fs::read_dir(self.sys.join("fs/btrfs")) else {
+            return false;
+        };
+        fss.filter_map(|e| e.ok()).any(|e| {
+            let devices = e.path().join("devices");
+            devices.join(a).exists() && devices.join(b).exists()
+        })
+    }
+
+    /// Kernel name of the block device numbered `major:minor`.
+    fn devno_name(&self, maj_min: &str) -> Option<String> {
+        let target = fs::read_link(self.sys.join("dev/block").join(maj_min)).ok()?;
+        target.file_name().map(|n| n.to_string_lossy().to_string())
     }
 
     /// The whole disks (kernel names) `name` lives on.
@@ -123,23 +148,38 @@ pub fn check_step(
     created: &BTreeSet<String>,
     r: &Resolver,
 ) -> Result<(), ApplyError> {
+    let made = |w: &str| created.contains(w) || step.creates.iter().any(|c| c == w);
+    check_writes(&step.id, &step.writes, targets, &made, r)
+}
+
+/// Checks that every device in `writes` (of the step named `step`) lives
+/// on target disks only, resolved through sysfs. A device that does not
+/// exist is refused unless `made` says an earlier step makes it. Recovery's
+/// later stages (the bootloader) are checked with it too.
+pub fn check_writes(
+    step: &str,
+    writes: &[String],
+    targets: &BTreeSet<String>,
+    made: &dyn Fn(&str) -> bool,
+    r: &Resolver,
+) -> Result<(), ApplyError> {
     let target_names: BTreeSet<String> = targets.iter().filter_map(|t| r.kernel_name(t)).collect();
-    for w in &step.writes {
+    for w in writes {
         match r.disks(w) {
             Some(disks) => {
                 if let Some(d) = disks.iter().find(|d| !target_names.contains(*d)) {
                     return Err(ApplyError::Outside {
-                        step: step.id.clone(),
+                        step: step.to_string(),
                         device: w.clone(),
                         disk: format!("/dev/{d}"),
                         targets: targets.iter().cloned().collect::<Vec<_>>().join(", "),
                     });
                 }
             }
-            None if created.contains(w) || step.creates.contains(w) => {}
+            None if made(w) => {}
             None => {
                 return Err(ApplyError::Missing {
-                    step: step.id.clone(),
+                    step: step.to_string(),
                     device: w.clone(),
                 })
             }
@@ -179,27 +219,105 @@ pub fn first_line(data: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// Whether `step` mounted a file system that is no longer mounted (an
-/// operator unmounted it after a failed run): done or not, it runs again,
-/// or a re-run would restore into the empty directory underneath.
-fn unmounted_since(step: &Step) -> bool {
-    let Some(target) = step.id.strip_prefix("mount:") else {
-        return false;
+/// What is mounted where a `mount:` step mounts, per /proc/self/mountinfo.
+#[derive(Debug, PartialEq, Eq)]
+enum AtTarget {
+    /// Nothing: the step runs (again, when it was done: an operator
+    /// unmounted it after a failed run, and a restore would otherwise go
+    /// into the empty directory underneath).
+    Nothing,
+    /// The file system the step mounts (the same device, and subvolume).
+    Ours,
+    /// Something else, described.
+    Foreign(String),
+}
+
+/// The device and mount point a `mount:` step mounts (its command ends
+/// `DEVICE TARGET`), and the subvolume it asks for.
+fn mount_of(step: &Step) -> Option<(&str, &str, Option<&str>)> {
+    let target = step.id.strip_prefix("mount:")?;
+    let [.., dev, _] = &step.argv[..] else {
+        return None;
     };
-    let mounts = fs::read_to_string("/proc/self/mounts").unwrap_or_default();
-    !crate::present::mounted_paths(&mounts)
-        .iter()
-        .any(|m| m == target)
+    let subvol = step
+        .argv
+        .windows(2)
+        .filter(|w| w[0] == "-o")
+        .flat_map(|w| w[1].split(','))
+        .find_map(|o| o.strip_prefix("subvol="));
+    Some((dev.as_str(), target, subvol))
+}
+
+/// What `mountinfo` shows mounted at the step's target (the last, topmost
+/// mount there), compared with what the step mounts: the same device by
+/// its kernel name (through sysfs from the mount's major:minor, or, for a
+/// file system on an anonymous device number such as btrfs, from the
+/// mount's source device), and for a subvolume the same one.
+fn at_target(step: &Step, mountinfo: &str, r: &Resolver) -> AtTarget {
+    let Some((dev, target, subvol)) = mount_of(step) else {
+        return AtTarget::Nothing;
+    };
+    let Some(m) = mountinfo
+        .lines()
+        .filter_map(|l| crate::capture::parse::parse_mountinfo(l).ok())
+        .flatten()
+        .rfind(|m| m.mountpoint == target)
+    else {
+        return AtTarget::Nothing;
+    };
+    let mounted = r.devno_name(&m.maj_min).or_else(|| {
+        (m.maj_min.starts_with("0:") && m.source.starts_with('/'))
+            .then(|| r.kernel_name(&m.source))
+            .flatten()
+    });
+    let want = r.kernel_name(dev);
+    let same_root = match subvol {
+        Some(sv) => m.root.trim_start_matches('/') == sv.trim_start_matches('/'),
+        None => true,
+    };
+    let same_fs = match (&mounted, &want) {
+        (Some(a), Some(b)) => a == b || (m.fstype == "btrfs" && r.same_btrfs(a, b)),
+        _ => false,
+    };
+    if same_fs && same_root {
+        return AtTarget::Ours;
+    }
+    let mut what = format!("{} ({}, device {}", m.source, m.fstype, m.maj_min);
+    if let Some(name) = &mounted {
+        what.push_str(&format!(", /dev/{name}"));
+    }
+    if m.root != "/" {
+        what.push_str(&format!(", subvolume or directory {}", m.root));
+    }
+    what.push(')');
+    AtTarget::Foreign(what)
 }
 
 /// Runs the plan. `state_file` records done steps (a [`State`], shared with
 /// the `-s` script); `say` gets one line per step. Stops at the first
 /// failure, with the done steps saved.
+///
+/// A `mount:` step whose mount point has a file system mounted already is
+/// checked first: the one it mounts is skipped (done), anything else stops
+/// the run before the restore could go into it.
 pub fn apply(
     plan: &Plan,
     exec: &dyn Exec,
     r: &Resolver,
     state_file: &Path,
+    say: &mut dyn FnMut(&str),
+) -> Result<usize, ApplyError> {
+    let mountinfo = || fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    apply_with(plan, exec, r, state_file, &mountinfo, say)
+}
+
+/// [`apply`], with the mount table read by `mountinfo` (before each mount step).
+fn apply_with(
+    plan: &Plan,
+    exec: &dyn Exec,
+    r: &Resolver,
+    state_file: &Path,
+    mountinfo: &dyn Fn() -> String,
     say: &mut dyn FnMut(&str),
 ) -> Result<usize, ApplyError> {
     let mut state = State::load(state_file, &digest(plan));
@@ -208,7 +326,39 @@ pub fn apply(
     let mut ran = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         created.extend(step.creates.iter().cloned());
-        if state.is_done(&step.id) && !unmounted_since(step) {
+        let mount = mount_of(step);
+        let at = match mount {
+            Some(_) => at_target(step, &mountinfo(), r),
+            None => AtTarget::Nothing,
+        };
+        let done = state.is_done(&step.id);
+        match (&at, mount) {
+            (AtTarget::Foreign(what), Some((dev, target, _))) => {
+                return Err(ApplyError::ForeignMount {
+                    step: step.id.clone(),
+                    target: target.to_string(),
+                    what: what.clone(),
+                    want: dev.to_string(),
+                });
+            }
+            (AtTarget::Ours, _) if !done => {
+                // Mounted by hand, or by the -s script under another state
+                // file: the same file system, not mounted twice.
+                say(&format!(
+                    "[{}/{total}] mounted already: {}",
+                    i + 1,
+                    step.what
+                ));
+                state.mark_done(&step.id);
+                state
+                    .save(state_file)
+                    .map_err(|e| ApplyError::Io(format!("{}: {e}", state_file.display())))?;
+                continue;
+            }
+            _ => {}
+        }
+        // A done mount whose file system is gone runs again.
+        if done && !(mount.is_some() && at == AtTarget::Nothing) {
             say(&format!("[{}/{total}] done already: {}", i + 1, step.what));
             continue;
         }
@@ -276,6 +426,14 @@ mod tests {
             ("dm-0", "devices/virtual/block/dm-0"),
         ] {
             symlink(sys.join(p), sys.join("class/block").join(n)).unwrap();
+        }
+        fs::create_dir_all(sys.join("dev/block")).unwrap();
+        for (n, p) in [
+            ("254:0", "devices/pci/vda"),
+            ("254:1", "devices/pci/vda/vda1"),
+            ("254:16", "devices/pci/vdb"),
+        ] {
+            symlink(sys.join(p), sys.join("dev/block").join(n)).unwrap();
         }
         let dev = root.join("dev");
         fs::create_dir_all(dev.join("mapper")).unwrap();
@@ -502,25 +660,139 @@ mod tests {
         assert!(rec.calls().is_empty());
     }
 
+    /// A step that mounts `dev` at `target`, as the planner makes them.
+    fn mount_step(dev: &str, target: &str, opts: &[&str]) -> Step {
+        let mut s = step("mount", &[dev]);
+        s.id = format!("mount:{target}");
+        s.argv = ["mount", "-t", "ext4"]
+            .iter()
+            .chain(opts)
+            .map(|a| a.to_string())
+            .chain([dev.to_string(), target.to_string()])
+            .collect();
+        s
+    }
+
+    /// Runs `plan` with `mountinfo` as the mount table.
+    fn apply_mounted(
+        plan: &Plan,
+        r: &Resolver,
+        state: &Path,
+        mountinfo: &str,
+    ) -> (Result<usize, ApplyError>, Vec<String>) {
+        let rec = record(None);
+        let text = mountinfo.to_string();
+        let out = apply_with(plan, &rec, r, state, &move || text.clone(), &mut |_| {});
+        (out, rec.lines())
+    }
+
     #[test]
     fn a_done_mount_that_is_gone_runs_again() {
         let (d, r, dev) = fake();
         let vdb = format!("{dev}/vdb");
-        let mut gone = step("mount", &[&vdb]);
-        gone.id = "mount:/nonexistent/rear-build-test".into();
-        let mut here = step("mount", &[&vdb]);
-        here.id = "mount:/".into();
         let plan = Plan {
-            targets: [vdb].into(),
-            steps: vec![gone, here],
+            targets: [vdb.clone(), format!("{dev}/vda")].into(),
+            steps: vec![
+                mount_step(&vdb, "/mnt/t", &[]),
+                mount_step(&format!("{dev}/vda1"), "/mnt/t/boot", &[]),
+            ],
             ..Default::default()
         };
         let state = d.path().join("st");
-        apply(&plan, &record(None), &r, &state, &mut |_| {}).unwrap();
-        // A re-run: `/` is still mounted, the other mount point is not.
-        let rec = record(None);
-        let ran = apply(&plan, &rec, &r, &state, &mut |_| {}).unwrap();
-        assert_eq!(ran, 1);
-        assert_eq!(rec.calls().len(), 1);
+        let (ran, _) = apply_mounted(&plan, &r, &state, "");
+        assert_eq!(ran.unwrap(), 2);
+        // A re-run: /mnt/t is still mounted, /mnt/t/boot is not.
+        let (ran, lines) = apply_mounted(
+            &plan,
+            &r,
+            &state,
+            &format!("36 1 254:16 / /mnt/t rw - ext4 {vdb} rw\n"),
+        );
+        assert_eq!(ran.unwrap(), 1);
+        assert_eq!(lines, [format!("mount -t ext4 {dev}/vda1 /mnt/t/boot")]);
+    }
+
+    /// Something else mounted where a recreated file system goes: the run
+    /// stops naming it, done step or not, instead of restoring into it.
+    #[test]
+    fn a_foreign_file_system_at_the_mount_point_stops_the_run() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let plan = Plan {
+            targets: [vdb.clone()].into(),
+            steps: vec![step("mkfs", &[&vdb]), mount_step(&vdb, "/mnt/t", &[])],
+            ..Default::default()
+        };
+        let foreign = "36 1 254:0 / /mnt/t rw - xfs /dev/vda rw\n";
+        let want = format!(
+            "refusing step mount:/mnt/t: /dev/vda (xfs, device 254:0, /dev/vda) is mounted at /mnt/t, not {vdb}"
+        );
+        let state = d.path().join("st");
+        let (err, lines) = apply_mounted(&plan, &r, &state, foreign);
+        let err = err.unwrap_err().to_string();
+        assert!(err.starts_with(&want), "{err}");
+        assert_eq!(lines, ["mkfs"], "the mount never ran");
+        // Done in an earlier run, then another file system mounted there.
+        let state = d.path().join("st2");
+        apply_mounted(&plan, &r, &state, "").0.unwrap();
+        let (err, lines) = apply_mounted(&plan, &r, &state, foreign);
+        assert!(err.unwrap_err().to_string().starts_with(&want));
+        assert!(lines.is_empty());
+        // A device that is on no disk (an NFS share, a tmpfs) is named by
+        // its source.
+        let (err, _) = apply_mounted(
+            &plan,
+            &r,
+            &d.path().join("st3"),
+            "36 1 0:52 / /mnt/t rw - tmpfs tmpfs rw\n",
+        );
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("tmpfs (tmpfs, device 0:52) is mounted at /mnt/t"),);
+    }
+
+    /// The file system the step mounts, mounted already (by hand, or the
+    /// topmost of two mounts there): not mounted twice, and done.
+    #[test]
+    fn the_same_file_system_at_the_mount_point_counts_as_mounted() {
+        let (d, r, dev) = fake();
+        let vdb = format!("{dev}/vdb");
+        let plan = Plan {
+            targets: [vdb.clone()].into(),
+            steps: vec![mount_step(&vdb, "/mnt/t", &[])],
+            ..Default::default()
+        };
+        let stacked = "36 1 254:0 / /mnt/t rw - xfs /dev/vda rw\n37 1 254:16 / /mnt/t rw - ext4 /dev/vdb rw\n";
+        let state = d.path().join("st");
+        let (ran, lines) = apply_mounted(&plan, &r, &state, stacked);
+        assert_eq!((ran.unwrap(), lines.len()), (0, 0));
+        assert!(State::load(&state, &digest(&plan)).is_done("mount:/mnt/t"));
+        // btrfs mounts carry an anonymous device number: its source device
+        // tells, and its subvolume must be the one asked for.
+        let sub = Plan {
+            targets: [vdb.clone()].into(),
+            steps: vec![mount_step(&vdb, "/mnt/t/home", &["-o", "subvol=@home"])],
+            ..Default::default()
+        };
+        let btrfs = |root: &str| format!("38 1 0:45 {root} /mnt/t/home rw - btrfs {vdb} rw\n");
+        let (ran, _) = apply_mounted(&sub, &r, &d.path().join("b1"), &btrfs("/@home"));
+        assert_eq!(ran.unwrap(), 0);
+        // The kernel names another member of the same btrfs as its source.
+        let other = |root: &str| format!("38 1 0:45 {root} /mnt/t/home rw - btrfs {dev}/vda1 rw\n");
+        let (err, _) = apply_mounted(&sub, &r, &d.path().join("b3"), &other("/@home"));
+        assert!(err.is_err(), "vda1 is no member of vdb's btrfs yet");
+        let members = r.sys.join("fs/btrfs/5d3a/devices");
+        fs::create_dir_all(&members).unwrap();
+        for m in ["vda1", "vdb"] {
+            fs::write(members.join(m), "").unwrap();
+        }
+        let (ran, _) = apply_mounted(&sub, &r, &d.path().join("b4"), &other("/@home"));
+        assert_eq!(ran.unwrap(), 0);
+        let (err, _) = apply_mounted(&sub, &r, &d.path().join("b2"), &btrfs("/@"));
+        assert!(err
+            .unwrap_err()
+            .to_string()
+            .contains("subvolume or directory /@)"),);
     }
 }

@@ -2,10 +2,12 @@
 //! size, identity, what is on them now, and whether they are in use.
 
 use crate::capture::parse::parse_mountinfo;
+use crate::plan::names::normal_wwn;
 use crate::plan::PresentDisk;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 /// Block devices that are never recovery targets.
 fn skipped(name: &str) -> bool {
@@ -34,16 +36,6 @@ pub fn mounted(mountinfo: &str) -> BTreeMap<String, Vec<String>> {
         out.entry(m.maj_min).or_default().push(m.mountpoint);
     }
     out
-}
-
-/// Every mount point in `mountinfo`-like text: /proc/self/mountinfo, or
-/// /proc/self/mounts (its second field), octal escapes decoded.
-pub fn mounted_paths(mounts: &str) -> Vec<String> {
-    mounts
-        .lines()
-        .filter_map(|l| l.split(' ').nth(1))
-        .map(crate::capture::parse::unescape_octal)
-        .collect()
 }
 
 /// Scans `sys`/block. `blkid` returns `blkid -p -o export DEV` output for a
@@ -148,6 +140,7 @@ pub fn scan(
                 .or_else(|| read(&dir.join("device/wwid")))
                 .or_else(|| read(&dir.join("device/wwn"))),
             by_id: Vec::new(),
+            by_path: Vec::new(),
             partitions: parts.into_iter().map(|p| p.0).collect(),
             ids,
             in_use,
@@ -156,6 +149,117 @@ pub fn scan(
         });
     }
     out
+}
+
+/// Where the link `rel` (relative to `root`) leads, relative to `root`:
+/// followed link by link as the kernel would with `root` as `/`, so an
+/// absolute target (`/dev/sdb`) stays below `root`. None for a dangling
+/// link or a loop.
+fn resolve_below(root: &Path, rel: &Path) -> Option<PathBuf> {
+    let mut todo: Vec<OsString> = rel
+        .components()
+        .rev()
+        .map(|c| c.as_os_str().to_os_string())
+        .collect();
+    let mut at: Vec<OsString> = Vec::new();
+    let mut hops = 0;
+    while let Some(c) = todo.pop() {
+        match Path::new(&c).components().next() {
+            Some(Component::ParentDir) => {
+                at.pop();
+                continue;
+            }
+            Some(Component::Normal(_)) => {}
+            _ => continue,
+        }
+        at.push(c);
+        let here: PathBuf = at.iter().collect();
+        let Ok(target) = fs::read_link(root.join(&here)) else {
+            continue;
+        };
+        hops += 1;
+        if hops > 40 {
+            return None;
+        }
+        at.pop();
+        if target.is_absolute() {
+            at.clear();
+        }
+        todo.extend(
+            target
+                .components()
+                .rev()
+                .map(|c| c.as_os_str().to_os_string()),
+        );
+    }
+    let out: PathBuf = at.iter().collect();
+    root.join(&out).symlink_metadata().ok().map(|_| out)
+}
+
+/// The `/dev/disk/by-id` and `/dev/disk/by-path` links below `root`:
+/// (`by-id` or `by-path`, link name, the `/dev/...` path it resolves to).
+pub fn disk_links(root: &Path) -> Vec<(&'static str, String, String)> {
+    let mut out = Vec::new();
+    for kind in ["by-id", "by-path"] {
+        let dir = Path::new("dev/disk").join(kind);
+        let Ok(entries) = fs::read_dir(root.join(&dir)) else {
+            continue;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let name = e.file_name().to_string_lossy().to_string();
+            let Some(to) = resolve_below(root, &dir.join(&name)) else {
+                continue;
+            };
+            if let Ok(dev) = to.strip_prefix("dev") {
+                out.push((kind, name, format!("/dev/{}", dev.display())));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The by-id names udev gives a disk that follow from what sysfs tells
+/// without asking the disk: `wwn-0x…` from an NAA WWN, `nvme-eui.…` from
+/// an NVMe disk's wwid, `virtio-SERIAL`. For a system where udev made no
+/// links (the rescue system).
+pub fn derived_by_id(p: &PresentDisk) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(w) = &p.wwn {
+        let n = normal_wwn(w);
+        if !n.is_empty() && n.chars().all(|c| c.is_ascii_hexdigit()) {
+            out.push(format!("wwn-0x{n}"));
+        } else if p.device.starts_with("/dev/nvme")
+            && (n.starts_with("eui.") || n.starts_with("nvme."))
+        {
+            out.push(format!("nvme-{}", w.trim()));
+        }
+    }
+    if let Some(s) = p.serial.as_deref().map(str::trim) {
+        if p.device.starts_with("/dev/vd") && !s.is_empty() && !s.contains(char::is_whitespace) {
+            out.push(format!("virtio-{s}"));
+        }
+    }
+    out
+}
+
+/// Gives each disk the names of its links in `root`/dev/disk/by-id and
+/// by-path. Where there is no by-id directory (no udev ran), each disk
+/// gets the names [`derived_by_id`] finds instead.
+pub fn add_links(disks: &mut [PresentDisk], root: &Path) {
+    for (kind, name, dev) in disk_links(root) {
+        if let Some(d) = disks.iter_mut().find(|d| d.device == dev) {
+            match kind {
+                "by-id" => d.by_id.push(name),
+                _ => d.by_path.push(name),
+            }
+        }
+    }
+    if !root.join("dev/disk/by-id").is_dir() {
+        for d in disks.iter_mut() {
+            d.by_id = derived_by_id(d);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -215,5 +319,98 @@ mod tests {
         );
         assert_eq!(m["254:17"], ["/media/back up"]);
         assert_eq!(m["254:1"], ["/"]);
+    }
+
+    #[test]
+    fn disk_links_resolve_below_the_root_and_name_whole_disks() {
+        use std::os::unix::fs::symlink;
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path();
+        let dev = root.join("dev");
+        fs::create_dir_all(dev.join("disk/by-id")).unwrap();
+        fs::create_dir_all(dev.join("disk/by-path")).unwrap();
+        fs::create_dir_all(root.join("etc")).unwrap();
+        for n in ["sda", "sdb", "sdb1"] {
+            fs::write(dev.join(n), "").unwrap();
+        }
+        let by_id = dev.join("disk/by-id");
+        let by_path = dev.join("disk/by-path");
+        symlink("../../sdb", by_id.join("wwn-0x5000c500cafef00d")).unwrap();
+        symlink("../../sdb1", by_id.join("wwn-0x5000c500cafef00d-part1")).unwrap();
+        // A link to a link, an absolute one (below the root, not ours),
+        // a dangling one, one that climbs out of /dev.
+        symlink("wwn-0x5000c500cafef00d", by_id.join("ata-NEW_DISK_S2")).unwrap();
+        symlink("/dev/sda", by_path.join("pci-0000:00:1f.2-ata-1")).unwrap();
+        symlink("../../sdz", by_path.join("pci-0000:00:1f.2-ata-9")).unwrap();
+        symlink("../../../../../../etc", by_path.join("climb")).unwrap();
+        assert_eq!(
+            disk_links(root),
+            [
+                ("by-id", "ata-NEW_DISK_S2".into(), "/dev/sdb".into()),
+                ("by-id", "wwn-0x5000c500cafef00d".into(), "/dev/sdb".into()),
+                (
+                    "by-id",
+                    "wwn-0x5000c500cafef00d-part1".into(),
+                    "/dev/sdb1".into()
+                ),
+                (
+                    "by-path",
+                    "pci-0000:00:1f.2-ata-1".into(),
+                    "/dev/sda".into()
+                ),
+            ]
+        );
+        let disk = |dev: &str| PresentDisk {
+            device: dev.into(),
+            ..Default::default()
+        };
+        let mut disks = vec![disk("/dev/sda"), disk("/dev/sdb")];
+        add_links(&mut disks, root);
+        assert!(disks[0].by_id.is_empty());
+        assert_eq!(disks[0].by_path, ["pci-0000:00:1f.2-ata-1"]);
+        assert_eq!(
+            disks[1].by_id,
+            ["ata-NEW_DISK_S2", "wwn-0x5000c500cafef00d"]
+        );
+    }
+
+    #[test]
+    fn without_udev_the_names_that_follow_from_sysfs_are_derived() {
+        let d = tempfile::tempdir().unwrap();
+        let mut disks = vec![
+            PresentDisk {
+                device: "/dev/sda".into(),
+                wwn: Some("naa.5000C500CAFEF00D".into()),
+                ..Default::default()
+            },
+            PresentDisk {
+                device: "/dev/vdb".into(),
+                serial: Some("rbdisk1".into()),
+                ..Default::default()
+            },
+            PresentDisk {
+                device: "/dev/nvme0n1".into(),
+                wwn: Some("eui.0025388b71b1d4c2".into()),
+                serial: Some("S4EW NX0N".into()),
+                ..Default::default()
+            },
+            PresentDisk {
+                device: "/dev/sdc".into(),
+                wwn: Some("t10.ATA     QEMU HARDDISK".into()),
+                serial: Some("QM00001".into()),
+                ..Default::default()
+            },
+        ];
+        add_links(&mut disks, d.path());
+        let names: Vec<&[String]> = disks.iter().map(|d| &d.by_id[..]).collect();
+        assert_eq!(
+            names,
+            [
+                &["wwn-0x5000c500cafef00d".to_string()][..],
+                &["virtio-rbdisk1".to_string()][..],
+                &["nvme-eui.0025388b71b1d4c2".to_string()][..],
+                &[][..],
+            ]
+        );
     }
 }

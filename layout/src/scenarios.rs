@@ -266,6 +266,46 @@ pub fn msdos_logical() -> Layout {
     l
 }
 
+/// An old msdos /dev/vda (2 GiB) aligned to cylinders, as DOS-era tools
+/// made it: no primary partition, only the extended partition 1 from
+/// sector 63 to the end, holding the logical partitions 5 (about 500 MiB)
+/// and 6 (the rest), each 63 sectors after the one before (its EBR).
+pub fn msdos_only_logical() -> Layout {
+    const CYL: u64 = 255 * 63 * 512;
+    const TRACK: u64 = 63 * 512;
+    let mut l = Layout::new();
+    let part = |n: u32, start: u64, size: u64, t: &str, kind: PartKind| Partition {
+        number: n,
+        device: format!("/dev/vda{n}"),
+        start,
+        size,
+        type_: t.into(),
+        kind,
+        ..Default::default()
+    };
+    let l6 = 64 * CYL + TRACK;
+    l.disks.push(Disk {
+        identifier: Some("0x0badcafe".into()),
+        ..disk(
+            "/dev/vda",
+            2 * GIB,
+            Label::Msdos,
+            vec![
+                part(1, TRACK, 2 * GIB - TRACK, "0x5", PartKind::Extended),
+                part(
+                    5,
+                    2 * TRACK,
+                    64 * CYL - 2 * TRACK,
+                    "0x83",
+                    PartKind::Logical,
+                ),
+                part(6, l6, 2 * GIB - l6, "0x83", PartKind::Logical),
+            ],
+        )
+    });
+    l
+}
+
 /// GPT /dev/vda (1 GiB, serial A) with one 500 MiB LVM partition: vg
 /// "vg" (with UUID and 96 MiB free) holding the 400 MiB linear LV `root`
 /// (with UUID). No file systems.
@@ -395,6 +435,7 @@ mod tests {
             ("raid1_lvm_thin", raid1_lvm_thin()),
             ("luks_on_lvm", luks_on_lvm()),
             ("msdos_logical", msdos_logical()),
+            ("msdos_only_logical", msdos_only_logical()),
             ("gpt_lvm_linear", gpt_lvm_linear()),
             ("bios_gpt_grub", bios_gpt_grub()),
             ("uefi_gpt_grub", uefi_gpt_grub()),

@@ -92,7 +92,7 @@ fn mount_point(p: &str) -> Result<(), &'static str> {
     }
 }
 
-fn partitions(d: &Disk) -> Result<(), String> {
+pub(crate) fn partitions(d: &Disk) -> Result<(), String> {
     let gpt = d.label == Some(Label::Gpt);
     let sector = u64::from(d.logical_sector_size.max(512));
     let mut numbers = std::collections::BTreeSet::new();
@@ -211,6 +211,7 @@ mod tests {
             scenarios::raid1_lvm_thin(),
             scenarios::luks_on_lvm(),
             scenarios::msdos_logical(),
+            scenarios::msdos_only_logical(),
             scenarios::gpt_lvm_linear(),
             scenarios::bios_gpt_grub(),
             scenarios::uefi_gpt_grub(),

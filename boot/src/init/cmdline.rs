@@ -64,7 +64,9 @@ pub fn parse_cmdline(cmdline: &str) -> Result<Auto, String> {
 }
 
 /// `rear.map=OLD=NEW` words (repeatable, or comma-separated): the disk
-/// mapping for an unattended recovery onto other disks, passed on as `--map`.
+/// mapping for an unattended recovery onto other disks, passed on as `--map`
+/// (so either side is any form `--map` takes: a kernel name, a by-id or
+/// by-path link, `wwn:VALUE`, `serial:VALUE`).
 pub fn recover_maps(cmdline: &str) -> Vec<String> {
     split_cmdline(cmdline)
         .iter()

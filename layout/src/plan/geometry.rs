@@ -39,34 +39,28 @@ pub(super) fn refit(
         _ => disk.size,
     };
     if resize == Resize::Proportional && new_size > disk.size {
-        // Grow every partition (not extended containers) by the same factor,
-        // keeping starts aligned to 1 MiB, in disk order.
         let factor = end_limit as f64 / old_limit as f64;
-        let mut order: Vec<usize> = (0..parts.len()).collect();
-        order.sort_by_key(|&i| parts[i].start);
-        for &i in &order {
-            let p = &mut parts[i];
-            p.start = ((p.start as f64 * factor) as u64 / MIB * MIB).max(p.start);
-            p.size = (p.size as f64 * factor) as u64 / MIB * MIB;
+        scale(&mut parts, factor);
+        if let Some(p) = parts.iter().find(|p| p.start + p.size > end_limit) {
+            return Err(too_small(format!(
+                "proportional resize overshoots the disk (partition {} would end at {})",
+                p.number,
+                human(p.start + p.size)
+            )));
         }
-        fix_extended(&mut parts);
-        if let Some(last) = parts
-            .iter()
-            .filter(|p| p.kind != PartKind::Extended)
-            .max_by_key(|p| p.start)
-        {
-            if last.start + last.size > end_limit {
-                return Err(too_small("proportional resize overshoots the disk".into()));
-            }
-        }
-        return Ok(parts);
+        return checked(disk, new_size, parts, new_dev);
     }
     // The last partition (by start) ends at the new usable end; with an
     // extended container last, its last logical partition moves with it.
-    let last_primary = (0..parts.len())
+    let Some(last_primary) = (0..parts.len())
         .filter(|&i| parts[i].kind != PartKind::Logical)
         .max_by_key(|&i| parts[i].start)
-        .unwrap();
+    else {
+        return Err(PlanError::Invalid(format!(
+            "disk {}: logical partitions without an extended one",
+            disk.device
+        )));
+    };
     let mut resized = vec![last_primary];
     if parts[last_primary].kind == PartKind::Extended {
         if let Some(l) = (0..parts.len())
@@ -100,24 +94,70 @@ pub(super) fn refit(
             )));
         }
     }
-    Ok(parts)
+    checked(disk, new_size, parts, new_dev)
 }
 
-/// An extended container spans its logical partitions (plus their EBRs).
-fn fix_extended(parts: &mut [Partition]) {
-    let logical: Vec<(u64, u64)> = parts
-        .iter()
-        .filter(|p| p.kind == PartKind::Logical)
-        .map(|p| (p.start, p.start + p.size))
-        .collect();
-    if let (Some(first), Some(last)) = (
-        logical.iter().map(|l| l.0).min(),
-        logical.iter().map(|l| l.1).max(),
-    ) {
-        for p in parts.iter_mut().filter(|p| p.kind == PartKind::Extended) {
-            p.start = p.start.min(first.saturating_sub(MIB));
-            p.size = last - p.start;
+/// The refitted table, checked as a loaded layout is: a table this
+/// arithmetic gets wrong is refused here, never written.
+fn checked(
+    disk: &Disk,
+    new_size: u64,
+    parts: Vec<Partition>,
+    new_dev: &str,
+) -> Result<Vec<Partition>, PlanError> {
+    let refitted = Disk {
+        size: new_size,
+        partitions: parts,
+        ..disk.clone()
+    };
+    crate::validate::partitions(&refitted).map_err(|e| {
+        PlanError::Invalid(format!(
+            "refitting {} to {new_dev} ({}) gives no valid partition table: {e}",
+            disk.device,
+            human(new_size)
+        ))
+    })?;
+    Ok(refitted.partitions)
+}
+
+/// Grows every partition by `factor` (at least 1), in disk order, starts
+/// aligned to 1 MiB where the original's allow. No partition starts before
+/// its original start or closer to the one before it than it was (a
+/// logical partition keeps the room for its EBR, the first one its place
+/// after the extended partition's start), none gets smaller, and an
+/// extended partition spans its grown logical partitions. Every start and
+/// end is then at most `factor` times the original's, so a disk `factor`
+/// times as large holds them.
+fn scale(parts: &mut [Partition], factor: f64) {
+    let scaled = |v: u64| ((v as f64 * factor) as u64 / MIB * MIB).max(v);
+    let mut order: Vec<usize> = (0..parts.len()).collect();
+    order.sort_by_key(|&i| parts[i].start);
+    let (top, logical): (Vec<usize>, Vec<usize>) = order
+        .into_iter()
+        .partition(|&i| parts[i].kind != PartKind::Logical);
+    // (old end, new end) of the partition before, on each level.
+    let mut before = (0u64, 0u64);
+    for i in top {
+        let old = parts[i].clone();
+        let start = ((old.start as f64 * factor) as u64 / MIB * MIB)
+            .max(old.start)
+            .max(before.1 + old.start.saturating_sub(before.0));
+        parts[i].start = start;
+        parts[i].size = scaled(old.size);
+        if old.kind == PartKind::Extended {
+            let mut inner = (old.start, start);
+            for &j in &logical {
+                let o = parts[j].clone();
+                let s = ((o.start as f64 * factor) as u64 / MIB * MIB)
+                    .max(o.start)
+                    .max(inner.1 + o.start.saturating_sub(inner.0));
+                parts[j].start = s;
+                parts[j].size = scaled(o.size);
+                inner = (o.start + o.size, s + parts[j].size);
+            }
+            parts[i].size = parts[i].size.max(inner.1.saturating_sub(start));
         }
+        before = (old.start + old.size, start + parts[i].size);
     }
 }
 

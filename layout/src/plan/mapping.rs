@@ -1,6 +1,7 @@
 //! Which new disk each old disk becomes, which disks must never be
 //! written, and the new name of every old device.
 
+use super::names::{self, same_wwn, DiskName};
 use super::{human, Options, PlanError, PresentDisk};
 use crate::model::*;
 use std::collections::BTreeMap;
@@ -55,9 +56,41 @@ pub(super) fn check_targets(
     Ok(())
 }
 
-/// Whether `p` is, by its WWN or serial, the disk `wwn`/`serial` name.
+/// Whether `p` is, by its WWN or serial, the disk `wwn`/`serial` name
+/// (WWNs as [`same_wwn`] compares them: capture records lsblk's `0x…`,
+/// sysfs gives `naa.…`).
 fn same_identity(wwn: &Option<String>, serial: &Option<String>, p: &PresentDisk) -> bool {
-    (wwn.is_some() && p.wwn == *wwn) || (serial.is_some() && p.serial == *serial)
+    let wwn_matches = matches!((wwn, &p.wwn), (Some(a), Some(b)) if same_wwn(a, b));
+    wwn_matches || (serial.is_some() && p.serial == *serial)
+}
+
+/// How `--map` entries become old → new kernel names: each side read as
+/// one of [`names::FORMS`], OLD found among the layout's disks, NEW among
+/// the disks here. Every error names the entry.
+fn named(
+    layout: &Layout,
+    present: &[PresentDisk],
+    opts: &Options,
+    map: &mut BTreeMap<String, String>,
+    how: &mut BTreeMap<String, String>,
+) -> Result<(), PlanError> {
+    for (old, new) in &opts.map {
+        let entry = format!("{old}={new}");
+        let bad = |why: String| PlanError::BadMap(entry.clone(), why);
+        let old = DiskName::parse(old).map_err(bad)?;
+        let new = DiskName::parse(new).map_err(bad)?;
+        let disk = names::find_layout(&old, layout).map_err(bad)?;
+        let here = names::find_present(&new, present).map_err(bad)?;
+        if let Some(before) = how.get(&disk.device) {
+            return Err(bad(format!(
+                "{} of the layout is mapped already (chosen by {before})",
+                disk.device
+            )));
+        }
+        map.insert(disk.device.clone(), here.device.clone());
+        how.insert(disk.device.clone(), format!("--map {entry}"));
+    }
+    Ok(())
 }
 
 /// Old disk → new disk: `--map` first, then identity (WWN, serial); then,
@@ -71,22 +104,21 @@ pub fn map_disks(
     present: &[PresentDisk],
     opts: &Options,
 ) -> Result<BTreeMap<String, String>, PlanError> {
+    choose(layout, present, opts).map(|(map, _)| map)
+}
+
+/// Old disk → new disk, and old disk → how the new one was chosen.
+type Chosen = (BTreeMap<String, String>, BTreeMap<String, String>);
+
+/// [`map_disks`], and how each new disk was chosen.
+pub(super) fn choose(
+    layout: &Layout,
+    present: &[PresentDisk],
+    opts: &Options,
+) -> Result<Chosen, PlanError> {
     let mut map = BTreeMap::new();
-    for (old, new) in &opts.map {
-        if layout.disk(old).is_none() {
-            return Err(PlanError::BadMap(
-                format!("{old}={new}"),
-                format!("{old} is not a disk of the saved layout"),
-            ));
-        }
-        if !present.iter().any(|p| &p.device == new) {
-            return Err(PlanError::BadMap(
-                format!("{old}={new}"),
-                format!("{new} is not a disk on this machine"),
-            ));
-        }
-        map.insert(old.clone(), new.clone());
-    }
+    let mut how = BTreeMap::new();
+    named(layout, present, opts, &mut map, &mut how)?;
     let taken = |map: &BTreeMap<String, String>, dev: &str| map.values().any(|v| v == dev);
     let left_out = |p: &PresentDisk| {
         layout
@@ -104,6 +136,15 @@ pub fn map_disks(
             .find(|p| !taken(&map, &p.device) && same_identity(&d.wwn, &d.serial, p));
         if let Some(p) = same {
             map.insert(d.device.clone(), p.device.clone());
+            let by_wwn = matches!((&d.wwn, &p.wwn), (Some(a), Some(b)) if same_wwn(a, b));
+            how.insert(
+                d.device.clone(),
+                match (&d.wwn, &d.serial) {
+                    (Some(w), _) if by_wwn => format!("its WWN {w}"),
+                    (_, Some(s)) => format!("its serial {s}"),
+                    _ => "its identity".into(),
+                },
+            );
         }
     }
     // Blank disks that no rule above took and that are not left out.
@@ -127,6 +168,7 @@ pub fn map_disks(
                 && !left_out(p)
         }) {
             map.insert(d.device.clone(), p.device.clone());
+            how.insert(d.device.clone(), "being blank, of its name and size".into());
         }
     }
     // A unique disk of the same size.
@@ -140,6 +182,10 @@ pub fn map_disks(
             .collect();
         if same.len() == 1 {
             map.insert(d.device.clone(), same[0].device.clone());
+            how.insert(
+                d.device.clone(),
+                "being the only blank disk of its size".into(),
+            );
         }
     }
     // The same name on a larger disk: a failed disk replaced by a bigger one.
@@ -152,6 +198,10 @@ pub fn map_disks(
             .find(|p| p.device == d.device && p.size > d.size && free(&map, p))
         {
             map.insert(d.device.clone(), p.device.clone());
+            how.insert(
+                d.device.clone(),
+                "being blank, of its name and larger".into(),
+            );
         }
     }
     for d in &layout.disks {
@@ -177,7 +227,7 @@ pub fn map_disks(
             ));
         }
     }
-    Ok(map)
+    Ok((map, how))
 }
 
 /// Renames every device of the layout through the disk mapping.

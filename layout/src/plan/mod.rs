@@ -14,6 +14,7 @@ mod luks;
 mod lvm;
 mod mapping;
 mod mounts;
+pub mod names;
 mod partitions;
 mod raid;
 mod script;
@@ -38,7 +39,10 @@ pub struct PresentDisk {
     pub logical_sector_size: u32,
     pub serial: Option<String>,
     pub wwn: Option<String>,
+    /// Names of its links in /dev/disk/by-id and /dev/disk/by-path
+    /// ([`crate::present::add_links`]).
     pub by_id: Vec<String>,
+    pub by_path: Vec<String>,
     /// Partition devices on it now.
     pub partitions: Vec<String>,
     /// Identifiers of what is on it now: PTUUID, PARTUUIDs, filesystem
@@ -60,7 +64,7 @@ impl PresentDisk {
         self.partitions.is_empty() && self.holds.is_empty()
     }
 
-    /// Size, model, serial and what it holds, for the operator.
+    /// Size, model, serial, WWN and what it holds, for the operator.
     pub fn describe(&self) -> String {
         let mut s = format!("{} {}", self.device, human(self.size));
         if let Some(m) = &self.model {
@@ -68,6 +72,9 @@ impl PresentDisk {
         }
         if let Some(x) = &self.serial {
             s.push_str(&format!(", serial {x}"));
+        }
+        if let Some(w) = &self.wwn {
+            s.push_str(&format!(", WWN {w}"));
         }
         if self.is_blank() {
             s.push_str(", blank");
@@ -91,8 +98,9 @@ pub enum Resize {
 
 #[derive(Clone, Debug)]
 pub struct Options {
-    /// OLD=NEW pairs from the command line; they override automatic mapping.
-    pub map: BTreeMap<String, String>,
+    /// OLD=NEW pairs from the command line, in its order; they override
+    /// automatic mapping. Either side is one of [`names::FORMS`].
+    pub map: Vec<(String, String)>,
     /// File holding the LUKS passphrase (first line), read only when applied.
     pub passphrase_file: Option<PathBuf>,
     pub resize: Resize,
@@ -108,7 +116,7 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            map: BTreeMap::new(),
+            map: Vec::new(),
             passphrase_file: None,
             resize: Resize::default(),
             // ReaR's backup disks: never a recovery target.
@@ -122,6 +130,9 @@ impl Default for Options {
 pub struct Plan {
     /// Old disk → new disk.
     pub mapping: BTreeMap<String, String>,
+    /// Old disk → how its new disk was chosen (`--map ENTRY`, `its serial
+    /// X`, `blank, of its name and size`, ...).
+    pub chosen: BTreeMap<String, String>,
     /// Old device → new device, for the disks and their partitions (what
     /// the restored system's fstab, crypttab and boot configuration must follow).
     pub renames: BTreeMap<String, String>,
@@ -249,7 +260,7 @@ fn plan_checked(
     present: &[PresentDisk],
     opts: &Options,
 ) -> Result<Plan, PlanError> {
-    let mapping = map_disks(layout, present, opts)?;
+    let (mapping, chosen) = mapping::choose(layout, present, opts)?;
     mapping::check_targets(&mapping, present, opts)?;
     let r = Renamer::new(layout, &mapping);
     let mut cx = Ctx {
@@ -282,11 +293,34 @@ fn plan_checked(
         renames: r.names,
         targets: mapping.values().cloned().collect(),
         mapping,
+        chosen,
         steps,
         notes,
     };
     check_confined(&plan)?;
     Ok(plan)
+}
+
+impl Plan {
+    /// One line per disk of the layout: the disk here it is recreated on,
+    /// described (size, model, serial, WWN, what it holds now), and how
+    /// that disk was chosen. What the operator confirms, and what an
+    /// unattended recovery logs.
+    pub fn mapping_lines(&self, present: &[PresentDisk]) -> Vec<String> {
+        self.mapping
+            .iter()
+            .map(|(old, new)| {
+                let disk = present
+                    .iter()
+                    .find(|p| &p.device == new)
+                    .map_or_else(|| new.clone(), PresentDisk::describe);
+                match self.chosen.get(old) {
+                    Some(how) => format!("{old} -> {disk} (chosen by {how})"),
+                    None => format!("{old} -> {disk}"),
+                }
+            })
+            .collect()
+    }
 }
 
 /// Every device a step writes is a target disk, one of its partitions, or

@@ -29,7 +29,10 @@ impl Plan {
         );
         comment(&mut s, "Disks (old -> new); only these are written:");
         for (o, n) in &self.mapping {
-            comment(&mut s, &format!("  {o} -> {n}"));
+            match self.chosen.get(o) {
+                Some(how) => comment(&mut s, &format!("  {o} -> {n} (chosen by {how})")),
+                None => comment(&mut s, &format!("  {o} -> {n}")),
+            }
         }
         for n in &self.notes {
             comment(&mut s, &format!("note: {n}"));

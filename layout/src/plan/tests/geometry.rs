@@ -174,3 +174,180 @@ fn msdos_extended_and_logical_keep_their_kinds() {
         "extended containers are not wiped"
     );
 }
+
+/// The partitions `plan` writes onto /dev/vdb, read back from its sfdisk
+/// script, as a disk of `size` bytes.
+fn written(l: &Layout, p: &Plan, size: u64) -> Disk {
+    let step = p
+        .steps
+        .iter()
+        .find(|s| s.id == "partition:/dev/vdb")
+        .unwrap();
+    let Some(Input::Text(script)) = &step.input else {
+        panic!()
+    };
+    let mut d = l.disks[0].clone();
+    d.size = size;
+    for part in &mut d.partitions {
+        let line = script
+            .lines()
+            .find(|x| x.starts_with(&format!("/dev/vdb{} ", part.number)))
+            .unwrap_or_else(|| panic!("no partition {} in {script}", part.number));
+        let field = |k: &str| -> u64 {
+            let v = line.split(&format!("{k}=")).nth(1).unwrap();
+            v.split(',').next().unwrap().parse::<u64>().unwrap() * 512
+        };
+        (part.start, part.size) = (field("start"), field("size"));
+    }
+    d
+}
+
+/// An msdos disk that is all extended partition (msdos_only_logical, an
+/// old disk aligned to cylinders) onto a larger and a smaller disk: the
+/// extended partition stays after the MBR and holds its logical partitions,
+/// each with room for its EBR before it. With --proportional onto a
+/// larger disk the extended partition started at byte 0 (its start was
+/// taken 1 MiB before the first logical one's, saturating) and sfdisk
+/// would have been handed a partition over the MBR.
+#[test]
+fn a_disk_of_only_logical_partitions_refits_to_a_larger_and_a_smaller_disk() {
+    let l = scenarios::msdos_only_logical();
+    for size in [4 * GIB, 2 * GIB + 3 * MIB, 2 * GIB - 300 * MIB] {
+        for resize in [Resize::LastPartition, Resize::Proportional] {
+            let mut opts = map1("/dev/vda", "/dev/vdb");
+            opts.resize = resize;
+            let p = plan(&l, &[disk("/dev/vdb", size)], &opts)
+                .unwrap_or_else(|e| panic!("{size} {resize:?}: {e}"));
+            let d = written(&l, &p, size);
+            let what = format!("{size} {resize:?}: {:?}", d.partitions);
+            crate::validate::partitions(&d).unwrap_or_else(|e| panic!("{what}: {e}"));
+            let [ext, l5, l6] = &d.partitions[..] else {
+                panic!("{what}")
+            };
+            assert!(ext.start >= 512 && l5.start > ext.start, "{what}");
+            assert!(l6.start > l5.start + l5.size, "room for an EBR: {what}");
+            assert!(l6.start + l6.size <= ext.start + ext.size, "{what}");
+            assert!(ext.start + ext.size <= size, "{what}");
+            if resize == Resize::LastPartition || size < l.disks[0].size {
+                // The last logical partition takes the new end.
+                assert_eq!(l6.start + l6.size, size, "{what}");
+            } else {
+                // Every logical partition grows.
+                assert!(l5.size >= l.disks[0].partitions[1].size, "{what}");
+                assert!(l6.size > l.disks[0].partitions[2].size, "{what}");
+            }
+        }
+    }
+    let err = plan(
+        &l,
+        &[disk("/dev/vdb", 400 * MIB)],
+        &map1("/dev/vda", "/dev/vdb"),
+    )
+    .unwrap_err();
+    assert!(matches!(err, PlanError::TooSmall { .. }), "{err}");
+}
+
+/// Random msdos and GPT tables (aligned to MiB or to cylinders, with and
+/// without primaries, with and without logical partitions) refitted to
+/// random larger and smaller disks either way: the planner writes a
+/// table the loader accepts, or refuses, and never panics.
+#[test]
+fn random_tables_refit_to_valid_tables_or_are_refused() {
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut rnd = |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut planned, mut refused) = (0, 0);
+    for _ in 0..400 {
+        let chs = rnd(2) == 0;
+        let gpt = rnd(4) == 0;
+        let (unit, gap) = if chs {
+            (255 * 63 * 512, 63 * 512)
+        } else {
+            (MIB, MIB)
+        };
+        let mut l = scenarios::msdos_logical();
+        let d = &mut l.disks[0];
+        d.label = Some(if gpt { Label::Gpt } else { Label::Msdos });
+        d.partitions.clear();
+        let mut at = gap;
+        let mut number = 1;
+        let part = |kind: PartKind, n: u32, start: u64, size: u64| Partition {
+            number: n,
+            device: format!("/dev/vda{n}"),
+            start,
+            size,
+            type_: "0x83".into(),
+            kind,
+            ..Default::default()
+        };
+        for _ in 0..rnd(3) {
+            let size = (1 + rnd(40)) * unit - gap;
+            d.partitions.push(part(PartKind::Primary, number, at, size));
+            (at, number) = (at + size + gap, number + 1);
+        }
+        if !gpt && rnd(3) != 0 {
+            let ext = at;
+            let mut n = 5;
+            for _ in 0..1 + rnd(4) {
+                let size = (1 + rnd(40)) * unit - gap;
+                d.partitions
+                    .push(part(PartKind::Logical, n, at + gap, size));
+                (at, n) = (at + gap + size, n + 1);
+            }
+            at += rnd(3) * unit;
+            d.partitions
+                .push(part(PartKind::Extended, number, ext, at - ext));
+        }
+        d.size = at + rnd(3) * unit + if gpt { 2 * MIB } else { 0 };
+        if d.partitions.is_empty() || crate::validate::check(&l).is_err() {
+            continue;
+        }
+        let old = l.disks[0].size;
+        for size in [
+            old + (1 + rnd(4000)) * MIB,
+            old.saturating_sub(rnd(200) * MIB),
+        ] {
+            for resize in [Resize::LastPartition, Resize::Proportional] {
+                let mut opts = map1("/dev/vda", "/dev/vdb");
+                opts.resize = resize;
+                match plan(&l, &[disk("/dev/vdb", size)], &opts) {
+                    Ok(p) => {
+                        planned += 1;
+                        let d = written(&l, &p, size);
+                        if let Err(e) = crate::validate::partitions(&d) {
+                            panic!(
+                                "{e}: {:?} onto {size} ({resize:?}) gave {:?}",
+                                l.disks[0], d.partitions
+                            );
+                        }
+                    }
+                    Err(PlanError::TooSmall { .. }) => refused += 1,
+                    Err(e) => panic!("{e}: {:?} onto {size} ({resize:?})", l.disks[0]),
+                }
+            }
+        }
+    }
+    assert!(
+        planned > 500 && refused > 20,
+        "{planned} planned, {refused} refused"
+    );
+}
+
+/// Logical partitions and no extended one, which loading refuses: refit,
+/// reached without that check (plan_checked), says so instead of panicking.
+#[test]
+fn logical_partitions_without_an_extended_one_are_an_error_not_a_panic() {
+    let mut d = scenarios::msdos_only_logical().disks[0].clone();
+    d.partitions.retain(|p| p.kind == PartKind::Logical);
+    let err =
+        crate::plan::geometry::refit(&d, 4 * GIB, "/dev/vdb", Resize::LastPartition).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("logical partitions without an extended one"),
+        "{err}"
+    );
+}

@@ -244,3 +244,203 @@ fn a_disk_capture_left_out_is_never_chosen_by_itself() {
     let m = map_disks(&l, &[medium], &map1("/dev/vda", "/dev/vdb")).unwrap();
     assert_eq!(m["/dev/vda"], "/dev/vdb");
 }
+
+/// The layout's /dev/vda (serial OLD0) with a WWN and a by-id name as
+/// capture records them, and two disks here that both hold data, so only
+/// a --map takes either: sda and sdb, whose kernel names could as well be
+/// the other way round after the next boot.
+fn named_disks() -> (Layout, Vec<PresentDisk>) {
+    let mut l = scenarios::gpt_esp_ext4_swap();
+    l.disks[0].wwn = Some("0x5000c500a1b2c3d4".into());
+    l.disks[0].by_id = vec!["ata-OLD_DISK_OLD0".into(), "wwn-0x5000c500a1b2c3d4".into()];
+    let here = |dev: &str, serial: &str, wwn: &str, port: u32| PresentDisk {
+        serial: Some(serial.into()),
+        wwn: Some(wwn.into()),
+        model: Some("NEW DISK".into()),
+        by_id: vec![
+            format!("ata-NEW_DISK_{serial}"),
+            format!("wwn-0x{}", wwn.trim_start_matches("naa.")),
+        ],
+        by_path: vec![format!("pci-0000:00:1f.2-ata-{port}")],
+        partitions: vec![format!("{dev}1")],
+        holds: vec![format!("ext4 on {dev}1")],
+        ..disk(dev, 3 * GIB)
+    };
+    (
+        l,
+        vec![
+            here("/dev/sda", "S1", "naa.5000c500deadbeef", 1),
+            here("/dev/sdb", "S2", "naa.5000c500cafef00d", 2),
+        ],
+    )
+}
+
+fn mapped(old: &str, new: &str) -> Result<Plan, PlanError> {
+    let (l, here) = named_disks();
+    plan(&l, &here, &map1(old, new))
+}
+
+#[test]
+fn a_map_names_disks_by_link_wwn_or_serial_on_either_side() {
+    for (old, new, want) in [
+        ("/dev/vda", "/dev/sdb", "/dev/sdb"),
+        (
+            "/dev/vda",
+            "/dev/disk/by-path/pci-0000:00:1f.2-ata-2",
+            "/dev/sdb",
+        ),
+        (
+            "/dev/vda",
+            "/dev/disk/by-id/wwn-0x5000c500deadbeef",
+            "/dev/sda",
+        ),
+        ("/dev/vda", "/dev/disk/by-id/ata-NEW_DISK_S2", "/dev/sdb"),
+        // sysfs says naa.…, lsblk 0x…, an operator either, in any case.
+        ("/dev/vda", "wwn:0x5000C500CAFEF00D", "/dev/sdb"),
+        ("/dev/vda", "wwn:naa.5000c500deadbeef", "/dev/sda"),
+        ("/dev/vda", "serial:S1", "/dev/sda"),
+        // The old disk by what capture recorded of it.
+        ("wwn:5000c500a1b2c3d4", "serial:S2", "/dev/sdb"),
+        ("serial:OLD0", "serial:S1", "/dev/sda"),
+        ("/dev/disk/by-id/ata-OLD_DISK_OLD0", "serial:S1", "/dev/sda"),
+    ] {
+        let p = mapped(old, new).unwrap_or_else(|e| panic!("{old}={new}: {e}"));
+        assert_eq!(p.mapping["/dev/vda"], want, "{old}={new}");
+        assert_eq!(p.chosen["/dev/vda"], format!("--map {old}={new}"));
+        assert!(p
+            .steps
+            .iter()
+            .all(|s| s.writes.iter().all(|w| w.starts_with(want))));
+    }
+}
+
+#[test]
+fn a_map_entry_that_names_no_disk_or_two_is_refused_naming_entry_and_disks() {
+    for (old, new, want) in [
+        (
+            "/dev/vda",
+            "sdb",
+            "\"sdb\" is not a form of disk name (expected /dev/NAME",
+        ),
+        ("/dev/vda", "/dev/disk/by-uuid/1234", "names no whole disk"),
+        ("/dev/vda", "wwn:", "gives no WWN"),
+        (
+            "/dev/vda",
+            "/dev/sda1",
+            "/dev/sda1 is a partition of /dev/sda, not a whole disk",
+        ),
+        (
+            "/dev/vda",
+            "/dev/disk/by-id/wwn-0x5000c500deadbeef-part1",
+            "a -partN link names a partition",
+        ),
+        (
+            "/dev/vda",
+            "/dev/disk/by-path/pci-0000:00:1f.2-ata-3",
+            "no disk here is /dev/disk/by-path/pci-0000:00:1f.2-ata-3",
+        ),
+        (
+            "/dev/vda",
+            "wwn:0x5000c500ffffffff",
+            "no disk here has the WWN",
+        ),
+        (
+            "/dev/vda",
+            "serial:S3",
+            "no disk here has the serial of serial:S3",
+        ),
+        (
+            "serial:NOPE",
+            "/dev/sda",
+            "serial:NOPE names no disk of the saved layout",
+        ),
+        (
+            "/dev/disk/by-path/pci-0000:00:1f.2-ata-1",
+            "/dev/sda",
+            "the saved layout records no by-path names",
+        ),
+    ] {
+        let err = mapped(old, new).unwrap_err();
+        assert!(matches!(err, PlanError::BadMap(..)), "{err}");
+        let msg = err.to_string();
+        assert!(msg.starts_with(&format!("--map {old}={new}: ")), "{msg}");
+        assert!(msg.contains(want), "{old}={new}: {msg}");
+    }
+    // What the disks here are, to name one right.
+    let msg = mapped("/dev/vda", "serial:S3").unwrap_err().to_string();
+    assert!(
+        msg.contains("/dev/sdb 3.0 GiB, model NEW DISK, serial S2, WWN naa.5000c500cafef00d, holds ext4 on /dev/sdb1, /dev/disk/by-id/ata-NEW_DISK_S2")
+            && msg.contains("/dev/disk/by-path/pci-0000:00:1f.2-ata-2"),
+        "{msg}"
+    );
+    let msg = mapped("serial:NOPE", "/dev/sda").unwrap_err().to_string();
+    assert!(
+        msg.contains("its disks: /dev/vda, wwn:0x5000c500a1b2c3d4, serial:OLD0, /dev/disk/by-id/ata-OLD_DISK_OLD0"),
+        "{msg}"
+    );
+    // Two disks with one serial (cloned virtual disks): neither is guessed.
+    let (l, mut here) = named_disks();
+    here[1].serial = Some("S1".into());
+    let err = plan(&l, &here, &map1("/dev/vda", "serial:S1"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("serial:S1 is ambiguous: /dev/sda, /dev/sdb all have it"),
+        "{err}"
+    );
+    // One old disk named twice.
+    let opts = Options {
+        map: vec![
+            ("/dev/vda".into(), "/dev/sda".into()),
+            ("serial:OLD0".into(), "/dev/sdb".into()),
+        ],
+        ..Default::default()
+    };
+    let err = plan(&l, &here, &opts).unwrap_err().to_string();
+    assert!(
+        err.contains("--map serial:OLD0=/dev/sdb: /dev/vda of the layout is mapped already (chosen by --map /dev/vda=/dev/sda)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn map_entries_split_where_both_sides_are_disk_names() {
+    use crate::plan::names::{split_entry, DiskName};
+    assert_eq!(
+        split_entry("/dev/disk/by-id/scsi-a=b=/dev/sdc").unwrap(),
+        (
+            DiskName::ById("scsi-a=b".into()),
+            DiskName::Kernel("/dev/sdc".into())
+        )
+    );
+    assert_eq!(
+        split_entry("wwn:0x5000=serial:X 1").unwrap(),
+        (
+            DiskName::Wwn("0x5000".into()),
+            DiskName::Serial("X 1".into())
+        )
+    );
+    let err = split_entry("serial:a=serial:b=serial:c").unwrap_err();
+    assert!(err.contains("in 2 ways"), "{err}");
+    assert!(split_entry("/dev/sda")
+        .unwrap_err()
+        .contains("expected OLD=NEW"));
+    assert!(split_entry("/dev/sda=sdb").unwrap_err().contains("\"sdb\""));
+}
+
+/// Capture records lsblk's WWN (`0x…`), sysfs gives the rescue system
+/// `naa.…`: the same disk, found by its identity although it holds data.
+#[test]
+fn identity_compares_wwns_as_lsblk_and_sysfs_write_them() {
+    let (mut l, mut here) = named_disks();
+    l.disks[0].serial = None;
+    here[1].wwn = Some("naa.5000C500A1B2C3D4".into());
+    let p = plan(&l, &here, &Options::default()).unwrap();
+    assert_eq!(p.mapping["/dev/vda"], "/dev/sdb");
+    assert_eq!(p.chosen["/dev/vda"], "its WWN 0x5000c500a1b2c3d4");
+    // What the operator confirms: the disk, all it is, and why it was taken.
+    assert_eq!(
+        p.mapping_lines(&here),
+        ["/dev/vda -> /dev/sdb 3.0 GiB, model NEW DISK, serial S2, WWN naa.5000C500A1B2C3D4, holds ext4 on /dev/sdb1 (chosen by its WWN 0x5000c500a1b2c3d4)"]
+    );
+}
