@@ -113,17 +113,22 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
     let allocation = sparse::restore_allocation(&found.sums, root)?;
     log::info!("holes: {allocation}");
     let mut bad = sums::verify(root, &found.sums);
+    let extras = sums::extras(root, &found.sums)?;
     bad.extend(
-        sums::extras(root, &found.sums)?
-            .into_iter()
+        extras
+            .iter()
             .map(|p| format!("{p}: restored, but not in the backup's manifest")),
     );
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(20).map(String::as_str).collect();
         bail!(
-            "the restored files differ from the backup's manifest in {} places, e.g.:\n  {}",
+            "the restored files differ from the backup's manifest in {} places, e.g.:\n  {}{}",
             bad.len(),
-            shown.join("\n  ")
+            shown.join("\n  "),
+            match extras.is_empty() {
+                true => "",
+                false => "\nWhat the manifest does not list was slipped into the backup, or was below the root before this restore (an earlier attempt's: `recover --restart` makes the file systems anew)",
+            }
         );
     }
     Ok(found)

@@ -185,8 +185,9 @@ impl Restic {
             bail!("restic made no snapshot tagged {tag}");
         };
         for p in &spec.paths {
+            // restic names the paths where it read them (the view's).
             let want: PathBuf = spec
-                .root
+                .source()
                 .join(p)
                 .components()
                 .filter(|c| !matches!(c, std::path::Component::CurDir))

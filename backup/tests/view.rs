@@ -5,18 +5,45 @@
 
 mod common;
 
-use common::{sh, spec, Real};
-use rear_backup::tar::Tar;
+use common::{pass_file, sh, spec, Real};
+use rear_backup::secret::Passphrase;
 use rear_backup::view::View;
-use rear_backup::{restore_and_verify, Backend, Spec};
+use rear_backup::{borg::Borg, restic::Restic, rsync::Rsync, tar::Tar};
+use rear_backup::{restore_and_verify, Backend, Spec, Target};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+/// Every method reads through the view (restic names the paths it read,
+/// which are the view's, not the root's).
 #[test]
 fn what_lies_under_a_mount_point_is_backed_up_and_restored() {
     let d = tempfile::tempdir().unwrap();
-    let src = d.path().join("src");
+    let at = |name: &str| d.path().join(name);
+    let tar = Tar { dir: at("tar") };
+    let rsync = Rsync::at(&Target::File(at("rsync"))).unwrap();
+    let pass = || Passphrase::File(pass_file(d.path(), "view test"));
+    let borg = Borg::at(&Target::File(at("borg")), pass(), "web1").unwrap();
+    let restic = Restic::at(&Target::File(at("restic")), pass(), "web1").unwrap();
+    let exec = Real {
+        env: vec![
+            ("RESTIC_CACHE_DIR".into(), at("cache").display().to_string()),
+            (
+                "BORG_BASE_DIR".into(),
+                at("borg-base").display().to_string(),
+            ),
+        ],
+    };
+    let backends: [&dyn Backend; 4] = [&tar, &rsync, &borg, &restic];
+    for b in backends {
+        through_the_view(b, &exec, &at(b.name()).with_extension("work"));
+    }
+}
+
+fn through_the_view(b: &dyn Backend, exec: &Real, work: &Path) {
+    let d = work;
+    fs::create_dir_all(d).unwrap();
+    let src = d.join("src");
     // `mnt` holds a file before a tmpfs is mounted on it (a file written
     // to a mount point before its file system was mounted).
     fs::create_dir_all(src.join("mnt")).unwrap();
@@ -35,35 +62,34 @@ fn what_lies_under_a_mount_point_is_backed_up_and_restored() {
     }
     let _mounted = Unmount(src.join("mnt"));
 
-    let b = Tar {
-        dir: d.path().join("target"),
-    };
-    let exec = Real::default();
-    let view = View::mount(&src, &[PathBuf::from(".")], &d.path().join("view"), &exec).unwrap();
+    let view = View::mount(&src, &[PathBuf::from(".")], &d.join("view"), exec).unwrap();
     let made = b.backup(
         &Spec {
             view: Some(view.dir.clone()),
             ..spec(&src)
         },
-        &exec,
+        exec,
     );
     drop(view);
-    made.unwrap();
+    made.unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
     assert!(
-        !d.path().join("view/top").exists(),
+        !d.join("view/top").exists(),
         "the view is unmounted after the backup"
     );
 
-    let dst = d.path().join("dst");
+    let dst = d.join("dst");
     fs::create_dir_all(&dst).unwrap();
-    restore_and_verify(&b, &dst, &exec).unwrap_or_else(|e| panic!("{e:#}"));
+    restore_and_verify(b, &dst, exec).unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
     assert_eq!(
         fs::read_to_string(dst.join("mnt/under")).unwrap(),
-        "hidden by the mount"
+        "hidden by the mount",
+        "{}",
+        b.name()
     );
     assert_eq!(
         fs::metadata(dst.join("mnt")).unwrap().permissions().mode() & 0o7777,
         0o711,
-        "the mount point's own mode"
+        "{}: the mount point's own mode",
+        b.name()
     );
 }

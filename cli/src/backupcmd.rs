@@ -328,12 +328,12 @@ pub fn restoreonly(cfg: &Backup, root: &Path) -> Result<i32> {
         )
     })?;
     say!(
-        "restored and verified the {} backup {} into {} in {:.1} s: each of its {} files ({}), and nothing else below {} but the mount points and lost+found directories the layout made",
+        "restored and verified {} files of the {} backup {} into {} in {:.1} s: each one's {}, and that nothing else is below {} but the mount points and lost+found directories the layout made",
+        found.sums.len(),
         b.name(),
         found.id,
         root.display(),
         t.elapsed().as_secs_f64(),
-        found.sums.len(),
         rear_backup::CHECKED,
         root.display(),
     );

@@ -66,7 +66,8 @@ mkdir -p $B
 mount "$(blkid -L REAR-000)" $B
 rear-build savelayout -o $B/e2e/recovered-layout.json
 bash fslist.sh / > $B/e2e/recovered.list
-cp /var/log/rear-build/recover-*.log $B/e2e/ || true
+# recover copied its log into the restored system.
+cp /var/log/rear-build/recover-*.log $B/e2e/recover.log
 findmnt -no SOURCE,FSTYPE / > $B/e2e/recovered-root
 umount $B
 sync
@@ -270,6 +271,12 @@ fn run_loop(l: &Loop) {
     );
 
     // 5. Every file as it was; the layout as it was (up to the mapping).
+    let recover_log = read(fetch(&backup, "/e2e/recover.log", &out));
+    assert!(
+        recover_log.contains("restored and verified") && recover_log.contains("recovery finished"),
+        "the log recover copied into the restored system: {}",
+        tail(&recover_log, 20)
+    );
     let recovered_list = fetch(&backup, "/e2e/recovered.list", &out);
     let recovered_layout = fetch(&backup, "/e2e/recovered-layout.json", &out);
     let rules = format!("{BOOT_CHANGES}{LEFT_OUT}{}", l.ignore);

@@ -53,14 +53,19 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     );
 
     // Another build directory (deeper, other name), store, umask, time
-    // zone, locale, clock and thread count; the same inputs.
+    // zone, locale, clock, thread count and CPU set (one CPU: zstd's and
+    // rayon's worker counts follow the CPUs the process may use); the
+    // same inputs.
     let deep = b.path().join("some/other/build dir");
     std::fs::create_dir_all(&deep).unwrap();
     let out_b = deep.join("artefacts");
     let store_b = deep.join("store");
     let bin = rear_tests::bin();
-    let status = std::process::Command::new("faketime")
+    let status = std::process::Command::new("taskset")
         .args([
+            "--cpu-list",
+            "0",
+            "faketime",
             "2031-05-06 07:08:09",
             "sh",
             "-c",

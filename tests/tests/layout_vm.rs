@@ -243,8 +243,8 @@ getfattr -n user.rear --only-values /mnt/local/mnt/t/etc/hard1 > /results/xattr
 /// (x) recoveries that must fail, each with a non-zero exit and a message
 /// naming the cause, never "recovery finished": a layout that needs GRUB
 /// where the restored files have none, a corrupted backup, a file added
-/// to the archive, a missing backup, a target disk too small. Then the
-/// same backup recovers.
+/// to the archive, a missing backup, a restic backup with a wrong
+/// passphrase, a target disk too small. Then the same backup recovers.
 const SCENARIO_X: &str = r##"
 sfdisk /dev/vda <<EOF
 label: gpt
@@ -262,6 +262,12 @@ echo kernel > /mnt/t/boot/vmlinuz-test
 mkdir -p /etc/rear-build
 printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
 rear-build savelayout
+# A restic backup too, for the wrong-passphrase case below.
+printf 'the-right-passphrase\n' > /etc/rear-build/restic.pass
+chmod 600 /etc/rear-build/restic.pass
+printf '[backup]\nmethod = "restic"\nurl = "usb://REAR-000"\npassphrase_file = "/etc/rear-build/restic.pass"\n' > /etc/rear-build/config.toml
+rear-build mkbackuponly
+printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
 rear-build mkbackuponly
 # It unmounted the target it mounted; the cases below look into it.
 if findmnt -q /run/rear-build/target; then echo "mkbackuponly left the target mounted"; exit 1; fi
@@ -313,8 +319,19 @@ disk_sum > /tmp/vda-after
 cat /tmp/vda-before /tmp/vda-after
 if [ "$(cat /tmp/vda-before)" = "$(cat /tmp/vda-after)" ]; then echo unchanged; else echo changed; fi > /results/missing.disk
 rm -rf "$B" && mv /tmp/moved-backup "$B"
+# A wrong passphrase: found out before any disk is written, too.
+cp /etc/rear-build/config.toml /tmp/tar.toml
+printf 'a-wrong-passphrase\n' > /etc/rear-build/restic.pass
+printf '[backup]\nmethod = "restic"\nurl = "usb://REAR-000"\npassphrase_file = "/etc/rear-build/restic.pass"\n' > /etc/rear-build/config.toml
+disk_sum > /tmp/vda-before
+must_fail wrongpass rear-build recover --yes --restart
+disk_sum > /tmp/vda-after
+if [ "$(cat /tmp/vda-before)" = "$(cat /tmp/vda-after)" ]; then echo unchanged; else echo changed; fi > /results/wrongpass.disk
+cp /tmp/tar.toml /etc/rear-build/config.toml
 must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
-rear-build recover --yes 2>&1 | tee /results/ok.out
+# --restart: the file systems hold what the failed restores left (the
+# slipped-in file among it), which a restore into them now refuses.
+rear-build recover --yes --restart 2>&1 | tee /results/ok.out
 "##;
 
 struct Image {
@@ -716,6 +733,7 @@ fn x_failed_recoveries_say_why_and_never_finish() {
             "mnt/t/etc/cron.d/evil: restored, but not in the backup's manifest",
         ),
         ("missing", "no checksum manifest"),
+        ("wrongpass", "passphrase"),
         ("too-small", "too small"),
     ] {
         let text = read(&format!("{case}.out"));
@@ -724,18 +742,13 @@ fn x_failed_recoveries_say_why_and_never_finish() {
         assert!(text.contains(cause), "{case}: no {cause:?} in:\n{text}");
         assert!(!text.contains("recovery finished"), "{case}:\n{text}");
     }
-    // A missing backup stopped recovery before it wrote the disk.
-    assert_eq!(
-        read("missing.disk").trim(),
-        "unchanged",
-        "{}",
-        read("missing.out")
-    );
-    assert!(
-        read("missing.out").contains("before writing any disk"),
-        "{}",
-        read("missing.out")
-    );
+    // A missing backup and a wrong passphrase stopped recovery before it
+    // wrote the disk.
+    for case in ["missing", "wrongpass"] {
+        let out = read(&format!("{case}.out"));
+        assert_eq!(read(&format!("{case}.disk")).trim(), "unchanged", "{out}");
+        assert!(out.contains("before writing any disk"), "{out}");
+    }
     // The bootloader failure came after the data was restored and verified,
     // and says which step failed.
     let b = read("bootloader.out");
