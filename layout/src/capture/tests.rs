@@ -1746,3 +1746,90 @@ fn luks_on_a_whole_disk_is_captured() {
         .collect();
     assert_eq!(mps, [("/dev/mapper/vgcrypt-root", "/mnt/t")]);
 }
+
+/// The whole-disk layouts as captured plan onto their own disks (known
+/// by serial): each disk wiped, its content made on the disk itself, no
+/// partition table written; recreated on other disks, they compare equal
+/// through the mapping.
+#[test]
+fn whole_disk_captures_plan_without_partition_tables() {
+    use crate::plan::{plan, Options as PlanOptions, PresentDisk};
+    let sources = [
+        WholeDisk::new("gpt-esp", &[("/dev/vda2", "/dev/vda")])
+            .drop(&["/dev/vda1", "/dev/vda3"])
+            .file(
+                "/proc/self/mountinfo",
+                "29 1 254:0 / / rw,relatime - ext4 /dev/root rw\n",
+            )
+            .file("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n"),
+        WholeDisk::new("raid1-lvm-thin", &[("/dev/md0", "/dev/vda")]).blank(&["/dev/vdb"]),
+        WholeDisk::new(
+            "raid1-lvm-thin",
+            &[("/dev/vda1", "/dev/vda"), ("/dev/vdb1", "/dev/vdb")],
+        ),
+        WholeDisk::new("luks-lvm", &[("/dev/vda1", "/dev/vda")])
+            .drop(&["/dev/vda2"])
+            .mounts_without(&["cryptdata"]),
+    ];
+    let made = [
+        "mkfs:/dev/vda",
+        "pv:/dev/vda",
+        "raid:/dev/md0",
+        "luks:cryptlvm",
+    ];
+    for (src, first) in sources.iter().zip(made) {
+        let l = capture_whole(src).layout;
+        let here: Vec<PresentDisk> = l
+            .disks
+            .iter()
+            .map(|d| PresentDisk {
+                device: d.device.clone(),
+                size: d.size,
+                logical_sector_size: 512,
+                serial: d.serial.clone(),
+                holds: vec!["something".into()],
+                ..Default::default()
+            })
+            .collect();
+        let opts = PlanOptions {
+            passphrase_file: Some("/media/pass".into()),
+            ..Default::default()
+        };
+        let p = plan(&l, &here, &opts).unwrap_or_else(|e| panic!("{first}: {e}"));
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        let wipes: Vec<String> = l
+            .disks
+            .iter()
+            .map(|d| format!("wipe:{}", d.device))
+            .collect();
+        assert_eq!(ids[..wipes.len()], wipes, "{ids:?}");
+        assert_eq!(ids[wipes.len()], first, "{ids:?}");
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| !s.argv.iter().any(|a| a.contains("sfdisk"))),
+            "{ids:?}"
+        );
+        // Recreated on other disks (vda → vdc, vdb → vdd): the same layout
+        // up to the mapping, the whole disks' contents renamed with them.
+        let json = l
+            .to_json()
+            .replace("\"/dev/vda\"", "\"/dev/vdc\"")
+            .replace("\"/dev/vdb\"", "\"/dev/vdd\"");
+        let moved = Layout::from_json(&json).unwrap();
+        let opts = crate::compare::Options {
+            mapping: [
+                ("/dev/vda".to_string(), "/dev/vdc".to_string()),
+                ("/dev/vdb".to_string(), "/dev/vdd".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::compare::diff(&l, &moved, &opts),
+            Vec::<String>::new(),
+            "{first}"
+        );
+        assert!(!crate::compare::diff(&l, &moved, &Default::default()).is_empty());
+    }
+}
