@@ -186,10 +186,18 @@ fn map_entries(args: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 fn present_disks() -> Vec<plan::PresentDisk> {
+    // Exit 2 with nothing on stderr is blkid's "nothing found"; any other
+    // failure (exit 2 too when it cannot read the device) is no answer,
+    // and such a disk is never taken for blank.
     let blkid = |dev: &str| {
-        System
-            .run(&Call::new("blkid").args(["-p", "-o", "export", dev]))
-            .unwrap_or_default()
+        let out = System
+            .output(&Call::new("blkid").args(["-p", "-o", "export", dev]))
+            .map_err(|e| e.to_string())?;
+        match out.code {
+            0 => Ok(out.stdout),
+            2 if out.stderr.trim().is_empty() => Ok(String::new()),
+            code => Err(format!("exit {code}: {}", out.stderr.trim())),
+        }
     };
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();

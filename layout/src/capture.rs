@@ -308,9 +308,12 @@ fn cmd_err(argv: &[&str], why: String) -> CaptureError {
     }
 }
 
-/// Whether a recorded failure is blkid's "nothing found" (exit 2).
+/// Whether a failure of `blkid -p` is its "nothing found": exit 2 with
+/// nothing on stderr. Exit 2 is also what blkid gives when it cannot open
+/// or read the device (`blkid: error: /dev/vda: Operation not permitted`):
+/// that is no answer about what is on it.
 fn blkid_nothing(msg: &str) -> bool {
-    msg.starts_with("exit 2:") || msg == "exit 2"
+    matches!(msg.trim(), "exit 2:" | "exit 2")
 }
 
 struct Ctx<'a> {

@@ -1594,7 +1594,33 @@ fn ext4_on_a_whole_disk_mounted_at_root_is_captured() {
 fn a_whole_disk_blkid_cannot_probe_is_no_blank_disk_and_its_mount_fails_capture() {
     // As the finding saw it: root mounted from a whole disk (vdb here)
     // whose signature blkid -p could not read. The disk was "blank" and
-    // left out, the mount a mere note, and capture went on.
+    // left out, the mount a mere note, and capture went on. blkid's exit
+    // 2 is "nothing found" only without a message: it exits 2 also when
+    // it cannot open the disk (as in a sandbox where it is not permitted).
+    let eperm = "exit 2: blkid: error: /dev/vdb: Operation not permitted";
+    let src = Overlay::new("gpt-esp")
+        .cmd(&["blkid", "-p", "-o", "export", "/dev/vdb"], Err(eperm))
+        .file(
+            "/proc/self/mountinfo",
+            Ok("29 1 254:16 / / rw,relatime - ext4 /dev/vdb rw\n"),
+        );
+    let c = capture_all(&src, &Options::default()).unwrap();
+    assert!(
+        c.layout
+            .excluded_disks
+            .iter()
+            .all(|x| !x.why.starts_with("blank")),
+        "{:?}",
+        c.layout.excluded_disks
+    );
+    let u: Vec<String> = c.unmodelled.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        u,
+        [format!(
+            "/dev/vdb mounted at / (ext4): blkid -p could not probe it: {eperm}"
+        )]
+    );
+    // The same for any other failure.
     let mountinfo = "29 1 254:16 / / rw,relatime - ext4 /dev/root rw\n";
     let src = Overlay::new("gpt-esp")
         .cmd(
