@@ -16,8 +16,36 @@ use std::path::{Path, PathBuf};
 use crate::config::Layout as Settings;
 use crate::paths::LAYOUT_STATE as STATE;
 
+/// This machine's layout; a mounted file system capture cannot represent
+/// and no setting leaves out is an error naming it and the settings that
+/// would (savelayout, checklayout and mkbackup all capture through here).
 fn capture_now(src: &dyn Source, settings: &Settings) -> Result<Layout> {
-    capture::capture(src, &settings.capture_options()).context("capture the storage layout")
+    let c = capture::capture_all(src, &settings.capture_options())
+        .context("capture the storage layout")?;
+    if !c.unmodelled.is_empty() {
+        bail!("{}", unmodelled_error(&c.unmodelled));
+    }
+    Ok(c.layout)
+}
+
+/// Each mounted file system a recovery could not recreate, with the
+/// settings that leave it out explicitly.
+fn unmodelled_error(list: &[capture::Unmodelled]) -> String {
+    let mut s = String::from(
+        "capture the storage layout: mounted file systems it cannot represent, so a recovery from the layout could not recreate them:",
+    );
+    for u in list {
+        let mp = &u.mountpoint;
+        s.push_str(&format!(
+            "\n  {u}\n    to leave it out (it and what is mounted below it will not be recreated): exclude_mountpoints = [{mp:?}] in [layout] of the configuration, or --exclude-mountpoint {mp}"
+        ));
+        for d in &u.disks {
+            s.push_str(&format!(
+                "; or its disk with all on it: exclude_disks = [{d:?}], or --exclude-disk {d}"
+            ));
+        }
+    }
+    s
 }
 
 pub fn load(path: &Path) -> Result<Layout> {
@@ -158,10 +186,18 @@ fn map_entries(args: &[String]) -> Result<Vec<(String, String)>> {
 }
 
 fn present_disks() -> Vec<plan::PresentDisk> {
+    // Exit 2 with nothing on stderr is blkid's "nothing found"; any other
+    // failure (exit 2 too when it cannot read the device) is no answer,
+    // and such a disk is never taken for blank.
     let blkid = |dev: &str| {
-        System
-            .run(&Call::new("blkid").args(["-p", "-o", "export", dev]))
-            .unwrap_or_default()
+        let out = System
+            .output(&Call::new("blkid").args(["-p", "-o", "export", dev]))
+            .map_err(|e| e.to_string())?;
+        match out.code {
+            0 => Ok(out.stdout),
+            2 if out.stderr.trim().is_empty() => Ok(String::new()),
+            code => Err(format!("exit {code}: {}", out.stderr.trim())),
+        }
     };
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
@@ -289,6 +325,94 @@ pub fn recover_layout(a: &RecoverArgs, path: &Path, layout: Layout) -> Result<Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rescue system's recorded gpt-esp scenario, with an f2fs (which
+    /// the layout cannot hold) on the whole of /dev/vdb mounted at /srv.
+    struct F2fsOnVdb(capture::FixtureSource);
+
+    impl F2fsOnVdb {
+        fn new() -> F2fsOnVdb {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../layout/tests/fixtures/capture/gpt-esp");
+            F2fsOnVdb(capture::FixtureSource::new(dir))
+        }
+    }
+
+    impl Source for F2fsOnVdb {
+        fn run(&self, argv: &[&str]) -> std::result::Result<String, String> {
+            if argv == ["blkid", "-p", "-o", "export", "/dev/vdb"] {
+                return Ok("DEVNAME=/dev/vdb\nUUID=1234\nTYPE=f2fs\n".into());
+            }
+            self.0.run(argv)
+        }
+        fn read(&self, path: &str) -> std::result::Result<String, String> {
+            let text = self.0.read(path)?;
+            Ok(if path == "/proc/self/mountinfo" {
+                text + "31 1 254:16 / /srv rw,relatime - f2fs /dev/vdb rw\n"
+            } else {
+                text
+            })
+        }
+    }
+
+    #[test]
+    fn a_mounted_file_system_capture_cannot_hold_fails_savelayout_checklayout_and_mkbackup() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("layout.json");
+        let src = F2fsOnVdb::new();
+        let err = savelayout(&src, &out, &Settings::default())
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "/dev/vdb mounted at /srv (f2fs): a f2fs signature: not supported",
+            "exclude_mountpoints = [\"/srv\"] in [layout]",
+            "--exclude-mountpoint /srv",
+            "exclude_disks = [\"/dev/vdb\"]",
+            "--exclude-disk /dev/vdb",
+        ] {
+            assert!(err.contains(want), "{want:?} not in: {err}");
+        }
+        assert!(!out.exists(), "no layout saved");
+
+        // mkbackup stops at its capture, before the image or the backup.
+        let mut cfg = crate::config::Config::builtin();
+        cfg.backup.url = format!("file://{}", d.path().join("backup").display());
+        let cli = <crate::cmdline::Cli as clap::Parser>::try_parse_from(["rear-build", "mkbackup"])
+            .unwrap();
+        let crate::cmdline::Command::Mkbackup(a) = cli.command else {
+            panic!("not mkbackup");
+        };
+        let err = crate::workflows::mkbackup(&src, &cfg, &[], &a)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/vdb mounted at /srv (f2fs)"), "{err}");
+
+        // Excluded in the configuration: saved without it.
+        let conf = d.path().join("etc");
+        std::fs::create_dir_all(&conf).unwrap();
+        std::fs::write(
+            conf.join("config.toml"),
+            "[layout]\nexclude_mountpoints = [\"/srv\"]\n",
+        )
+        .unwrap();
+        let (cfg, _) = crate::config::load(&conf).unwrap();
+        assert_eq!(savelayout(&src, &out, &cfg.layout).unwrap(), 0);
+        let saved = load(&out).unwrap();
+        assert!(saved.disk("/dev/vdb").is_none());
+        assert!(saved.mounts.iter().all(|m| m.mountpoint != "/srv"));
+        assert_eq!(checklayout(&src, &out, &cfg.layout).unwrap(), 0);
+        // checklayout without the setting refuses as savelayout does.
+        let err = checklayout(&src, &out, &Settings::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/dev/vdb mounted at /srv (f2fs)"), "{err}");
+        // Excluding its disk (--exclude-disk) saves the layout too.
+        let by_disk = Settings {
+            exclude_disks: vec!["/dev/vdb".into()],
+            ..Default::default()
+        };
+        assert_eq!(savelayout(&src, &out, &by_disk).unwrap(), 0);
+    }
 
     #[test]
     fn an_import_never_replaces_the_saved_layout_unasked() {

@@ -32,13 +32,28 @@
 //! Left out, each with a [`Note`] saying why: loop, ram, zram, sr and fd
 //! devices (silently: they are never part of a layout), removable disks
 //! (the rescue medium, USB sticks) unless a kept mount lives on them, blank
-//! disks (no partition table, signature or holder), mounts under /media,
+//! disks (`blkid -p` found nothing on them, nothing sits on them or is
+//! mounted from them; a disk blkid could not probe is no blank disk but an
+//! unrepresentable one), mounts under /media,
 //! /run and /tmp and those in [`Options::exclude_mountpoints`], the VGs and
 //! disks the options name, everything that sits on an excluded component,
 //! and components only used by excluded ones. Components the model cannot
 //! represent (multipath, plain dm-crypt, dm targets other than LVM and
 //! LUKS, LVM snapshots/caches, unsupported filesystems or partition
 //! tables) are notes too, and so is everything on top of them.
+//!
+//! A file system on a whole disk (no partition table) is captured as any
+//! other: the disk has no `label` and no partitions, and the file system's
+//! (PV's, md member's, LUKS header's) device is the disk itself.
+//!
+//! A mounted file system the layout cannot hold (its type, or something
+//! under it, is unsupported; blkid could not probe its device) is an error
+//! of [`capture`] naming it ([`Unmodelled`]), unless a setting leaves it
+//! out: its mount point (or one above it) in `exclude_mountpoints` or
+//! under /media, /run or /tmp, or a disk or VG under it in
+//! `exclude_disks`, `exclude_vgs` or outside `only_vgs`. Being blank or
+//! removable does not excuse it. A layout without it would be saved, and
+//! a recovery from it could not recreate it.
 //!
 //! Boot facts: firmware is UEFI when /sys/firmware/efi/fw_platform_size
 //! exists; the ESP is the partition of the ESP type mounted at a path
@@ -64,6 +79,51 @@ pub enum CaptureError {
     Command { cmd: String, why: String },
     #[error("cannot read {path}: {why}")]
     Read { path: String, why: String },
+    #[error("{}", unmodelled_message(.0))]
+    Unmodelled(Vec<Unmodelled>),
+}
+
+/// A mounted file system capture cannot put into the layout (an
+/// unsupported file system or device under it, a device blkid could not
+/// probe), and that no setting leaves out: a recovery from the layout
+/// could not recreate it, so capture refuses ([`capture`]) rather than
+/// save a layout that silently lacks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unmodelled {
+    /// The mounted device.
+    pub device: String,
+    pub mountpoint: String,
+    pub fstype: String,
+    /// Why capture cannot represent it.
+    pub why: String,
+    /// The disks it sits on (what `exclude_disks` would name).
+    pub disks: Vec<String>,
+}
+
+impl std::fmt::Display for Unmodelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} mounted at {} ({}): {}",
+            self.device, self.mountpoint, self.fstype, self.why
+        )
+    }
+}
+
+fn unmodelled_message(list: &[Unmodelled]) -> String {
+    let each: Vec<String> = list.iter().map(ToString::to_string).collect();
+    format!(
+        "mounted file systems the layout cannot hold, so a recovery could not recreate them: {}; leave each out explicitly (Options::exclude_mountpoints, or exclude_disks for its disk)",
+        each.join("; ")
+    )
+}
+
+/// What [`capture_all`] found: the layout, and the mounted file systems
+/// it could not represent and no setting left out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Captured {
+    pub layout: Layout,
+    pub unmodelled: Vec<Unmodelled>,
 }
 
 /// Where capture gets its facts: real commands/files, or recorded fixtures in tests.
@@ -248,9 +308,12 @@ fn cmd_err(argv: &[&str], why: String) -> CaptureError {
     }
 }
 
-/// Whether a recorded failure is blkid's "nothing found" (exit 2).
+/// Whether a failure of `blkid -p` is its "nothing found": exit 2 with
+/// nothing on stderr. Exit 2 is also what blkid gives when it cannot open
+/// or read the device (`blkid: error: /dev/vda: Operation not permitted`):
+/// that is no answer about what is on it.
 fn blkid_nothing(msg: &str) -> bool {
-    msg.starts_with("exit 2:") || msg == "exit 2"
+    matches!(msg.trim(), "exit 2:" | "exit 2")
 }
 
 struct Ctx<'a> {
@@ -263,6 +326,16 @@ struct Ctx<'a> {
     notes: Vec<Note>,
     /// Devices the model cannot represent: everything on them is left out.
     unsupported: BTreeMap<String, String>,
+    /// Logical volumes among `unsupported` → their VG.
+    unsupported_lvs: BTreeMap<String, String>,
+    /// Devices `blkid -p` probed and found nothing on (exit 2): only such
+    /// a disk can be blank.
+    nothing_found: BTreeSet<String>,
+    /// Devices something is mounted from.
+    mounted: BTreeSet<String>,
+    /// Mounts of devices whose file system is not in the layout:
+    /// (device, mount point, fstype).
+    uncaptured: Vec<(String, String, String)>,
 }
 
 impl Ctx<'_> {
@@ -310,8 +383,21 @@ impl Ctx<'_> {
     }
 }
 
-/// Captures the layout of the system `src` describes.
+/// Captures the layout of the system `src` describes; a mounted file
+/// system it cannot represent and no option leaves out is an error
+/// ([`CaptureError::Unmodelled`], naming each).
 pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError> {
+    let c = capture_all(src, opts)?;
+    if c.unmodelled.is_empty() {
+        Ok(c.layout)
+    } else {
+        Err(CaptureError::Unmodelled(c.unmodelled))
+    }
+}
+
+/// [`capture`], returning the layout together with the mounted file
+/// systems it could not represent (for callers that report them their way).
+pub fn capture_all(src: &dyn Source, opts: &Options) -> Result<Captured, CaptureError> {
     let lsblk_argv = ["lsblk", "--json", "--bytes", "--output-all", "--tree"];
     let text = match src.run(&lsblk_argv) {
         Ok(t) => t,
@@ -341,6 +427,10 @@ pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError>
         blkid: BTreeMap::new(),
         notes: Vec::new(),
         unsupported: BTreeMap::new(),
+        unsupported_lvs: BTreeMap::new(),
+        nothing_found: BTreeSet::new(),
+        mounted: BTreeSet::new(),
+        uncaptured: Vec::new(),
     };
     let mountinfo = src
         .read("/proc/self/mountinfo")
@@ -357,8 +447,16 @@ pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError>
             Ok(t) => {
                 cx.blkid.insert(p.clone(), parse_blkid_export(&t));
             }
-            Err(e) if blkid_nothing(&e) => {}
-            Err(e) => cx.note(p, format!("blkid -p could not probe it: {e}")),
+            Err(e) if blkid_nothing(&e) => {
+                cx.nothing_found.insert(p.clone());
+            }
+            Err(e) => {
+                // What is on it is unknown: not blank, and nothing on it
+                // can be recreated.
+                let what = format!("blkid -p could not probe it: {e}");
+                cx.note(p, what.clone());
+                cx.unsupported.insert(p.clone(), what);
+            }
         }
     }
 
@@ -373,8 +471,8 @@ pub fn capture(src: &dyn Source, opts: &Options) -> Result<Layout, CaptureError>
     capture_boot(&mut cx, &mut layout);
     let notes = std::mem::take(&mut cx.notes);
     layout.notes = notes;
-    exclude(&cx, &mut layout, opts);
-    Ok(layout)
+    let unmodelled = exclude(&cx, &mut layout, opts);
+    Ok(Captured { layout, unmodelled })
 }
 
 fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
@@ -495,14 +593,12 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
         let mut r = parse_mdadm_export(&text)?;
         if r.level == "container" || d.type_ == "md" && r.devices.is_empty() {
-            cx.note(
-                &d.path,
-                format!(
-                    "an md {} (external metadata {}) is not supported",
-                    r.level, r.metadata
-                ),
+            let what = format!(
+                "an md {} (external metadata {}) is not supported",
+                r.level, r.metadata
             );
-            cx.unsupported.insert(d.path.clone(), "md container".into());
+            cx.note(&d.path, what.clone());
+            cx.unsupported.insert(d.path.clone(), what);
             continue;
         }
         let detail = cx
@@ -663,8 +759,17 @@ fn capture_lvm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
     layout.vgs = vgs;
     for (dev, why) in rep.unsupported {
         let dev = cx.canon(&dev);
-        cx.note(&dev, format!("{why} is not supported"));
-        cx.unsupported.insert(dev, why);
+        // Its VG, so that leaving the VG out leaves it out too.
+        let vg = layout.vgs.iter().find(|vg| {
+            dev.strip_prefix(&format!("/dev/mapper/{}-", vg.name.replace('-', "--")))
+                .is_some_and(|lv| !lv.replace("--", "").contains('-'))
+        });
+        if let Some(vg) = vg {
+            cx.unsupported_lvs.insert(dev.clone(), vg.name.clone());
+        }
+        let what = format!("{why} is not supported");
+        cx.note(&dev, what.clone());
+        cx.unsupported.insert(dev, what);
     }
     for mut lv in rep.lvs {
         lv.device = cx.canon(&lv.device);
@@ -862,6 +967,7 @@ fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
             .cloned()
             .or_else(|| m.source.starts_with("/dev/").then(|| cx.canon(&m.source)));
         let Some(dev) = dev else { continue }; // proc, tmpfs, nfs, ...
+        cx.mounted.insert(dev.clone());
         let fs = layout
             .filesystems
             .iter()
@@ -875,6 +981,8 @@ fn capture_mounts(cx: &mut Ctx, layout: &mut Layout, mounts: &[MountEntry]) {
                         m.mountpoint, m.fstype
                     ),
                 );
+                cx.uncaptured
+                    .push((dev.clone(), m.mountpoint.clone(), m.fstype.clone()));
             }
             continue;
         };
@@ -1087,7 +1195,9 @@ fn build_graph(cx: &Ctx, l: &Layout) -> Graph {
             }
         }
     }
-    // Filesystems, swaps and PVs sitting on unsupported devices.
+    for (lv, vg) in &cx.unsupported_lvs {
+        g.edge(lv, &format!("vg:{vg}"));
+    }
     g
 }
 
@@ -1096,22 +1206,42 @@ fn under(mp: &str, prefix: &str) -> bool {
     p.is_empty() || mp == p || mp.starts_with(&format!("{p}/"))
 }
 
-fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
+/// What leaves a node out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cause {
+    /// A setting, or a mount point under [`AUTO_EXCLUDED_MOUNTS`].
+    Excluded,
+    /// Left out by itself: a blank disk, a removable one, a component only
+    /// left-out ones use.
+    Automatic,
+    /// Capture cannot represent it, or what it sits on.
+    Unmodelled,
+}
+
+/// Why a node is left out: the reason its note gives, what causes it, and
+/// the node that started it with that node's own reason.
+#[derive(Clone, Debug)]
+struct Out {
+    why: String,
+    cause: Cause,
+    root: (String, String),
+}
+
+fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) -> Vec<Unmodelled> {
     let g = build_graph(cx, l);
     // node → why it is left out
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
-    let seed = |out: &mut BTreeMap<String, String>, n: String, why: String| {
-        out.entry(n).or_insert(why);
+    let mut out: BTreeMap<String, Out> = BTreeMap::new();
+    let seed = |out: &mut BTreeMap<String, Out>, n: String, why: String, cause: Cause| {
+        let root = (n.clone(), why.clone());
+        out.entry(n).or_insert(Out { why, cause, root });
     };
     for m in &l.mounts {
-        if let Some(p) = AUTO_EXCLUDED_MOUNTS
-            .iter()
-            .find(|p| under(&m.mountpoint, p))
-        {
+        if let Some(p) = auto_excluded(&m.mountpoint) {
             seed(
                 &mut out,
                 format!("mount:{}", m.mountpoint),
                 format!("mounted under {p}"),
+                Cause::Excluded,
             );
         } else if let Some(p) = o
             .exclude_mountpoints
@@ -1122,52 +1252,90 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
                 &mut out,
                 format!("mount:{}", m.mountpoint),
                 format!("excluded mount point {p}"),
+                Cause::Excluded,
             );
         }
     }
     for vg in &l.vgs {
         if o.exclude_vgs.contains(&vg.name) {
-            seed(&mut out, format!("vg:{}", vg.name), "excluded VG".into());
+            seed(
+                &mut out,
+                format!("vg:{}", vg.name),
+                "excluded VG".into(),
+                Cause::Excluded,
+            );
         } else if !o.only_vgs.is_empty() && !o.only_vgs.contains(&vg.name) {
             seed(
                 &mut out,
                 format!("vg:{}", vg.name),
                 "not among the VGs to keep".into(),
+                Cause::Excluded,
             );
         }
     }
     for d in &l.disks {
         let short = d.device.trim_start_matches("/dev/");
         if o.exclude_disks.iter().any(|x| x == &d.device || x == short) {
-            seed(&mut out, d.device.clone(), "excluded disk".into());
+            seed(
+                &mut out,
+                d.device.clone(),
+                "excluded disk".into(),
+                Cause::Excluded,
+            );
         }
+    }
+    for (dev, why) in &cx.unsupported {
+        seed(&mut out, dev.clone(), why.clone(), Cause::Unmodelled);
+    }
+    for d in &l.disks {
         let used = g.children.get(&d.device).is_some_and(|c| !c.is_empty())
             || cx.dev(&d.device).is_some_and(|b| !b.children.is_empty());
-        let blank = d.label.is_none() && cx.blkid_type(&d.device).is_none() && !used;
+        // Blank: blkid -p found nothing on it (not: could not probe it),
+        // nothing sits on it and nothing is mounted from it.
+        let blank = d.label.is_none()
+            && cx.nothing_found.contains(&d.device)
+            && !used
+            && !cx.mounted.contains(&d.device);
         if blank {
             seed(
                 &mut out,
                 d.device.clone(),
                 "blank disk (no partition table, signature or holder)".into(),
+                Cause::Automatic,
             );
         }
     }
-    for (dev, why) in &cx.unsupported {
-        seed(&mut out, dev.clone(), why.clone());
-    }
 
-    let propagate = |out: &mut BTreeMap<String, String>| loop {
+    let propagate = |out: &mut BTreeMap<String, Out>| loop {
         let mut changed = false;
         // Down: whatever sits on a left-out node (the reason names the
-        // first left-out node it sits on directly).
+        // first left-out node it sits on directly, one a setting leaves
+        // out before any other).
+        // What a setting leaves out is left out for that, even when it
+        // is also unsupported.
         for (n, ps) in &g.parents {
-            if out.contains_key(n) {
+            let excluded = |x: &Out| x.cause == Cause::Excluded;
+            if out.get(n).is_some_and(excluded) {
                 continue;
             }
-            if let Some(p) = ps.iter().find(|p| out.contains_key(*p)) {
-                out.insert(n.clone(), format!("on {}", display_node(p)));
-                changed = true;
-            }
+            let gone: Vec<&String> = ps.iter().filter(|p| out.contains_key(*p)).collect();
+            let by_setting = gone.iter().find(|p| excluded(&out[**p]));
+            let p = match (by_setting, out.contains_key(n)) {
+                (Some(p), _) => p,
+                (None, true) => continue,
+                (None, false) => match gone.first() {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            let parent = &out[*p];
+            let o = Out {
+                why: format!("on {}", display_node(p)),
+                cause: parent.cause,
+                root: parent.root.clone(),
+            };
+            out.insert(n.clone(), o);
+            changed = true;
         }
         // Up: a node all of whose users are left out.
         for (n, cs) in &g.children {
@@ -1175,7 +1343,17 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
                 continue;
             }
             if cs.iter().all(|c| out.contains_key(c)) {
-                out.insert(n.clone(), "only used by components left out".into());
+                let causes: Vec<Cause> = cs.iter().map(|c| out[c].cause).collect();
+                let cause = if causes.contains(&Cause::Unmodelled) {
+                    Cause::Unmodelled
+                } else if causes.iter().all(|c| *c == Cause::Excluded) {
+                    Cause::Excluded
+                } else {
+                    Cause::Automatic
+                };
+                let why = "only used by components left out".to_string();
+                let root = (n.clone(), why.clone());
+                out.insert(n.clone(), Out { why, cause, root });
                 changed = true;
             }
         }
@@ -1194,34 +1372,41 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
                 .iter()
                 .any(|n| n.starts_with("mount:") && !out.contains_key(n));
             if !kept_mount {
+                let why = "removable disk without a kept mount".to_string();
+                let root = (d.device.clone(), why.clone());
                 out.insert(
                     d.device.clone(),
-                    "removable disk without a kept mount".into(),
+                    Out {
+                        why,
+                        cause: Cause::Automatic,
+                        root,
+                    },
                 );
             }
         }
     }
     propagate(&mut out);
 
+    let unmodelled = unmodelled_mounts(cx, l, o, &out);
     let gone = |n: &str| out.contains_key(n);
     let mut notes: Vec<Note> = Vec::new();
     let mut say = |device: &str, kind: &str, n: &str| {
-        if let Some(why) = out.get(n) {
+        if let Some(x) = out.get(n) {
             notes.push(Note {
                 device: device.to_string(),
-                what: format!("{kind} left out: {why}"),
+                what: format!("{kind} left out: {}", x.why),
             });
         }
     };
     for d in &l.disks {
         say(&d.device, "disk", &d.device);
-        if let Some(why) = out.get(&d.device) {
+        if let Some(x) = out.get(&d.device) {
             l.excluded_disks.push(ExcludedDisk {
                 device: d.device.clone(),
                 size: d.size,
                 wwn: d.wwn.clone(),
                 serial: d.serial.clone(),
-                why: why.clone(),
+                why: x.why.clone(),
             });
         }
     }
@@ -1267,6 +1452,101 @@ fn exclude(cx: &Ctx, l: &mut Layout, o: &Options) {
     }
     l.boot.grub_disks.retain(|d| !gone(d));
     l.notes.extend(notes);
+    unmodelled
+}
+
+/// The prefix of [`AUTO_EXCLUDED_MOUNTS`] a mount point is under, if any.
+fn auto_excluded(mp: &str) -> Option<&'static str> {
+    AUTO_EXCLUDED_MOUNTS.iter().copied().find(|p| under(mp, p))
+}
+
+/// `dev` and everything it sits on, through lsblk's tree.
+fn lsblk_stack(cx: &Ctx, dev: &str) -> Vec<String> {
+    let mut out = vec![dev.to_string()];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(d) = cx.dev(&out[i]) {
+            for p in &d.parents {
+                if !out.contains(p) {
+                    out.push(p.clone());
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The mounted file systems a recovery could not recreate and no setting
+/// leaves out: mounts of the layout left out because what they sit on
+/// cannot be represented, and mounts of devices capture found no file
+/// system of its own on, unless their mount point or a device under them
+/// is excluded.
+fn unmodelled_mounts(
+    cx: &Ctx,
+    l: &Layout,
+    o: &Options,
+    out: &BTreeMap<String, Out>,
+) -> Vec<Unmodelled> {
+    let disks_under = |dev: &str| -> Vec<String> {
+        lsblk_stack(cx, dev)
+            .into_iter()
+            .filter(|d| cx.dev(d).is_some_and(|b| b.type_ == "disk"))
+            .collect()
+    };
+    let why_of = |dev: &str, x: &Out| {
+        let (node, why) = &x.root;
+        if node == dev {
+            why.clone()
+        } else {
+            format!("it sits on {}: {why}", display_node(node))
+        }
+    };
+    let mut list = Vec::new();
+    for m in &l.mounts {
+        let Some(x) = out.get(&format!("mount:{}", m.mountpoint)) else {
+            continue;
+        };
+        if x.cause == Cause::Unmodelled {
+            list.push(Unmodelled {
+                device: m.device.clone(),
+                mountpoint: m.mountpoint.clone(),
+                fstype: m.fstype.clone(),
+                why: why_of(&m.device, x),
+                disks: disks_under(&m.device),
+            });
+        }
+    }
+    for (dev, mp, fstype) in &cx.uncaptured {
+        let excluded_mp =
+            auto_excluded(mp).is_some() || o.exclude_mountpoints.iter().any(|p| under(mp, p));
+        let stack = lsblk_stack(cx, dev);
+        let excluded_dev = stack
+            .iter()
+            .any(|n| out.get(n).is_some_and(|x| x.cause == Cause::Excluded));
+        if excluded_mp || excluded_dev {
+            continue;
+        }
+        let why = stack
+            .iter()
+            .find_map(|n| {
+                out.get(n)
+                    .filter(|x| x.cause == Cause::Unmodelled)
+                    .map(|x| why_of(dev, x))
+            })
+            .unwrap_or_else(|| match cx.blkid_type(dev) {
+                Some(t) => format!("capture cannot represent its {t} signature"),
+                None => "blkid -p finds no file system on it that capture knows".into(),
+            });
+        list.push(Unmodelled {
+            device: dev.clone(),
+            mountpoint: mp.clone(),
+            fstype: fstype.clone(),
+            why,
+            disks: disks_under(dev),
+        });
+    }
+    list
 }
 
 fn display_node(n: &str) -> String {

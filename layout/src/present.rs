@@ -39,11 +39,12 @@ pub fn mounted(mountinfo: &str) -> BTreeMap<String, Vec<String>> {
 }
 
 /// Scans `sys`/block. `blkid` returns `blkid -p -o export DEV` output for a
-/// device (empty when nothing is found); `mountinfo` and `swaps` are the
+/// device (empty when nothing is found), or why it could not probe it (a
+/// disk it cannot probe is never blank); `mountinfo` and `swaps` are the
 /// contents of /proc/self/mountinfo and /proc/swaps.
 pub fn scan(
     sys: &Path,
-    blkid: &dyn Fn(&str) -> String,
+    blkid: &dyn Fn(&str) -> Result<String, String>,
     mountinfo: &str,
     swaps: &str,
 ) -> Vec<PresentDisk> {
@@ -90,7 +91,11 @@ pub fn scan(
         let mut in_use = None;
         let devno = read(&dir.join("dev")).unwrap_or_default();
         for (dev, no) in std::iter::once((device.clone(), devno)).chain(parts.iter().cloned()) {
-            for line in blkid(&dev).lines() {
+            let probed = blkid(&dev).unwrap_or_else(|e| {
+                holds.push(format!("what blkid -p could not probe on {dev} ({e})"));
+                String::new()
+            });
+            for line in probed.lines() {
                 if let Some((k, v)) = line.split_once('=') {
                     if matches!(
                         k,
@@ -288,10 +293,12 @@ mod tests {
         fs::create_dir_all(&p).unwrap();
         fs::write(p.join("partition"), "1").unwrap();
         fs::write(p.join("dev"), "254:17").unwrap();
-        let blkid = |dev: &str| match dev {
-            "/dev/vdb" => "DEVNAME=/dev/vdb\nPTUUID=abcd\nPTTYPE=gpt\n".to_string(),
-            "/dev/vdb1" => "UUID=1111\nLABEL=REAR-000\nTYPE=ext4\n".to_string(),
-            _ => String::new(),
+        let blkid = |dev: &str| {
+            Ok(match dev {
+                "/dev/vdb" => "DEVNAME=/dev/vdb\nPTUUID=abcd\nPTTYPE=gpt\n".to_string(),
+                "/dev/vdb1" => "UUID=1111\nLABEL=REAR-000\nTYPE=ext4\n".to_string(),
+                _ => String::new(),
+            })
         };
         let mountinfo = "30 1 254:17 / /media/backup rw,relatime shared:1 - ext4 /dev/vdb1 rw\n";
         let disks = scan(sys, &blkid, mountinfo, "Filename Type Size Used Priority\n");
@@ -309,6 +316,17 @@ mod tests {
         assert_eq!(
             b.in_use.as_deref(),
             Some("/dev/vdb1 is mounted at /media/backup")
+        );
+        // A disk blkid -p cannot read holds something unknown: not blank.
+        let unreadable = |dev: &str| match dev {
+            "/dev/vda" => Err("exit 2: blkid: error: /dev/vda: Operation not permitted".into()),
+            _ => blkid(dev),
+        };
+        let disks = scan(sys, &unreadable, "", "");
+        assert!(!disks[0].is_blank());
+        assert_eq!(
+            disks[0].holds,
+            ["what blkid -p could not probe on /dev/vda (exit 2: blkid: error: /dev/vda: Operation not permitted)"]
         );
     }
 

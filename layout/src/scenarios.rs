@@ -421,6 +421,133 @@ pub fn uefi_gpt_grub() -> Layout {
     l
 }
 
+/// A disk without a partition table: what it holds is on the disk
+/// device itself.
+fn whole(device: &str, size: u64, serial: &str) -> Disk {
+    Disk {
+        device: device.into(),
+        size,
+        logical_sector_size: 512,
+        physical_sector_size: 512,
+        label: None,
+        serial: Some(serial.into()),
+        ..Default::default()
+    }
+}
+
+/// ext4 "root" on the whole of /dev/vda (2 GiB, serial OLD0, no partition
+/// table), mounted at /, as on many VMs and cloud instances.
+pub fn whole_disk_ext4_root() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/vda", 2 * GIB, "OLD0"));
+    l.filesystems.push(Filesystem {
+        device: "/dev/vda".into(),
+        fstype: "ext4".into(),
+        uuid: Some("aaaaaaaa-0000-4000-8000-0000000000d0".into()),
+        label: Some("root".into()),
+        attrs: [
+            ("inode_count".to_string(), "131072".to_string()),
+            ("bytes_per_inode".to_string(), "16384".to_string()),
+        ]
+        .into(),
+        ..Default::default()
+    });
+    l.mounts.push(mount("/dev/vda", "/", "ext4"));
+    l
+}
+
+/// An LVM PV on the whole of /dev/vdb (1 GiB, serial OLD1), volume group
+/// `vgw` (4 MiB extents) with the linear LV `data` (512 MiB, xfs at /srv).
+pub fn whole_disk_lvm() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/vdb", GIB, "OLD1"));
+    l.pvs.push(Pv {
+        device: "/dev/vdb".into(),
+        uuid: "wwwwww-0000-1111-2222-3333-4444-555555".into(),
+        vg: "vgw".into(),
+        size: GIB - 4 * MIB,
+    });
+    l.vgs.push(Vg {
+        name: "vgw".into(),
+        extent_size: 4 * MIB,
+        size: GIB - 4 * MIB,
+        free: Some(GIB - 516 * MIB),
+        ..Default::default()
+    });
+    l.lvs.push(Lv {
+        vg: "vgw".into(),
+        name: "data".into(),
+        device: lv_device("vgw", "data"),
+        segtype: "linear".into(),
+        size: 512 * MIB,
+        ..Default::default()
+    });
+    l.filesystems.push(Filesystem {
+        device: lv_device("vgw", "data"),
+        fstype: "xfs".into(),
+        uuid: Some("dddddddd-0000-4000-8000-0000000000d1".into()),
+        ..Default::default()
+    });
+    l.mounts
+        .push(mount(&lv_device("vgw", "data"), "/srv", "xfs"));
+    l
+}
+
+/// md RAID1 /dev/md0 ("wraid") of the whole disks /dev/vda and /dev/vdb
+/// (1 GiB each, serials OLD0, OLD1), ext4 on it at /data.
+pub fn whole_disk_raid1() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/vda", GIB, "OLD0"));
+    l.disks.push(whole("/dev/vdb", GIB, "OLD1"));
+    l.raids.push(Raid {
+        device: "/dev/md0".into(),
+        level: "raid1".into(),
+        devices: vec!["/dev/vda".into(), "/dev/vdb".into()],
+        metadata: "1.2".into(),
+        uuid: "0000000d:11111111:22222222:33333333".into(),
+        name: Some("wraid".into()),
+        size: GIB - 8 * MIB,
+        ..Default::default()
+    });
+    l.filesystems.push(Filesystem {
+        device: "/dev/md0".into(),
+        fstype: "ext4".into(),
+        uuid: Some("aaaaaaaa-0000-4000-8000-0000000000d2".into()),
+        ..Default::default()
+    });
+    l.mounts.push(mount("/dev/md0", "/data", "ext4"));
+    l
+}
+
+/// LUKS2 on the whole of /dev/vda (1 GiB, serial OLD0), opened as
+/// /dev/mapper/cryptw, ext4 on it at /secret.
+pub fn whole_disk_luks() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/vda", GIB, "OLD0"));
+    l.luks.push(Luks {
+        device: "/dev/mapper/cryptw".into(),
+        name: "cryptw".into(),
+        backing: "/dev/vda".into(),
+        version: 2,
+        cipher: "aes-xts-plain64".into(),
+        key_size: 512,
+        hash: "sha256".into(),
+        pbkdf: Some("argon2id".into()),
+        uuid: "cccccccc-0000-4000-8000-0000000000d3".into(),
+        size: GIB - 16 * MIB,
+        ..Default::default()
+    });
+    l.filesystems.push(Filesystem {
+        device: "/dev/mapper/cryptw".into(),
+        fstype: "ext4".into(),
+        uuid: Some("aaaaaaaa-0000-4000-8000-0000000000d3".into()),
+        ..Default::default()
+    });
+    l.mounts
+        .push(mount("/dev/mapper/cryptw", "/secret", "ext4"));
+    l
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,6 +566,10 @@ mod tests {
             ("gpt_lvm_linear", gpt_lvm_linear()),
             ("bios_gpt_grub", bios_gpt_grub()),
             ("uefi_gpt_grub", uefi_gpt_grub()),
+            ("whole_disk_ext4_root", whole_disk_ext4_root()),
+            ("whole_disk_lvm", whole_disk_lvm()),
+            ("whole_disk_raid1", whole_disk_raid1()),
+            ("whole_disk_luks", whole_disk_luks()),
         ] {
             assert_eq!(Layout::from_json(&l.to_json()).unwrap(), l, "{name}");
             let here: Vec<PresentDisk> = l

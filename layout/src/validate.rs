@@ -33,6 +33,7 @@ pub fn check(l: &Layout) -> Result<(), String> {
     for (what, dev) in devices {
         device(dev, &format!("{what} {dev}"))?;
     }
+    whole_disks(l)?;
     for m in &l.mounts {
         mount_point(&m.mountpoint)
             .map_err(|why| format!("mount of {} at {:?}: {why}", m.device, m.mountpoint))?;
@@ -71,6 +72,55 @@ fn device(dev: &str, what: &str) -> Result<(), String> {
             "{what}: {dev:?} is not a device name (a path below /dev/, without blanks or . and .. parts)"
         ))
     }
+}
+
+/// What stands on a whole disk directly (the disk's device is its
+/// device): only on a disk without a partition table, which it fills
+/// alone. The planner writes it onto the disk after wiping it, so a
+/// partitioned disk would lose its table, and two of them would overwrite
+/// each other.
+fn whole_disks(l: &Layout) -> Result<(), String> {
+    let users = l
+        .filesystems
+        .iter()
+        .flat_map(|f| {
+            let what = format!("the {} file system", f.fstype);
+            std::iter::once(&f.device)
+                .chain(f.devices.iter().filter(|d| **d != f.device))
+                .map(move |d| (d, what.clone()))
+        })
+        .chain(l.swaps.iter().map(|s| (&s.device, "swap".to_string())))
+        .chain(
+            l.pvs
+                .iter()
+                .map(|p| (&p.device, format!("a PV of {}", p.vg))),
+        )
+        .chain(l.raids.iter().flat_map(|r| {
+            r.devices
+                .iter()
+                .chain(&r.spares)
+                .map(move |d| (d, format!("a member of {}", r.device)))
+        }))
+        .chain(
+            l.luks
+                .iter()
+                .map(|x| (&x.backing, format!("the LUKS volume {}", x.name))),
+        );
+    let mut seen: std::collections::BTreeMap<&str, String> = Default::default();
+    for (dev, what) in users {
+        let Some(d) = l.disk(dev) else { continue };
+        if d.label.is_some() || !d.partitions.is_empty() {
+            return Err(format!(
+                "disk {dev}: {what} is on the whole disk, which has a partition table too"
+            ));
+        }
+        if let Some(first) = seen.insert(dev, what.clone()) {
+            return Err(format!(
+                "disk {dev}: {first} and {what} are both on the whole disk"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// An absolute, normalised path: `/`, or `/a/b` without empty, `.` or
@@ -215,9 +265,48 @@ mod tests {
             scenarios::gpt_lvm_linear(),
             scenarios::bios_gpt_grub(),
             scenarios::uefi_gpt_grub(),
+            scenarios::whole_disk_ext4_root(),
+            scenarios::whole_disk_lvm(),
+            scenarios::whole_disk_raid1(),
+            scenarios::whole_disk_luks(),
         ] {
             check(&l).unwrap();
         }
+    }
+
+    #[test]
+    fn what_is_on_a_whole_disk_is_alone_on_a_disk_without_partitions() {
+        // The ext4 on the whole of a GPT disk: mkfs would replace the table.
+        let mut l = scenarios::gpt_esp_ext4_swap();
+        l.filesystems[1].device = "/dev/vda".into();
+        assert_eq!(
+            check(&l).unwrap_err(),
+            "disk /dev/vda: the ext4 file system is on the whole disk, which has a partition table too"
+        );
+        // A table without partitions is still a table.
+        let mut l = scenarios::whole_disk_ext4_root();
+        l.disks[0].label = Some(Label::Msdos);
+        assert!(check(&l).unwrap_err().contains("partition table too"));
+        // Two things on one whole disk.
+        let mut l = scenarios::whole_disk_luks();
+        l.swaps.push(Swap {
+            device: "/dev/vda".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            check(&l).unwrap_err(),
+            "disk /dev/vda: swap and the LUKS volume cryptw are both on the whole disk"
+        );
+        let mut l = scenarios::whole_disk_raid1();
+        l.pvs.push(Pv {
+            device: "/dev/vdb".into(),
+            vg: "vg9".into(),
+            ..Default::default()
+        });
+        assert_eq!(
+            check(&l).unwrap_err(),
+            "disk /dev/vdb: a PV of vg9 and a member of /dev/md0 are both on the whole disk"
+        );
     }
 
     /// One broken copy of the GPT scenario per rule, and what its error says.

@@ -1205,7 +1205,8 @@ fn plain_dm_crypt_is_a_note_with_everything_on_it() {
         &["blkid", "-p", "-o", "export", "/dev/vda2"],
         Err("exit 2: "),
     );
-    let l = capture(&src, &Options::default()).unwrap();
+    let c = capture_all(&src, &Options::default()).unwrap();
+    let l = c.layout;
     assert_eq!(l.luks.len(), 1);
     assert!(l
         .filesystems
@@ -1229,6 +1230,30 @@ fn plain_dm_crypt_is_a_note_with_everything_on_it() {
             .any(|n| n.starts_with("mount /mnt/t/data left out")),
         "{notes:?}"
     );
+    // A mounted file system left out for what it sits on: capture refuses.
+    assert_eq!(c.unmodelled.len(), 1, "{:?}", c.unmodelled);
+    let u = &c.unmodelled[0];
+    assert_eq!(
+        (u.device.as_str(), u.mountpoint.as_str(), u.fstype.as_str()),
+        ("/dev/mapper/cryptdata", "/mnt/t/data", "ext4")
+    );
+    assert!(u.why.contains("without a LUKS header"), "{}", u.why);
+    assert_eq!(u.disks, ["/dev/vda"]);
+    let err = capture(&src, &Options::default()).unwrap_err().to_string();
+    assert!(
+        err.contains("/dev/mapper/cryptdata mounted at /mnt/t/data (ext4)"),
+        "{err}"
+    );
+    // Excluding it by its mount point saves the layout without it.
+    let l = capture(
+        &src,
+        &Options {
+            exclude_mountpoints: vec!["/mnt/t/data".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(l.mounts.iter().all(|m| m.mountpoint != "/mnt/t/data"));
 }
 
 #[test]
@@ -1239,7 +1264,8 @@ fn unsupported_lv_is_a_note_with_its_filesystem() {
         r#""lv_attr":"-wi-ao----""#,
         r#""lv_attr":"Cwi-aoC---""#,
     );
-    let l = capture(&src, &Options::default()).unwrap();
+    let c = capture_all(&src, &Options::default()).unwrap();
+    let l = c.layout;
     let lvs: Vec<&str> = l.lvs.iter().map(|v| v.name.as_str()).collect();
     assert_eq!(lvs, vec!["pool", "thinvol"]);
     assert_eq!(l.filesystems.len(), 1);
@@ -1250,6 +1276,22 @@ fn unsupported_lv_is_a_note_with_its_filesystem() {
         "{notes:?}"
     );
     assert_eq!(l.vgs.len(), 1, "the VG stays for its other LVs");
+    let mps: Vec<(&str, &str)> = c
+        .unmodelled
+        .iter()
+        .map(|u| (u.mountpoint.as_str(), u.why.as_str()))
+        .collect();
+    assert_eq!(mps, [("/mnt/t", "an LVM cache volume is not supported")]);
+    // Its VG excluded: nothing unrepresentable is left.
+    let c = capture_all(
+        &src,
+        &Options {
+            exclude_vgs: vec!["vgdata".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(c.unmodelled, []);
 }
 
 #[test]
@@ -1258,7 +1300,8 @@ fn a_partition_table_inside_an_lv_is_a_note_and_the_lv_stays() {
         &["blkid", "-p", "-o", "export", "/dev/mapper/vgcrypt-root"],
         Ok("DEVNAME=/dev/mapper/vgcrypt-root\nPTUUID=1234\nPTTYPE=gpt\n"),
     );
-    let l = capture(&src, &Options::default()).unwrap();
+    let c = capture_all(&src, &Options::default()).unwrap();
+    let l = c.layout;
     assert_eq!(l.lvs.len(), 1);
     assert_eq!(
         notes_about(&l, "/dev/mapper/vgcrypt-root"),
@@ -1266,6 +1309,18 @@ fn a_partition_table_inside_an_lv_is_a_note_and_the_lv_stays() {
             "holds a gpt partition table (lvm device): its partitions are not part of the layout",
             "mounted at /mnt/t (ext4) but not captured"
         ]
+    );
+    let u: Vec<(&str, &str)> = c
+        .unmodelled
+        .iter()
+        .map(|u| (u.device.as_str(), u.why.as_str()))
+        .collect();
+    assert_eq!(
+        u,
+        [(
+            "/dev/mapper/vgcrypt-root",
+            "blkid -p finds no file system on it that capture knows"
+        )]
     );
 }
 
@@ -1332,4 +1387,475 @@ fn uefi_boot_entries_and_grub_disks() {
     );
     let l = capture(&src, &Options::default()).unwrap();
     assert_eq!(l.boot.grub_disks, vec!["/dev/vda"]);
+}
+
+// ------------------------------------------------------------ whole disks
+
+/// A recorded scenario with what was on a partition (or an array) moved
+/// onto a whole disk, as on a machine without partition tables: the disk
+/// takes over `from`'s children in lsblk's tree, its `blkid -p` answer
+/// (without the partition entry) and its name in every other command's
+/// output; dropped devices vanish with all on them; blank disks hold
+/// nothing (lsblk children none, blkid exit 2).
+struct WholeDisk {
+    base: FixtureSource,
+    /// (from, disk)
+    moves: Vec<(&'static str, &'static str)>,
+    drop: Vec<&'static str>,
+    blank: Vec<&'static str>,
+    files: HashMap<String, String>,
+}
+
+impl WholeDisk {
+    fn new(scenario: &str, moves: &[(&'static str, &'static str)]) -> WholeDisk {
+        WholeDisk {
+            base: FixtureSource::new(fixture_dir(scenario)),
+            moves: moves.to_vec(),
+            drop: Vec::new(),
+            blank: Vec::new(),
+            files: HashMap::new(),
+        }
+    }
+    fn drop(mut self, devs: &[&'static str]) -> WholeDisk {
+        self.drop.extend(devs);
+        self
+    }
+    fn blank(mut self, devs: &[&'static str]) -> WholeDisk {
+        self.blank.extend(devs);
+        self
+    }
+    fn file(mut self, path: &str, text: &str) -> WholeDisk {
+        self.files.insert(path.into(), text.into());
+        self
+    }
+    /// The recorded mountinfo without the lines naming any of `gone`.
+    fn mounts_without(self, gone: &[&str]) -> WholeDisk {
+        let text: String = self
+            .base
+            .read("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| !gone.iter().any(|g| l.contains(g)))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        self.file("/proc/self/mountinfo", &text)
+    }
+    fn find<'v>(v: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+        if v["path"] == path {
+            return Some(v);
+        }
+        v["children"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|c| Self::find(c, path))
+    }
+    fn lsblk(&self, text: &str) -> String {
+        let mut v: serde_json::Value = serde_json::from_str(text).unwrap();
+        let top = v["blockdevices"].clone();
+        let mut disks = top.as_array().unwrap().clone();
+        for d in &mut disks {
+            let path = d["path"].as_str().unwrap().to_string();
+            let moved = self.moves.iter().find(|(_, to)| *to == path);
+            let children: Vec<serde_json::Value> = match moved {
+                Some((from, _)) => top
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find_map(|t| Self::find(t, from))
+                    .and_then(|f| f["children"].as_array().cloned())
+                    .unwrap_or_default(),
+                None if self.blank.contains(&path.as_str()) => Vec::new(),
+                None => d["children"].as_array().cloned().unwrap_or_default(),
+            };
+            let children: Vec<serde_json::Value> = children
+                .into_iter()
+                .filter(|c| !self.drop.contains(&c["path"].as_str().unwrap_or("")))
+                .collect();
+            let o = d.as_object_mut().unwrap();
+            if children.is_empty() {
+                o.remove("children");
+            } else {
+                o.insert("children".into(), children.into());
+            }
+            o.insert("pttype".into(), serde_json::Value::Null);
+        }
+        v["blockdevices"] = disks.into();
+        v.to_string()
+    }
+    fn renamed(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        for (from, to) in &self.moves {
+            // mdadm --export names members as keys too: MD_DEVICE_dev_vda1_ROLE.
+            let key = |d: &str| format!("{}_", d.replace('/', "_"));
+            t = t.replace(from, to).replace(&key(from), &key(to));
+        }
+        t
+    }
+}
+
+impl Source for WholeDisk {
+    fn run(&self, argv: &[&str]) -> Result<String, String> {
+        if argv[0] == "lsblk" {
+            return self.base.run(argv).map(|t| self.lsblk(&t));
+        }
+        if argv[0] == "blkid" {
+            let dev = argv[argv.len() - 1];
+            if self.blank.contains(&dev) {
+                return Err("exit 2: ".into());
+            }
+            if let Some((from, _)) = self.moves.iter().find(|(_, to)| *to == dev) {
+                let mut a = argv.to_vec();
+                *a.last_mut().unwrap() = from;
+                let t = self.base.run(&a)?;
+                return Ok(t
+                    .lines()
+                    .filter(|l| !l.starts_with("PART_ENTRY_"))
+                    .map(|l| format!("{}\n", l.replace(from, dev)))
+                    .collect());
+            }
+            return self.base.run(argv);
+        }
+        // Commands about the disk's content ask the device it came from.
+        let asked: Vec<&str> = argv
+            .iter()
+            .map(|a| match self.moves.iter().find(|(_, to)| to == a) {
+                Some((from, _)) if argv[0] != "dd" => *from,
+                _ => *a,
+            })
+            .collect();
+        self.base.run(&asked).map(|t| self.renamed(&t))
+    }
+    fn read(&self, path: &str) -> Result<String, String> {
+        match self.files.get(path) {
+            Some(t) => Ok(t.clone()),
+            None => self.base.read(path),
+        }
+    }
+}
+
+/// The layout of a whole-disk source, with nothing asked that was not recorded.
+fn capture_whole(src: &WholeDisk) -> Captured {
+    let c = capture_all(src, &Options::default()).unwrap();
+    assert_eq!(src.base.missing(), Vec::<String>::new(), "not recorded");
+    assert_eq!(Layout::from_json(&c.layout.to_json()).unwrap(), c.layout);
+    c
+}
+
+/// The disk holds its content itself: no partition table, no partitions.
+fn assert_whole(l: &Layout, disk: &str, size: u64) {
+    let d = l
+        .disk(disk)
+        .unwrap_or_else(|| panic!("{disk} not in {:?}", l.disks));
+    assert_eq!((d.label, d.partitions.len(), d.size), (None, 0, size));
+}
+
+#[test]
+fn ext4_on_a_whole_disk_mounted_at_root_is_captured() {
+    let mountinfo = "1 1 0:2 / / rw - rootfs rootfs rw\n\
+        22 1 0:20 / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n\
+        29 1 254:0 / / rw,relatime - ext4 /dev/root rw\n";
+    let src = WholeDisk::new("gpt-esp", &[("/dev/vda2", "/dev/vda")])
+        .drop(&["/dev/vda1", "/dev/vda3"])
+        .file("/proc/self/mountinfo", mountinfo)
+        .file("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n");
+    let c = capture_whole(&src);
+    let l = &c.layout;
+    assert_eq!(c.unmodelled, []);
+    assert_eq!(l.disks.len(), 1);
+    assert_whole(l, "/dev/vda", 256 << 20);
+    let fs: Vec<(&str, &str, Option<&str>)> = l
+        .filesystems
+        .iter()
+        .map(|f| (f.device.as_str(), f.fstype.as_str(), f.uuid.as_deref()))
+        .collect();
+    assert_eq!(
+        fs,
+        [(
+            "/dev/vda",
+            "ext4",
+            Some("0a0a0a0a-1111-4222-8333-444444444444")
+        )]
+    );
+    assert_eq!(l.filesystems[0].attrs["inode_size"], "256");
+    let mounts: Vec<(&str, &str)> = l
+        .mounts
+        .iter()
+        .map(|m| (m.device.as_str(), m.mountpoint.as_str()))
+        .collect();
+    assert_eq!(mounts, [("/dev/vda", "/")]);
+    // Only the results disk is blank; the root disk is no "blank disk".
+    assert_eq!(notes_about(l, "/dev/vda"), Vec::<&str>::new());
+    assert_eq!(l.excluded_disks.len(), 1);
+    assert_eq!(l.excluded_disks[0].device, "/dev/vdb");
+}
+
+#[test]
+fn a_whole_disk_blkid_cannot_probe_is_no_blank_disk_and_its_mount_fails_capture() {
+    // As the finding saw it: root mounted from a whole disk (vdb here)
+    // whose signature blkid -p could not read. The disk was "blank" and
+    // left out, the mount a mere note, and capture went on. blkid's exit
+    // 2 is "nothing found" only without a message: it exits 2 also when
+    // it cannot open the disk (as in a sandbox where it is not permitted).
+    let eperm = "exit 2: blkid: error: /dev/vdb: Operation not permitted";
+    let src = Overlay::new("gpt-esp")
+        .cmd(&["blkid", "-p", "-o", "export", "/dev/vdb"], Err(eperm))
+        .file(
+            "/proc/self/mountinfo",
+            Ok("29 1 254:16 / / rw,relatime - ext4 /dev/vdb rw\n"),
+        );
+    let c = capture_all(&src, &Options::default()).unwrap();
+    assert!(
+        c.layout
+            .excluded_disks
+            .iter()
+            .all(|x| !x.why.starts_with("blank")),
+        "{:?}",
+        c.layout.excluded_disks
+    );
+    let u: Vec<String> = c.unmodelled.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        u,
+        [format!(
+            "/dev/vdb mounted at / (ext4): blkid -p could not probe it: {eperm}"
+        )]
+    );
+    // The same for any other failure.
+    let mountinfo = "29 1 254:16 / / rw,relatime - ext4 /dev/root rw\n";
+    let src = Overlay::new("gpt-esp")
+        .cmd(
+            &["blkid", "-p", "-o", "export", "/dev/vdb"],
+            Err("exit 4: blkid: error: /dev/vdb: ambivalent result"),
+        )
+        .file("/proc/self/mountinfo", Ok(mountinfo));
+    let c = capture_all(&src, &Options::default()).unwrap();
+    let x = c
+        .layout
+        .excluded_disks
+        .iter()
+        .find(|x| x.device == "/dev/vdb")
+        .expect("vdb left out");
+    assert!(x.why.starts_with("blkid -p could not probe it"), "{x:?}");
+    assert_eq!(c.unmodelled.len(), 1, "{:?}", c.unmodelled);
+    let u = &c.unmodelled[0];
+    assert_eq!(
+        (u.device.as_str(), u.mountpoint.as_str(), u.fstype.as_str()),
+        ("/dev/vdb", "/", "ext4")
+    );
+    assert!(u.why.contains("ambivalent result"), "{}", u.why);
+    assert_eq!(u.disks, ["/dev/vdb"]);
+    let err = capture(&src, &Options::default()).unwrap_err().to_string();
+    assert!(err.contains("/dev/vdb mounted at / (ext4)"), "{err}");
+    // Excluded by its disk: saved without it, as before.
+    let l = capture(
+        &src,
+        &Options {
+            exclude_disks: vec!["vdb".into()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(l.disk("/dev/vdb").is_none());
+}
+
+#[test]
+fn an_unsupported_file_system_on_a_whole_disk_fails_capture_unless_excluded() {
+    let src = Overlay::new("gpt-esp")
+        .cmd(
+            &["blkid", "-p", "-o", "export", "/dev/vdb"],
+            Ok("DEVNAME=/dev/vdb\nUUID=1234\nTYPE=f2fs\nUSAGE=filesystem\n"),
+        )
+        .edit_file(
+            "/proc/self/mountinfo",
+            "29 1 254:2 / /mnt/t rw",
+            "31 1 254:16 / /srv rw,relatime - f2fs /dev/vdb rw\n29 1 254:2 / /mnt/t rw",
+        );
+    let c = capture_all(&src, &Options::default()).unwrap();
+    let u: Vec<String> = c.unmodelled.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        u,
+        ["/dev/vdb mounted at /srv (f2fs): a f2fs signature: not supported"]
+    );
+    assert!(capture(&src, &Options::default()).is_err());
+    for opts in [
+        Options {
+            exclude_mountpoints: vec!["/srv".into()],
+            ..Default::default()
+        },
+        Options {
+            exclude_disks: vec!["/dev/vdb".into()],
+            ..Default::default()
+        },
+    ] {
+        let l = capture(&src, &opts).unwrap_or_else(|e| panic!("{opts:?}: {e}"));
+        assert!(l.disk("/dev/vdb").is_none(), "{opts:?}");
+        assert!(l.mounts.iter().all(|m| m.mountpoint != "/srv"));
+    }
+    // Under /run (never part of a layout): no error either.
+    let src = Overlay::new("gpt-esp")
+        .cmd(
+            &["blkid", "-p", "-o", "export", "/dev/vdb"],
+            Ok("DEVNAME=/dev/vdb\nTYPE=exfat\n"),
+        )
+        .edit_file(
+            "/proc/self/mountinfo",
+            "29 1 254:2 / /mnt/t rw",
+            "31 1 254:16 / /run/media/u/stick rw - exfat /dev/vdb rw\n29 1 254:2 / /mnt/t rw",
+        );
+    assert_eq!(
+        capture_all(&src, &Options::default()).unwrap().unmodelled,
+        []
+    );
+}
+
+#[test]
+fn an_lvm_pv_on_a_whole_disk_is_captured() {
+    let src = WholeDisk::new("raid1-lvm-thin", &[("/dev/md0", "/dev/vda")]).blank(&["/dev/vdb"]);
+    let c = capture_whole(&src);
+    let l = &c.layout;
+    assert_eq!(c.unmodelled, []);
+    assert_eq!(l.disks.len(), 1);
+    assert_whole(l, "/dev/vda", 640 << 20);
+    assert!(l.raids.is_empty());
+    let pvs: Vec<(&str, &str)> = l
+        .pvs
+        .iter()
+        .map(|p| (p.device.as_str(), p.vg.as_str()))
+        .collect();
+    assert_eq!(pvs, [("/dev/vda", "vgdata")]);
+    assert_eq!(l.lvs.len(), 3);
+    let mps: Vec<&str> = l.mounts.iter().map(|m| m.mountpoint.as_str()).collect();
+    assert_eq!(mps, ["/mnt/t", "/mnt/t/thin"]);
+    assert!(notes_about(l, "/dev/vda").is_empty(), "{:?}", l.notes);
+}
+
+#[test]
+fn md_raid1_of_two_whole_disks_is_captured() {
+    let src = WholeDisk::new(
+        "raid1-lvm-thin",
+        &[("/dev/vda1", "/dev/vda"), ("/dev/vdb1", "/dev/vdb")],
+    );
+    let c = capture_whole(&src);
+    let l = &c.layout;
+    assert_eq!(c.unmodelled, []);
+    assert_eq!(l.disks.len(), 2);
+    assert_whole(l, "/dev/vda", 640 << 20);
+    assert_whole(l, "/dev/vdb", 640 << 20);
+    assert_eq!(l.raids.len(), 1);
+    assert_eq!(l.raids[0].devices, ["/dev/vda", "/dev/vdb"]);
+    assert_eq!(l.pvs[0].device, "/dev/md0");
+    assert_eq!(l.mounts.len(), 2);
+    assert!(notes_about(l, "/dev/vda").is_empty(), "{:?}", l.notes);
+}
+
+#[test]
+fn luks_on_a_whole_disk_is_captured() {
+    let src = WholeDisk::new("luks-lvm", &[("/dev/vda1", "/dev/vda")])
+        .drop(&["/dev/vda2"])
+        .mounts_without(&["cryptdata"]);
+    let c = capture_whole(&src);
+    let l = &c.layout;
+    assert_eq!(c.unmodelled, []);
+    assert_eq!(l.disks.len(), 1);
+    assert_whole(l, "/dev/vda", 320 << 20);
+    let luks: Vec<(&str, &str, u8)> = l
+        .luks
+        .iter()
+        .map(|x| (x.device.as_str(), x.backing.as_str(), x.version))
+        .collect();
+    assert_eq!(luks, [("/dev/mapper/cryptlvm", "/dev/vda", 2)]);
+    assert_eq!(l.pvs[0].device, "/dev/mapper/cryptlvm");
+    let mps: Vec<(&str, &str)> = l
+        .mounts
+        .iter()
+        .map(|m| (m.device.as_str(), m.mountpoint.as_str()))
+        .collect();
+    assert_eq!(mps, [("/dev/mapper/vgcrypt-root", "/mnt/t")]);
+}
+
+/// The whole-disk layouts as captured plan onto their own disks (known
+/// by serial): each disk wiped, its content made on the disk itself, no
+/// partition table written; recreated on other disks, they compare equal
+/// through the mapping.
+#[test]
+fn whole_disk_captures_plan_without_partition_tables() {
+    use crate::plan::{plan, Options as PlanOptions, PresentDisk};
+    let sources = [
+        WholeDisk::new("gpt-esp", &[("/dev/vda2", "/dev/vda")])
+            .drop(&["/dev/vda1", "/dev/vda3"])
+            .file(
+                "/proc/self/mountinfo",
+                "29 1 254:0 / / rw,relatime - ext4 /dev/root rw\n",
+            )
+            .file("/proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n"),
+        WholeDisk::new("raid1-lvm-thin", &[("/dev/md0", "/dev/vda")]).blank(&["/dev/vdb"]),
+        WholeDisk::new(
+            "raid1-lvm-thin",
+            &[("/dev/vda1", "/dev/vda"), ("/dev/vdb1", "/dev/vdb")],
+        ),
+        WholeDisk::new("luks-lvm", &[("/dev/vda1", "/dev/vda")])
+            .drop(&["/dev/vda2"])
+            .mounts_without(&["cryptdata"]),
+    ];
+    let made = [
+        "mkfs:/dev/vda",
+        "pv:/dev/vda",
+        "raid:/dev/md0",
+        "luks:cryptlvm",
+    ];
+    for (src, first) in sources.iter().zip(made) {
+        let l = capture_whole(src).layout;
+        let here: Vec<PresentDisk> = l
+            .disks
+            .iter()
+            .map(|d| PresentDisk {
+                device: d.device.clone(),
+                size: d.size,
+                logical_sector_size: 512,
+                serial: d.serial.clone(),
+                holds: vec!["something".into()],
+                ..Default::default()
+            })
+            .collect();
+        let opts = PlanOptions {
+            passphrase_file: Some("/media/pass".into()),
+            ..Default::default()
+        };
+        let p = plan(&l, &here, &opts).unwrap_or_else(|e| panic!("{first}: {e}"));
+        let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+        let wipes: Vec<String> = l
+            .disks
+            .iter()
+            .map(|d| format!("wipe:{}", d.device))
+            .collect();
+        assert_eq!(ids[..wipes.len()], wipes, "{ids:?}");
+        assert_eq!(ids[wipes.len()], first, "{ids:?}");
+        assert!(
+            p.steps
+                .iter()
+                .all(|s| !s.argv.iter().any(|a| a.contains("sfdisk"))),
+            "{ids:?}"
+        );
+        // Recreated on other disks (vda → vdc, vdb → vdd): the same layout
+        // up to the mapping, the whole disks' contents renamed with them.
+        let json = l
+            .to_json()
+            .replace("\"/dev/vda\"", "\"/dev/vdc\"")
+            .replace("\"/dev/vdb\"", "\"/dev/vdd\"");
+        let moved = Layout::from_json(&json).unwrap();
+        let opts = crate::compare::Options {
+            mapping: [
+                ("/dev/vda".to_string(), "/dev/vdc".to_string()),
+                ("/dev/vdb".to_string(), "/dev/vdd".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            crate::compare::diff(&l, &moved, &opts),
+            Vec::<String>::new(),
+            "{first}"
+        );
+        assert!(!crate::compare::diff(&l, &moved, &Default::default()).is_empty());
+    }
 }

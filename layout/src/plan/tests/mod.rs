@@ -6,6 +6,7 @@ mod luks;
 mod mapping;
 mod raid_lvm;
 mod script;
+mod whole_disk;
 
 use super::geometry::MIB;
 use super::luks::pbkdf_cost_args;
