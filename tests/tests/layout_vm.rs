@@ -240,6 +240,28 @@ sha256sum /mnt/local/mnt/t/etc/hard1 /mnt/local/mnt/t/var/sparse /mnt/local/mnt/
 getfattr -n user.rear --only-values /mnt/local/mnt/t/etc/hard1 > /results/xattr
 "#;
 
+/// (w) whole disks without a partition table, as many VMs and cloud
+/// instances have them: ext4 on vda, an LVM PV on vdb, md RAID1 of vdc and
+/// vdd, LUKS on vde.
+const SCENARIO_W: &str = r#"
+(umask 077 && printf 'whole disk passphrase\n' > /tmp/pass)
+mkfs.ext4 -q -L wroot /dev/vda
+pvcreate /dev/vdb
+vgcreate vgw /dev/vdb
+lvcreate -y -L 100M -n data vgw
+mkfs.ext4 -q -L wdata /dev/vgw/data
+mdadm --create /dev/md7 --run --level=1 --raid-devices=2 --metadata=1.2 /dev/vdc /dev/vdd
+mkfs.ext4 -q -L wmd /dev/md7
+cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 /dev/vde < /tmp/pass
+cryptsetup open /dev/vde wcrypt < /tmp/pass
+mkfs.ext4 -q -L wcrypt /dev/mapper/wcrypt
+mkdir -p /mnt/t && mount /dev/vda /mnt/t
+mkdir -p /mnt/t/data /mnt/t/md /mnt/t/crypt
+mount /dev/vgw/data /mnt/t/data && mount /dev/md7 /mnt/t/md && mount /dev/mapper/wcrypt /mnt/t/crypt
+RECOVER_ARGS=(--passphrase-file /tmp/pass)
+recover_and_capture /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde
+"#;
+
 /// (x) recoveries that must fail, each with a non-zero exit and a message
 /// naming the cause, never "recovery finished": a layout that needs GRUB
 /// where the restored files have none, a corrupted backup, a file added
@@ -391,6 +413,7 @@ fn image() -> &'static Image {
             ("f", SCENARIO_F),
             ("g", SCENARIO_G),
             ("r", SCENARIO_R),
+            ("w", SCENARIO_W),
             ("x", SCENARIO_X),
         ] {
             let p = dir.path().join(format!("scenario-{name}"));
@@ -716,6 +739,39 @@ fn f_migration_larger_and_smaller() {
         };
         assert_same(&out, "saved.json", after, &opts);
     }
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn w_whole_disks_without_partition_tables() {
+    if vm_tests_skipped("layout w") {
+        return;
+    }
+    let out = scenario("w", &[256 << 20; 5]);
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    // What the script made was captured as the disks' own content.
+    let on_disk = |dev: &str| {
+        l.disks
+            .iter()
+            .any(|d| d.device == dev && d.partitions.is_empty())
+    };
+    for d in ["/dev/vda", "/dev/vdb", "/dev/vdc", "/dev/vdd", "/dev/vde"] {
+        assert!(on_disk(d), "{d} without partitions in {:?}", l.disks);
+    }
+    assert!(l
+        .filesystems
+        .iter()
+        .any(|f| f.device == "/dev/vda" && f.fstype == "ext4"));
+    assert!(l
+        .pvs
+        .iter()
+        .any(|p| p.device == "/dev/vdb" && p.vg == "vgw"));
+    assert!(l
+        .raids
+        .iter()
+        .any(|r| r.devices == ["/dev/vdc", "/dev/vdd"] && r.level == "raid1"));
+    assert!(l.luks.iter().any(|k| k.backing == "/dev/vde"));
+    assert!(l.mounts.iter().any(|m| m.mountpoint == "/mnt/t/crypt"));
 }
 
 #[test]
