@@ -8,6 +8,7 @@
 //! look for; restic writes the manifest snapshot, which restores look for,
 //! after the data snapshot. docs/backup.md says why each way.
 
+pub mod age;
 pub mod borg;
 pub mod generation;
 pub mod method;

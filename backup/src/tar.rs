@@ -2,6 +2,7 @@
 //! files, numeric owners, one file system per path, zstd. The archive and
 //! its manifest are one generation of a local directory (`generation`).
 
+use crate::age::{self, Age};
 use crate::generation::{self, SUMS};
 use crate::{sums, Backend, Call, Exec, Found, Made, Spec};
 use anyhow::{bail, Context, Result};
@@ -13,6 +14,8 @@ pub const ARCHIVE: &str = "backup.tar.zst";
 pub struct Tar {
     /// The backup directory (made on the first backup).
     pub dir: PathBuf,
+    /// Archive and manifest encrypted to age recipients, or plain.
+    pub age: Option<Age>,
 }
 
 /// The options both directions share, so what is saved is what comes back.
@@ -25,11 +28,23 @@ const METADATA: &[&str] = &[
 ];
 
 impl Tar {
-    fn create_argv(&self, spec: &Spec, archive: &Path) -> Vec<String> {
+    /// tar's compression option: zstd, or zstd and age through a program
+    /// written into `scratch`.
+    fn compression(&self, scratch: &Path, restoring: bool) -> Result<String> {
+        Ok(match &self.age {
+            None => "--zstd".into(),
+            Some(a) => format!(
+                "--use-compress-program={}",
+                a.compressor(scratch, restoring)?.display()
+            ),
+        })
+    }
+
+    fn create_argv(&self, spec: &Spec, archive: &Path, compression: String) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "tar".into(),
             "--create".into(),
-            "--zstd".into(),
+            compression,
             "--sparse".into(),
             "--one-file-system".into(),
         ];
@@ -68,14 +83,16 @@ impl Backend for Tar {
         fs::create_dir(&gdir).with_context(|| format!("create {}", gdir.display()))?;
         generation::private(&gdir, 0o700)?;
         let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
-        let archive = gdir.join(ARCHIVE);
+        let archive = gdir.join(age::stored(ARCHIVE, self.age.as_ref()));
+        let scratch = tempfile::tempdir().context("create a temporary directory")?;
+        let compression = self.compression(scratch.path(), false)?;
         let failed = |e: anyhow::Error| {
             // Not pointed to, so never restored; the next run would delete it too.
             let _ = fs::remove_dir_all(&gdir);
             e.context("tar could not make the backup; the previous backup is kept")
         };
         let (code, stderr) = exec
-            .output(&Call::argv(self.create_argv(spec, &archive)))
+            .output(&Call::argv(self.create_argv(spec, &archive, compression)))
             .map(|o| (o.code, o.stderr))
             .map_err(|e| failed(e.into()))?;
         // Exit 1 is tar's "file changed as we read it": a warning on a live system.
@@ -88,8 +105,14 @@ impl Backend for Tar {
         }
         generation::private(&archive, 0o600)?;
         let entries = crate::settle(spec, taken, changed)?;
-        sums::write(&entries, &gdir.join(SUMS))?;
-        for p in [&archive, &gdir.join(SUMS), &gdir] {
+        let sums_file = gdir.join(age::stored(SUMS, self.age.as_ref()));
+        match &self.age {
+            None => sums::write(&entries, &sums_file)?,
+            Some(a) => a
+                .encrypt(sums::to_text(&entries).into_bytes(), &sums_file, exec)
+                .map_err(failed)?,
+        }
+        for p in [&archive, &sums_file, &gdir] {
             generation::sync(p)?;
         }
         generation::switch(&self.dir, &gen)?;
@@ -97,7 +120,7 @@ impl Backend for Tar {
         Ok(Made::of(archive.display().to_string(), &entries))
     }
 
-    fn latest(&self, _exec: &dyn Exec) -> Result<Found> {
+    fn latest(&self, exec: &dyn Exec) -> Result<Found> {
         let Some(gen) = generation::current(&self.dir)? else {
             bail!(
                 "{} has no complete backup: no checksum manifest of one (no {} file)",
@@ -105,25 +128,50 @@ impl Backend for Tar {
                 generation::POINTER
             );
         };
-        let sums_file = self.dir.join(&gen).join(SUMS);
-        let sums = sums::read(&sums_file).with_context(|| {
+        let plain = self.dir.join(&gen).join(SUMS);
+        let sealed = self.dir.join(&gen).join(format!("{SUMS}{}", age::SUFFIX));
+        let no_manifest = || {
             format!(
                 "the backup {gen} in {} has no checksum manifest",
                 self.dir.display()
             )
-        })?;
+        };
+        let sums = match (&self.age, sealed.is_file()) {
+            (Some(a), true) => {
+                sums::parse(&a.decrypt(&sealed, exec)?, &sealed.display().to_string())?
+            }
+            (None, true) => bail!(
+                "the backup {gen} in {} is encrypted with age: set backup.recipients_file and backup.identity_file",
+                self.dir.display()
+            ),
+            (_, false) => sums::read(&plain).with_context(no_manifest)?,
+        };
         Ok(Found { id: gen, sums })
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {
-        let archive = self.dir.join(&found.id).join(ARCHIVE);
+        let sealed = self
+            .dir
+            .join(&found.id)
+            .join(format!("{ARCHIVE}{}", age::SUFFIX));
+        let (archive, tar) = match sealed.is_file() {
+            true => (sealed, self),
+            false => (
+                self.dir.join(&found.id).join(ARCHIVE),
+                &Tar {
+                    dir: self.dir.clone(),
+                    age: None,
+                },
+            ),
+        };
         if !archive.is_file() {
             bail!("no backup archive at {}", archive.display());
         }
+        let scratch = tempfile::tempdir().context("create a temporary directory")?;
         let mut argv: Vec<String> = vec![
             "tar".into(),
             "--extract".into(),
-            "--zstd".into(),
+            tar.compression(scratch.path(), true)?,
             "--preserve-permissions".into(),
             "--same-owner".into(),
         ];

@@ -149,7 +149,7 @@ fn tar_over_sftp_through_sshfs() {
             .unwrap(),
         Target::File(dir.clone())
     );
-    round_trip(&Tar { dir }, &exec, d.path());
+    round_trip(&Tar { dir, age: None }, &exec, d.path());
     // Written on the server, not below the mount point's own directory.
     let current = fs::read_to_string(remote.join("web1/current")).unwrap();
     assert!(remote

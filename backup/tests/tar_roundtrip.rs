@@ -19,6 +19,7 @@ fn everything_comes_back_as_it_was() {
     let d = tempfile::tempdir().unwrap();
     let b = Tar {
         dir: d.path().join("target"),
+        age: None,
     };
     round_trip(&b, &Real::default(), d.path());
     assert_private(&b.dir);
@@ -44,6 +45,7 @@ fn a_damaged_backup_fails_and_says_why() {
     fs::write(src.join("a"), vec![7u8; 1 << 20]).unwrap();
     let b = Tar {
         dir: d.path().join("target"),
+        age: None,
     };
     b.backup(&spec(&src), &Real::default()).unwrap();
     let gen = generation::current(&b.dir).unwrap().unwrap();
@@ -69,6 +71,7 @@ fn a_missing_backup_or_manifest_is_an_error() {
     let d = tempfile::tempdir().unwrap();
     let b = Tar {
         dir: d.path().join("nothing"),
+        age: None,
     };
     let err = format!(
         "{:#}",
@@ -94,6 +97,7 @@ fn a_failed_backup_keeps_the_previous_one() {
     let d = tempfile::tempdir().unwrap();
     let b = Tar {
         dir: d.path().join("target"),
+        age: None,
     };
     failed_backup_keeps_the_previous_one(&b, &Real::default(), d.path());
     // The failed run's generation is gone; only the good one is left.
@@ -115,6 +119,7 @@ fn a_file_that_changes_during_the_backup_is_restored_unverified() {
     let d = tempfile::tempdir().unwrap();
     let b = Tar {
         dir: d.path().join("target"),
+        age: None,
     };
     changed_during_backup_is_restored_unverified(&b, &Real::default(), d.path());
 }
@@ -130,6 +135,7 @@ fn a_file_added_to_the_archive_fails_the_restore() {
     fs::write(src.join("etc/cron.d/ok"), "* * * * * root true\n").unwrap();
     let b = Tar {
         dir: d.path().join("target"),
+        age: None,
     };
     b.backup(&spec(&src), &Real::default()).unwrap();
     let gen = generation::current(&b.dir).unwrap().unwrap();
@@ -154,5 +160,78 @@ fn a_file_added_to_the_archive_fails_the_restore() {
     assert!(
         err.contains("etc/cron.d/evil: restored, but not in the backup's manifest"),
         "{err}"
+    );
+}
+
+/// Encrypted to an age recipient: archive and manifest hold no plaintext
+/// (a canary in a file name and a file's content is in neither), the round
+/// trip passes with the identity, and without it (or with another one) the
+/// restore stops naming what to set.
+#[test]
+fn an_age_encrypted_backup_round_trips_and_needs_its_identity() {
+    use rear_backup::age::Age;
+    let d = tempfile::tempdir().unwrap();
+    let keys = d.path().join("keys");
+    fs::create_dir_all(&keys).unwrap();
+    let (id, rcpt, other) = (keys.join("id"), keys.join("rcpt"), keys.join("other"));
+    common::sh(&format!(
+        "age-keygen -o '{0}' 2>/dev/null && age-keygen -y '{0}' > '{1}' && age-keygen -o '{2}' 2>/dev/null && chmod 600 '{0}' '{2}'",
+        id.display(),
+        rcpt.display(),
+        other.display()
+    ));
+    let sealed = |identity: Option<&std::path::Path>| Tar {
+        dir: d.path().join("target"),
+        age: Some(Age {
+            recipients: rcpt.clone(),
+            identity: identity.map(|p| p.to_path_buf()),
+        }),
+    };
+    round_trip(&sealed(Some(&id)), &Real::default(), d.path());
+    assert_private(&d.path().join("target"));
+
+    // A canary in a name and in a content, backed up once more.
+    let src = d.path().join("src");
+    fs::write(src.join("canary-name-5e1f"), "canary-content-a9c4").unwrap();
+    sealed(None).backup(&spec(&src), &Real::default()).unwrap();
+    let gen = generation::current(&d.path().join("target"))
+        .unwrap()
+        .unwrap();
+    let gdir = d.path().join("target").join(&gen);
+    let mut names: Vec<String> = fs::read_dir(&gdir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["backup.sums.age", "backup.tar.zst.age"]);
+    for f in &names {
+        let bytes = fs::read(gdir.join(f)).unwrap();
+        assert!(bytes.starts_with(b"age-encryption.org/v1"), "{f}");
+        for canary in ["canary-name-5e1f", "canary-content-a9c4", "etc/deep"] {
+            assert!(
+                !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                "{canary} in {f}"
+            );
+        }
+    }
+    let dst = d.path().join("dst-none");
+    fs::create_dir_all(&dst).unwrap();
+    let err = format!(
+        "{:#}",
+        restore_and_verify(&sealed(None), &dst, &Real::default()).unwrap_err()
+    );
+    assert!(err.contains("set backup.identity_file"), "{err}");
+    let err = format!(
+        "{:#}",
+        restore_and_verify(&sealed(Some(&other)), &dst, &Real::default()).unwrap_err()
+    );
+    assert!(err.contains("age could not decrypt"), "{err}");
+    let dst = d.path().join("dst-ok");
+    fs::create_dir_all(&dst).unwrap();
+    restore_and_verify(&sealed(Some(&id)), &dst, &Real::default())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(
+        fs::read_to_string(dst.join("canary-name-5e1f")).unwrap(),
+        "canary-content-a9c4"
     );
 }

@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 fn what_lies_under_a_mount_point_is_backed_up_and_restored() {
     let d = tempfile::tempdir().unwrap();
     let at = |name: &str| d.path().join(name);
-    let tar = Tar { dir: at("tar") };
+    let tar = Tar {
+        dir: at("tar"),
+        age: None,
+    };
     let rsync = Rsync::at(&Target::File(at("rsync"))).unwrap();
     let pass = || Passphrase::File(pass_file(d.path(), "view test"));
     let borg = Borg::at(&Target::File(at("borg")), pass(), "web1").unwrap();

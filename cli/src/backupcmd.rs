@@ -45,7 +45,10 @@ fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
     };
     Ok(match (cfg.method, pass) {
         (Method::Tar, _) => match place {
-            Target::File(dir) => Box::new(rear_backup::tar::Tar { dir }),
+            Target::File(dir) => Box::new(rear_backup::tar::Tar {
+                dir,
+                age: cfg.age(),
+            }),
             other => bail!("tar writes to a directory, not to {other:?}"),
         },
         (Method::Rsync, _) => Box::new(rear_backup::rsync::Rsync::at(&place)?),

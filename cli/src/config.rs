@@ -37,6 +37,13 @@ pub struct Backup {
     /// borg and restic: a file holding the repository passphrase (empty:
     /// the tool's own variables in the environment).
     pub passphrase_file: String,
+    /// tar: a file of age recipients (public keys) to encrypt the archive
+    /// and its manifest to (empty: not encrypted). docs/backup.md.
+    pub recipients_file: String,
+    /// tar: the age identity (secret key) file that decrypts, needed to
+    /// restore an encrypted backup; mode 0600, owned by root. Kept off the
+    /// machine and the backup medium until recovery day.
+    pub identity_file: String,
     /// Options for mounting a usb://, nfs://, cifs:// target (as in
     /// `mount -o`: `nfsvers=4.2`, `credentials=/etc/rear-build/cifs.cred`)
     /// or sshfs's for sftp:// with tar (`IdentityFile=/root/.ssh/backup`);
@@ -53,6 +60,8 @@ impl Default for Backup {
             url: "usb://REAR-000".into(),
             exclude: Vec::new(),
             passphrase_file: String::new(),
+            recipients_file: String::new(),
+            identity_file: String::new(),
             mount_options: String::new(),
             external: External::default(),
         }
@@ -366,7 +375,34 @@ impl Backup {
                 bail!("backup.passphrase_file = {pf:?}: allowed is an absolute path");
             }
         }
+        for (key, v) in [
+            ("recipients_file", &self.recipients_file),
+            ("identity_file", &self.identity_file),
+        ] {
+            if v.is_empty() {
+                continue;
+            }
+            if method != Method::Tar {
+                bail!("backup.{key} = {v:?}: age encryption is for method \"tar\" (borg and restic encrypt with backup.passphrase_file; rsync stores files as they are)");
+            }
+            if !v.starts_with('/') {
+                bail!("backup.{key} = {v:?}: allowed is an absolute path");
+            }
+        }
+        if self.recipients_file.is_empty() && !self.identity_file.is_empty() {
+            bail!("backup.identity_file = {:?} without backup.recipients_file: set both (the recipients to encrypt to, the identity to restore)", self.identity_file);
+        }
         Ok(())
+    }
+}
+
+impl Backup {
+    /// The age encryption of tar backups, when configured.
+    pub fn age(&self) -> Option<rear_backup::age::Age> {
+        (!self.recipients_file.is_empty()).then(|| rear_backup::age::Age {
+            recipients: self.recipients_file.clone().into(),
+            identity: (!self.identity_file.is_empty()).then(|| self.identity_file.clone().into()),
+        })
     }
 }
 
@@ -513,6 +549,10 @@ mod tests {
         assert_eq!(b.mount_options, "credentials=/etc/c,vers=3.0");
         let b = load_with("[backup]\nmethod = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"/etc/rear-build/borg.pass\"\n").unwrap();
         assert_eq!(b.passphrase_file, "/etc/rear-build/borg.pass");
+        let b = load_with("[backup]\nurl = \"file:///b\"\nrecipients_file = \"/etc/rear-build/backup.age.pub\"\nidentity_file = \"/media/key/backup.age\"\n").unwrap();
+        let age = b.age().unwrap();
+        assert_eq!(age.recipients, Path::new("/etc/rear-build/backup.age.pub"));
+        assert_eq!(age.identity.as_deref(), Some(Path::new("/media/key/backup.age")));
 
         for (text, says) in [
             ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""),
@@ -524,6 +564,9 @@ mod tests {
             ("method = \"rsync\"\nurl = \"file:///b\"\npassphrase_file = \"/p\"", "backup.passphrase_file = \"/p\": only borg and restic"),
             ("method = \"borg\"\nurl = \"file:///b\"\npassphrase_file = \"p\"", "allowed is an absolute path"),
             ("passphrase = \"secret\"", "unknown field `passphrase`"),
+            ("method = \"rsync\"\nurl = \"file:///b\"\nrecipients_file = \"/r\"", "backup.recipients_file = \"/r\": age encryption is for method \"tar\""),
+            ("recipients_file = \"r.pub\"", "backup.recipients_file = \"r.pub\": allowed is an absolute path"),
+            ("identity_file = \"/k\"", "backup.identity_file = \"/k\" without backup.recipients_file"),
             ("method = \"restic\"\nurl = \"sftp://h/d\"\nmount_options = \"x\"", "backup.mount_options = \"x\": backup.url = \"sftp://h/d\" is not mounted"),
             ("url = \"nfs://h/d\"\nmount_options = \"vers=4, soft\"", "separated by commas, without spaces"),
             ("url = \"cifs://h/s\"\nmount_options = \"username=bk,password=hunter2\"", "\"username=bk,password=***\": a password here"),
