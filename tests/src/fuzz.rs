@@ -199,6 +199,10 @@ pub const NASTY: &[&str] = &[
     "\\040",
     "\\777",
     "\\x",
+    "\\x2f",
+    "\\x2e\\x2e",
+    "\\x00",
+    "\\xff",
     "{",
     "}",
     "[",
@@ -616,6 +620,32 @@ pub fn json(examples: Vec<String>) -> BoxedStrategy<String> {
         (select(docs), prop::collection::vec(json_edit(), 1..6)).prop_map(|(doc, edits)| {
             serde_json::to_string_pretty(&apply_json(&doc, &edits)).expect("values serialize")
         });
+    prop_oneof![1 => bytes(), 2 => text(examples), 6 => edited].boxed()
+}
+
+/// Texts of one JSON document a line (a manifest) for a parser whose
+/// valid inputs look like `examples`: arbitrary bytes, text [`Edit`]s,
+/// and (mostly) examples with [`JsonEdit`]s of one to three of their
+/// lines.
+pub fn json_lines(examples: Vec<String>) -> BoxedStrategy<String> {
+    let line_edits = prop::collection::vec(
+        (any::<usize>(), prop::collection::vec(json_edit(), 1..4)),
+        1..4,
+    );
+    let edited = (select(examples.clone()), line_edits).prop_map(|(text, edits)| {
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        for (i, e) in edits {
+            if lines.is_empty() {
+                break;
+            }
+            let n = lines.len();
+            if let Ok(doc) = serde_json::from_str::<Value>(&lines[i % n]) {
+                lines[i % n] =
+                    serde_json::to_string(&apply_json(&doc, &e)).expect("values serialize");
+            }
+        }
+        lines.join("\n") + "\n"
+    });
     prop_oneof![1 => bytes(), 2 => text(examples), 6 => edited].boxed()
 }
 
