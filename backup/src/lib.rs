@@ -9,6 +9,8 @@
 //! after the data snapshot. docs/backup.md says why each way.
 
 pub mod borg;
+#[cfg(test)]
+mod fuzz;
 pub mod generation;
 pub mod method;
 pub mod restic;
