@@ -225,7 +225,9 @@ pub const NASTY: &[&str] = &[
 pub fn nasty() -> BoxedStrategy<String> {
     prop_oneof![
         6 => select(NASTY).prop_map(String::from),
-        3 => any::<u64>().prop_map(|n| n.to_string()),
+        2 => any::<u64>().prop_map(|n| n.to_string()),
+        1 => any::<u32>().prop_map(|n| n.to_string()),
+        1 => (0..70_000u32).prop_map(|n| n.to_string()),
         1 => any::<i64>().prop_map(|n| n.to_string()),
         1 => "[0-9]{20,60}",
         1 => (select(&["x", "9", "é", "/", "\0", " "][..]), 1..20_000usize)
@@ -477,6 +479,8 @@ pub fn json_edit() -> impl Strategy<Value = JsonEdit> {
         Just(Value::from(-1)),
         Just(Value::from(1e300)),
         any::<u64>().prop_map(Value::from),
+        any::<u32>().prop_map(Value::from),
+        (0..70_000u32).prop_map(Value::from),
         (0..1u64 << 40).prop_map(Value::from),
     ];
     prop_oneof![
