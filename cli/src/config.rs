@@ -308,17 +308,22 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
     let used = files(dir)?;
     for f in &used {
         let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
-        let layer: Value =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        // Check after each layer, so an error names the file it is in.
-        merge(&mut value, layer);
-        Config::deserialize(value.clone())
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .and_then(|c| c.validate())
-            .with_context(|| format!("{}", f.display()))?;
+        layer(&mut value, &text, &f.display().to_string())?;
     }
     let config = Config::deserialize(value).context("the merged configuration is not valid")?;
     Ok((config, used))
+}
+
+/// The configuration `value` with one file's text over it; errors name
+/// the file (`origin`).
+fn layer(value: &mut Value, text: &str, origin: &str) -> Result<()> {
+    let layer: Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    // Check after each layer, so an error names the file it is in.
+    merge(value, layer);
+    Config::deserialize(value.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .and_then(|c| c.validate())
+        .with_context(|| origin.to_string())
 }
 
 impl Backup {
@@ -401,6 +406,9 @@ impl Config {
         toml::to_string_pretty(self).expect("configs serialize")
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
