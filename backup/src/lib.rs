@@ -10,6 +10,8 @@
 
 pub mod age;
 pub mod borg;
+#[cfg(test)]
+mod fuzz;
 pub mod generation;
 pub mod method;
 pub mod restic;

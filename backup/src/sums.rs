@@ -443,15 +443,15 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
 }
 
 /// Whether a manifest path stays below the root it is relative to: `.`,
-/// or relative with no `..` component.
+/// or relative with no `..` component, once decoded as restores use it
+/// (`\x2f` is a `/`).
 fn confined(p: &str) -> bool {
-    !p.starts_with('/')
-        && Path::new(p).components().all(|c| {
-            matches!(
-                c,
-                std::path::Component::Normal(_) | std::path::Component::CurDir
-            )
-        })
+    decode(p).components().all(|c| {
+        matches!(
+            c,
+            std::path::Component::Normal(_) | std::path::Component::CurDir
+        )
+    })
 }
 
 pub fn read(src: &Path) -> Result<Vec<Entry>> {
@@ -630,6 +630,33 @@ mod tests {
             assert!(
                 err.contains("leads out of the restored tree"),
                 "{bad}: {err}"
+            );
+        }
+    }
+
+    /// Found by fuzz::backup_sums: `\x2f` is `/` once decoded, as
+    /// restores use the path; the check read the text and took it.
+    #[test]
+    fn escaped_paths_that_lead_out_of_the_root_are_refused() {
+        for bad in [
+            "\\x2fetc\\x2fshadow",
+            "\\x2e\\x2e/x",
+            "etc/\\x2e\\x2e/\\x2e\\x2e/x",
+        ] {
+            let entry = |path: &str, link_of: Option<&str>| {
+                serde_json::json!({"path": path, "kind": "file", "mode": 420, "uid": 0,
+                    "gid": 0, "link_of": link_of})
+                .to_string()
+            };
+            let err = format!("{:#}", parse(&entry(bad, None), "m").unwrap_err());
+            assert!(
+                err.contains("leads out of the restored tree"),
+                "{bad}: {err}"
+            );
+            let err = format!("{:#}", parse(&entry("x", Some(bad)), "m").unwrap_err());
+            assert!(
+                err.contains("leads out of the restored tree"),
+                "link_of {bad}: {err}"
             );
         }
     }

@@ -317,17 +317,22 @@ pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
     let used = files(dir)?;
     for f in &used {
         let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
-        let layer: Value =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))?;
-        // Check after each layer, so an error names the file it is in.
-        merge(&mut value, layer);
-        Config::deserialize(value.clone())
-            .map_err(|e| anyhow::anyhow!("{e}"))
-            .and_then(|c| c.validate())
-            .with_context(|| format!("{}", f.display()))?;
+        layer(&mut value, &text, &f.display().to_string())?;
     }
     let config = Config::deserialize(value).context("the merged configuration is not valid")?;
     Ok((config, used))
+}
+
+/// The configuration `value` with one file's text over it; errors name
+/// the file (`origin`).
+fn layer(value: &mut Value, text: &str, origin: &str) -> Result<()> {
+    let layer: Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+    // Check after each layer, so an error names the file it is in.
+    merge(value, layer);
+    Config::deserialize(value.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .and_then(|c| c.validate())
+        .with_context(|| origin.to_string())
 }
 
 impl Backup {
@@ -437,6 +442,9 @@ impl Config {
         toml::to_string_pretty(self).expect("configs serialize")
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -552,7 +560,10 @@ mod tests {
         let b = load_with("[backup]\nurl = \"file:///b\"\nrecipients_file = \"/etc/rear-build/backup.age.pub\"\nidentity_file = \"/media/key/backup.age\"\n").unwrap();
         let age = b.age().unwrap();
         assert_eq!(age.recipients, Path::new("/etc/rear-build/backup.age.pub"));
-        assert_eq!(age.identity.as_deref(), Some(Path::new("/media/key/backup.age")));
+        assert_eq!(
+            age.identity.as_deref(),
+            Some(Path::new("/media/key/backup.age"))
+        );
 
         for (text, says) in [
             ("method = \"bacula\"", "backup.method = \"bacula\": allowed are \"tar\", \"rsync\", \"borg\", \"restic\", \"external\" and \"none\""),

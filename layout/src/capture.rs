@@ -126,6 +126,19 @@ pub struct Captured {
     pub unmodelled: Vec<Unmodelled>,
 }
 
+impl CaptureError {
+    /// The error of a command run for one device, naming the device.
+    fn of(self, device: &str) -> CaptureError {
+        match self {
+            CaptureError::Parse { what, why } => CaptureError::Parse {
+                what,
+                why: format!("{device}: {why}"),
+            },
+            e => e,
+        }
+    }
+}
+
 /// Where capture gets its facts: real commands/files, or recorded fixtures in tests.
 pub trait Source {
     /// Runs a command (argv) and returns stdout; Err(message) when it failed or is absent.
@@ -496,7 +509,7 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         let size = cx
             .sys(&kname, "size")
             .and_then(|s| s.parse::<u64>().ok())
-            .map(|s| s * 512)
+            .and_then(|s| s.checked_mul(512))
             .unwrap_or(d.size);
         let logical = cx
             .sys(&kname, "queue/logical_block_size")
@@ -591,7 +604,7 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
     for d in mds {
         let argv = ["mdadm", "--detail", "--export", d.path.as_str()];
         let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
-        let mut r = parse_mdadm_export(&text)?;
+        let mut r = parse_mdadm_export(&text).map_err(|e| e.of(&d.path))?;
         if r.level == "container" || d.type_ == "md" && r.devices.is_empty() {
             let what = format!(
                 "an md {} (external metadata {}) is not supported",
@@ -614,7 +627,7 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         r.size = cx
             .sys(&d.kname, "size")
             .and_then(|s| s.parse::<u64>().ok())
-            .map(|s| s * 512)
+            .and_then(|s| s.checked_mul(512))
             .or(detail.size)
             .unwrap_or(d.size);
         if let Some(want) = detail.raid_devices {
@@ -642,7 +655,7 @@ fn capture_dm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
     for p in luks_devs {
         let argv = ["cryptsetup", "luksDump", p.as_str()];
         let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
-        let mut l = parse_luks_dump(&text)?;
+        let mut l = parse_luks_dump(&text).map_err(|e| e.of(&p))?;
         let opened = cx.dev(&p).and_then(|d| {
             d.children
                 .iter()

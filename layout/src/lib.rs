@@ -8,6 +8,8 @@
 pub mod apply;
 pub mod capture;
 pub mod compare;
+#[cfg(test)]
+mod fuzz;
 pub mod gpt;
 pub mod model;
 pub mod plan;

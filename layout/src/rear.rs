@@ -151,6 +151,16 @@ impl Line<'_> {
             .map_err(|_| self.err(format!("{}: {what} \"{s}\" is not a number", self.kw())))
     }
 
+    /// A number of `unit`-byte units (KiB, sectors), in bytes.
+    fn bytes(&self, what: &str, s: &str, unit: u64) -> Result<u64, ImportError> {
+        self.num(what, s)?.checked_mul(unit).ok_or_else(|| {
+            self.err(format!(
+                "{}: {what} \"{s}\" in units of {unit} bytes is past 2^64 bytes",
+                self.kw()
+            ))
+        })
+    }
+
     /// A number with an optional unit suffix (`4096b`, `12345B`).
     fn num_suffix(&self, what: &str, s: &str, suffix: char) -> Result<u64, ImportError> {
         self.num(what, s.strip_suffix(suffix).unwrap_or(s))
@@ -291,9 +301,10 @@ struct LvmDevRec {
 
 struct LvmGrpRec {
     vg: String,
-    extent_kib: u64,
-    extents: Option<u64>,
-    size_kib: Option<u64>,
+    /// Bytes.
+    extent_size: u64,
+    /// Bytes: the size given, else extents times their size, else 0.
+    size: u64,
 }
 
 struct LvmVolRec {
@@ -595,7 +606,7 @@ fn parse_raid(l: &Line) -> Result<RaidRec, ImportError> {
             "uuid" => raid.uuid = v,
             "layout" => raid.layout = Some(v),
             // mdadm's "Chunk Size : 512K", written without the unit.
-            "chunk" => raid.chunk = Some(l.num("chunk", &v)? * 1024),
+            "chunk" => raid.chunk = Some(l.bytes("chunk", &v, 1024)?),
             // Only a count; the spares are the members after the active ones.
             "spare-devices" => {
                 l.num("spare-devices", &v)?;
@@ -647,14 +658,22 @@ fn vg_name(l: &Line, s: &str) -> Result<String, ImportError> {
 
 fn parse_lvmgrp(l: &Line) -> Result<LvmGrpRec, ImportError> {
     l.count(2, 4, "/dev/<vg> <extent size KiB> [<extents>] [<size KiB>]")?;
-    let opt = |i: usize, what: &str| -> Result<Option<u64>, ImportError> {
-        l.f.get(i).map(|s| l.num(what, s)).transpose()
+    let vg = vg_name(l, l.f[1])?;
+    let extent_size = l.bytes("extent size", l.f[2], 1024)?;
+    let extents = l.f.get(3).map(|s| l.num("extents", s)).transpose()?;
+    let size = match (l.f.get(4), extents) {
+        (Some(kib), _) => l.bytes("size", kib, 1024)?,
+        (None, Some(n)) => n.checked_mul(extent_size).ok_or_else(|| {
+            l.err(format!(
+                "lvmgrp: {n} extents of {extent_size} bytes are past 2^64 bytes"
+            ))
+        })?,
+        (None, None) => 0,
     };
     Ok(LvmGrpRec {
-        vg: vg_name(l, l.f[1])?,
-        extent_kib: l.num("extent size", l.f[2])?,
-        extents: opt(3, "extents")?,
-        size_kib: opt(4, "size")?,
+        vg,
+        extent_size,
+        size,
     })
 }
 
@@ -680,7 +699,7 @@ fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
         // Old form: `lvdisplay -c` fields 8 (extents) and 7 (512-byte sectors).
         l.count(4, 4, "/dev/<vg> <lv> <extents> <sectors>")?;
         l.num("extents", l.f[3])?;
-        lv.size = l.num("size", l.f[4])? * 512;
+        lv.size = l.bytes("size", l.f[4], 512)?;
         lv.segtype = "linear".to_string();
         notes.push(note(
             &device,
@@ -1313,17 +1332,11 @@ impl Builder {
             if self.layout.vgs.iter().any(|v| v.name == g.vg) {
                 return Err(err(*no, format!("lvmgrp: /dev/{} is listed twice", g.vg)));
             }
-            let extent_size = g.extent_kib * 1024;
-            let size = match (g.size_kib, g.extents) {
-                (Some(kib), _) => kib * 1024,
-                (None, Some(n)) => n * extent_size,
-                (None, None) => 0,
-            };
             self.layout.vgs.push(Vg {
                 name: g.vg.clone(),
                 uuid: None,
-                extent_size,
-                size,
+                extent_size: g.extent_size,
+                size: g.size,
                 free: None,
             });
         }
@@ -1357,11 +1370,20 @@ impl Builder {
                     ),
                 ));
             }
+            let size = p.size.unwrap_or(0).checked_mul(unit).ok_or_else(|| {
+                err(
+                    no,
+                    format!(
+                        "lvmdev: size {} sectors is past 2^64 bytes",
+                        p.size.unwrap_or(0)
+                    ),
+                )
+            })?;
             self.layout.pvs.push(Pv {
                 device: p.pv,
                 uuid: p.uuid,
                 vg: p.vg,
-                size: p.size.unwrap_or(0) * unit,
+                size,
             });
         }
         for (no, lv) in lvs {
@@ -1408,7 +1430,10 @@ impl Builder {
     /// read as bytes is below the VG's size, they are sectors. Without a VG
     /// size, the size of the partition or disk holding the PV decides.
     fn pv_size_unit(&self, vg: &str, members: &[&LvmDevRec]) -> (u64, bool) {
-        let sum: u64 = members.iter().filter_map(|p| p.size).sum();
+        let sum = members
+            .iter()
+            .filter_map(|p| p.size)
+            .fold(0u64, u64::saturating_add);
         if sum == 0 {
             return (1, false);
         }

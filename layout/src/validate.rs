@@ -189,7 +189,14 @@ pub(crate) fn partitions(d: &Disk) -> Result<(), String> {
                 p.start
             ));
         }
-        let end = p.start.saturating_add(p.size);
+        let Some(end) = p.start.checked_add(p.size) else {
+            return Err(format!(
+                "{}: it starts at byte {} and is {} bytes long, past 2^64 bytes",
+                name(p),
+                p.start,
+                p.size
+            ));
+        };
         if end > d.size {
             return Err(format!(
                 "{}: it ends at byte {end}, past the end of the disk ({} bytes)",
@@ -369,6 +376,19 @@ mod tests {
             // And a file with it does not load.
             assert!(Layout::from_json(&l.to_json()).is_err(), "{says}");
         }
+    }
+
+    /// Found by fuzz::layout_partitions_at_the_edges: the end was added
+    /// saturating, so this partition was taken as ending at 2^64 - 1.
+    #[test]
+    fn a_partition_past_2_64_bytes_is_refused() {
+        let mut l = scenarios::gpt_esp_ext4_swap();
+        let d = &mut l.disks[0];
+        d.size = u64::MAX;
+        d.partitions.truncate(1);
+        d.partitions[0].size = u64::MAX - 1;
+        let err = check(&l).unwrap_err();
+        assert!(err.contains("past 2^64 bytes"), "{err}");
     }
 
     #[test]

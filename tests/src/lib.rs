@@ -1,9 +1,11 @@
 //! Helpers for rear-build's integration and VM tests: finding the built
 //! binary, building images into scratch directories, and booting them in
-//! qemu (software emulation) while watching the serial console for markers.
+//! qemu (software emulation) while watching the serial console for markers;
+//! the fuzz harness of the parsers of outside input (`fuzz`).
 
 pub mod debian;
 pub mod fslist;
+pub mod fuzz;
 pub mod rescue_vm;
 pub mod servers;
 

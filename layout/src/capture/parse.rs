@@ -256,11 +256,20 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
                 (format!("0x{n:x}"), kind, uuid)
             }
         };
+        let bytes = |what: &str, n: u64| {
+            n.checked_mul(ss).ok_or_else(|| {
+                perr(
+                    "sfdisk --json",
+                    format!("{node}: {what} {n} of {ss}-byte sectors is past 2^64 bytes"),
+                )
+            })
+        };
+        let (start, size) = (bytes("start", start)?, bytes("size", size)?);
         partitions.push(Partition {
             number,
             device: node,
-            start: start * ss,
-            size: size * ss,
+            start,
+            size,
             type_,
             kind,
             name: if label == Label::Gpt {
@@ -552,7 +561,7 @@ pub fn parse_mdadm_detail(text: &str) -> MdDetail {
                     .split_whitespace()
                     .next()
                     .and_then(|n| n.parse::<u64>().ok())
-                    .map(|k| k * 1024)
+                    .and_then(|k| k.checked_mul(1024))
             }
             "Raid Devices" => d.raid_devices = v.parse().ok(),
             _ => {}
@@ -570,7 +579,10 @@ fn parse_unit_size(s: &str) -> Option<u64> {
         'G' | 'g' => (&s[..s.len() - 1], 1 << 30),
         _ => (s, 1),
     };
-    num.trim().parse::<u64>().ok().map(|n| n * mult)
+    num.trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
 }
 
 // ---------------------------------------------------------------- LUKS
@@ -878,20 +890,27 @@ pub fn parse_xfs_info(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
             m.insert(k.to_string(), v.clone());
         }
     }
+    // Block counts that are no number of bytes are left out, as those
+    // that are no number.
     for k in ["sunit", "swidth"] {
         if let Some(n) = raw
             .get(&format!("data.{k}"))
             .and_then(|v| v.parse::<u64>().ok())
+            .and_then(|n| n.checked_mul(bsize))
         {
-            m.insert(k.to_string(), (n * bsize).to_string());
+            m.insert(k.to_string(), n.to_string());
         }
     }
     let log_bsize: u64 = raw
         .get("log.bsize")
         .and_then(|v| v.parse().ok())
         .unwrap_or(bsize);
-    if let Some(n) = raw.get("log.blocks").and_then(|v| v.parse::<u64>().ok()) {
-        m.insert("log_size".to_string(), (n * log_bsize).to_string());
+    if let Some(n) = raw
+        .get("log.blocks")
+        .and_then(|v| v.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(log_bsize))
+    {
+        m.insert("log_size".to_string(), n.to_string());
     }
     Ok(m)
 }
@@ -921,7 +940,8 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
         m.insert("features".to_string(), list.join(" "));
     }
     if let (Some(r), true) = (num("Reserved block count"), blocks > 0) {
-        let tenths = (r * 1000 + blocks / 2) / blocks;
+        // In u128: the counts are the file's, and need not be sane.
+        let tenths = (u128::from(r) * 1000 + u128::from(blocks) / 2) / u128::from(blocks);
         let pct = if tenths % 10 == 0 {
             format!("{}", tenths / 10)
         } else {
@@ -934,10 +954,13 @@ pub fn parse_dumpe2fs(text: &str) -> Result<BTreeMap<String, String>, CaptureErr
     // the size is the same). The ratio, for a resized one, is rounded up:
     // the floor would add inodes at each recreation.
     if let Some(inodes) = num("Inode count").filter(|n| *n > 0) {
-        m.insert(
-            "bytes_per_inode".to_string(),
-            (blocks * block).div_ceil(inodes).to_string(),
-        );
+        // A size past u64 is no file system: no ratio then.
+        if let Some(bytes) = blocks.checked_mul(block) {
+            m.insert(
+                "bytes_per_inode".to_string(),
+                bytes.div_ceil(inodes).to_string(),
+            );
+        }
         m.insert("inode_count".to_string(), inodes.to_string());
     }
     Ok(m)
@@ -971,14 +994,18 @@ pub struct MountEntry {
 /// `/proc/self/mountinfo`, with octal escapes (`\040`) decoded.
 pub fn parse_mountinfo(text: &str) -> Result<Vec<MountEntry>, CaptureError> {
     let mut out = Vec::new();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let no = i + 1;
         let (left, right) = line
             .split_once(" - ")
-            .ok_or_else(|| perr("mountinfo", format!("no separator in {line:?}")))?;
+            .ok_or_else(|| perr("mountinfo", format!("line {no}: no separator in {line:?}")))?;
         let l: Vec<&str> = left.split(' ').collect();
         let r: Vec<&str> = right.split(' ').collect();
         if l.len() < 6 || r.len() < 2 {
-            return Err(perr("mountinfo", format!("short line {line:?}")));
+            return Err(perr("mountinfo", format!("line {no}: short line {line:?}")));
         }
         out.push(MountEntry {
             id: l[0].parse().unwrap_or(0),
@@ -1060,13 +1087,17 @@ pub fn parse_efibootmgr(text: &str) -> Vec<EfiEntry> {
         let Some(rest) = line.strip_prefix("Boot") else {
             continue;
         };
-        if rest.len() < 5 || !rest[..4].chars().all(|c| c.is_ascii_hexdigit()) {
+        // `get`: the four bytes after `Boot` need not end a character.
+        let Some(number) = rest
+            .get(..4)
+            .filter(|n| n.chars().all(|c| c.is_ascii_hexdigit()))
+        else {
+            continue;
+        };
+        if rest.as_bytes().get(4) != Some(&b'*') {
             continue;
         }
-        if rest.as_bytes()[4] != b'*' {
-            continue;
-        }
-        let number = rest[..4].to_string();
+        let number = number.to_string();
         let body = rest[5..].trim_start();
         let (label, path) = match body.split_once('\t') {
             Some((l, p)) => (l.trim().to_string(), p.trim().to_string()),

@@ -1859,3 +1859,95 @@ fn whole_disk_captures_plan_without_partition_tables() {
         assert!(!crate::compare::diff(&l, &moved, &Default::default()).is_empty());
     }
 }
+
+// ------------------------------------------------------------ found by fuzzing
+// Each of these panicked (or, for the errors, did not say where) before
+// its fix; layout/src/fuzz.rs found them.
+
+/// sysfs sizes are 512-byte sectors: one whose bytes pass 2^64 is no size.
+#[test]
+fn a_sysfs_size_past_2_64_bytes_falls_back_to_lsblk() {
+    let src = Overlay::new("gpt-esp").file("/sys/block/vda/size", Ok("36028797018963968\n"));
+    let l = capture(&src, &Options::default()).unwrap();
+    assert_eq!(l.disks[0].size, 256 << 20);
+    let src = Overlay::new("raid1-lvm-thin").file("/sys/block/md0/size", Ok("36028797018963968\n"));
+    let l = capture(&src, &Options::default()).unwrap();
+    assert_eq!(
+        l.raids[0].size,
+        capture_of("raid1-lvm-thin", &Options::default()).raids[0].size
+    );
+}
+
+#[test]
+fn dumpe2fs_counts_past_u64_neither_overflow_nor_make_a_ratio() {
+    let a = parse_dumpe2fs(
+        "Block size: 4096\nBlock count: 18446744073709551615\n\
+         Reserved block count: 18446744073709551615\nInode count: 1\n",
+    )
+    .unwrap();
+    assert_eq!(a["reserved_percent"], "100");
+    assert_eq!(a.get("bytes_per_inode"), None);
+    assert_eq!(a["inode_count"], "1");
+}
+
+#[test]
+fn efibootmgr_lines_with_a_multibyte_character_after_boot() {
+    let e = parse_efibootmgr(
+        "Boot000\u{e9}* x\nBoot0001* debian\tHD(1,GPT,aa,0x800,0x20000)/File(\\x.efi)\n",
+    );
+    assert_eq!(
+        e.iter().map(|e| e.number.as_str()).collect::<Vec<_>>(),
+        ["0001"]
+    );
+}
+
+#[test]
+fn sfdisk_sizes_past_2_64_bytes_are_refused_naming_the_partition() {
+    let t = r#"{"partitiontable": {"label": "gpt", "unit": "sectors", "sectorsize": 512,
+        "partitions": [{"node": "/dev/vda1", "start": 2048, "size": 18446744073709551615,
+        "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4"}]}}"#;
+    let e = parse_sfdisk(t, 512).unwrap_err().to_string();
+    assert!(e.contains("/dev/vda1: size 18446744073709551615"), "{e}");
+}
+
+#[test]
+fn xfs_sizes_past_2_64_bytes_are_left_out() {
+    let a = parse_xfs_info(
+        "data     =                       bsize=4096   blocks=81920, imaxpct=25\n\
+         \x20        =                       sunit=4503599627370496 swidth=32 blks\n\
+         log      =internal log           bsize=4096   blocks=4503599627370496, version=2\n",
+    )
+    .unwrap();
+    assert_eq!(a.get("sunit"), None);
+    assert_eq!(a["swidth"], "131072");
+    assert_eq!(a.get("log_size"), None);
+}
+
+#[test]
+fn mdadm_detail_sizes_past_2_64_bytes_are_left_out() {
+    let d = parse_mdadm_detail(
+        "        Array Size : 18014398509481984 (1.00 EiB)\n        Chunk Size : 18014398509481984K\n",
+    );
+    assert_eq!((d.size, d.chunk), (None, None));
+}
+
+#[test]
+fn mountinfo_errors_name_the_line() {
+    let e = parse_mountinfo("36 35 8:1 / / rw - ext4 /dev/sda1 rw\n\nbad line\n").unwrap_err();
+    assert!(e.to_string().contains("line 3: "), "{e}");
+}
+
+/// mdadm and cryptsetup run once per device: a report capture cannot
+/// read names the device.
+#[test]
+fn unreadable_per_device_reports_name_the_device() {
+    let src = Overlay::new("raid1-lvm-thin").cmd(
+        &["mdadm", "--detail", "--export", "/dev/md0"],
+        Ok("MD_UUID=x\n"),
+    );
+    let e = capture(&src, &Options::default()).unwrap_err().to_string();
+    assert!(e.contains("/dev/md0: no MD_LEVEL"), "{e}");
+    let src = Overlay::new("luks-lvm").cmd(&["cryptsetup", "luksDump", "/dev/vda1"], Ok("junk"));
+    let e = capture(&src, &Options::default()).unwrap_err().to_string();
+    assert!(e.contains("/dev/vda1: no Version"), "{e}");
+}
