@@ -270,6 +270,13 @@ pub fn store_image(
             "the rescue image stays where it was built: the backup target {} is not a directory",
             cfg.url
         );
+        if let Some(key) = key {
+            log::warn!(
+                "the rescue image carries {}: whoever reads the image can read the backup at {}; keep the image apart from the backup",
+                key.describe(),
+                cfg.url
+            );
+        }
         return Ok(());
     };
     let part = dir.join(format!("{IMAGE_DIR}.partial"));

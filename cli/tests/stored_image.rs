@@ -9,7 +9,7 @@ use rear_build::config::Config;
 use rear_build::ui;
 
 #[test]
-fn storing_an_image_that_carries_the_passphrase_beside_the_backup_warns() {
+fn mkbackup_warns_when_its_image_carries_the_passphrase_beside_the_backup_or_not() {
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("run.log");
     ui::init_log(0, false, false);
@@ -38,7 +38,7 @@ fn storing_an_image_that_carries_the_passphrase_beside_the_backup_warns() {
 
     cfg.image.include = vec![format!("{}:/etc/rear-build/borg.pass", key.display())];
     let carried = image_key(&cfg);
-    store_image(&cfg.backup, &[art], carried.as_ref()).unwrap();
+    store_image(&cfg.backup, std::slice::from_ref(&art), carried.as_ref()).unwrap();
     log::logger().flush();
     let text = std::fs::read_to_string(&log).unwrap();
     let want = format!(
@@ -50,6 +50,21 @@ fn storing_an_image_that_carries_the_passphrase_beside_the_backup_warns() {
     assert!(
         text.lines()
             .any(|l| l.contains("WARN") && l.contains(&want)),
+        "{text}"
+    );
+
+    // A server target keeps no image: the image that carries the
+    // passphrase stays where it was built, still a key to the backup.
+    cfg.backup.url = "ssh://bk@backup.invalid/srv/borg".into();
+    store_image(&cfg.backup, &[art], carried.as_ref()).unwrap();
+    log::logger().flush();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.lines().any(|l| l.contains("WARN")
+            && l.contains("the rescue image carries the borg passphrase")
+            && l.contains(
+                "whoever reads the image can read the backup at ssh://bk@backup.invalid/srv/borg"
+            )),
         "{text}"
     );
 }
