@@ -261,12 +261,25 @@ pub const IMAGE_DIR: &str = "rescue";
 
 /// Copies the image's artefacts and this run's log so far into the target's
 /// `rescue/` directory, replacing the previous set only when all are copied.
-pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
+/// `key`: the backup passphrase the image carries, if it does: stored
+/// beside the backup it unlocks, it protects nothing, which is warned about.
+pub fn store_image(
+    cfg: &Backup,
+    artefacts: &[PathBuf],
+    key: Option<&crate::commands::CarriedKey>,
+) -> Result<()> {
     let Some(dir) = target_dir(cfg)? else {
         say!(
             "the rescue image stays where it was built: the backup target {} is not a directory",
             cfg.url
         );
+        if let Some(key) = key {
+            log::warn!(
+                "the rescue image carries {}: whoever reads the image can read the backup at {}; keep the image apart from the backup",
+                key.describe(),
+                cfg.url
+            );
+        }
         return Ok(());
     };
     let part = dir.join(format!("{IMAGE_DIR}.partial"));
@@ -296,6 +309,15 @@ pub fn store_image(cfg: &Backup, artefacts: &[PathBuf]) -> Result<()> {
     let _ = std::fs::remove_dir_all(&old);
     generation::sync(&dir)?;
     say!("rescue image and log stored in {}", done.display());
+    if let Some(key) = key {
+        log::warn!(
+            "the rescue image stored in {} carries {}, on the same medium as the {} backup it unlocks ({}): there the passphrase protects nothing, whoever holds the medium reads the backup. Leave it out of image.include and bring it to the rescue system apart from the medium, or keep the medium as safe as the passphrase (docs/backup.md)",
+            done.display(),
+            key.describe(),
+            key.method,
+            cfg.url
+        );
+    }
     Ok(())
 }
 

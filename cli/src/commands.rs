@@ -44,7 +44,11 @@ fn run(cli: Cli) -> Result<i32> {
     let cfg = files_cfg.with(&cli.flags());
     let host = Host::new(&System);
     match cli.command {
-        Command::Image(a) => image_cmd(&cfg, &files, &a).map(|_| 0),
+        Command::Image(a) => {
+            image_cmd(&cfg, &files, &a)?;
+            warn_image_keys(&cfg);
+            Ok(0)
+        }
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&cfg.image.store(), s),
         Command::Dump => dump(&files_cfg, &files),
@@ -283,7 +287,126 @@ fn store_cmd(root: &Path, cmd: StoreCommand) -> Result<i32> {
     }
 }
 
+/// A backup repository's passphrase that `image.include` brings into the
+/// rescue image.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CarriedKey {
+    /// The method whose repository it opens (borg, restic).
+    pub method: rear_backup::Method,
+    /// The file on this machine (`backup.passphrase_file`).
+    pub host: PathBuf,
+    /// Where the image has it.
+    pub dest: String,
+}
+
+impl CarriedKey {
+    /// "the borg passphrase (FILE, in the image as DEST)"
+    pub fn describe(&self) -> String {
+        format!(
+            "the {} passphrase (backup.passphrase_file {}, in the image as {})",
+            self.method,
+            self.host.display(),
+            self.dest
+        )
+    }
+}
+
+/// The backup passphrase the image carries, if `image.include` brings in
+/// `backup.passphrase_file` (itself or a directory holding it).
+pub fn image_key(cfg: &config::Config) -> Option<CarriedKey> {
+    let b = &cfg.backup;
+    if !b.method.has_passphrase() || b.passphrase_file.is_empty() {
+        return None;
+    }
+    let real = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let key = real(Path::new(&b.passphrase_file));
+    cfg.image.include.iter().find_map(|spec| {
+        let (src, dest) = image::parse_include(spec).ok()?;
+        let rel = key.strip_prefix(real(&src)).ok()?;
+        let dest = match rel.as_os_str().is_empty() {
+            true => dest,
+            false => format!("{dest}/{}", rel.display()),
+        };
+        Some(CarriedKey {
+            method: b.method,
+            host: PathBuf::from(&b.passphrase_file),
+            dest,
+        })
+    })
+}
+
+/// `image` warns when the image carries the backup's passphrase: whoever
+/// reads the image can read the backup, and beside the backup (where
+/// `mkbackup` stores it, or an output directory inside a file:// target)
+/// the passphrase protects nothing.
+fn warn_image_keys(cfg: &config::Config) {
+    let Some(key) = image_key(cfg) else { return };
+    let out = cfg.image.output();
+    let beside = match rear_backup::Target::parse(&cfg.backup.url) {
+        Ok(rear_backup::Target::File(dir)) => out.starts_with(&dir),
+        _ => false,
+    };
+    if beside {
+        log::warn!(
+            "the rescue image in {} carries {}, and lies in the backup target {} it unlocks: on the same medium as the encrypted backup the passphrase protects nothing; whoever can read the one reads the other",
+            out.display(),
+            key.describe(),
+            cfg.backup.url
+        );
+    } else {
+        log::warn!(
+            "the rescue image in {} carries {}: whoever reads the image can read the backup at {}; keep the image apart from the backup (`mkbackup` stores it beside the backup, where the passphrase protects nothing)",
+            out.display(),
+            key.describe(),
+            cfg.backup.url
+        );
+    }
+}
+
 /// What the backup leaves out because `image` makes it again.
 pub fn regenerated(cfg: &config::Config) -> [PathBuf; 2] {
     [cfg.image.store(), cfg.image.output()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_image_carries_the_backup_passphrase_when_an_include_brings_it() {
+        let d = tempfile::tempdir().unwrap();
+        let key = d.path().join("keys/borg.pass");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        std::fs::write(&key, "x\n").unwrap();
+        let mut cfg = config::Config::builtin();
+        cfg.backup.method = rear_backup::Method::Borg;
+        cfg.backup.url = "usb://REAR-000".into();
+        cfg.backup.passphrase_file = key.display().to_string();
+        assert_eq!(image_key(&cfg), None, "no include");
+        cfg.image.include = vec!["/etc/hostname".into()];
+        assert_eq!(image_key(&cfg), None, "another file");
+        for (include, dest) in [
+            (key.display().to_string(), key.display().to_string()),
+            (
+                format!("{}:/etc/rear-build/b.pass", key.display()),
+                "/etc/rear-build/b.pass".into(),
+            ),
+            (
+                format!("{}/keys:/k", d.path().display()),
+                "/k/borg.pass".to_string(),
+            ),
+        ] {
+            cfg.image.include = vec!["/etc/hostname".into(), include.clone()];
+            let k = image_key(&cfg).unwrap_or_else(|| panic!("{include}"));
+            assert_eq!(k.dest, dest, "{include}");
+            assert!(
+                k.describe().starts_with("the borg passphrase"),
+                "{}",
+                k.describe()
+            );
+        }
+        // tar has no passphrase to carry.
+        cfg.backup.method = rear_backup::Method::Tar;
+        assert_eq!(image_key(&cfg), None);
+    }
 }

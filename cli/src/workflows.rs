@@ -30,7 +30,7 @@ pub fn mkbackup(
         &commands::regenerated(cfg),
         &layoutcmd::load(layout)?,
     )?;
-    backupcmd::store_image(&cfg.backup, &image)?;
+    backupcmd::store_image(&cfg.backup, &image, commands::image_key(cfg).as_ref())?;
     Ok(code)
 }
 

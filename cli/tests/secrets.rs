@@ -5,23 +5,11 @@
 use rear_build::ui;
 use rear_exec::{Fake, Output};
 use rear_layout::plan::{Input, Plan, Step};
+use rear_tests::argv::Watch;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 const CIFS_CANARY: &str = "cifs-canary-7f3a";
 const LUKS_CANARY: &str = "luks-canary-91bd";
-
-/// Every process's argv now, as /proc shows it to every user.
-fn argvs() -> Vec<String> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(b) = std::fs::read(e.path().join("cmdline")) {
-            out.push(String::from_utf8_lossy(&b).replace('\0', " "));
-        }
-    }
-    out
-}
 
 #[test]
 fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
@@ -82,24 +70,10 @@ fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
         }],
         ..Default::default()
     };
-    let done = Arc::new(AtomicBool::new(false));
-    let watch = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let mut samples = 0;
-            while !done.load(Ordering::SeqCst) {
-                seen.extend(
-                    argvs()
-                        .into_iter()
-                        .filter(|a| a.contains(LUKS_CANARY) || a.contains(CIFS_CANARY)),
-                );
-                samples += 1;
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            (seen, samples)
-        })
-    };
+    let watch = Watch::start(
+        &[LUKS_CANARY, CIFS_CANARY],
+        std::time::Duration::from_millis(20),
+    );
     let state = dir.path().join("steps.done");
     let err = rear_layout::apply::apply(
         &plan,
@@ -110,10 +84,13 @@ fn a_cifs_password_and_a_luks_passphrase_reach_no_log_error_or_argv() {
     )
     .unwrap_err()
     .to_string();
-    done.store(true, Ordering::SeqCst);
-    let (seen, samples) = watch.join().unwrap();
-    assert!(samples >= 10, "argv sampled only {samples} times");
-    assert!(seen.is_empty(), "on argv: {seen:?}");
+    let seen = watch.stop();
+    assert!(
+        seen.samples >= 10,
+        "argv sampled only {} times",
+        seen.samples
+    );
+    assert!(seen.hits.is_empty(), "on argv: {:?}", seen.hits);
     assert!(err.contains("format LUKS"), "{err}");
     assert!(!err.contains(LUKS_CANARY), "in the error: {err}");
 

@@ -3,7 +3,7 @@
 //! Layout under the store root:
 //!
 //! ```text
-//! objects/ab/cdef…   file contents, named by their blake3 hash, mode 0444
+//! objects/ab/cdef…   file contents, named by their blake3 hash, mode 0400
 //! layers/<key>.json  a built layer, found by the hash of its inputs
 //! roots/<name>       symlinks to kept manifests (the garbage-collector roots)
 //! statcache.json     path + stat → hash, so unchanged host files are not read again
@@ -118,6 +118,13 @@ pub struct GcReport {
     pub layers_removed: usize,
 }
 
+/// An object's mode: read-only, and for the owner (root) alone. Objects
+/// are copies of whatever the image takes in, the secrets `image.include`
+/// brings (a backup passphrase, a CIFS credentials file) among them; the
+/// store's 0700 root keeps others out, and the objects stay private also
+/// where that root's mode is lost (a copy, a hardlink, a restore).
+pub const OBJECT_MODE: u32 = 0o400;
+
 impl Store {
     /// Opens (creating if needed) a store at `root`.
     pub fn open(root: &Path) -> Result<Store> {
@@ -170,8 +177,20 @@ impl Store {
 
     /// True when the object exists with the expected size: an object cut
     /// short by a crash before `sync` is taken as absent and written again.
+    /// An object others may read (a store written before objects were
+    /// 0400) is made private here, as it is used.
     fn has_sized(&self, hash: &str, size: u64) -> bool {
-        fs::metadata(self.object_path(hash)).is_ok_and(|m| m.len() == size)
+        let p = self.object_path(hash);
+        let Ok(m) = fs::metadata(&p) else {
+            return false;
+        };
+        if m.permissions().mode() & 0o077 != 0 {
+            // Not private: written again (privately) when it cannot be made so.
+            if fs::set_permissions(&p, fs::Permissions::from_mode(OBJECT_MODE)).is_err() {
+                return false;
+            }
+        }
+        m.len() == size
     }
 
     /// Writes an object without fsync; `sync` makes all of them durable
@@ -181,7 +200,7 @@ impl Store {
         let dest = self.object_path(hash);
         let dir = dest.parent().unwrap();
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        write_via(&self.tmp_path(), &dest, data, 0o444, false)
+        write_via(&self.tmp_path(), &dest, data, OBJECT_MODE, false)
     }
 
     /// Stores bytes, returning their hash. Existing objects are not rewritten.
@@ -448,6 +467,27 @@ mod tests {
         fs::write(&p, b"w0rld").unwrap();
         let r = store.verify().unwrap();
         assert_eq!(r.corrupt, vec![p]);
+    }
+
+    #[test]
+    fn objects_are_for_their_owner_alone_also_those_of_an_older_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mode = |h: &str| {
+            fs::metadata(store.object_path(h))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777
+        };
+        let h = store.put_bytes(b"password=hunter2\n").unwrap();
+        assert_eq!(mode(&h), 0o400);
+        // An object an older rear-build wrote world-readable is made
+        // private when it is used again.
+        fs::set_permissions(store.object_path(&h), fs::Permissions::from_mode(0o444)).unwrap();
+        assert_eq!(store.put_bytes(b"password=hunter2\n").unwrap(), h);
+        assert_eq!(mode(&h), 0o400);
+        assert_eq!(store.read(&h).unwrap(), b"password=hunter2\n");
     }
 
     #[test]

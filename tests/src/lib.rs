@@ -298,3 +298,69 @@ impl Drop for Vm {
         let _ = self.child.wait();
     }
 }
+
+/// Every process's argv, as /proc shows it to every user: a secret on a
+/// command line is readable by anyone on the machine while it runs.
+pub mod argv {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// Every process's argv now, its arguments joined by spaces.
+    pub fn all() -> Vec<String> {
+        let mut out = Vec::new();
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return out;
+        };
+        for e in dir.flatten() {
+            if let Ok(b) = std::fs::read(e.path().join("cmdline")) {
+                out.push(String::from_utf8_lossy(&b).replace('\0', " "));
+            }
+        }
+        out
+    }
+
+    /// Samples every process's argv from a thread of its own, every
+    /// `every`, until stopped, keeping each argv that holds one of the
+    /// needles.
+    pub struct Watch {
+        done: Arc<AtomicBool>,
+        thread: std::thread::JoinHandle<(Vec<String>, usize)>,
+    }
+
+    /// What a watch saw: the argvs that held a needle, and how many times
+    /// it looked.
+    pub struct Seen {
+        pub hits: Vec<String>,
+        pub samples: usize,
+    }
+
+    impl Watch {
+        pub fn start(needles: &[&str], every: Duration) -> Watch {
+            let needles: Vec<String> = needles.iter().map(|s| s.to_string()).collect();
+            let done = Arc::new(AtomicBool::new(false));
+            let stop = done.clone();
+            let thread = std::thread::spawn(move || {
+                let mut hits = Vec::new();
+                let mut samples = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    hits.extend(
+                        all()
+                            .into_iter()
+                            .filter(|a| needles.iter().any(|n| a.contains(n.as_str()))),
+                    );
+                    samples += 1;
+                    std::thread::sleep(every);
+                }
+                (hits, samples)
+            });
+            Watch { done, thread }
+        }
+
+        pub fn stop(self) -> Seen {
+            self.done.store(true, Ordering::SeqCst);
+            let (hits, samples) = self.thread.join().expect("the argv watch panicked");
+            Seen { hits, samples }
+        }
+    }
+}

@@ -484,3 +484,60 @@ fn mkbackuponly_unmounts_the_usb_target_it_mounted() {
     sh(&format!("umount {}", m.display()));
     assert!(current.starts_with("backup-"), "{current}");
 }
+
+/// Finding 8: an image that carries the backup's passphrase says so, and
+/// says it plainly when it lies beside the backup it unlocks.
+#[test]
+fn an_image_that_carries_the_backup_passphrase_warns() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let key = d.path().join("borg.pass");
+    std::fs::write(&key, "not the canary\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let repo = d.path().join("repo");
+    let build = |output: &std::path::Path, include: bool| {
+        let include = match include {
+            true => format!(
+                "include = [\"{}:/etc/rear-build/borg.pass\"]\n",
+                key.display()
+            ),
+            false => String::new(),
+        };
+        std::fs::write(
+            cfg.join("config.toml"),
+            format!(
+                "[image]\noutput = \"{}\"\nstore = \"{}\"\n{include}[backup]\nmethod = \"borg\"\nurl = \"file://{}\"\npassphrase_file = \"{}\"\n",
+                output.display(),
+                d.path().join("store").display(),
+                repo.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let r = rear_build(
+            &["-c", cfg.to_str().unwrap(), "--log", "none", "image"],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        r.stderr
+    };
+    let said = build(&d.path().join("out"), false);
+    assert!(!said.contains("passphrase"), "{said}");
+    let said = build(&d.path().join("out"), true);
+    assert!(
+        said.contains(&format!(
+            "carries the borg passphrase (backup.passphrase_file {}, in the image as /etc/rear-build/borg.pass): whoever reads the image can read the backup at file://{}",
+            key.display(),
+            repo.display()
+        )),
+        "{said}"
+    );
+    let said = build(&repo.join("rescue"), true);
+    assert!(
+        said.contains("on the same medium as the encrypted backup the passphrase protects nothing"),
+        "{said}"
+    );
+}
