@@ -343,13 +343,19 @@ pub mod argv {
             let thread = std::thread::spawn(move || {
                 let mut hits = Vec::new();
                 let mut samples = 0;
-                while !stop.load(Ordering::SeqCst) {
+                // Sample once more after the stop, so even a command that
+                // ended before the thread was scheduled is looked at.
+                loop {
+                    let last = stop.load(Ordering::SeqCst);
                     hits.extend(
                         all()
                             .into_iter()
                             .filter(|a| needles.iter().any(|n| a.contains(n.as_str()))),
                     );
                     samples += 1;
+                    if last {
+                        break;
+                    }
                     std::thread::sleep(every);
                 }
                 (hits, samples)

@@ -71,6 +71,9 @@ fn secret_file(path: &Path, text: &str) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
+/// argv samples taken over the whole test.
+static SAMPLES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 /// Runs rear-build while every process's argv is watched for the canaries;
 /// its stdout and stderr must not hold them either.
 fn run(c: &Canaries, args: &[&str], env: &[(&str, &str)]) -> Run {
@@ -78,11 +81,10 @@ fn run(c: &Canaries, args: &[&str], env: &[(&str, &str)]) -> Run {
     let watch = Watch::start(&needles, Duration::from_millis(2));
     let r = rear_build(args, env, None);
     let seen = watch.stop();
-    assert!(
-        seen.samples >= 3,
-        "{args:?}: argv sampled only {} times",
-        seen.samples
-    );
+    // A command that fails at once (the CIFS mount) may end between two
+    // samples under load; the test as a whole must have sampled often.
+    assert!(seen.samples >= 1, "{args:?}: argv never sampled");
+    SAMPLES.fetch_add(seen.samples, std::sync::atomic::Ordering::SeqCst);
     assert!(seen.hits.is_empty(), "{args:?}: on argv: {:?}", seen.hits);
     for (what, out) in [("stdout", &r.stdout), ("stderr", &r.stderr)] {
         let found = c.found_in(out.as_bytes());
@@ -339,4 +341,6 @@ fn no_secret_reaches_a_log_an_argv_an_output_or_a_readable_file() {
             "{what}: in the initrd's stream outside the file that carries it"
         );
     }
+    let samples = SAMPLES.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(samples >= 50, "argv sampled only {samples} times in all");
 }
