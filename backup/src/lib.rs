@@ -44,23 +44,59 @@ pub struct Spec {
     /// Paths relative to root never backed up.
     pub exclude: Vec<PathBuf>,
     /// Where the files of root are read: a private view of its file
-    /// systems alone (`view::View`), or root itself when None.
+    /// systems alone (`view::View`, see [`Spec::through`]), or root itself
+    /// when None.
     pub view: Option<PathBuf>,
+    /// Through a view, the mount points `paths` stand for.
+    pub mounts: Vec<PathBuf>,
 }
 
 impl Spec {
+    /// What to back up below `root`, read there.
+    pub fn new(root: &Path, paths: Vec<PathBuf>, exclude: Vec<PathBuf>) -> Spec {
+        Spec {
+            root: root.to_path_buf(),
+            paths,
+            exclude,
+            view: None,
+            mounts: Vec::new(),
+        }
+    }
+
+    /// This spec read through a view of its paths mounted at `dir`
+    /// (`view::View::mount`): each path becomes its file system's
+    /// directory there, and the exclusions move with them.
+    pub fn through(self, dir: &Path) -> Spec {
+        let exclude = self
+            .exclude
+            .iter()
+            .filter_map(|x| view::place(&self.paths, x))
+            .collect();
+        Spec {
+            root: self.root,
+            paths: self.paths.iter().map(|p| view::unit(p).into()).collect(),
+            exclude,
+            view: Some(dir.to_path_buf()),
+            mounts: self.paths,
+        }
+    }
+
     /// The directory the backup reads `paths` below.
     pub fn source(&self) -> &Path {
         self.view.as_deref().unwrap_or(&self.root)
     }
 
-    /// `p` relative to root when it lies below it: a local backup target or
-    /// repository, which must never go into its own backup.
+    /// `p` below the source when it lies below root: a local backup target
+    /// or repository, which must never go into its own backup.
     pub fn inside(&self, p: &Path) -> Option<PathBuf> {
-        p.strip_prefix(&self.root)
+        let rel = p
+            .strip_prefix(&self.root)
             .ok()
-            .filter(|r| !r.as_os_str().is_empty())
-            .map(Path::to_path_buf)
+            .filter(|r| !r.as_os_str().is_empty())?;
+        match self.view {
+            None => Some(rel.to_path_buf()),
+            Some(_) => view::place(&self.mounts, rel),
+        }
     }
 }
 
@@ -110,18 +146,35 @@ pub const CHECKED: &str = "type, mode, owner, size, content (blake3), link targe
 /// Restores the newest backup and then checks every file against its
 /// manifest, and that nothing the manifest does not list is below `root`
 /// (but the directories recreating the layout made: `sums::layout_made`).
+///
+/// A backup made through a view is restored through one: each file system
+/// of the backup into the one mounted at its mount point below `root`
+/// (or a directory made there), what lay under a mount point onto the
+/// file system below it.
 pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Result<Found> {
     let found = b.latest(exec)?;
-    b.restore(&found, root, exec)?;
-    let allocation = sparse::restore_allocation(&found.sums, root)?;
+    let view = match view::units(&found.sums) {
+        None => None,
+        Some(units) => {
+            // Never a temporary directory removed recursively: a bind still
+            // there would take the restored files with it.
+            let dir = PathBuf::from(format!("{}.{}", view::RESTORE_DIR, std::process::id()));
+            Some(view::View::restore(root, &units, &dir, exec)?)
+        }
+    };
+    let at = view.as_ref().map_or(root, |v| v.dir.as_path());
+    b.restore(&found, at, exec)?;
+    let allocation = sparse::restore_allocation(&found.sums, at)?;
     log::info!("holes: {allocation}");
-    let mut bad = sums::verify(root, &found.sums);
-    let extras = sums::extras(root, &found.sums)?;
-    bad.extend(
-        extras
-            .iter()
-            .map(|p| format!("{p}: restored, but not in the backup's manifest")),
-    );
+    let mut bad = sums::verify(at, &found.sums);
+    let extras = sums::extras(at, &found.sums)?;
+    drop(view);
+    bad.extend(extras.iter().map(|p| {
+        format!(
+            "{}: restored, but not in the backup's manifest",
+            view::shown(p)
+        )
+    }));
     if !bad.is_empty() {
         let shown: Vec<&str> = bad.iter().take(20).map(String::as_str).collect();
         bail!(

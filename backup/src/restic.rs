@@ -398,12 +398,11 @@ mod tests {
             "h",
         )
         .unwrap();
-        let spec = Spec {
-            root: "/".into(),
-            paths: vec![".".into(), "boot".into()],
-            exclude: vec!["var/cache*".into()],
-            view: None,
-        };
+        let spec = Spec::new(
+            Path::new("/"),
+            vec![".".into(), "boot".into()],
+            vec!["var/cache*".into()],
+        );
         let c = r.backup_call(&spec, "S");
         let argv = c.argv_lossy();
         for a in [

@@ -335,12 +335,11 @@ mod tests {
     #[test]
     fn tree_flags_keep_all_metadata_and_one_file_system() {
         let r = Rsync::at(&Target::File("/mnt/b".into())).unwrap();
-        let spec = Spec {
-            root: "/".into(),
-            paths: vec![".".into(), "boot".into()],
-            exclude: vec!["var/cache".into(), "odd*[x]\\".into()],
-            view: None,
-        };
+        let spec = Spec::new(
+            Path::new("/"),
+            vec![".".into(), "boot".into()],
+            vec!["var/cache".into(), "odd*[x]\\".into()],
+        );
         let argv = r.tree_argv(&spec, "backup-2", Some("backup-1"));
         let has = |a: &str| argv.iter().any(|x| x == a);
         for a in ["-aHAXS", "--numeric-ids", "-x", "--relative"] {

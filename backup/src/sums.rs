@@ -3,6 +3,7 @@
 //! target, extended attributes including ACLs, hardlink group, sparseness),
 //! and the check of a restored tree against it.
 
+use crate::view::shown;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -479,7 +480,11 @@ pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
     for want in expected {
         if let Some(first) = want.link_of.as_ref().filter(|_| !want.unverified) {
             if inode_of.get(first.as_str()) != inode_of.get(want.path.as_str()) {
-                bad.push(format!("{}: no longer a hardlink of {first}", want.path));
+                bad.push(format!(
+                    "{}: no longer a hardlink of {}",
+                    shown(&want.path),
+                    shown(first)
+                ));
             }
         }
     }
@@ -504,7 +509,17 @@ pub fn extras(root: &Path, expected: &[Entry]) -> Result<Vec<String>> {
                 .is_some_and(|p| p.starts_with(&prefix))
     };
     let mut unlisted = Vec::new();
-    let mut mounts = Vec::new();
+    // Restored through a view: each file system's directory is one the
+    // view made. Where the layout has no file system of its own at a
+    // mount point, that directory is also met inside its parent's: it is
+    // walked once, as itself.
+    let units = crate::view::units(expected).unwrap_or_default();
+    let mut mounts: Vec<String> = units.iter().map(|u| encode(u)).collect();
+    let tops: std::collections::BTreeSet<(u64, u64)> = units
+        .iter()
+        .filter_map(|u| fs::symlink_metadata(root.join(u)).ok())
+        .map(|m| (m.dev(), m.ino()))
+        .collect();
     // (manifest path, the device of the directory holding it)
     let top = fs::symlink_metadata(root).with_context(|| format!("stat {}", root.display()))?;
     let mut stack = vec![(PathBuf::from("."), top.dev())];
@@ -519,7 +534,8 @@ pub fn extras(root: &Path, expected: &[Entry]) -> Result<Vec<String>> {
         if meta.dev() != parent_dev {
             mounts.push(name.clone());
         }
-        if meta.is_dir() {
+        let again = rel.components().count() > 2 && tops.contains(&(meta.dev(), meta.ino()));
+        if meta.is_dir() && !again {
             for c in fs::read_dir(&p).with_context(|| format!("list {}", p.display()))? {
                 let c = c.with_context(|| format!("list {}", p.display()))?;
                 stack.push((rel.join(c.file_name()), meta.dev()));
@@ -560,15 +576,15 @@ fn check(root: &Path, want: &Entry) -> Checked {
     let p = root.join(decode(&want.path));
     let meta = match fs::symlink_metadata(&p) {
         Ok(m) => m,
-        Err(e) => return (vec![format!("{}: missing ({e})", want.path)], None),
+        Err(e) => return (vec![format!("{}: missing ({e})", shown(&want.path))], None),
     };
     let got = match entry(root, &want.path, &meta) {
         Ok(g) => g,
-        Err(e) => return (vec![format!("{}: {e:#}", want.path)], None),
+        Err(e) => return (vec![format!("{}: {e:#}", shown(&want.path))], None),
     };
     let mut diff = |what: &str, a: String, b: String| {
         if a != b {
-            bad.push(format!("{}: {what} {a} → {b}", want.path));
+            bad.push(format!("{}: {what} {a} → {b}", shown(&want.path)));
         }
     };
     diff("type", want.kind.clone(), got.kind.clone());
@@ -607,10 +623,10 @@ fn check(root: &Path, want: &Entry) -> Checked {
         format!("{:?}", got.rdev),
     );
     if want.sparse && !got.sparse {
-        bad.push(format!("{}: has no holes, had some", want.path));
+        bad.push(format!("{}: has no holes, had some", shown(&want.path)));
     }
     if !want.sparse && got.sparse {
-        bad.push(format!("{}: has holes, had none", want.path));
+        bad.push(format!("{}: has holes, had none", shown(&want.path)));
     }
     (bad, Some((meta.dev(), meta.ino())))
 }

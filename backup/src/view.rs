@@ -1,21 +1,30 @@
-//! A private, read-only view of the file systems a backup reads: each one
-//! bind-mounted alone (not recursively) at its place below one directory.
-//! Through it a backup holds exactly each file system's own content: the
+//! A private view of the file systems a backup reads or a restore writes:
+//! each one bind-mounted alone (not recursively) in a directory of its own,
+//! side by side (`%2F` for `/`, `%2Fhome` for `/home`: [`unit`]). Through
+//! it a backup holds exactly each file system's own content: the
 //! directories other file systems are mounted on, with their own modes
 //! (`/proc` is 0755 on the root file system, 0555 once procfs is on it),
-//! and what lies hidden under a mount point that is not backed up.
+//! and what lies hidden under a mount point (files written to `/home`
+//! before `/home` was mounted). A restore writes the same way into the
+//! recreated file systems, so each file goes back onto the file system it
+//! came from.
 //!
-//! What lies hidden under the mount point of a file system that *is*
-//! backed up stays hidden (the view mounts that file system there too); it
-//! is named in a warning instead, so it is not lost unseen.
+//! A manifest whose paths all lie in such directories is a backup made
+//! through a view ([`units`]); older backups, and backups of a plain
+//! directory, name paths relative to the root and are restored there.
 
 use crate::{Call, Exec};
 use anyhow::{bail, Context, Result};
+use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Component, Path, PathBuf};
 
 /// Where `mkbackup` mounts the view.
 pub const DIR: &str = "/run/rear-build/view";
+
+/// Where a restore mounts its view (with `.PID` added).
+pub const RESTORE_DIR: &str = "/run/rear-build/restore";
 
 /// The mounted view; dropping it unmounts it.
 pub struct View<'a> {
@@ -23,15 +32,158 @@ pub struct View<'a> {
     exec: &'a dyn Exec,
 }
 
+/// The directory of the view that holds the file system mounted at `rel`
+/// (relative to the root, `.` for the root itself): its mount point with
+/// `%` written `%25` and `/` written `%2F`, so `/` is `%2F`.
+pub fn unit(rel: &Path) -> OsString {
+    let mut out = b"%2F".to_vec();
+    for (i, c) in normal(rel).iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b"%2F");
+        }
+        for &b in c.as_bytes() {
+            match b {
+                b'%' => out.extend_from_slice(b"%25"),
+                b => out.push(b),
+            }
+        }
+    }
+    OsString::from_vec(out)
+}
+
+/// The mount point (relative, `.` for the root) a [`unit`] name stands
+/// for; None for a name that is not one.
+pub fn mount_of(unit: &OsStr) -> Option<PathBuf> {
+    let rest = unit.as_bytes().strip_prefix(b"%2F")?;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rest.len() {
+        match &rest[i..] {
+            [b'%', b'2', b'F', ..] => out.push(b'/'),
+            [b'%', b'2', b'5', ..] => out.push(b'%'),
+            [b'%', ..] | [b'/', ..] => return None,
+            [b, ..] => {
+                out.push(*b);
+                i += 1;
+                continue;
+            }
+            [] => unreachable!(),
+        }
+        i += 3;
+    }
+    if out.is_empty() {
+        return Some(PathBuf::from("."));
+    }
+    let p = PathBuf::from(OsString::from_vec(out));
+    // Only what `unit` writes: a normal relative path.
+    (unit.as_bytes() == self::unit(&p).as_bytes()).then_some(p)
+}
+
+/// The components of a relative path, without `.`.
+fn normal(rel: &Path) -> Vec<&OsStr> {
+    rel.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the path `rel` (relative to the root) is in a view of `mounts`:
+/// below the directory of the deepest mount point that holds it. None when
+/// no mount point holds it.
+pub fn place(mounts: &[PathBuf], rel: &Path) -> Option<PathBuf> {
+    let rel = normal(rel);
+    mounts
+        .iter()
+        .map(|m| (m, normal(m)))
+        .filter(|(_, m)| rel.starts_with(m))
+        .max_by_key(|(_, m)| m.len())
+        .map(|(m, parts)| {
+            let mut p = PathBuf::from(unit(m));
+            p.extend(&rel[parts.len()..]);
+            p
+        })
+}
+
+/// The unit names of a manifest made through a view (sorted); None when
+/// its paths are relative to the root (made without a view).
+pub fn units(entries: &[crate::sums::Entry]) -> Option<Vec<OsString>> {
+    let mut out = std::collections::BTreeSet::new();
+    for e in entries {
+        let p = crate::sums::decode(&e.path);
+        let name = p.components().next()?.as_os_str().to_os_string();
+        mount_of(&name)?;
+        out.insert(name);
+    }
+    (!out.is_empty()).then(|| out.into_iter().collect())
+}
+
+/// A manifest path as the operator knows it: `/home/x` for `%2Fhome/x`;
+/// a path relative to the root as it is.
+pub fn shown(path: &str) -> String {
+    let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+    match mount_of(OsStr::new(first)) {
+        Some(m) => {
+            let m = match m.to_string_lossy().as_ref() {
+                "." => String::new(),
+                m => format!("/{m}"),
+            };
+            match rest {
+                "" if m.is_empty() => "/".to_string(),
+                "" => m,
+                rest => format!("{m}/{rest}"),
+            }
+        }
+        None => path.to_string(),
+    }
+}
+
 impl<'a> View<'a> {
     /// Mounts `root/path` for each of `paths` (relative, `.` for root
-    /// itself) at `dir/path`, parents first.
+    /// itself) read-only at `dir/unit(path)`, for a backup.
     pub fn mount(
         root: &Path,
         paths: &[PathBuf],
         dir: &Path,
         exec: &'a dyn Exec,
     ) -> Result<View<'a>> {
+        let view = View::empty(dir, exec)?;
+        for rel in paths {
+            let from = root.join(rel);
+            if !from.is_dir() {
+                bail!(
+                    "{} is not a directory: it cannot be backed up",
+                    from.display()
+                );
+            }
+            view.bind(&from, &unit(rel), true)?;
+        }
+        Ok(view)
+    }
+
+    /// Mounts `root/mount_of(unit)` for each of `units` read-write at
+    /// `dir/unit`, for a restore into the file systems mounted below
+    /// `root`; a mount point not there yet is made.
+    pub fn restore(
+        root: &Path,
+        units: &[OsString],
+        dir: &Path,
+        exec: &'a dyn Exec,
+    ) -> Result<View<'a>> {
+        let view = View::empty(dir, exec)?;
+        for u in units {
+            let rel = mount_of(u).with_context(|| format!("{u:?} names no mount point"))?;
+            let to = root.join(&rel);
+            fs::create_dir_all(&to).with_context(|| format!("create {}", to.display()))?;
+            view.bind(&to, u, false)?;
+        }
+        Ok(view)
+    }
+
+    /// The view's directory, private: nothing mounted below it propagates
+    /// to the host's mounts, or theirs to it.
+    fn empty(dir: &Path, exec: &'a dyn Exec) -> Result<View<'a>> {
         let view = View {
             dir: dir.to_path_buf(),
             exec,
@@ -40,50 +192,27 @@ impl<'a> View<'a> {
         view.unmount();
         fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         crate::generation::private(dir, 0o700)?;
-        // The directory a mount point of its own, private: nothing mounted
-        // below it propagates to the host's mounts, or theirs to it.
         view.mount_cmd(&["--bind", &s(dir), &s(dir)])?;
         view.mount_cmd(&["--make-private", &s(dir)])?;
-        let mut order: Vec<&PathBuf> = paths.iter().collect();
-        order.sort_by_key(|p| (p.components().count(), p.to_path_buf()));
-        for rel in order {
-            let at = dir.join(rel);
-            let from = root.join(rel);
-            // Below a directory of the view's own (no file system backed
-            // up holds this mount point), the mount point is made.
-            if !at.is_dir() && fs::create_dir_all(&at).is_err() {
-                bail!(
-                    "{} has no directory {} on the file system below it: it cannot be backed up through a private view",
-                    from.display(),
-                    rel.display()
-                );
-            }
-            let hidden = hidden_below(&at, rel)?;
-            if !hidden.is_empty() {
-                log::warn!(
-                    "{} entries on the file system below {} lie hidden under its mount point and are not in the backup (unmount {0} to see them, and move them): {}",
-                    hidden.len(),
-                    from.display(),
-                    hidden.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
-                );
-            }
-            // Private before anything is mounted below it: a bind of a
-            // shared mount would pass those mounts back to the host's.
-            view.mount_cmd(&["--bind", "--make-private", &s(&from), &s(&at)])?;
-            view.mount_cmd(&["-o", "remount,bind,ro", &s(&at)])?;
-        }
         Ok(view)
+    }
+
+    fn bind(&self, from: &Path, name: &OsStr, read_only: bool) -> Result<()> {
+        let at = self.dir.join(name);
+        fs::create_dir(&at).with_context(|| format!("create {}", at.display()))?;
+        // Private before anything is mounted below it: a bind of a shared
+        // mount would pass those mounts back to the host's.
+        self.mount_cmd(&["--bind", "--make-private", &s(from), &s(&at)])?;
+        if read_only {
+            self.mount_cmd(&["-o", "remount,bind,ro", &s(&at)])?;
+        }
+        Ok(())
     }
 
     fn mount_cmd(&self, args: &[&str]) -> Result<()> {
         self.exec
             .run(&Call::new("mount").args(args.iter().copied()))
-            .with_context(|| {
-                format!(
-                    "mount the private view of the backup at {}",
-                    self.dir.display()
-                )
-            })?;
+            .with_context(|| format!("mount the private view at {}", self.dir.display()))?;
         Ok(())
     }
 
@@ -103,6 +232,14 @@ impl<'a> View<'a> {
                 .exec
                 .output(&Call::new("umount").args(["--recursive", "--lazy", &dir]));
         }
+        // The unit directories the view made, now empty (never anything
+        // that is not: a mount still there would lose its files).
+        if let Ok(list) = fs::read_dir(&self.dir) {
+            for e in list.flatten() {
+                let _ = fs::remove_dir(e.path());
+            }
+        }
+        let _ = fs::remove_dir(&self.dir);
     }
 }
 
@@ -116,17 +253,65 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-/// What the directory `at` holds (before a file system is mounted on it),
-/// as paths below `rel`; `.` holds nothing hidden.
-fn hidden_below(at: &Path, rel: &Path) -> Result<Vec<String>> {
-    if rel == Path::new(".") {
-        return Ok(Vec::new());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_name_mount_points_side_by_side_and_back() {
+        for (rel, name) in [
+            (".", "%2F"),
+            ("home", "%2Fhome"),
+            ("var/log", "%2Fvar%2Flog"),
+            ("srv/50%", "%2Fsrv%2F50%25"),
+            ("a%2Fb", "%2Fa%252Fb"),
+        ] {
+            assert_eq!(unit(Path::new(rel)), OsStr::new(name), "{rel}");
+            assert_eq!(mount_of(OsStr::new(name)), Some(PathBuf::from(rel)));
+        }
+        for not in [
+            "etc",
+            "",
+            "%2",
+            "%2Fa/b",
+            "%2F%41",
+            "%2F%2F",
+            "%2Fa%2F..",
+            "%2F.",
+        ] {
+            assert_eq!(mount_of(OsStr::new(not)), None, "{not}");
+        }
     }
-    let mut names: Vec<String> = fs::read_dir(at)
-        .with_context(|| format!("list {}", at.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| format!("/{}", rel.join(e.file_name()).display()))
-        .collect();
-    names.sort();
-    Ok(names)
+
+    #[test]
+    fn a_path_is_placed_below_the_deepest_mount_point_holding_it() {
+        let mounts = [".", "var", "var/log"].map(PathBuf::from);
+        for (rel, want) in [
+            ("etc/passwd", Some("%2F/etc/passwd")),
+            ("var/lib/x", Some("%2Fvar/lib/x")),
+            ("var/log/syslog", Some("%2Fvar%2Flog/syslog")),
+            ("var/log", Some("%2Fvar%2Flog")),
+            ("variable", Some("%2F/variable")),
+        ] {
+            assert_eq!(
+                place(&mounts, Path::new(rel)),
+                want.map(PathBuf::from),
+                "{rel}"
+            );
+        }
+        assert_eq!(place(&[PathBuf::from("srv")], Path::new("etc")), None);
+    }
+
+    #[test]
+    fn manifest_paths_are_shown_as_the_operator_knows_them() {
+        for (path, want) in [
+            ("%2F", "/"),
+            ("%2F/etc/passwd", "/etc/passwd"),
+            ("%2Fhome", "/home"),
+            ("%2Fvar%2Flog/syslog", "/var/log/syslog"),
+            ("etc/passwd", "etc/passwd"),
+        ] {
+            assert_eq!(shown(path), want);
+        }
+    }
 }

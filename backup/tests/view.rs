@@ -48,51 +48,71 @@ fn through_the_view(b: &dyn Backend, exec: &Real, work: &Path) {
     fs::create_dir_all(d).unwrap();
     let src = d.join("src");
     // `mnt` holds a file before a tmpfs is mounted on it (a file written
-    // to a mount point before its file system was mounted).
+    // to a mount point before its file system was mounted); both file
+    // systems are backed up.
     fs::create_dir_all(src.join("mnt")).unwrap();
     fs::write(src.join("mnt/under"), "hidden by the mount").unwrap();
     fs::set_permissions(src.join("mnt"), fs::Permissions::from_mode(0o711)).unwrap();
     fs::write(src.join("top"), "on the root").unwrap();
-    sh(&format!(
-        "mount -t tmpfs -o mode=0555 rear-view-test '{}'",
-        src.join("mnt").display()
-    ));
-    struct Unmount(PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _mounted = Unmount(src.join("mnt"));
+    let _src_mnt = tmpfs(&src.join("mnt"), "0555");
+    fs::write(src.join("mnt/own"), "on the tmpfs").unwrap();
 
-    let view = View::mount(&src, &[PathBuf::from(".")], &d.join("view"), exec).unwrap();
-    let made = b.backup(
-        &Spec {
-            view: Some(view.dir.clone()),
-            ..spec(&src)
-        },
-        exec,
-    );
+    let paths = [".", "mnt"].map(PathBuf::from);
+    let view = View::mount(&src, &paths, &d.join("view"), exec).unwrap();
+    let spec = Spec::new(&src, paths.to_vec(), spec(&src).exclude).through(&view.dir);
+    let made = b.backup(&spec, exec);
     drop(view);
     made.unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
     assert!(
-        !d.join("view/top").exists(),
-        "the view is unmounted after the backup"
+        !d.join("view").exists(),
+        "the view is unmounted and gone after the backup"
     );
 
+    // The recreated layout: a root and a tmpfs on its mount point.
     let dst = d.join("dst");
-    fs::create_dir_all(&dst).unwrap();
+    fs::create_dir_all(dst.join("mnt")).unwrap();
+    let dst_mnt = tmpfs(&dst.join("mnt"), "0700");
     restore_and_verify(b, &dst, exec).unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
+    let name = b.name();
+    assert_eq!(
+        fs::read_to_string(dst.join("mnt/own")).unwrap(),
+        "on the tmpfs"
+    );
+    assert_eq!(
+        mode(&dst.join("mnt")),
+        0o555,
+        "{name}: the tmpfs's own mode"
+    );
+    assert!(!dst.join("mnt/under").exists(), "{name}: not on the tmpfs");
+    drop(dst_mnt);
     assert_eq!(
         fs::read_to_string(dst.join("mnt/under")).unwrap(),
         "hidden by the mount",
-        "{}",
-        b.name()
+        "{name}: back on the root file system, under the mount point"
     );
     assert_eq!(
-        fs::metadata(dst.join("mnt")).unwrap().permissions().mode() & 0o7777,
+        mode(&dst.join("mnt")),
         0o711,
-        "{}: the mount point's own mode",
-        b.name()
+        "{name}: the mount point's own mode"
     );
+    assert!(!dst.join("mnt/own").exists(), "{name}: not on the root");
+}
+
+fn mode(p: &Path) -> u32 {
+    fs::metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+struct Unmount(PathBuf);
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn tmpfs(at: &Path, mode: &str) -> Unmount {
+    sh(&format!(
+        "mount -t tmpfs -o mode={mode} rear-view-test '{}'",
+        at.display()
+    ));
+    Unmount(at.to_path_buf())
 }

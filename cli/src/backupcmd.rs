@@ -90,7 +90,14 @@ pub fn uncovered(layout: &Layout, sums: &[rear_backup::sums::Entry]) -> Vec<Stri
     let have: std::collections::BTreeSet<&str> = sums.iter().map(|e| e.path.as_str()).collect();
     paths_of(layout)
         .iter()
-        .filter(|p| !have.contains(rear_backup::sums::encode(p.as_os_str()).as_str()))
+        .filter(|p| {
+            // Made through a view (each file system in a directory of its
+            // own), or by an older rear-build (paths relative to `/`).
+            let through_view = rear_backup::view::unit(p);
+            ![p.as_os_str(), &through_view]
+                .iter()
+                .any(|n| have.contains(rear_backup::sums::encode(n).as_str()))
+        })
         .map(|p| mount_point(p))
         .collect()
 }
@@ -181,31 +188,24 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[PathBuf], layout: &Layout) -> R
         );
     }
     let b = backend(cfg)?;
-    let spec = Spec {
-        root: PathBuf::from("/"),
-        paths,
-        // Our own log grows while the backup runs: it could never verify.
-        exclude: cfg
-            .exclude
-            .iter()
-            .map(Path::new)
-            .chain([Path::new(LOG_DIR)])
-            .chain(regenerated.iter().map(PathBuf::as_path))
-            .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
-            .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
-            .collect(),
-        view: None,
-    };
+    // Our own log grows while the backup runs: it could never verify.
+    let exclude = cfg
+        .exclude
+        .iter()
+        .map(Path::new)
+        .chain([Path::new(LOG_DIR)])
+        .chain(regenerated.iter().map(PathBuf::as_path))
+        .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
+        .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
+        .collect();
+    let spec = Spec::new(Path::new("/"), paths, exclude);
     let view = rear_backup::view::View::mount(
         &spec.root,
         &spec.paths,
         Path::new(crate::paths::BACKUP_VIEW),
         &System,
     )?;
-    let spec = Spec {
-        view: Some(view.dir.clone()),
-        ..spec
-    };
+    let spec = spec.through(&view.dir);
     let t = std::time::Instant::now();
     let mut progress = crate::ui::Progress::new();
     progress.stage(&format!("{} backup to {}", b.name(), cfg.url));

@@ -324,8 +324,10 @@ must_fail corrupted rear-build recover --yes
 # A file slipped into the archive (as by someone who can write to the
 # backup server): tar restores it, no manifest entry vouches for it.
 zstd -q -d -o /tmp/plain.tar /tmp/good.tar.zst
-mkdir -p /tmp/evil/mnt/t/etc/cron.d && echo '* * * * * root true' > /tmp/evil/mnt/t/etc/cron.d/evil
-tar --append --file=/tmp/plain.tar -C /tmp/evil ./mnt/t/etc/cron.d/evil
+# Each file system is in the archive under its mount point written as
+# one name (%2Fmnt%2Ft for /mnt/t: docs/backup.md).
+mkdir -p /tmp/evil/%2Fmnt%2Ft/etc/cron.d && echo '* * * * * root true' > /tmp/evil/%2Fmnt%2Ft/etc/cron.d/evil
+tar --append --file=/tmp/plain.tar -C /tmp/evil ./%2Fmnt%2Ft/etc/cron.d/evil
 zstd -q -f -o "$A" /tmp/plain.tar && rm /tmp/plain.tar
 must_fail extra rear-build recover --yes
 cp /tmp/good.tar.zst "$A"
@@ -786,7 +788,7 @@ fn x_failed_recoveries_say_why_and_never_finish() {
         ("corrupted", "tar could not restore the backup"),
         (
             "extra",
-            "mnt/t/etc/cron.d/evil: restored, but not in the backup's manifest",
+            "/mnt/t/etc/cron.d/evil: restored, but not in the backup's manifest",
         ),
         ("missing", "no checksum manifest"),
         ("wrongpass", "passphrase"),

@@ -122,12 +122,11 @@ pub fn tree(root: &Path) {
 }
 
 pub fn spec(root: &Path) -> Spec {
-    Spec {
-        root: root.to_path_buf(),
-        paths: vec![PathBuf::from(".")],
-        exclude: vec![PathBuf::from("var/cache/skip")],
-        view: None,
-    }
+    Spec::new(
+        root,
+        vec![PathBuf::from(".")],
+        vec![PathBuf::from("var/cache/skip")],
+    )
 }
 
 /// Restores into a fresh directory and checks it; returns how many files.
