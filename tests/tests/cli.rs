@@ -115,7 +115,70 @@ fn a_rear_disklayout_imports_and_shows_as_a_tree() {
         None,
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
-    assert!(r.stdout.contains("    /dev/md0  raid1"), "{}", r.stdout);
+    // What the written layout holds, against the fixture's own lines (not
+    // against another printout of the same code).
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let disks: Vec<(&str, u64)> = json["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| (d["device"].as_str().unwrap(), d["size"].as_u64().unwrap()))
+        .collect();
+    // vdc and vde are commented out (excluded) in the file.
+    assert_eq!(
+        disks,
+        [
+            ("/dev/vda", 1 << 30),
+            ("/dev/vdb", 1 << 30),
+            ("/dev/vdd", 1 << 30)
+        ]
+    );
+    let vda2 = &json["disks"][0]["partitions"][1];
+    assert_eq!(
+        (vda2["start"].as_u64(), vda2["size"].as_u64()),
+        (Some(735051776), Some(209715200))
+    );
+    let md0 = &json["raids"][0];
+    assert_eq!(md0["level"], "raid1");
+    assert_eq!(
+        md0["devices"],
+        serde_json::json!(["/dev/vda1", "/dev/vdb1"])
+    );
+    assert_eq!(json["raids"][1]["chunk"], 65536);
+    assert_eq!(json["vgs"][0]["extent_size"], 4096 * 1024);
+    let root = json["lvs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "root")
+        .unwrap();
+    assert_eq!(
+        (root["segtype"].as_str(), root["size"].as_u64()),
+        (Some("linear"), Some(209715200))
+    );
+    assert!(json["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["device"] == "/dev/mapper/vg0-root"
+            && m["mountpoint"] == "/mnt"
+            && m["fstype"] == "ext4"));
+    // The tree printed: md0 on both mirrors' first partitions, root's LV.
+    assert!(
+        r.stdout.contains(
+            "  /dev/vdb1  part  700.0 MiB\n    /dev/md0  raid1  699.0 MiB  LVM PV of vg0"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("/dev/mapper/vg0-root  lv linear  200.0 MiB  ext4 \"root\"  /mnt\n"),
+        "{}",
+        r.stdout
+    );
+    // `layout show` of the written file prints what the import printed.
     let shown = rear_build(&["layout", "show", out.to_str().unwrap()], &[], None);
     assert_eq!(shown.stdout, r.stdout);
     let mode = std::fs::metadata(&out).unwrap().permissions();
