@@ -170,7 +170,15 @@ fn run_loop(l: &Loop) {
     fetch(&backup, &format!("{rescue}/manifest.json"), &out);
     let source_list = fetch(&backup, "/e2e/source.list", &out);
     let source_layout = fetch(&backup, "/e2e/source-layout.json", &out);
-    fetch(&backup, "/e2e/mkbackup.log", &out);
+    // Every run logs each external command it runs (README).
+    let mkbackup_log = read(fetch(&backup, "/e2e/mkbackup.log", &out));
+    for cmd in ["mount", l.method] {
+        assert!(
+            mkbackup_log.contains(&format!("running: {cmd} ")),
+            "mkbackup's log names no {cmd} it ran: {}",
+            tail(&mkbackup_log, 20)
+        );
+    }
 
     // 2. New blank disks, with other serials: a replaced machine's disks.
     let new: Vec<PathBuf> = l
@@ -277,6 +285,13 @@ fn run_loop(l: &Loop) {
         "the log recover copied into the restored system: {}",
         tail(&recover_log, 20)
     );
+    for cmd in ["wipefs", l.method] {
+        assert!(
+            recover_log.contains(&format!("running: {cmd} ")),
+            "recover's log names no {cmd} it ran: {}",
+            tail(&recover_log, 20)
+        );
+    }
     let recovered_list = fetch(&backup, "/e2e/recovered.list", &out);
     let recovered_layout = fetch(&backup, "/e2e/recovered-layout.json", &out);
     let rules = format!("{BOOT_CHANGES}{LEFT_OUT}{}", l.ignore);
