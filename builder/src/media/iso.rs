@@ -97,6 +97,9 @@ impl Medium for Iso {
                 "--interval:appended_partition_2:::",
                 "-no-emul-boot",
             ])
+            // Every file's date, whatever stat says of the staged tree.
+            .arg("--set_all_file_dates")
+            .arg(format!("={}", input.epoch))
             .arg(&stage)
             .env("SOURCE_DATE_EPOCH", input.epoch.to_string());
         exec.run(&c)
