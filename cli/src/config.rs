@@ -121,7 +121,8 @@ pub struct Image {
     pub firmware_dir: Option<PathBuf>,
     /// Boot media to write beside vmlinuz and initrd.img: iso (rescue.iso,
     /// BIOS and UEFI, CD or stick), or none. Comma-separated, repeatable
-    /// (default: image.media, iso).
+    /// (default: image.media; else iso when the host has xorriso, mtools
+    /// and GRUB's modules, with a warning when not).
     #[arg(long, value_name = "LIST")]
     pub media: Vec<String>,
     /// Seconds the boot menu waits before the rescue shell (image.boot_timeout, 5).
@@ -175,20 +176,41 @@ impl Image {
             include: Vec::new(),
             compress_level: Some(3),
             firmware_dir: Some("/lib/firmware".into()),
-            media: vec!["iso".into()],
+            // Empty: the ISO where the host has its tools (`media`).
+            media: Vec::new(),
             boot_timeout: Some(5),
             boot_consoles: Some("console=tty0 console=ttyS0,115200".into()),
             boot_cmdline: Some(String::new()),
         }
     }
 
-    /// The media to write, checked.
+    /// The media to write, checked. Named ones need their tools; the
+    /// default ISO is left out, with a warning, on a host without them
+    /// (a backup must not fail for want of a boot medium).
     pub fn media(&self) -> Result<Vec<rear_builder::media::Kind>> {
-        let given = match self.media.is_empty() {
-            true => Image::builtin().media,
-            false => self.media.clone(),
-        };
-        rear_builder::media::parse_list(&given).context("image.media (or --media)")
+        use rear_builder::media;
+        if !self.media.is_empty() {
+            let kinds = media::parse_list(&self.media).context("image.media (or --media)")?;
+            let missing = media::missing_packages(&kinds);
+            if !missing.is_empty() {
+                bail!(
+                    "the boot media need packages this host lacks: apt-get install {} (or --media none)",
+                    missing.join(" ")
+                );
+            }
+            return Ok(kinds);
+        }
+        let kinds = vec![media::Kind::Iso];
+        let missing = media::missing_packages(&kinds);
+        if missing.is_empty() {
+            return Ok(kinds);
+        }
+        log::warn!(
+            "no rescue.iso: this host lacks {} (apt-get install {}); the kernel and initrd boot only through PXE or qemu -kernel. Set image.media = [\"none\"] to silence this",
+            missing.join(", "),
+            missing.join(" ")
+        );
+        Ok(Vec::new())
     }
 
     /// The boot menu of the media, for `host`.
@@ -248,9 +270,21 @@ impl Image {
                 true => self.media.clone(),
                 false => flags.media.clone(),
             },
-            boot_timeout: Some(pick(&flags.boot_timeout, &self.boot_timeout, &d.boot_timeout)),
-            boot_consoles: Some(pick(&flags.boot_consoles, &self.boot_consoles, &d.boot_consoles)),
-            boot_cmdline: Some(pick(&flags.boot_cmdline, &self.boot_cmdline, &d.boot_cmdline)),
+            boot_timeout: Some(pick(
+                &flags.boot_timeout,
+                &self.boot_timeout,
+                &d.boot_timeout,
+            )),
+            boot_consoles: Some(pick(
+                &flags.boot_consoles,
+                &self.boot_consoles,
+                &d.boot_consoles,
+            )),
+            boot_cmdline: Some(pick(
+                &flags.boot_cmdline,
+                &self.boot_cmdline,
+                &d.boot_cmdline,
+            )),
         }
     }
 }

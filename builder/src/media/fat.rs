@@ -40,12 +40,12 @@ pub fn esp(
         .args(["--invariant", "-i", serial, "-n", label, "-C"])
         .arg(out)
         .arg(kib.to_string())))
-    .context("make the EFI system partition image (apt-get install dosfstools)")?;
+        .context("make the EFI system partition image (apt-get install dosfstools)")?;
     exec.run(&utc(Call::new("mcopy")
         .args(["-s", "-m", "-i"])
         .arg(out)
         .arg(stage.join("EFI"))
         .arg("::/")))
-    .context("fill the EFI system partition image (apt-get install mtools)")?;
+        .context("fill the EFI system partition image (apt-get install mtools)")?;
     Ok(())
 }

@@ -98,7 +98,11 @@ pub fn menu(m: &Menu, kernel: &str, initrd: &str) -> String {
         "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\nset default=0\nset timeout={}\n",
         m.timeout
     );
-    out += &entry(&format!("rear-build rescue shell ({host})"), "", &screen_last);
+    out += &entry(
+        &format!("rear-build rescue shell ({host})"),
+        "",
+        &screen_last,
+    );
     out += &entry(
         &format!("rear-build rescue shell on serial ttyS0 ({host})"),
         "",
@@ -134,7 +138,14 @@ pub fn images(
     let early = scratch.join("early.cfg");
     std::fs::write(&early, early_config(id))
         .with_context(|| format!("write {}", early.display()))?;
-    mkimage("i386-pc-eltorito", BIOS_DIR, &early, bios, &["biosdisk"], exec)?;
+    mkimage(
+        "i386-pc-eltorito",
+        BIOS_DIR,
+        &early,
+        bios,
+        &["biosdisk"],
+        exec,
+    )?;
     let signed = [SHIM, SIGNED_GRUB].iter().all(|p| Path::new(p).is_file());
     if signed && super::pe::is_signed(kernel)? {
         let mut files = vec![
@@ -198,17 +209,33 @@ mod tests {
     fn the_menu_defaults_to_the_shell_and_passes_both_consoles_everywhere() {
         let text = menu(&m(), "/boot/vmlinuz", "/boot/initrd.img");
         assert!(text.contains("set default=0\nset timeout=5\n"), "{text}");
-        let linux: Vec<&str> = text.lines().filter(|l| l.trim_start().starts_with("linux ")).collect();
+        let linux: Vec<&str> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("linux "))
+            .collect();
         assert_eq!(linux.len(), 3, "{text}");
         for l in &linux {
-            assert!(l.contains("console=tty0") && l.contains("console=ttyS0,115200") && l.contains("quiet"), "{l}");
+            assert!(
+                l.contains("console=tty0")
+                    && l.contains("console=ttyS0,115200")
+                    && l.contains("quiet"),
+                "{l}"
+            );
         }
         // Only the third entry recovers; the first (default) is the shell.
         assert!(!linux[0].contains("rear.auto") && !linux[1].contains("rear.auto"));
         assert!(linux[2].contains("rear.auto=recover"));
         // The serial entry puts ttyS0 last (/dev/console), the default tty0.
-        assert!(linux[0].ends_with("console=ttyS0,115200 console=tty0 quiet"), "{}", linux[0]);
-        assert!(linux[1].ends_with("console=tty0 console=ttyS0,115200 quiet"), "{}", linux[1]);
+        assert!(
+            linux[0].ends_with("console=ttyS0,115200 console=tty0 quiet"),
+            "{}",
+            linux[0]
+        );
+        assert!(
+            linux[1].ends_with("console=tty0 console=ttyS0,115200 quiet"),
+            "{}",
+            linux[1]
+        );
         let first_title = text.lines().find(|l| l.starts_with("menuentry")).unwrap();
         assert!(first_title.contains("rescue shell (web1)"), "{first_title}");
     }
@@ -218,6 +245,9 @@ mod tests {
         let mut menu_in = m();
         menu_in.host = "it's".into();
         let text = menu(&menu_in, "/k", "/i");
-        assert!(text.contains("'rear-build rescue shell (it'\\''s)'"), "{text}");
+        assert!(
+            text.contains("'rear-build rescue shell (it'\\''s)'"),
+            "{text}"
+        );
     }
 }

@@ -46,7 +46,10 @@ impl Medium for Iso {
             &disk.join("info"),
             &format!("rear-build rescue system of {}\n", input.menu.host),
         )?;
-        write(&stage.join(grub::marker(input.id).trim_start_matches('/')), "")?;
+        write(
+            &stage.join(grub::marker(input.id).trim_start_matches('/')),
+            "",
+        )?;
         let efi = grub::images(
             input.id,
             input.kernel,
@@ -66,7 +69,16 @@ impl Medium for Iso {
         )?;
         super::set_times(&stage, input.epoch)?;
         let c = Call::new("xorriso")
-            .args(["-as", "mkisofs", "-iso-level", "3", "-r", "-V", VOLUME, "-o"])
+            .args([
+                "-as",
+                "mkisofs",
+                "-iso-level",
+                "3",
+                "-r",
+                "-V",
+                VOLUME,
+                "-o",
+            ])
             .arg(to)
             .args(["--grub2-mbr"])
             .arg(Path::new(grub::BIOS_DIR).join("boot_hybrid.img"))

@@ -66,6 +66,26 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
     Ok(out)
 }
 
+/// The Debian packages `kinds` need that this host lacks.
+pub fn missing_packages(kinds: &[Kind]) -> Vec<&'static str> {
+    if kinds.is_empty() {
+        return Vec::new();
+    }
+    let program = |p: &str| crate::image::find_in_path(p).is_some();
+    let grub = |dir: &str| Path::new(dir).join("linux.mod").is_file();
+    [
+        ("xorriso", program("xorriso")),
+        ("mtools", program("mcopy")),
+        ("dosfstools", program("mkfs.fat")),
+        ("grub-pc-bin", grub(grub::BIOS_DIR)),
+        ("grub-efi-amd64-bin", grub(grub::EFI_DIR)),
+    ]
+    .into_iter()
+    .filter(|(_, there)| !there)
+    .map(|(p, _)| p)
+    .collect()
+}
+
 /// The boot menu every medium offers (docs/media.md).
 #[derive(Clone, Debug)]
 pub struct Menu {
@@ -132,8 +152,9 @@ pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Resu
                     Ok((note, crate::image::artefact(kind.file_name(), &data)))
                 })
                 .and_then(|(note, artefact)| {
-                    std::fs::rename(&part, &to)
-                        .with_context(|| format!("rename {} to {}", part.display(), to.display()))?;
+                    std::fs::rename(&part, &to).with_context(|| {
+                        format!("rename {} to {}", part.display(), to.display())
+                    })?;
                     Ok(Written {
                         kind,
                         path: to.clone(),
