@@ -41,12 +41,18 @@ pub struct Options {
     /// The saved layout on the host and where it goes in the image, so
     /// `recover` needs no arguments; carried when the file exists.
     pub layout: Option<(PathBuf, String)>,
+    /// Boot media written beside the kernel and initrd, and their menu.
+    pub media: Vec<crate::media::Kind>,
+    pub menu: crate::media::Menu,
 }
 
 pub struct Report {
     pub kernel: Kernel,
     pub manifest: Manifest,
-    pub paths: [PathBuf; 3],
+    /// vmlinuz, initrd.img, the media, manifest.json.
+    pub paths: Vec<PathBuf>,
+    /// Per medium written, what it boots with.
+    pub media_notes: Vec<String>,
     /// Layers taken from the cache, by name.
     pub cached: Vec<String>,
 }
@@ -732,7 +738,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             (a, Some(data))
         }
     };
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         schema: manifest::SCHEMA,
         tool: manifest::Tool {
             name: "rear-build".into(),
@@ -771,14 +777,13 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         artefacts: vec![kernel_art.clone(), initrd_art.clone()],
         files: Manifest::files_of(&layers),
     };
-    let paths = [
+    let mut paths = vec![
         opts.output.join("vmlinuz"),
         opts.output.join("initrd.img"),
         opts.output.join("manifest.json"),
     ];
     // Artefacts are 0600: an initrd may carry keys and configuration.
     // Files that already hold the right bytes are left alone.
-    let json = manifest.to_json();
     if !holds(&paths[0], &kernel_art) {
         rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
     }
@@ -789,14 +794,41 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         };
         rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
     }
-    if !holds(&paths[2], &artefact("manifest.json", &json)) {
-        rear_store::write_file_atomic(&paths[2], &json, 0o600)?;
+    let mut media_notes = Vec::new();
+    if !opts.media.is_empty() {
+        progress.stage(&format!(
+            "writing {}",
+            opts.media
+                .iter()
+                .map(|k| k.file_name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let input = crate::media::Input {
+            kernel: &paths[0],
+            initrd: &paths[1],
+            epoch: opts.epoch,
+            menu: &opts.menu,
+            id: &initrd_art.blake3[..16],
+        };
+        let exec = rear_exec::System;
+        for w in crate::media::build(&opts.media, &input, &opts.output, &exec)? {
+            media_notes.push(format!("{}: {}", w.kind.file_name(), w.note));
+            manifest.artefacts.push(w.artefact);
+            paths.insert(paths.len() - 1, w.path);
+        }
     }
-    store.add_root(&paths[2])?;
+    let json = manifest.to_json();
+    let manifest_path = &paths[paths.len() - 1];
+    if !holds(manifest_path, &artefact("manifest.json", &json)) {
+        rear_store::write_file_atomic(manifest_path, &json, 0o600)?;
+    }
+    store.add_root(manifest_path)?;
     Ok(Report {
         kernel,
         manifest,
         paths,
+        media_notes,
         cached: layers
             .iter()
             .filter(|l| l.from_cache)
@@ -805,7 +837,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     })
 }
 
-fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
+pub(crate) fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
     manifest::Artefact {
         name: name.into(),
         size: data.len() as u64,

@@ -7,6 +7,7 @@ pub mod image;
 pub mod kernel;
 pub mod layer;
 pub mod manifest;
+pub mod media;
 pub mod recipe;
 pub mod rescue;
 

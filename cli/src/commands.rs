@@ -101,12 +101,13 @@ fn epoch() -> Result<u64> {
     }
 }
 
-/// Builds the image; returns the paths of vmlinuz, initrd.img and manifest.json.
+/// Builds the image; returns the paths of vmlinuz, initrd.img, the media
+/// and manifest.json.
 pub fn image_cmd(
     cfg: &config::Config,
     config_files: &[PathBuf],
     a: &ImageArgs,
-) -> Result<[PathBuf; 3]> {
+) -> Result<Vec<PathBuf>> {
     let c = &cfg.image;
     let mut includes = c
         .include
@@ -140,6 +141,8 @@ pub fn image_cmd(
             PathBuf::from(paths::LAYOUT),
             paths::IMAGE_LAYOUT.to_string(),
         )),
+        media: c.media()?,
+        menu: c.menu(&rear_builder::rescue::host_name()),
     };
     let store = Store::open(&c.store())?;
     let mut progress = Progress::new();
@@ -163,6 +166,9 @@ pub fn image_cmd(
         initrd.size as f64 / (1 << 20) as f64,
         took.as_secs_f64()
     );
+    for n in &report.media_notes {
+        eprintln!("rear-build: {n}");
+    }
     for p in &report.paths {
         println!("{}", p.display());
     }

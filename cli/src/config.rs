@@ -119,6 +119,22 @@ pub struct Image {
     /// Where firmware is found (default: image.firmware_dir, /lib/firmware).
     #[arg(long, value_name = "DIR")]
     pub firmware_dir: Option<PathBuf>,
+    /// Boot media to write beside vmlinuz and initrd.img: iso (rescue.iso,
+    /// BIOS and UEFI, CD or stick), or none. Comma-separated, repeatable
+    /// (default: image.media; else iso when the host has xorriso, mtools
+    /// and GRUB's modules, with a warning when not).
+    #[arg(long, value_name = "LIST")]
+    pub media: Vec<String>,
+    /// Seconds the boot menu waits before the rescue shell (image.boot_timeout, 5).
+    #[arg(skip)]
+    pub boot_timeout: Option<u32>,
+    /// The consoles every boot entry passes (image.boot_consoles,
+    /// "console=tty0 console=ttyS0,115200").
+    #[arg(skip)]
+    pub boot_consoles: Option<String>,
+    /// More kernel arguments for every boot entry (image.boot_cmdline).
+    #[arg(skip)]
+    pub boot_cmdline: Option<String>,
 }
 
 /// `--modules`: the closure crate's own policy names, with help for each.
@@ -160,6 +176,51 @@ impl Image {
             include: Vec::new(),
             compress_level: Some(3),
             firmware_dir: Some("/lib/firmware".into()),
+            // Empty: the ISO where the host has its tools (`media`).
+            media: Vec::new(),
+            boot_timeout: Some(5),
+            boot_consoles: Some("console=tty0 console=ttyS0,115200".into()),
+            boot_cmdline: Some(String::new()),
+        }
+    }
+
+    /// The media to write, checked. Named ones need their tools; the
+    /// default ISO is left out, with a warning, on a host without them
+    /// (a backup must not fail for want of a boot medium).
+    pub fn media(&self) -> Result<Vec<rear_builder::media::Kind>> {
+        use rear_builder::media;
+        if !self.media.is_empty() {
+            let kinds = media::parse_list(&self.media).context("image.media (or --media)")?;
+            let missing = media::missing_packages(&kinds);
+            if !missing.is_empty() {
+                bail!(
+                    "the boot media need packages this host lacks: apt-get install {} (or --media none)",
+                    missing.join(" ")
+                );
+            }
+            return Ok(kinds);
+        }
+        let kinds = vec![media::Kind::Iso];
+        let missing = media::missing_packages(&kinds);
+        if missing.is_empty() {
+            return Ok(kinds);
+        }
+        log::warn!(
+            "no rescue.iso: this host lacks {} (apt-get install {}); the kernel and initrd boot only through PXE or qemu -kernel. Set image.media = [\"none\"] to silence this",
+            missing.join(", "),
+            missing.join(" ")
+        );
+        Ok(Vec::new())
+    }
+
+    /// The boot menu of the media, for `host`.
+    pub fn menu(&self, host: &str) -> rear_builder::media::Menu {
+        let d = Image::builtin();
+        rear_builder::media::Menu {
+            host: host.into(),
+            timeout: pick(&self.boot_timeout, &None, &d.boot_timeout),
+            consoles: pick(&self.boot_consoles, &None, &d.boot_consoles),
+            cmdline: pick(&self.boot_cmdline, &None, &d.boot_cmdline),
         }
     }
 
@@ -203,6 +264,26 @@ impl Image {
                 &flags.firmware_dir,
                 &self.firmware_dir,
                 &d.firmware_dir,
+            )),
+            // The command line's list replaces the configuration's.
+            media: match flags.media.is_empty() {
+                true => self.media.clone(),
+                false => flags.media.clone(),
+            },
+            boot_timeout: Some(pick(
+                &flags.boot_timeout,
+                &self.boot_timeout,
+                &d.boot_timeout,
+            )),
+            boot_consoles: Some(pick(
+                &flags.boot_consoles,
+                &self.boot_consoles,
+                &d.boot_consoles,
+            )),
+            boot_cmdline: Some(pick(
+                &flags.boot_cmdline,
+                &self.boot_cmdline,
+                &d.boot_cmdline,
             )),
         }
     }

@@ -1,0 +1,208 @@
+//! Boot media written from an image's kernel and initrd, one file per
+//! medium behind [`Medium`]: for now the hybrid ISO (`iso`). Each is
+//! written under a temporary name and renamed when whole, byte for byte
+//! the same from the same inputs (dates from `SOURCE_DATE_EPOCH`, serials
+//! and ids from the image's own hashes, no host times, owners or paths).
+//! docs/media.md says how each is made and why.
+
+pub mod fat;
+pub mod grub;
+pub mod iso;
+pub mod pe;
+
+use crate::manifest::Artefact;
+use anyhow::{bail, Context, Result};
+use rayon::prelude::*;
+use rear_exec::Exec;
+use std::path::{Path, PathBuf};
+
+/// A medium `image --media` can write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Kind {
+    Iso,
+}
+
+impl Kind {
+    pub const ALL: &'static [Kind] = &[Kind::Iso];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Iso => "iso",
+        }
+    }
+
+    /// Its file in the output directory.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Kind::Iso => "rescue.iso",
+        }
+    }
+
+    fn medium(self) -> &'static (dyn Medium + Sync) {
+        match self {
+            Kind::Iso => &iso::Iso,
+        }
+    }
+}
+
+/// The media named in `items` (each a comma-separated list), sorted, each
+/// once; `none` alone for no medium.
+pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
+    let mut out = Vec::new();
+    for name in items.iter().flat_map(|i| i.split(',')).map(str::trim) {
+        match name {
+            "" | "none" => {}
+            n => match Kind::ALL.iter().find(|k| k.name() == n) {
+                Some(k) => out.push(*k),
+                None => bail!(
+                    "unknown medium {n:?}: the media are {} (or none); usb, raw, pxe and obdr are not built yet",
+                    Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
+                ),
+            },
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// The Debian packages `kinds` need that this host lacks.
+pub fn missing_packages(kinds: &[Kind]) -> Vec<&'static str> {
+    if kinds.is_empty() {
+        return Vec::new();
+    }
+    let program = |p: &str| crate::image::find_in_path(p).is_some();
+    let grub = |dir: &str| Path::new(dir).join("linux.mod").is_file();
+    [
+        ("xorriso", program("xorriso")),
+        ("mtools", program("mcopy")),
+        ("dosfstools", program("mkfs.fat")),
+        ("grub-pc-bin", grub(grub::BIOS_DIR)),
+        ("grub-efi-amd64-bin", grub(grub::EFI_DIR)),
+    ]
+    .into_iter()
+    .filter(|(_, there)| !there)
+    .map(|(p, _)| p)
+    .collect()
+}
+
+/// The boot menu every medium offers (docs/media.md).
+#[derive(Clone, Debug)]
+pub struct Menu {
+    /// Shown in the entries: the host the image was made on.
+    pub host: String,
+    /// Seconds before the default entry (the rescue shell) boots.
+    pub timeout: u32,
+    /// The consoles every entry passes; the last is where the shell of
+    /// the default entry runs.
+    pub consoles: String,
+    /// More kernel arguments for every entry.
+    pub cmdline: String,
+}
+
+/// What a medium is made of.
+pub struct Input<'a> {
+    pub kernel: &'a Path,
+    pub initrd: &'a Path,
+    /// `SOURCE_DATE_EPOCH`: every date on a medium.
+    pub epoch: u64,
+    pub menu: &'a Menu,
+    /// A hex string unique to the image (from its initrd's hash): serials
+    /// and the file GRUB looks for to find its own medium.
+    pub id: &'a str,
+}
+
+/// A medium writer.
+pub trait Medium {
+    /// Writes the medium to `to` (a new file), using `scratch` for
+    /// anything else; returns a note for the user (what it boots with).
+    fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String>;
+}
+
+/// A medium written: its artefact and the note of its writer.
+pub struct Written {
+    pub kind: Kind,
+    pub path: PathBuf,
+    pub artefact: Artefact,
+    pub note: String,
+}
+
+/// Writes each of `kinds` into `dir` concurrently, each to a temporary
+/// name renamed when complete (mode 0600: a medium holds the initrd).
+pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Result<Vec<Written>> {
+    kinds
+        .par_iter()
+        .map(|&kind| {
+            let to = dir.join(kind.file_name());
+            let part = dir.join(format!(".{}.partial", kind.file_name()));
+            let scratch = tempfile::Builder::new()
+                .prefix(".rear-build-media.")
+                .tempdir_in(dir)
+                .with_context(|| format!("create a temporary directory in {}", dir.display()))?;
+            let _ = std::fs::remove_file(&part);
+            let note = kind
+                .medium()
+                .write(input, &part, scratch.path(), exec)
+                .and_then(|note| {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o600))
+                        .with_context(|| format!("chmod {}", part.display()))?;
+                    let data =
+                        std::fs::read(&part).with_context(|| format!("read {}", part.display()))?;
+                    Ok((note, crate::image::artefact(kind.file_name(), &data)))
+                })
+                .and_then(|(note, artefact)| {
+                    std::fs::rename(&part, &to).with_context(|| {
+                        format!("rename {} to {}", part.display(), to.display())
+                    })?;
+                    Ok(Written {
+                        kind,
+                        path: to.clone(),
+                        artefact,
+                        note,
+                    })
+                });
+            if note.is_err() {
+                let _ = std::fs::remove_file(&part);
+            }
+            note.with_context(|| format!("write the {} medium {}", kind.name(), to.display()))
+        })
+        .collect()
+}
+
+/// Sets every file's and directory's times below `dir` (and its own) to
+/// `epoch`, so no tool copies a build time onto a medium.
+pub fn set_times(dir: &Path, epoch: u64) -> Result<()> {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    let mut stack = vec![dir.to_path_buf()];
+    let mut all = Vec::new();
+    while let Some(p) = stack.pop() {
+        if p.is_dir() {
+            for e in std::fs::read_dir(&p).with_context(|| format!("list {}", p.display()))? {
+                stack.push(e.with_context(|| format!("list {}", p.display()))?.path());
+            }
+        }
+        all.push(p);
+    }
+    for p in all {
+        std::fs::File::open(&p)
+            .and_then(|f| f.set_times(std::fs::FileTimes::new().set_accessed(t).set_modified(t)))
+            .with_context(|| format!("set the times of {}", p.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_lists_parse_comma_separated_and_repeated() {
+        let l = |v: &[&str]| parse_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(l(&["iso"]).unwrap(), [Kind::Iso]);
+        assert_eq!(l(&["iso,iso", " iso "]).unwrap(), [Kind::Iso]);
+        assert!(l(&["none"]).unwrap().is_empty());
+        let e = l(&["iso,floppy"]).unwrap_err().to_string();
+        assert!(e.contains("\"floppy\"") && e.contains("iso"), "{e}");
+    }
+}

@@ -1,0 +1,255 @@
+//! The boot media boot a machine with no key pressed: `rescue.iso` as a
+//! CD and as a disk (hybrid), on SeaBIOS and on OVMF (UEFI), and with
+//! Secure Boot enforcing (OVMF with Microsoft's keys: shim → Debian's
+//! signed GRUB → Debian's signed kernel). Each boot waits for the rescue
+//! system's `REAR-RESCUE-READY` on the serial console; the menu's default
+//! entry must get there by itself. The quick tier boots three ways; the
+//! full tier (`ci/test --full`) the rest and an unsigned ISO refused by
+//! Secure Boot.
+
+use rear_tests::{rear_build, vm_tests_skipped, Vm};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Debian's OVMF (package ovmf).
+const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+const SECBOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+const MS_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
+
+/// One image for every test of this file: building it takes seconds, the
+/// boots minutes.
+fn iso() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        let r = rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--media",
+                "iso",
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
+        assert!(
+            r.stderr.contains("rescue.iso: BIOS and UEFI with Secure Boot"),
+            "the ISO is not made for Secure Boot (shim-signed, grub-efi-amd64-signed and the signed Debian kernel are in ci/packages.txt):\n{}",
+            r.stderr
+        );
+        d
+    });
+    Box::leak(Box::new(dir.path().join("out/rescue.iso")))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Firmware {
+    SeaBios,
+    Ovmf,
+    SecureBoot,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum As {
+    Cd,
+    Disk,
+}
+
+fn qemu(name: &str, fw: Firmware, medium: As, iso: &Path, work: &Path) -> Command {
+    let mut c = Command::new("qemu-system-x86_64");
+    let machine = match fw {
+        Firmware::SecureBoot => "q35,smm=on,accel=tcg",
+        _ => "q35,accel=tcg",
+    };
+    c.args([
+        "-machine", machine, "-cpu", "max", "-smp", "2", "-m", "2048",
+    ])
+    .args([
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+    ]);
+    match fw {
+        Firmware::SeaBios => {}
+        Firmware::Ovmf => {
+            c.args(["-bios", OVMF]);
+        }
+        Firmware::SecureBoot => {
+            // Variables with Microsoft's keys enrolled, a copy per boot.
+            let vars = work.join(format!("{name}.vars.fd"));
+            std::fs::copy(MS_VARS, &vars).unwrap();
+            c.args(["-global", "driver=cfi.pflash01,property=secure,value=on"])
+                .arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=0,file={SECBOOT_CODE},readonly=on"
+                ))
+                .arg("-drive")
+                .arg(format!(
+                    "if=pflash,format=raw,unit=1,file={}",
+                    vars.display()
+                ));
+        }
+    }
+    // Read-only: the medium itself must not change by being booted.
+    match medium {
+        As::Cd => c
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=none,id=cd,readonly=on",
+                iso.display()
+            ))
+            .args(["-device", "ide-cd,drive=cd,bootindex=0"]),
+        As::Disk => c
+            .arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=none,id=stick,readonly=on",
+                iso.display()
+            ))
+            .args(["-device", "virtio-blk-pci,drive=stick,bootindex=0"]),
+    };
+    c
+}
+
+/// Boots `iso` and waits for the rescue system, no key pressed.
+fn boots(name: &str, fw: Firmware, medium: As) {
+    if vm_tests_skipped(name) {
+        return;
+    }
+    for f in [OVMF, SECBOOT_CODE, MS_VARS] {
+        assert!(
+            !matches!(fw, Firmware::Ovmf | Firmware::SecureBoot) || Path::new(f).is_file(),
+            "{name} needs {f}: apt-get install ovmf (or run ci/setup --test)"
+        );
+    }
+    let work = tempfile::tempdir().unwrap();
+    let iso = iso();
+    let mut vm = Vm::spawn(name, qemu(name, fw, medium, iso, work.path()));
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    let log = vm.log.join("\n");
+    // GRUB's menu came first, on the serial line.
+    assert!(
+        log.contains("rear-build rescue shell"),
+        "{name}: no menu on the serial console"
+    );
+    if let Firmware::SecureBoot = fw {
+        assert!(
+            log.contains("Secure boot enabled"),
+            "{name}: the kernel did not see Secure Boot on: {}",
+            vm.save_log().display()
+        );
+    }
+    vm.kill();
+}
+
+#[test]
+fn iso_boots_as_a_cd_with_seabios() {
+    boots("iso-cd-seabios", Firmware::SeaBios, As::Cd);
+}
+
+#[test]
+fn iso_boots_as_a_disk_with_ovmf() {
+    boots("iso-disk-ovmf", Firmware::Ovmf, As::Disk);
+}
+
+#[test]
+fn iso_boots_as_a_cd_with_secure_boot_enforcing() {
+    boots("iso-cd-secureboot", Firmware::SecureBoot, As::Cd);
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn iso_boots_as_a_disk_with_seabios() {
+    boots("iso-disk-seabios", Firmware::SeaBios, As::Disk);
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn iso_boots_as_a_cd_with_ovmf() {
+    boots("iso-cd-ovmf", Firmware::Ovmf, As::Cd);
+}
+
+/// An ISO made for an unsigned kernel carries an unsigned GRUB, which
+/// Secure Boot refuses: the firmware never starts it.
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn an_unsigned_iso_is_refused_by_secure_boot() {
+    if vm_tests_skipped("iso-unsigned-secureboot") {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    // The Debian kernel with its certificate table entry emptied (named
+    // as a kernel is: its version comes from the name).
+    let signed = newest_kernel();
+    let kernel = d.path().join(signed.file_name().unwrap());
+    let mut data = std::fs::read(&signed).unwrap();
+    let pe = u32::from_le_bytes(data[0x3c..0x40].try_into().unwrap()) as usize;
+    let cert_size = pe + 24 + 112 + 4 * 8 + 4;
+    data[cert_size..cert_size + 4].copy_from_slice(&[0; 4]);
+    std::fs::write(&kernel, &data).unwrap();
+    let version = signed
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .trim_start_matches("vmlinuz-")
+        .to_string();
+    let out = d.path().join("out");
+    let r = rear_build(
+        &[
+            "image",
+            "--store",
+            d.path().join("store").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--modules-dir",
+            &format!("/lib/modules/{version}"),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("not with Secure Boot on"), "{}", r.stderr);
+    let iso = out.join("rescue.iso");
+    let name = "iso-unsigned-secureboot";
+    let mut vm = Vm::spawn(
+        name,
+        qemu(name, Firmware::SecureBoot, As::Cd, &iso, d.path()),
+    );
+    // OVMF's boot manager: the CD's boot loader fails its signature check.
+    let refused = vm.wait_for("Access Denied", Duration::from_secs(240));
+    let log = vm.log.join("\n");
+    vm.kill();
+    assert!(
+        refused.is_some_and(|l| l.contains("DVD-ROM")),
+        "no refusal of the CD on the console:\n{log}"
+    );
+    assert!(!log.contains("REAR-RESCUE-READY"), "{log}");
+}
+
+fn newest_kernel() -> PathBuf {
+    let mut k: Vec<PathBuf> = std::fs::read_dir("/boot")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("vmlinuz-")
+        })
+        .collect();
+    k.sort();
+    k.pop()
+        .expect("a Debian kernel in /boot (apt-get install linux-image-amd64)")
+}
