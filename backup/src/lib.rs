@@ -197,9 +197,9 @@ pub(crate) fn says(e: &(impl std::fmt::Display + ?Sized), needles: &[&str]) -> b
     needles.iter().any(|n| text.contains(n))
 }
 
-/// The manifest paths of `taken` that changed while they were backed up:
-/// what the tool reported (`reported`) and what a second look (stat only,
-/// see `sums::Stamp`) finds changed or gone. They are in the backup, but a
+/// The paths that changed while they were backed up: what the tool
+/// reported (`reported`) and what a second look (stat only, see
+/// `sums::Stamp`) finds changed, gone or new. They are in the backup, but a
 /// restore cannot verify them.
 pub fn changed_since(
     spec: &Spec,
@@ -214,9 +214,19 @@ pub fn changed_since(
     }
     // Only what the manifest holds: tar reports the mount points it crosses.
     reported.retain(|p| taken.stamps.contains_key(p));
+    // And what appeared while the backup ran (a new log, a temporary
+    // file): it may be in the backup, so it is listed, unverified, and a
+    // restore takes it for neither missing nor slipped in. (What appeared
+    // and went again before this second look is not listed: a restore
+    // that finds it fails as for a slipped-in file.)
+    reported.extend(
+        now.keys()
+            .filter(|p| !taken.stamps.contains_key(*p))
+            .cloned(),
+    );
     if !reported.is_empty() {
         log::warn!(
-            "{} files changed while they were backed up; they are in the backup, but a restore cannot verify them: {}",
+            "{} files changed, went or appeared while the backup ran; they may be in it, and a restore will not verify them: {}",
             reported.len(),
             reported.iter().take(10).cloned().collect::<Vec<_>>().join(", ")
         );

@@ -49,13 +49,30 @@ pub struct Entry {
     pub unverified: bool,
 }
 
-/// `entries` with those at `changed` paths marked unverified.
+/// `entries` with those at `changed` paths marked unverified, and an
+/// unverified entry for each changed path they lack (it appeared while
+/// the backup ran), sorted by path.
 pub fn mark_unverified(
     mut entries: Vec<Entry>,
     changed: &std::collections::BTreeSet<String>,
 ) -> Vec<Entry> {
+    let mut seen = std::collections::BTreeSet::new();
     for e in &mut entries {
         e.unverified |= changed.contains(&e.path);
+        seen.insert(e.path.clone());
+    }
+    let appeared: Vec<Entry> = changed
+        .iter()
+        .filter(|p| !seen.contains(*p))
+        .map(|p| Entry {
+            path: p.clone(),
+            unverified: true,
+            ..Default::default()
+        })
+        .collect();
+    if !appeared.is_empty() {
+        entries.extend(appeared);
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
     }
     entries
 }

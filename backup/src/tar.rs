@@ -84,7 +84,9 @@ impl Backend for Tar {
         generation::private(&gdir, 0o700)?;
         let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         let archive = gdir.join(age::stored(ARCHIVE, self.age.as_ref()));
-        let scratch = tempfile::tempdir().context("create a temporary directory")?;
+        // In the new generation (never backed up), not /tmp: made after
+        // the manifest was taken, it would go into the archive unlisted.
+        let scratch = tempfile::tempdir_in(&gdir).context("create a temporary directory")?;
         let compression = self.compression(scratch.path(), false)?;
         let failed = |e: anyhow::Error| {
             // Not pointed to, so never restored; the next run would delete it too.

@@ -810,11 +810,12 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             epoch: opts.epoch,
             menu: &opts.menu,
             id: &initrd_art.blake3[..16],
+            macs: &crate::media::host_macs(),
         };
         let exec = rear_exec::System;
         for w in crate::media::build(&opts.media, &input, &opts.output, &exec)? {
             media_notes.push(format!("{}: {}", w.kind.file_name(), w.note));
-            manifest.artefacts.push(w.artefact);
+            manifest.artefacts.extend(w.artefacts);
             paths.insert(paths.len() - 1, w.path);
         }
     }

@@ -287,7 +287,8 @@ pub fn store_image(
     // Private as the backup beside it, and on the disk before the rename
     // makes it the image found: a USB disk pulled right after holds it whole.
     generation::private_dir(&part)?;
-    let mut files: Vec<PathBuf> = artefacts.to_vec();
+    // The files (a network boot tree is for a TFTP root, not the medium).
+    let mut files: Vec<PathBuf> = artefacts.iter().filter(|a| a.is_file()).cloned().collect();
     log::logger().flush();
     files.extend(crate::ui::log_path());
     for f in &files {

@@ -47,7 +47,7 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     build(
         &a.path().join("store"),
         &out_a,
-        &["--include", &inc],
+        &["--include", &inc, "--media", "iso,pxe"],
         &[("TZ", "UTC"), ("LC_ALL", "C")],
         Some(a.path()),
     );
@@ -81,6 +81,10 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
             out_b.to_str().unwrap(),
             "--include",
             &inc,
+            "--media",
+            "iso",
+            "--media",
+            "pxe",
         ])
         .env("TZ", "Pacific/Auckland")
         .env("LC_ALL", "fr_FR.UTF-8")
@@ -95,9 +99,30 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
         .unwrap();
     assert!(status.success());
 
-    // The ISO too (the default medium): its GRUB images, FAT image and
-    // ISO 9660 tree made by tools that run under the same faked clock.
-    for f in ["initrd.img", "manifest.json", "vmlinuz", "rescue.iso"] {
+    // Every artefact, the media too (the ISO's GRUB images, FAT image and
+    // ISO 9660 tree made by tools that run under the same faked clock;
+    // the PXE tree).
+    let artefacts: Vec<String> = manifest(&out_a)["artefacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        artefacts.contains(&"rescue.iso".to_string()),
+        "{artefacts:?}"
+    );
+    assert!(
+        artefacts
+            .iter()
+            .any(|a| a.starts_with("pxe/") && a.ends_with(".ipxe")),
+        "{artefacts:?}"
+    );
+    for f in artefacts
+        .iter()
+        .map(String::as_str)
+        .chain(["manifest.json"])
+    {
         assert_eq!(
             sha256_file(&out_a.join(f)),
             sha256_file(&out_b.join(f)),

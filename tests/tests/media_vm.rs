@@ -253,3 +253,68 @@ fn newest_kernel() -> PathBuf {
     k.pop()
         .expect("a Debian kernel in /boot (apt-get install linux-image-amd64)")
 }
+
+/// The PXE tree served by qemu's own TFTP server: the NIC's iPXE fetches
+/// the host's iPXE script, whose menu boots the rescue shell by itself.
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn pxe_boots_through_ipxe_over_tftp() {
+    let name = "pxe-ipxe-seabios";
+    if vm_tests_skipped(name) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    let r = rear_build(
+        &[
+            "image",
+            "--store",
+            d.path().join("store").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--media",
+            "pxe",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
+    let tree = out.join("pxe");
+    let script = std::fs::read_dir(&tree)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".ipxe"))
+        .expect("an iPXE script in pxe/");
+    let mut c = Command::new("qemu-system-x86_64");
+    c.args([
+        "-machine",
+        "q35,accel=tcg",
+        "-cpu",
+        "max",
+        "-smp",
+        "2",
+        "-m",
+        "2048",
+    ])
+    .args([
+        "-nodefaults",
+        "-nographic",
+        "-no-reboot",
+        "-serial",
+        "stdio",
+    ])
+    .arg("-netdev")
+    .arg(format!(
+        "user,id=n0,restrict=on,tftp={},bootfile={script}",
+        tree.display()
+    ))
+    .args(["-device", "virtio-net-pci,netdev=n0,bootindex=0"]);
+    let mut vm = Vm::spawn(name, c);
+    vm.expect(
+        &format!("tftp://10.0.2.2/{script}"),
+        Duration::from_secs(120),
+    );
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    vm.kill();
+}

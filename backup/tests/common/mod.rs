@@ -291,11 +291,23 @@ struct Change<'a> {
 }
 
 impl Change<'_> {
-    fn after(&self, c: &Call) {
+    fn reads(&self, c: &Call) -> bool {
         let root = self.root.to_string_lossy();
-        let reads = c.working_dir() == Some(self.root.as_path())
-            || c.argv_lossy().iter().any(|a| a.contains(root.as_ref()));
-        if reads && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        c.working_dir() == Some(self.root.as_path())
+            || c.argv_lossy().iter().any(|a| a.contains(root.as_ref()))
+    }
+
+    /// Before the tool reads: a file appears that the manifest (taken
+    /// before) does not list, and the tool will back up.
+    fn before(&self, c: &Call) {
+        let appeared = self.root.join("etc/appeared");
+        if self.reads(c) && !self.done.load(std::sync::atomic::Ordering::SeqCst) {
+            fs::write(appeared, "made while the backup ran").unwrap();
+        }
+    }
+
+    fn after(&self, c: &Call) {
+        if self.reads(c) && !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
             fs::write(&self.path, "written while the backup ran").unwrap();
         }
     }
@@ -303,14 +315,16 @@ impl Change<'_> {
 
 impl Exec for Change<'_> {
     fn execute(&self, c: &Call) -> std::io::Result<rear_exec::Output> {
+        self.before(c);
         let r = self.inner.execute(c);
         self.after(c);
         r
     }
 }
 
-/// A file that changes while it is backed up does not fail the backup or
-/// the restore: it is restored as the backup has it, and not verified.
+/// A file that changes while it is backed up, or appears while the backup
+/// runs, does not fail the backup or the restore: it is restored as the
+/// backup has it, and not verified.
 pub fn changed_during_backup_is_restored_unverified(b: &dyn Backend, exec: &dyn Exec, work: &Path) {
     let src = work.join("src");
     fs::create_dir_all(src.join("etc")).unwrap();
@@ -339,8 +353,12 @@ pub fn changed_during_backup_is_restored_unverified(b: &dyn Backend, exec: &dyn 
     };
     assert_eq!(unverified("etc/steady"), Some(false), "{}", b.name());
     assert_eq!(unverified("etc/busy"), Some(true), "{}", b.name());
+    assert_eq!(unverified("etc/appeared"), Some(true), "{}", b.name());
+    // The file that appeared is in the backup, and the restore takes it
+    // for nothing slipped in.
     let dst = work.join("dst");
     restore_fresh(b, exec, &dst);
+    assert!(dst.join("etc/appeared").exists(), "{}", b.name());
     assert_eq!(
         fs::read(dst.join("etc/busy")).unwrap(),
         b"before",

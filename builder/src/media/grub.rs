@@ -64,6 +64,19 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
+/// `consoles` ordered for the default entry (screen last) and the serial
+/// one (serial line last). Every entry passes every console (the kernel
+/// and the rescue system write to all, a shell runs on each); the last is
+/// /dev/console.
+pub fn console_orders(consoles: &str) -> (String, String) {
+    let ordered = |serial_last: bool| {
+        let mut c: Vec<&str> = consoles.split_whitespace().collect();
+        c.sort_by_key(|a| a.starts_with("console=ttyS") == serial_last);
+        c.join(" ")
+    };
+    (ordered(false), ordered(true))
+}
+
 /// The menu: the rescue shell (default; never anything destructive), the
 /// rescue shell on the serial line, unattended recovery, the first disk.
 /// `kernel` and `initrd` are paths on the medium.
@@ -76,15 +89,7 @@ pub fn menu(m: &Menu, kernel: &str, initrd: &str) -> String {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    // Every entry passes every console (the kernel and the rescue system
-    // write to all, a shell runs on each); the last is /dev/console: the
-    // screen for the default entry, the serial line for the serial one.
-    let ordered = |serial_last: bool| {
-        let mut c: Vec<&str> = m.consoles.split_whitespace().collect();
-        c.sort_by_key(|a| a.starts_with("console=ttyS") == serial_last);
-        c.join(" ")
-    };
-    let (screen_last, serial_last) = (ordered(false), ordered(true));
+    let (screen_last, serial_last) = console_orders(&m.consoles);
     let entry = |title: &str, extra: &str, consoles: &str| {
         format!(
             "menuentry {} {{\n  echo {}\n  linux {kernel} {}\n  initrd {initrd}\n}}\n",

@@ -9,6 +9,7 @@ pub mod fat;
 pub mod grub;
 pub mod iso;
 pub mod pe;
+pub mod pxe;
 
 use crate::manifest::Artefact;
 use anyhow::{bail, Context, Result};
@@ -20,27 +21,31 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Iso,
+    Pxe,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Iso];
+    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Pxe];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Iso => "iso",
+            Kind::Pxe => "pxe",
         }
     }
 
-    /// Its file in the output directory.
+    /// Its file (or directory) in the output directory.
     pub fn file_name(self) -> &'static str {
         match self {
             Kind::Iso => "rescue.iso",
+            Kind::Pxe => "pxe",
         }
     }
 
     fn medium(self) -> &'static (dyn Medium + Sync) {
         match self {
             Kind::Iso => &iso::Iso,
+            Kind::Pxe => &pxe::Pxe,
         }
     }
 }
@@ -55,7 +60,7 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
             n => match Kind::ALL.iter().find(|k| k.name() == n) {
                 Some(k) => out.push(*k),
                 None => bail!(
-                    "unknown medium {n:?}: the media are {} (or none); usb, raw, pxe and obdr are not built yet",
+                    "unknown medium {n:?}: the media are {} (or none); usb, raw and obdr are not built yet",
                     Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
                 ),
             },
@@ -110,6 +115,26 @@ pub struct Input<'a> {
     /// A hex string unique to the image (from its initrd's hash): serials
     /// and the file GRUB looks for to find its own medium.
     pub id: &'a str,
+    /// The host's network cards' MAC addresses, for the network boot
+    /// menus named by them.
+    pub macs: &'a [String],
+}
+
+/// The MAC addresses of the host's network cards (those with a device
+/// behind them), sorted.
+pub fn host_macs() -> Vec<String> {
+    let mut out: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.path().join("device").exists())
+        .filter_map(|e| std::fs::read_to_string(e.path().join("address")).ok())
+        .map(|a| a.trim().to_ascii_lowercase())
+        .filter(|a| a.len() == 17 && a != "00:00:00:00:00:00")
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A medium writer.
@@ -119,12 +144,64 @@ pub trait Medium {
     fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String>;
 }
 
-/// A medium written: its artefact and the note of its writer.
+/// A medium written: its artefacts (one, or each file of a directory)
+/// and the note of its writer.
 pub struct Written {
     pub kind: Kind,
     pub path: PathBuf,
-    pub artefact: Artefact,
+    pub artefacts: Vec<Artefact>,
     pub note: String,
+}
+
+fn remove(p: &Path) {
+    let _ = std::fs::remove_file(p);
+    let _ = std::fs::remove_dir_all(p);
+}
+
+/// Makes `part` (a file, or a directory and all below) private, and lists
+/// its files as artefacts named `name` and `name/REL`, sorted.
+fn private_artefacts(part: &Path, name: &str) -> Result<Vec<Artefact>> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    let mut stack = vec![(part.to_path_buf(), name.to_string())];
+    while let Some((p, n)) = stack.pop() {
+        let dir = p.is_dir();
+        let mode = if dir { 0o700 } else { 0o600 };
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("chmod {}", p.display()))?;
+        if dir {
+            for e in std::fs::read_dir(&p).with_context(|| format!("list {}", p.display()))? {
+                let e = e.with_context(|| format!("list {}", p.display()))?;
+                let child = format!("{n}/{}", e.file_name().to_string_lossy());
+                stack.push((e.path(), child));
+            }
+        } else {
+            let data = std::fs::read(&p).with_context(|| format!("read {}", p.display()))?;
+            out.push(crate::image::artefact(&n, &data));
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Puts `part` in the place of `to`: a rename for a file; for a
+/// directory, the old one is moved aside first and removed after.
+fn replace(part: &Path, to: &Path) -> Result<()> {
+    let old = to.with_file_name(format!(
+        ".{}.old",
+        to.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let is_dir = to.is_dir();
+    if is_dir {
+        remove(&old);
+        std::fs::rename(to, &old).with_context(|| format!("rename {}", to.display()))?;
+    }
+    std::fs::rename(part, to)
+        .with_context(|| format!("rename {} to {}", part.display(), to.display()))?;
+    if is_dir {
+        remove(&old);
+    }
+    Ok(())
 }
 
 /// Writes each of `kinds` into `dir` concurrently, each to a temporary
@@ -139,31 +216,22 @@ pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Resu
                 .prefix(".rear-build-media.")
                 .tempdir_in(dir)
                 .with_context(|| format!("create a temporary directory in {}", dir.display()))?;
-            let _ = std::fs::remove_file(&part);
+            remove(&part);
             let note = kind
                 .medium()
                 .write(input, &part, scratch.path(), exec)
                 .and_then(|note| {
-                    use std::os::unix::fs::PermissionsExt;
-                    std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o600))
-                        .with_context(|| format!("chmod {}", part.display()))?;
-                    let data =
-                        std::fs::read(&part).with_context(|| format!("read {}", part.display()))?;
-                    Ok((note, crate::image::artefact(kind.file_name(), &data)))
-                })
-                .and_then(|(note, artefact)| {
-                    std::fs::rename(&part, &to).with_context(|| {
-                        format!("rename {} to {}", part.display(), to.display())
-                    })?;
+                    let artefacts = private_artefacts(&part, kind.file_name())?;
+                    replace(&part, &to)?;
                     Ok(Written {
                         kind,
                         path: to.clone(),
-                        artefact,
+                        artefacts,
                         note,
                     })
                 });
             if note.is_err() {
-                let _ = std::fs::remove_file(&part);
+                remove(&part);
             }
             note.with_context(|| format!("write the {} medium {}", kind.name(), to.display()))
         })
@@ -201,6 +269,7 @@ mod tests {
         let l = |v: &[&str]| parse_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
         assert_eq!(l(&["iso"]).unwrap(), [Kind::Iso]);
         assert_eq!(l(&["iso,iso", " iso "]).unwrap(), [Kind::Iso]);
+        assert_eq!(l(&["pxe,iso"]).unwrap(), [Kind::Iso, Kind::Pxe]);
         assert!(l(&["none"]).unwrap().is_empty());
         let e = l(&["iso,floppy"]).unwrap_err().to_string();
         assert!(e.contains("\"floppy\"") && e.contains("iso"), "{e}");
