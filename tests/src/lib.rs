@@ -136,36 +136,44 @@ pub struct VmSpec<'a> {
     pub host_net: bool,
 }
 
+/// qemu as every test VM runs it: `machine` (e.g. `q35,accel=tcg`), 2
+/// CPUs, `memory_mb`, no default devices or display, no reboot, the serial
+/// console on stdout.
+pub fn qemu(machine: &str, memory_mb: u32) -> Command {
+    let mut c = Command::new("qemu-system-x86_64");
+    c.args(["-machine", machine, "-cpu", "max", "-smp", "2"])
+        .args(["-m", &memory_mb.to_string()])
+        .args([
+            "-nodefaults",
+            "-nographic",
+            "-no-reboot",
+            "-serial",
+            "stdio",
+        ]);
+    c
+}
+
 impl Vm {
     pub fn boot(spec: VmSpec) -> Vm {
-        let mut c = Command::new("qemu-system-x86_64");
-        c.args(["-machine", "q35,accel=tcg", "-cpu", "max", "-smp", "2"])
-            .args(["-m", &spec.memory_mb.to_string()])
-            .args([
-                "-nodefaults",
-                "-nographic",
-                "-no-reboot",
-                "-serial",
-                "stdio",
-            ])
-            .args([
-                "-netdev",
-                if spec.host_net {
-                    "user,id=n0"
-                } else {
-                    "user,id=n0,restrict=on"
-                },
-                "-device",
-                "virtio-net-pci,netdev=n0",
-            ])
-            .arg("-kernel")
-            .arg(spec.kernel)
-            .arg("-initrd")
-            .arg(spec.initrd)
-            .args([
-                "-append",
-                &format!("console=ttyS0 panic=-1 {}", spec.append),
-            ]);
+        let mut c = qemu("q35,accel=tcg", spec.memory_mb);
+        c.args([
+            "-netdev",
+            if spec.host_net {
+                "user,id=n0"
+            } else {
+                "user,id=n0,restrict=on"
+            },
+            "-device",
+            "virtio-net-pci,netdev=n0",
+        ])
+        .arg("-kernel")
+        .arg(spec.kernel)
+        .arg("-initrd")
+        .arg(spec.initrd)
+        .args([
+            "-append",
+            &format!("console=ttyS0 panic=-1 {}", spec.append),
+        ]);
         for (i, d) in spec.disks.iter().enumerate() {
             c.arg("-drive")
                 .arg(format!("file={},format=raw,if=none,id=d{i}", d.display()))

@@ -7,7 +7,7 @@
 //! full tier (`ci/test --full`) the rest and an unsigned ISO refused by
 //! Secure Boot.
 
-use rear_tests::{rear_build, vm_tests_skipped, Vm};
+use rear_tests::{qemu, rear_build, vm_tests_skipped, Run, Vm};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -18,35 +18,37 @@ const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
 const SECBOOT_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
 const MS_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
 
+/// `rear-build image` with its store and output (`out`) in `dir`.
+fn image(dir: &Path, extra: &[&str]) -> Run {
+    let (store, out) = (dir.join("store"), dir.join("out"));
+    let mut args = vec![
+        "image",
+        "--store",
+        store.to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    rear_build(&args, &[], None)
+}
+
 /// One image for every test of this file: building it takes seconds, the
 /// boots minutes.
 fn iso() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
+    static ISO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &ISO.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
-        let out = d.path().join("out");
-        let r = rear_build(
-            &[
-                "image",
-                "--store",
-                d.path().join("store").to_str().unwrap(),
-                "--output",
-                out.to_str().unwrap(),
-                "--media",
-                "iso",
-            ],
-            &[],
-            None,
-        );
+        let r = image(d.path(), &["--media", "iso"]);
         assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
         assert!(
             r.stderr.contains("rescue.iso: BIOS and UEFI with Secure Boot"),
             "the ISO is not made for Secure Boot (shim-signed, grub-efi-amd64-signed and the signed Debian kernel are in ci/packages.txt):\n{}",
             r.stderr
         );
-        d
-    });
-    Box::leak(Box::new(dir.path().join("out/rescue.iso")))
+        let iso = d.path().join("out/rescue.iso");
+        (d, iso)
+    })
+    .1
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -62,22 +64,12 @@ enum As {
     Disk,
 }
 
-fn qemu(name: &str, fw: Firmware, medium: As, iso: &Path, work: &Path) -> Command {
-    let mut c = Command::new("qemu-system-x86_64");
+fn boot_command(name: &str, fw: Firmware, medium: As, iso: &Path, work: &Path) -> Command {
     let machine = match fw {
         Firmware::SecureBoot => "q35,smm=on,accel=tcg",
         _ => "q35,accel=tcg",
     };
-    c.args([
-        "-machine", machine, "-cpu", "max", "-smp", "2", "-m", "2048",
-    ])
-    .args([
-        "-nodefaults",
-        "-nographic",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-    ]);
+    let mut c = qemu(machine, 2048);
     match fw {
         Firmware::SeaBios => {}
         Firmware::Ovmf => {
@@ -132,7 +124,7 @@ fn boots(name: &str, fw: Firmware, medium: As) {
     }
     let work = tempfile::tempdir().unwrap();
     let iso = iso();
-    let mut vm = Vm::spawn(name, qemu(name, fw, medium, iso, work.path()));
+    let mut vm = Vm::spawn(name, boot_command(name, fw, medium, iso, work.path()));
     vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
     let log = vm.log.join("\n");
     // GRUB's menu came first, on the serial line.
@@ -203,20 +195,14 @@ fn an_unsigned_iso_is_refused_by_secure_boot() {
         .trim_start_matches("vmlinuz-")
         .to_string();
     let out = d.path().join("out");
-    let r = rear_build(
+    let r = image(
+        d.path(),
         &[
-            "image",
-            "--store",
-            d.path().join("store").to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
             "--kernel",
             kernel.to_str().unwrap(),
             "--modules-dir",
             &format!("/lib/modules/{version}"),
         ],
-        &[],
-        None,
     );
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert!(r.stderr.contains("not with Secure Boot on"), "{}", r.stderr);
@@ -224,7 +210,7 @@ fn an_unsigned_iso_is_refused_by_secure_boot() {
     let name = "iso-unsigned-secureboot";
     let mut vm = Vm::spawn(
         name,
-        qemu(name, Firmware::SecureBoot, As::Cd, &iso, d.path()),
+        boot_command(name, Firmware::SecureBoot, As::Cd, &iso, d.path()),
     );
     // OVMF's boot manager: the CD's boot loader fails its signature check.
     let refused = vm.wait_for("Access Denied", Duration::from_secs(240));
@@ -265,19 +251,7 @@ fn pxe_boots_through_ipxe_over_tftp() {
     }
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("out");
-    let r = rear_build(
-        &[
-            "image",
-            "--store",
-            d.path().join("store").to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--media",
-            "pxe",
-        ],
-        &[],
-        None,
-    );
+    let r = image(d.path(), &["--media", "pxe"]);
     assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
     let tree = out.join("pxe");
     let script = std::fs::read_dir(&tree)
@@ -286,30 +260,13 @@ fn pxe_boots_through_ipxe_over_tftp() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .find(|n| n.ends_with(".ipxe"))
         .expect("an iPXE script in pxe/");
-    let mut c = Command::new("qemu-system-x86_64");
-    c.args([
-        "-machine",
-        "q35,accel=tcg",
-        "-cpu",
-        "max",
-        "-smp",
-        "2",
-        "-m",
-        "2048",
-    ])
-    .args([
-        "-nodefaults",
-        "-nographic",
-        "-no-reboot",
-        "-serial",
-        "stdio",
-    ])
-    .arg("-netdev")
-    .arg(format!(
-        "user,id=n0,restrict=on,tftp={},bootfile={script}",
-        tree.display()
-    ))
-    .args(["-device", "virtio-net-pci,netdev=n0,bootindex=0"]);
+    let mut c = qemu("q35,accel=tcg", 2048);
+    c.arg("-netdev")
+        .arg(format!(
+            "user,id=n0,restrict=on,tftp={},bootfile={script}",
+            tree.display()
+        ))
+        .args(["-device", "virtio-net-pci,netdev=n0,bootindex=0"]);
     let mut vm = Vm::spawn(name, c);
     vm.expect(
         &format!("tftp://10.0.2.2/{script}"),

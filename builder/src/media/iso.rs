@@ -7,7 +7,7 @@
 //! `SOURCE_DATE_EPOCH` fixes xorriso's volume dates and GPT GUIDs; the
 //! staged tree's times are set to it too (xorriso copies file times).
 
-use super::{grub, Input, Medium};
+use super::{grub, write_text as write, Input, Medium};
 use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
 use std::path::Path;
@@ -30,13 +30,7 @@ impl Medium for Iso {
         for d in [&grub_dir, &disk] {
             std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
-        for (src, name) in [(input.kernel, "vmlinuz"), (input.initrd, "initrd.img")] {
-            // A copy: the staged tree's times are set below, a hard link
-            // would set the artefacts' own.
-            let dest = stage.join("boot").join(name);
-            std::fs::copy(src, &dest)
-                .with_context(|| format!("copy {} to {}", src.display(), dest.display()))?;
-        }
+        super::copy_boot_files(input, &stage.join("boot"))?;
         write(
             &grub_dir.join("grub.cfg"),
             &grub::menu(input.menu, "/boot/vmlinuz", "/boot/initrd.img"),
@@ -121,8 +115,4 @@ impl Medium for Iso {
             false => "BIOS and UEFI; not with Secure Boot on (that needs shim-signed, grub-efi-amd64-signed and a signed kernel)".into(),
         })
     }
-}
-
-fn write(p: &Path, text: &str) -> Result<()> {
-    std::fs::write(p, text).with_context(|| format!("write {}", p.display()))
 }

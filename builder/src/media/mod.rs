@@ -238,6 +238,24 @@ pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Resu
         .collect()
 }
 
+/// Writes a medium's text file.
+fn write_text(p: &Path, text: &str) -> Result<()> {
+    std::fs::write(p, text).with_context(|| format!("write {}", p.display()))
+}
+
+/// Copies the kernel and initrd into `dir` as `vmlinuz` and `initrd.img`.
+/// Copies, not hard links: a medium's tree gets its times set, a link
+/// would set the artefacts' own.
+fn copy_boot_files(input: &Input, dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for (src, name) in [(input.kernel, "vmlinuz"), (input.initrd, "initrd.img")] {
+        let dest = dir.join(name);
+        std::fs::copy(src, &dest)
+            .with_context(|| format!("copy {} to {}", src.display(), dest.display()))?;
+    }
+    Ok(())
+}
+
 /// Sets every file's and directory's times below `dir` (and its own) to
 /// `epoch`, so no tool copies a build time onto a medium.
 pub fn set_times(dir: &Path, epoch: u64) -> Result<()> {

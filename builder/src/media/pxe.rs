@@ -12,7 +12,7 @@
 //! Every file is the same for the same inputs; nothing in it depends on
 //! the server's address.
 
-use super::{grub, Input, Medium, Menu};
+use super::{grub, write_text as write, Input, Medium, Menu};
 use anyhow::{Context, Result};
 use rear_exec::Exec;
 use std::path::Path;
@@ -110,12 +110,7 @@ impl Medium for Pxe {
         let mkdir = |p: &Path| {
             std::fs::create_dir_all(p).with_context(|| format!("create {}", p.display()))
         };
-        mkdir(&to.join(&dir))?;
-        for (src, name) in [(input.kernel, "vmlinuz"), (input.initrd, "initrd.img")] {
-            let dest = to.join(&dir).join(name);
-            std::fs::copy(src, &dest)
-                .with_context(|| format!("copy {} to {}", src.display(), dest.display()))?;
-        }
+        super::copy_boot_files(input, &to.join(&dir))?;
         write(&to.join(format!("{dir}.ipxe")), &ipxe(m, &dir))?;
         mkdir(&to.join("pxelinux.cfg"))?;
         mkdir(&to.join("grub"))?;
@@ -150,10 +145,6 @@ impl Medium for Pxe {
             }
         ))
     }
-}
-
-fn write(p: &Path, text: &str) -> Result<()> {
-    std::fs::write(p, text).with_context(|| format!("write {}", p.display()))
 }
 
 #[cfg(test)]
