@@ -590,18 +590,19 @@ type Checked = (Vec<String>, Option<(u64, u64)>);
 
 fn check(root: &Path, want: &Entry) -> Checked {
     let mut bad = Vec::new();
+    let name = shown(&want.path);
     let p = root.join(decode(&want.path));
     let meta = match fs::symlink_metadata(&p) {
         Ok(m) => m,
-        Err(e) => return (vec![format!("{}: missing ({e})", shown(&want.path))], None),
+        Err(e) => return (vec![format!("{name}: missing ({e})")], None),
     };
     let got = match entry(root, &want.path, &meta) {
         Ok(g) => g,
-        Err(e) => return (vec![format!("{}: {e:#}", shown(&want.path))], None),
+        Err(e) => return (vec![format!("{name}: {e:#}")], None),
     };
     let mut diff = |what: &str, a: String, b: String| {
         if a != b {
-            bad.push(format!("{}: {what} {a} → {b}", shown(&want.path)));
+            bad.push(format!("{name}: {what} {a} → {b}"));
         }
     };
     diff("type", want.kind.clone(), got.kind.clone());
@@ -640,10 +641,10 @@ fn check(root: &Path, want: &Entry) -> Checked {
         format!("{:?}", got.rdev),
     );
     if want.sparse && !got.sparse {
-        bad.push(format!("{}: has no holes, had some", shown(&want.path)));
+        bad.push(format!("{name}: has no holes, had some"));
     }
     if !want.sparse && got.sparse {
-        bad.push(format!("{}: has holes, had none", shown(&want.path)));
+        bad.push(format!("{name}: has holes, had none"));
     }
     (bad, Some((meta.dev(), meta.ino())))
 }
