@@ -120,7 +120,8 @@ pub struct Image {
     #[arg(long, value_name = "DIR")]
     pub firmware_dir: Option<PathBuf>,
     /// Boot media to write beside vmlinuz and initrd.img: iso (rescue.iso,
-    /// BIOS and UEFI, CD or stick), pxe (pxe/: iPXE, PXELINUX and GRUB
+    /// BIOS and UEFI, CD or stick), raw (rescue.img, a GPT disk image for
+    /// VMs and dd, BIOS and UEFI), pxe (pxe/: iPXE, PXELINUX and GRUB
     /// menus for a TFTP or HTTP root), or none. Comma-separated, repeatable
     /// (default: image.media; else iso when the host has xorriso, mtools
     /// and GRUB's modules, with a warning when not).

@@ -47,7 +47,7 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     build(
         &a.path().join("store"),
         &out_a,
-        &["--include", &inc, "--media", "iso,pxe"],
+        &["--include", &inc, "--media", "iso,pxe,raw"],
         &[("TZ", "UTC"), ("LC_ALL", "C")],
         Some(a.path()),
     );
@@ -84,7 +84,7 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
             "--media",
             "iso",
             "--media",
-            "pxe",
+            "pxe,raw",
         ])
         .env("TZ", "Pacific/Auckland")
         .env("LC_ALL", "fr_FR.UTF-8")
@@ -108,10 +108,9 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
         .iter()
         .map(|a| a["name"].as_str().unwrap().to_string())
         .collect();
-    assert!(
-        artefacts.contains(&"rescue.iso".to_string()),
-        "{artefacts:?}"
-    );
+    for medium in ["rescue.iso", "rescue.img"] {
+        assert!(artefacts.contains(&medium.to_string()), "{artefacts:?}");
+    }
     assert!(
         artefacts
             .iter()
@@ -130,7 +129,13 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
         );
     }
     // The artefacts are private whatever the umask.
-    for f in ["initrd.img", "manifest.json", "vmlinuz", "rescue.iso"] {
+    for f in [
+        "initrd.img",
+        "manifest.json",
+        "vmlinuz",
+        "rescue.iso",
+        "rescue.img",
+    ] {
         let mode = std::fs::metadata(out_b.join(f))
             .unwrap()
             .permissions()
@@ -143,11 +148,11 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     build(
         &a.path().join("store"),
         &out_c,
-        &["--include", &inc],
+        &["--include", &inc, "--media", "iso,raw"],
         &[("SOURCE_DATE_EPOCH", "1700000000")],
         None,
     );
-    for f in ["initrd.img", "rescue.iso"] {
+    for f in ["initrd.img", "rescue.iso", "rescue.img"] {
         assert_ne!(
             sha256_file(&out_a.join(f)),
             sha256_file(&out_c.join(f)),

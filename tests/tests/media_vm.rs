@@ -1,9 +1,10 @@
 //! The boot media boot a machine with no key pressed: `rescue.iso` as a
-//! CD and as a disk (hybrid), on SeaBIOS and on OVMF (UEFI), and with
+//! CD and as a disk (hybrid), and the raw disk `rescue.img`, on SeaBIOS
+//! and on OVMF (UEFI), and with
 //! Secure Boot enforcing (OVMF with Microsoft's keys: shim → Debian's
 //! signed GRUB → Debian's signed kernel). Each boot waits for the rescue
 //! system's `REAR-RESCUE-READY` on the serial console; the menu's default
-//! entry must get there by itself. The quick tier boots three ways; the
+//! entry must get there by itself. The quick tier boots four ways; the
 //! full tier (`ci/test --full`) the rest and an unsigned ISO refused by
 //! Secure Boot.
 
@@ -32,21 +33,26 @@ fn image(dir: &Path, extra: &[&str]) -> Run {
     rear_build(&args, &[], None)
 }
 
-/// One image for every test of this file: building it takes seconds, the
-/// boots minutes.
-fn iso() -> &'static Path {
-    static ISO: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &ISO.get_or_init(|| {
+/// One image for every test of this file, with its ISO and raw disk (in
+/// the returned directory): building it takes seconds, the boots minutes.
+fn media() -> &'static Path {
+    static OUT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &OUT.get_or_init(|| {
         let d = tempfile::tempdir().unwrap();
-        let r = image(d.path(), &["--media", "iso"]);
+        let r = image(d.path(), &["--media", "iso,raw"]);
         assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
         assert!(
             r.stderr.contains("rescue.iso: BIOS and UEFI with Secure Boot"),
             "the ISO is not made for Secure Boot (shim-signed, grub-efi-amd64-signed and the signed Debian kernel are in ci/packages.txt):\n{}",
             r.stderr
         );
-        let iso = d.path().join("out/rescue.iso");
-        (d, iso)
+        assert!(
+            r.stderr.contains("rescue.img: BIOS and UEFI with Secure Boot"),
+            "{}",
+            r.stderr
+        );
+        let out = d.path().join("out");
+        (d, out)
     })
     .1
 }
@@ -111,8 +117,9 @@ fn boot_command(name: &str, fw: Firmware, medium: As, iso: &Path, work: &Path) -
     c
 }
 
-/// Boots `iso` and waits for the rescue system, no key pressed.
-fn boots(name: &str, fw: Firmware, medium: As) {
+/// Boots `file` of the shared image (`rescue.iso`, `rescue.img`) and
+/// waits for the rescue system, no key pressed.
+fn boots(name: &str, fw: Firmware, medium: As, file: &str) {
     if vm_tests_skipped(name) {
         return;
     }
@@ -123,8 +130,8 @@ fn boots(name: &str, fw: Firmware, medium: As) {
         );
     }
     let work = tempfile::tempdir().unwrap();
-    let iso = iso();
-    let mut vm = Vm::spawn(name, boot_command(name, fw, medium, iso, work.path()));
+    let path = media().join(file);
+    let mut vm = Vm::spawn(name, boot_command(name, fw, medium, &path, work.path()));
     vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
     let log = vm.log.join("\n");
     // GRUB's menu came first, on the serial line.
@@ -144,29 +151,61 @@ fn boots(name: &str, fw: Firmware, medium: As) {
 
 #[test]
 fn iso_boots_as_a_cd_with_seabios() {
-    boots("iso-cd-seabios", Firmware::SeaBios, As::Cd);
+    boots("iso-cd-seabios", Firmware::SeaBios, As::Cd, "rescue.iso");
 }
 
 #[test]
 fn iso_boots_as_a_disk_with_ovmf() {
-    boots("iso-disk-ovmf", Firmware::Ovmf, As::Disk);
+    boots("iso-disk-ovmf", Firmware::Ovmf, As::Disk, "rescue.iso");
 }
 
 #[test]
 fn iso_boots_as_a_cd_with_secure_boot_enforcing() {
-    boots("iso-cd-secureboot", Firmware::SecureBoot, As::Cd);
+    boots(
+        "iso-cd-secureboot",
+        Firmware::SecureBoot,
+        As::Cd,
+        "rescue.iso",
+    );
+}
+
+#[test]
+fn raw_disk_boots_with_seabios() {
+    boots("raw-seabios", Firmware::SeaBios, As::Disk, "rescue.img");
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn raw_disk_boots_with_ovmf() {
+    boots("raw-ovmf", Firmware::Ovmf, As::Disk, "rescue.img");
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn raw_disk_boots_with_secure_boot_enforcing() {
+    boots(
+        "raw-secureboot",
+        Firmware::SecureBoot,
+        As::Disk,
+        "rescue.img",
+    );
 }
 
 #[test]
 #[ignore = "full VM tier: ci/test --full"]
 fn iso_boots_as_a_disk_with_seabios() {
-    boots("iso-disk-seabios", Firmware::SeaBios, As::Disk);
+    boots(
+        "iso-disk-seabios",
+        Firmware::SeaBios,
+        As::Disk,
+        "rescue.iso",
+    );
 }
 
 #[test]
 #[ignore = "full VM tier: ci/test --full"]
 fn iso_boots_as_a_cd_with_ovmf() {
-    boots("iso-cd-ovmf", Firmware::Ovmf, As::Cd);
+    boots("iso-cd-ovmf", Firmware::Ovmf, As::Cd, "rescue.iso");
 }
 
 /// An ISO made for an unsigned kernel carries an unsigned GRUB, which

@@ -32,6 +32,7 @@ const MODULES: &[&str] = &[
     "search_fs_file",
     "iso9660",
     "fat",
+    "ext2",
     "part_gpt",
     "part_msdos",
     "echo",
@@ -51,11 +52,11 @@ pub fn marker(id: &str) -> String {
     format!("/.disk/rear-build-{id}")
 }
 
-/// The configuration embedded in each GRUB image.
-pub fn early_config(id: &str) -> String {
+/// The configuration embedded in each GRUB image: find the file system
+/// holding `marker` and show its menu.
+pub fn early_config(marker: &str) -> String {
     format!(
-        "search --no-floppy --file --set=root {}\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n",
-        marker(id)
+        "search --no-floppy --file --set=root {marker}\nset prefix=($root)/boot/grub\nconfigfile $prefix/grub.cfg\n"
     )
 }
 
@@ -129,28 +130,35 @@ pub struct EfiFiles {
     pub secure_boot: bool,
 }
 
-/// Writes the BIOS El Torito image (also booted from a disk through
-/// `boot_hybrid.img`) to `bios` and chooses the UEFI files: signed shim
-/// and GRUB when the host has them and `kernel` is signed, else an
-/// unsigned GRUB made into `scratch`.
+/// GRUB's BIOS image: for El Torito (a CD, or a disk through
+/// `boot_hybrid.img`), or the core image embedded in a disk's BIOS boot
+/// partition (`bios::embed`).
+#[derive(Clone, Copy, Debug)]
+pub enum Bios {
+    ElTorito,
+    Disk,
+}
+
+/// Writes the BIOS image to `bios` and chooses the UEFI files: signed
+/// shim and GRUB when the host has them and `kernel` is signed, else an
+/// unsigned GRUB made into `scratch`. Both find their medium by
+/// `early` (an `early_config`).
 pub fn images(
-    id: &str,
+    early: &str,
     kernel: &Path,
-    bios: &Path,
+    (format, bios): (Bios, &Path),
     scratch: &Path,
     exec: &dyn Exec,
 ) -> Result<EfiFiles> {
-    let early = scratch.join("early.cfg");
-    std::fs::write(&early, early_config(id))
-        .with_context(|| format!("write {}", early.display()))?;
-    mkimage(
-        "i386-pc-eltorito",
-        BIOS_DIR,
-        &early,
-        bios,
-        &["biosdisk"],
-        exec,
-    )?;
+    let early_file = scratch.join("early.cfg");
+    std::fs::write(&early_file, early)
+        .with_context(|| format!("write {}", early_file.display()))?;
+    let early = &early_file;
+    let format = match format {
+        Bios::ElTorito => "i386-pc-eltorito",
+        Bios::Disk => "i386-pc",
+    };
+    mkimage(format, BIOS_DIR, early, bios, &["biosdisk"], exec)?;
     let signed = [SHIM, SIGNED_GRUB].iter().all(|p| Path::new(p).is_file());
     if signed && super::pe::is_signed(kernel)? {
         let mut files = vec![
@@ -166,7 +174,7 @@ pub fn images(
         });
     }
     let efi = scratch.join("bootx64.efi");
-    mkimage("x86_64-efi", EFI_DIR, &early, &efi, &["efi_gop"], exec)?;
+    mkimage("x86_64-efi", EFI_DIR, early, &efi, &["efi_gop"], exec)?;
     Ok(EfiFiles {
         files: vec![("BOOTX64.EFI".to_string(), efi)],
         secure_boot: false,

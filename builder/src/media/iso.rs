@@ -7,7 +7,7 @@
 //! `SOURCE_DATE_EPOCH` fixes xorriso's volume dates and GPT GUIDs; the
 //! staged tree's times are set to it too (xorriso copies file times).
 
-use super::{grub, write_text as write, Input, Medium};
+use super::{grub, Input, Medium};
 use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
 use std::path::Path;
@@ -25,40 +25,24 @@ const ISO_TYPE: &str = "a2a0d0ebe5b9334487c068b6b72699c7";
 impl Medium for Iso {
     fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String> {
         let stage = scratch.join("iso");
-        let grub_dir = stage.join("boot/grub");
-        let disk = stage.join(".disk");
-        for d in [&grub_dir, &disk] {
-            std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
-        }
-        super::copy_boot_files(input, &stage.join("boot"))?;
-        write(
-            &grub_dir.join("grub.cfg"),
-            &grub::menu(input.menu, "/boot/vmlinuz", "/boot/initrd.img"),
-        )?;
-        // What Debian's signed GRUB for CDs looks for, and what ours does.
-        write(
-            &disk.join("info"),
-            &format!("rear-build rescue system of {}\n", input.menu.host),
-        )?;
-        write(
-            &stage.join(grub::marker(input.id).trim_start_matches('/')),
-            "",
-        )?;
+        super::stage_tree(input, &stage)?;
         let efi = grub::images(
-            input.id,
+            &grub::early_config(&grub::marker(input.id)),
             input.kernel,
-            &grub_dir.join("eltorito.img"),
+            (grub::Bios::ElTorito, &stage.join("boot/grub/eltorito.img")),
             scratch,
             exec,
         )?;
         let esp = scratch.join("esp.img");
-        super::fat::esp(
-            &efi.files,
+        let esp_tree = scratch.join("esp");
+        super::stage_efi(&efi, &esp_tree)?;
+        super::fat::image(
+            &esp_tree,
             ESP_LABEL,
             input.id,
             input.epoch,
+            None,
             &esp,
-            scratch,
             exec,
         )?;
         super::set_times(&stage, input.epoch)?;
@@ -110,9 +94,6 @@ impl Medium for Iso {
             .env("SOURCE_DATE_EPOCH", input.epoch.to_string());
         exec.run(&c)
             .context("xorriso could not make the ISO (apt-get install xorriso)")?;
-        Ok(match efi.secure_boot {
-            true => "BIOS and UEFI with Secure Boot (Debian's signed shim, GRUB and kernel)".into(),
-            false => "BIOS and UEFI; not with Secure Boot on (that needs shim-signed, grub-efi-amd64-signed and a signed kernel)".into(),
-        })
+        Ok(super::boots_with(&efi))
     }
 }

@@ -1,15 +1,18 @@
 //! Boot media written from an image's kernel and initrd, one file per
-//! medium behind [`Medium`]: for now the hybrid ISO (`iso`). Each is
+//! medium behind [`Medium`]: the hybrid ISO (`iso`), the raw disk image
+//! (`raw`) and the network boot tree (`pxe`). Each is
 //! written under a temporary name and renamed when whole, byte for byte
 //! the same from the same inputs (dates from `SOURCE_DATE_EPOCH`, serials
 //! and ids from the image's own hashes, no host times, owners or paths).
 //! docs/media.md says how each is made and why.
 
+pub mod bios;
 pub mod fat;
 pub mod grub;
 pub mod iso;
 pub mod pe;
 pub mod pxe;
+pub mod raw;
 
 use crate::manifest::Artefact;
 use anyhow::{bail, Context, Result};
@@ -21,15 +24,17 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Kind {
     Iso,
+    Raw,
     Pxe,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Pxe];
+    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Raw, Kind::Pxe];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Iso => "iso",
+            Kind::Raw => "raw",
             Kind::Pxe => "pxe",
         }
     }
@@ -38,6 +43,7 @@ impl Kind {
     pub fn file_name(self) -> &'static str {
         match self {
             Kind::Iso => "rescue.iso",
+            Kind::Raw => "rescue.img",
             Kind::Pxe => "pxe",
         }
     }
@@ -45,6 +51,7 @@ impl Kind {
     fn medium(self) -> &'static (dyn Medium + Sync) {
         match self {
             Kind::Iso => &iso::Iso,
+            Kind::Raw => &raw::Raw,
             Kind::Pxe => &pxe::Pxe,
         }
     }
@@ -60,7 +67,7 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
             n => match Kind::ALL.iter().find(|k| k.name() == n) {
                 Some(k) => out.push(*k),
                 None => bail!(
-                    "unknown medium {n:?}: the media are {} (or none); usb, raw and obdr are not built yet",
+                    "unknown medium {n:?}: the media are {} (or none); usb and obdr are not built yet",
                     Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
                 ),
             },
@@ -236,6 +243,50 @@ pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Resu
             note.with_context(|| format!("write the {} medium {}", kind.name(), to.display()))
         })
         .collect()
+}
+
+/// Stages what every medium's file system holds: the kernel and initrd
+/// in `boot/`, GRUB's menu, `.disk/info` (what Debian's signed GRUB looks
+/// for) and the marker our GRUB looks for.
+fn stage_tree(input: &Input, stage: &Path) -> Result<()> {
+    let grub_dir = stage.join("boot/grub");
+    let disk = stage.join(".disk");
+    for d in [&grub_dir, &disk] {
+        std::fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
+    }
+    copy_boot_files(input, &stage.join("boot"))?;
+    write_text(
+        &grub_dir.join("grub.cfg"),
+        &grub::menu(input.menu, "/boot/vmlinuz", "/boot/initrd.img"),
+    )?;
+    write_text(
+        &disk.join("info"),
+        &format!("rear-build rescue system of {}\n", input.menu.host),
+    )?;
+    write_text(
+        &stage.join(grub::marker(input.id).trim_start_matches('/')),
+        "",
+    )
+}
+
+/// Stages the UEFI files below `stage` as `EFI/BOOT/NAME`.
+fn stage_efi(efi: &grub::EfiFiles, stage: &Path) -> Result<()> {
+    let boot = stage.join("EFI/BOOT");
+    std::fs::create_dir_all(&boot).with_context(|| format!("create {}", boot.display()))?;
+    for (name, src) in &efi.files {
+        let to = boot.join(name);
+        std::fs::copy(src, &to)
+            .with_context(|| format!("copy {} to {}", src.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+/// What a medium with `efi` boots with, for the user.
+fn boots_with(efi: &grub::EfiFiles) -> String {
+    match efi.secure_boot {
+        true => "BIOS and UEFI with Secure Boot (Debian's signed shim, GRUB and kernel)".into(),
+        false => "BIOS and UEFI; not with Secure Boot on (that needs shim-signed, grub-efi-amd64-signed and a signed kernel)".into(),
+    }
 }
 
 /// Writes a medium's text file.
