@@ -44,6 +44,8 @@ pub struct Options {
     /// Boot media written beside the kernel and initrd, and their menu.
     pub media: Vec<crate::media::Kind>,
     pub menu: crate::media::Menu,
+    /// The rescue disk, for the `usb` medium.
+    pub usb: crate::media::usb::Place,
 }
 
 pub struct Report {
@@ -795,24 +797,30 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
     }
     let mut media_notes = Vec::new();
-    if !opts.media.is_empty() {
+    let (kernel_path, initrd_path) = (paths[0].clone(), paths[1].clone());
+    let input = crate::media::Input {
+        kernel: &kernel_path,
+        initrd: &initrd_path,
+        epoch: opts.epoch,
+        menu: &opts.menu,
+        id: &initrd_art.blake3[..16],
+        macs: &crate::media::host_macs(),
+    };
+    let exec = rear_exec::System;
+    let files: Vec<_> = opts
+        .media
+        .iter()
+        .filter(|&&k| k != crate::media::Kind::Usb)
+        .collect();
+    if !files.is_empty() {
         progress.stage(&format!(
             "writing {}",
-            opts.media
+            files
                 .iter()
                 .map(|k| k.file_name())
                 .collect::<Vec<_>>()
                 .join(", ")
         ));
-        let input = crate::media::Input {
-            kernel: &paths[0],
-            initrd: &paths[1],
-            epoch: opts.epoch,
-            menu: &opts.menu,
-            id: &initrd_art.blake3[..16],
-            macs: &crate::media::host_macs(),
-        };
-        let exec = rear_exec::System;
         for w in crate::media::build(&opts.media, &input, &opts.output, &exec)? {
             media_notes.push(format!("{}: {}", w.kind.file_name(), w.note));
             manifest.artefacts.extend(w.artefacts);
@@ -825,6 +833,11 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         rear_store::write_file_atomic(manifest_path, &json, 0o600)?;
     }
     store.add_root(manifest_path)?;
+    if opts.media.contains(&crate::media::Kind::Usb) {
+        progress.stage("writing a generation onto the rescue disk");
+        let note = crate::media::usb::publish(&input, manifest_path, &opts.usb, None, &exec)?;
+        media_notes.push(format!("rescue disk: {note}"));
+    }
     Ok(Report {
         kernel,
         manifest,

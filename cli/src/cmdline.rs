@@ -108,7 +108,41 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Same as `recover --layout-only`.
     Layoutonly(RecoverArgs),
+    /// Make DEVICE a rescue disk for `image --media usb` (erases it).
+    #[command(long_about = FORMAT_HELP)]
+    Format {
+        /// The whole disk (/dev/sdX), or a disk image file.
+        #[arg(value_name = "DEVICE")]
+        device: PathBuf,
+        /// Do not ask; erase it.
+        #[arg(long)]
+        yes: bool,
+        /// Also erase a disk that holds file systems other than a rescue
+        /// disk's, or is not removable. Never a mounted or busy disk, nor
+        /// the one the running system is on.
+        #[arg(long)]
+        force: bool,
+    },
 }
+
+const FORMAT_HELP: &str = "\
+Make DEVICE a rescue disk (ReaR's `rear format`): a GPT with a BIOS boot
+partition, an EFI system partition labelled REAR-EFI and an ext4 partition
+labelled REAR-000; GRUB for BIOS and UEFI (Debian's signed shim and GRUB
+when installed, so it boots with Secure Boot on) is installed once. Then
+`rear-build image --media usb` adds the image as a new generation of this
+host (rear/HOST/GEN), keeps usb.keep generations per host, and rewrites one
+boot menu listing every host and generation; `mkbackup` with
+backup.url = \"usb://REAR-000\" puts its backup there too.
+
+Refused, whatever --force says: a disk that is mounted, used as swap or
+held by RAID, LVM or device-mapper, and the disk the running system is on.
+Refused without --force: a disk holding file systems that are not a rescue
+disk's, and one that is not removable (no USB, no removable flag). DEVICE
+may also be a disk image file (at least 512 MiB; make it with truncate).
+Asks for YES on the terminal unless --yes.
+
+Example: rear-build format /dev/sdb";
 
 const RECOVER_HELP: &str = "\
 In the rescue system: recreate the storage layout saved by `savelayout`,
@@ -216,6 +250,11 @@ pub struct ImageArgs {
     /// Leave out the default recipes (rescue, storage, network, backup, rear-build).
     #[arg(long)]
     pub no_default_recipes: bool,
+    /// The rescue disk for --media usb: a disk made by `rear-build format`,
+    /// its image file, or its REAR-000 partition (default: usb.device, else
+    /// the partition labelled REAR-000).
+    #[arg(long, value_name = "DEVICE")]
+    pub usb_device: Option<PathBuf>,
     #[command(flatten)]
     pub settings: config::Image,
 }

@@ -74,6 +74,7 @@ fn run(cli: Cli) -> Result<i32> {
             a.layout_only = true;
             workflows::recover(&a, &cfg)
         }
+        Command::Format { device, yes, force } => crate::usbcmd::format(&device, yes, force),
     }
 }
 
@@ -143,6 +144,13 @@ pub fn image_cmd(
         )),
         media: c.media()?,
         menu: c.menu(&rear_builder::rescue::host_name()),
+        usb: rear_builder::media::usb::Place {
+            device: a
+                .usb_device
+                .clone()
+                .or_else(|| (!cfg.usb.device.is_empty()).then(|| PathBuf::from(&cfg.usb.device))),
+            keep: cfg.usb.keep,
+        },
     };
     let store = Store::open(&c.store())?;
     let mut progress = Progress::new();

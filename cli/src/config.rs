@@ -21,6 +21,28 @@ pub struct Config {
     pub image: Image,
     pub layout: Layout,
     pub backup: Backup,
+    pub usb: Usb,
+}
+
+/// `[usb]`: the rescue disk `image --media usb` writes to (docs/media.md).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Usb {
+    /// The disk (or disk image file) made by `rear-build format`, or its
+    /// REAR-000 partition; empty: the partition labelled REAR-000.
+    pub device: String,
+    /// Image generations kept per host (at least 1); one that a backup on
+    /// the disk was made with is never removed.
+    pub keep: usize,
+}
+
+impl Default for Usb {
+    fn default() -> Self {
+        Usb {
+            device: String::new(),
+            keep: 3,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -510,11 +532,15 @@ impl Config {
             image: self.image.with(&flags.image),
             layout: self.layout.with(&flags.layout),
             backup: self.backup.clone(),
+            usb: self.usb.clone(),
         }
     }
 
     fn validate(&self) -> Result<()> {
         self.backup.validate()?;
+        if self.usb.keep == 0 {
+            bail!("usb.keep = 0: keep at least the generation just written (1 or more)");
+        }
         if let Some(l) = self.image.compress_level.filter(|l| !(1..=19).contains(l)) {
             bail!("image.compress_level = {l}: allowed are 1 to 19");
         }

@@ -185,20 +185,23 @@ fn map_entries(args: &[String]) -> Result<Vec<(String, String)>> {
         .collect()
 }
 
+/// `blkid -p -o export DEV`: what is on a device. Exit 2 with nothing on
+/// stderr is blkid's "nothing found"; any other failure (exit 2 too when
+/// it cannot read the device) is no answer, and such a disk is never
+/// taken for blank.
+pub fn blkid_probe(dev: &str) -> Result<String, String> {
+    let out = System
+        .output(&Call::new("blkid").args(["-p", "-o", "export", dev]))
+        .map_err(|e| e.to_string())?;
+    match out.code {
+        0 => Ok(out.stdout),
+        2 if out.stderr.trim().is_empty() => Ok(String::new()),
+        code => Err(format!("exit {code}: {}", out.stderr.trim())),
+    }
+}
+
 fn present_disks() -> Vec<plan::PresentDisk> {
-    // Exit 2 with nothing on stderr is blkid's "nothing found"; any other
-    // failure (exit 2 too when it cannot read the device) is no answer,
-    // and such a disk is never taken for blank.
-    let blkid = |dev: &str| {
-        let out = System
-            .output(&Call::new("blkid").args(["-p", "-o", "export", dev]))
-            .map_err(|e| e.to_string())?;
-        match out.code {
-            0 => Ok(out.stdout),
-            2 if out.stderr.trim().is_empty() => Ok(String::new()),
-            code => Err(format!("exit {code}: {}", out.stderr.trim())),
-        }
-    };
+    let blkid = blkid_probe;
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let swaps = std::fs::read_to_string("/proc/swaps").unwrap_or_default();
     let mut disks = present::scan(Path::new("/sys"), &blkid, &mountinfo, &swaps);

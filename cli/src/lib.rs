@@ -12,4 +12,5 @@ pub mod config;
 pub mod layoutcmd;
 pub mod paths;
 pub mod ui;
+pub mod usbcmd;
 pub mod workflows;

@@ -48,12 +48,6 @@ pub fn scan(
     mountinfo: &str,
     swaps: &str,
 ) -> Vec<PresentDisk> {
-    let mounts = mounted(mountinfo);
-    let swap_devs: Vec<&str> = swaps
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().next())
-        .collect();
     let mut names: Vec<String> = fs::read_dir(sys.join("block"))
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -63,9 +57,27 @@ pub fn scan(
         })
         .unwrap_or_default();
     names.sort();
+    scan_named(sys, &names, blkid, mountinfo, swaps)
+}
+
+/// As [`scan`], for the disks `names` (kernel names) alone, loop devices
+/// included.
+pub fn scan_named(
+    sys: &Path,
+    names: &[String],
+    blkid: &dyn Fn(&str) -> Result<String, String>,
+    mountinfo: &str,
+    swaps: &str,
+) -> Vec<PresentDisk> {
+    let mounts = mounted(mountinfo);
+    let swap_devs: Vec<&str> = swaps
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     let mut out = Vec::new();
     for name in names {
-        let dir = sys.join("block").join(&name);
+        let dir = sys.join("block").join(name);
         let sectors: u64 = read(&dir.join("size"))
             .and_then(|s| s.parse().ok())
             .unwrap_or(0);

@@ -187,8 +187,9 @@ impl Vm {
     /// line by line, and written as it comes to
     /// target/test-artefacts/`name`.console.log (`tail -f` it to watch).
     pub fn spawn(name: &str, mut c: Command) -> Vm {
+        // The serial console's input: keys for GRUB's menu (`send`).
         let mut child = c
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -249,6 +250,20 @@ impl Vm {
                     self.fail(&format!("qemu ended before {marker:?} appeared"))
                 }
             }
+        }
+    }
+
+    /// Types `keys` on the serial console, a key every 200 ms (GRUB reads
+    /// an escape sequence as one key only when it arrives whole).
+    pub fn send(&mut self, keys: &[&str]) {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("qemu's stdin");
+        for k in keys {
+            stdin
+                .write_all(k.as_bytes())
+                .expect("type on the serial console");
+            stdin.flush().expect("type on the serial console");
+            std::thread::sleep(Duration::from_millis(200));
         }
     }
 

@@ -314,3 +314,101 @@ fn pxe_boots_through_ipxe_over_tftp() {
     vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
     vm.kill();
 }
+
+/// A rescue disk image made by `rear-build format`, holding two
+/// generations of this host and two of `web2` (built in another UTS
+/// namespace, named so), with the generations' names (host/GEN) in the
+/// order `image` wrote them.
+fn usb_disk() -> &'static (tempfile::TempDir, PathBuf, Vec<String>) {
+    static DISK: OnceLock<(tempfile::TempDir, PathBuf, Vec<String>)> = OnceLock::new();
+    DISK.get_or_init(|| {
+        let d = tempfile::tempdir().unwrap();
+        let disk = d.path().join("usb.img");
+        std::fs::File::create(&disk)
+            .unwrap()
+            .set_len(2 << 30)
+            .unwrap();
+        let r = rear_build(&["format", disk.to_str().unwrap(), "--yes"], &[], None);
+        assert_eq!(r.status, 0, "format failed:\n{}", r.stderr);
+        let (store, out) = (d.path().join("store"), d.path().join("out"));
+        let mut gens = Vec::new();
+        for host in [None, None, Some("web2"), Some("web2")] {
+            let mut c = match host {
+                None => Command::new(rear_tests::bin()),
+                Some(h) => {
+                    let mut c = Command::new("unshare");
+                    c.args([
+                        "--uts",
+                        "sh",
+                        "-c",
+                        &format!("hostname {h} && exec \"$0\" \"$@\""),
+                    ])
+                    .arg(rear_tests::bin());
+                    c
+                }
+            };
+            c.args(["image", "--media", "usb", "--usb-device"])
+                .arg(&disk)
+                .arg("--store")
+                .arg(&store)
+                .arg("--output")
+                .arg(&out);
+            let o = c.output().unwrap();
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success(), "image --media usb failed:\n{err}");
+            // "rescue disk: DEV (rear/HOST/GEN; ...)"
+            let gen = err
+                .split("(rear/")
+                .nth(1)
+                .and_then(|s| s.split(';').next())
+                .unwrap_or_else(|| panic!("no generation named:\n{err}"))
+                .to_string();
+            gens.push(gen);
+        }
+        let last = gens.last().unwrap();
+        assert!(last.starts_with("web2/"), "{gens:?}");
+        (d, disk, gens)
+    })
+}
+
+/// Boots the rescue disk and picks web2's older generation from the menu
+/// by typing on the serial console: the menu lists this host's two
+/// generations, then web2's newest first, so it is the fourth submenu.
+fn usb_boots_the_chosen_generation(name: &str, fw: Firmware) {
+    if vm_tests_skipped(name) {
+        return;
+    }
+    let (_d, disk, gens) = usb_disk();
+    let chosen = &gens[2];
+    let work = tempfile::tempdir().unwrap();
+    // A copy: booting must not depend on the disk being writable, and
+    // tests must not share a writable disk.
+    let copy = work.path().join("usb.img");
+    std::fs::copy(disk, &copy).unwrap();
+    let mut vm = Vm::spawn(name, boot_command(name, fw, As::Disk, &copy, work.path()));
+    let title = chosen.replacen('/', " ", 1);
+    vm.expect(&title, Duration::from_secs(240));
+    let down = "\x1b[B";
+    vm.send(&[down, down, down, "\r"]);
+    vm.expect("rear-build rescue shell (web2)", Duration::from_secs(60));
+    vm.send(&["\r"]);
+    let cmdline = vm.expect("Command line:", Duration::from_secs(120));
+    assert!(
+        cmdline.contains(&format!("rear.usb={chosen} "))
+            || cmdline.ends_with(&format!("rear.usb={chosen}")),
+        "{name}: booted {cmdline:?}, not {chosen}"
+    );
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    vm.kill();
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn usb_disk_boots_a_chosen_generation_with_seabios() {
+    usb_boots_the_chosen_generation("usb-seabios", Firmware::SeaBios);
+}
+
+#[test]
+fn usb_disk_boots_a_chosen_generation_with_ovmf() {
+    usb_boots_the_chosen_generation("usb-ovmf", Firmware::Ovmf);
+}

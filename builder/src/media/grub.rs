@@ -61,7 +61,7 @@ pub fn early_config(marker: &str) -> String {
 }
 
 /// GRUB's quoting: single quotes, a quote itself as '\''.
-fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
@@ -82,6 +82,24 @@ pub fn console_orders(consoles: &str) -> (String, String) {
 /// rescue shell on the serial line, unattended recovery, the first disk.
 /// `kernel` and `initrd` are paths on the medium.
 pub fn menu(m: &Menu, kernel: &str, initrd: &str) -> String {
+    header(m, "0") + &entries(m, kernel, initrd) + FIRST_DISK
+}
+
+/// The menu's settings: GRUB on screen and serial line, the default entry
+/// and the timeout.
+pub fn header(m: &Menu, default: &str) -> String {
+    format!(
+        "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\nset default=\"{default}\"\nset timeout={}\n",
+        m.timeout
+    )
+}
+
+/// The last entry of every menu.
+pub const FIRST_DISK: &str =
+    "menuentry 'Boot from the first disk' {\n  set root=(hd0)\n  chainloader +1\n}\n";
+
+/// The three entries that boot the rescue system.
+pub fn entries(m: &Menu, kernel: &str, initrd: &str) -> String {
     let args = |extra: &str, consoles: &str| {
         [consoles, m.cmdline.as_str(), extra]
             .iter()
@@ -100,27 +118,19 @@ pub fn menu(m: &Menu, kernel: &str, initrd: &str) -> String {
         )
     };
     let host = &m.host;
-    let mut out = format!(
-        "serial --unit=0 --speed=115200\nterminal_input console serial\nterminal_output console serial\nset default=0\nset timeout={}\n",
-        m.timeout
-    );
-    out += &entry(
+    entry(
         &format!("rear-build rescue shell ({host})"),
         "",
         &screen_last,
-    );
-    out += &entry(
+    ) + &entry(
         &format!("rear-build rescue shell on serial ttyS0 ({host})"),
         "",
         &serial_last,
-    );
-    out += &entry(
+    ) + &entry(
         &format!("rear-build unattended recovery of {host} (rewrites its disks)"),
         "rear.auto=recover",
         &serial_last,
-    );
-    out += "menuentry 'Boot from the first disk' {\n  set root=(hd0)\n  chainloader +1\n}\n";
-    out
+    )
 }
 
 /// The UEFI files of an ESP: `EFI/BOOT/BOOTX64.EFI` and what it loads,
@@ -221,7 +231,10 @@ mod tests {
     #[test]
     fn the_menu_defaults_to_the_shell_and_passes_both_consoles_everywhere() {
         let text = menu(&m(), "/boot/vmlinuz", "/boot/initrd.img");
-        assert!(text.contains("set default=0\nset timeout=5\n"), "{text}");
+        assert!(
+            text.contains("set default=\"0\"\nset timeout=5\n"),
+            "{text}"
+        );
         let linux: Vec<&str> = text
             .lines()
             .filter(|l| l.trim_start().starts_with("linux "))

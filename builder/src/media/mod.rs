@@ -13,6 +13,7 @@ pub mod iso;
 pub mod pe;
 pub mod pxe;
 pub mod raw;
+pub mod usb;
 
 use crate::manifest::Artefact;
 use anyhow::{bail, Context, Result};
@@ -26,16 +27,19 @@ pub enum Kind {
     Iso,
     Raw,
     Pxe,
+    /// Not a file: a new generation on the rescue disk (`usb::publish`).
+    Usb,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Raw, Kind::Pxe];
+    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Raw, Kind::Pxe, Kind::Usb];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Iso => "iso",
             Kind::Raw => "raw",
             Kind::Pxe => "pxe",
+            Kind::Usb => "usb",
         }
     }
 
@@ -45,14 +49,18 @@ impl Kind {
             Kind::Iso => "rescue.iso",
             Kind::Raw => "rescue.img",
             Kind::Pxe => "pxe",
+            Kind::Usb => "the rescue disk",
         }
     }
 
-    fn medium(self) -> &'static (dyn Medium + Sync) {
+    /// The writer of a medium that is a file (or directory) in the
+    /// output directory.
+    fn medium(self) -> Option<&'static (dyn Medium + Sync)> {
         match self {
-            Kind::Iso => &iso::Iso,
-            Kind::Raw => &raw::Raw,
-            Kind::Pxe => &pxe::Pxe,
+            Kind::Iso => Some(&iso::Iso),
+            Kind::Raw => Some(&raw::Raw),
+            Kind::Pxe => Some(&pxe::Pxe),
+            Kind::Usb => None,
         }
     }
 }
@@ -64,13 +72,17 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
     for name in items.iter().flat_map(|i| i.split(',')).map(str::trim) {
         match name {
             "" | "none" => {}
-            n => match Kind::ALL.iter().find(|k| k.name() == n) {
-                Some(k) => out.push(*k),
-                None => bail!(
-                    "unknown medium {n:?}: the media are {} (or none); usb and obdr are not built yet",
+            n => {
+                match Kind::ALL.iter().find(|k| k.name() == n) {
+                    Some(k) => out.push(*k),
+                    None => {
+                        bail!(
+                    "unknown medium {n:?}: the media are {} (or none); obdr is not built yet",
                     Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                ),
-            },
+                )
+                    }
+                }
+            }
         }
     }
     out.sort();
@@ -99,7 +111,7 @@ pub fn missing_packages(kinds: &[Kind]) -> Vec<&'static str> {
 }
 
 /// The boot menu every medium offers (docs/media.md).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Menu {
     /// Shown in the entries: the host the image was made on.
     pub host: String,
@@ -211,12 +223,14 @@ fn replace(part: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes each of `kinds` into `dir` concurrently, each to a temporary
-/// name renamed when complete (mode 0600: a medium holds the initrd).
+/// Writes each of `kinds` that is a file into `dir` concurrently, each to
+/// a temporary name renamed when complete (mode 0600: a medium holds the
+/// initrd).
 pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Result<Vec<Written>> {
     kinds
         .par_iter()
-        .map(|&kind| {
+        .filter_map(|&kind| kind.medium().map(|m| (kind, m)))
+        .map(|(kind, medium)| {
             let to = dir.join(kind.file_name());
             let part = dir.join(format!(".{}.partial", kind.file_name()));
             let scratch = tempfile::Builder::new()
@@ -224,8 +238,7 @@ pub fn build(kinds: &[Kind], input: &Input, dir: &Path, exec: &dyn Exec) -> Resu
                 .tempdir_in(dir)
                 .with_context(|| format!("create a temporary directory in {}", dir.display()))?;
             remove(&part);
-            let note = kind
-                .medium()
+            let note = medium
                 .write(input, &part, scratch.path(), exec)
                 .and_then(|note| {
                     let artefacts = private_artefacts(&part, kind.file_name())?;
