@@ -108,6 +108,33 @@ pub enum Command {
     Recover(RecoverArgs),
     /// Same as `recover --layout-only`.
     Layoutonly(RecoverArgs),
+    /// Read an OBDR tape image (rescue.tap), take its ISO out, or put it on a tape drive.
+    #[command(subcommand)]
+    Tape(TapeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TapeCommand {
+    /// List the files of a SIMH tape image and the sizes of their records.
+    List {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Copy the ISO of an OBDR tape image (what the drive boots as a CD) to OUT.
+    Extract {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+    },
+    /// Write a SIMH tape image record by record to a tape drive (st driver), then rewind it.
+    Write {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The non-rewinding tape device, such as /dev/nst0. Everything on the tape is overwritten.
+        #[arg(long, value_name = "DEVICE")]
+        device: PathBuf,
+    },
 }
 
 const RECOVER_HELP: &str = "\
@@ -162,6 +189,7 @@ impl Command {
                 | Command::Savelayout { .. }
                 | Command::Recover(_)
                 | Command::Layoutonly(_)
+                | Command::Tape(TapeCommand::Write { .. })
         )
     }
 }
@@ -218,6 +246,8 @@ pub struct ImageArgs {
     pub no_default_recipes: bool,
     #[command(flatten)]
     pub settings: config::Image,
+    #[command(flatten)]
+    pub obdr: config::Obdr,
 }
 
 impl Cli {
@@ -230,7 +260,8 @@ impl Cli {
                 f.image = config::Image {
                     store: self.store.clone(),
                     ..a.settings.clone()
-                }
+                };
+                f.obdr = a.obdr.clone();
             }
             Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
                 f.layout = capture.clone()

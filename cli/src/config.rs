@@ -21,6 +21,18 @@ pub struct Config {
     pub image: Image,
     pub layout: Layout,
     pub backup: Backup,
+    pub obdr: Obdr,
+}
+
+/// `[obdr]`, and `image`'s tape flag: where the OBDR medium goes besides
+/// rescue.tap.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Obdr {
+    /// Also write the OBDR tape (with --media obdr) to this tape drive, the
+    /// non-rewinding device such as /dev/nst0, overwriting the tape (obdr.device).
+    #[arg(long = "tape-device", value_name = "DEVICE")]
+    pub device: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,7 +133,8 @@ pub struct Image {
     pub firmware_dir: Option<PathBuf>,
     /// Boot media to write beside vmlinuz and initrd.img: iso (rescue.iso,
     /// BIOS and UEFI, CD or stick), pxe (pxe/: iPXE, PXELINUX and GRUB
-    /// menus for a TFTP or HTTP root), or none. Comma-separated, repeatable
+    /// menus for a TFTP or HTTP root), obdr (rescue.tap: the ISO on an OBDR
+    /// tape, as a SIMH tape image), or none. Comma-separated, repeatable
     /// (default: image.media; else iso when the host has xorriso, mtools
     /// and GRUB's modules, with a warning when not).
     #[arg(long, value_name = "LIST")]
@@ -339,6 +352,7 @@ impl Layout {
 pub struct Flags {
     pub image: Image,
     pub layout: Layout,
+    pub obdr: Obdr,
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
@@ -509,6 +523,9 @@ impl Config {
             image: self.image.with(&flags.image),
             layout: self.layout.with(&flags.layout),
             backup: self.backup.clone(),
+            obdr: Obdr {
+                device: flags.obdr.device.clone().or(self.obdr.device.clone()),
+            },
         }
     }
 

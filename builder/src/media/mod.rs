@@ -8,6 +8,7 @@
 pub mod fat;
 pub mod grub;
 pub mod iso;
+pub mod obdr;
 pub mod pe;
 pub mod pxe;
 
@@ -22,15 +23,17 @@ use std::path::{Path, PathBuf};
 pub enum Kind {
     Iso,
     Pxe,
+    Obdr,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Pxe];
+    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Pxe, Kind::Obdr];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Iso => "iso",
             Kind::Pxe => "pxe",
+            Kind::Obdr => "obdr",
         }
     }
 
@@ -39,6 +42,7 @@ impl Kind {
         match self {
             Kind::Iso => "rescue.iso",
             Kind::Pxe => "pxe",
+            Kind::Obdr => "rescue.tap",
         }
     }
 
@@ -46,6 +50,7 @@ impl Kind {
         match self {
             Kind::Iso => &iso::Iso,
             Kind::Pxe => &pxe::Pxe,
+            Kind::Obdr => &obdr::Obdr,
         }
     }
 }
@@ -60,7 +65,7 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
             n => match Kind::ALL.iter().find(|k| k.name() == n) {
                 Some(k) => out.push(*k),
                 None => bail!(
-                    "unknown medium {n:?}: the media are {} (or none); usb, raw and obdr are not built yet",
+                    "unknown medium {n:?}: the media are {} (or none); usb and raw are not built yet",
                     Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
                 ),
             },
