@@ -275,3 +275,49 @@ fn pxe_boots_through_ipxe_over_tftp() {
     vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
     vm.kill();
 }
+
+/// The OBDR tape: the ISO that `rear-build tape extract` takes out of
+/// rescue.tap (what an OBDR drive in CD-ROM emulation presents: the
+/// tape from block 20 on) boots as a CD on SeaBIOS, no key pressed.
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn the_iso_on_the_obdr_tape_boots_as_a_cd_with_seabios() {
+    let name = "obdr-cd-seabios";
+    if vm_tests_skipped(name) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let r = image(d.path(), &["--media", "obdr"]);
+    assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
+    let tap = d.path().join("out/rescue.tap");
+    let listed = rear_build(&["tape", "list", tap.to_str().unwrap()], &[], None);
+    assert_eq!(listed.status, 0, "{}", listed.stderr);
+    assert!(
+        listed.stdout.starts_with("file 0: 20 x 512 bytes, ") && listed.stdout.lines().count() == 1,
+        "not the OBDR layout:\n{}",
+        listed.stdout
+    );
+    let iso = d.path().join("from-tape.iso");
+    let x = rear_build(
+        &[
+            "tape",
+            "extract",
+            tap.to_str().unwrap(),
+            iso.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(x.status, 0, "{}", x.stderr);
+    let mut vm = Vm::spawn(
+        name,
+        boot_command(name, Firmware::SeaBios, As::Cd, &iso, d.path()),
+    );
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    let log = vm.log.join("\n");
+    vm.kill();
+    assert!(
+        log.contains("rear-build rescue shell"),
+        "{name}: no menu on the serial console"
+    );
+}
