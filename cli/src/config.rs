@@ -727,8 +727,12 @@ mod tests {
                 protect: vec!["p2".into()],
                 ..Layout::default()
             },
+            obdr: Obdr {
+                device: Some("/dev/nst1".into()),
+            },
         };
         let c = files.with(&flags);
+        assert_eq!(c.obdr.device, Some(PathBuf::from("/dev/nst1")));
         assert_eq!(c.image.modules(), PolicyKind::Loaded);
         assert_eq!(c.image.compress_level(), 9, "from the file");
         assert_eq!(c.image.add_modules, ["a", "b"]);
