@@ -123,6 +123,33 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Read an OBDR tape image (rescue.tap), take its ISO out, or put it on a tape drive.
+    #[command(subcommand)]
+    Tape(TapeCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TapeCommand {
+    /// List the files of a SIMH tape image and the sizes of their records.
+    List {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Copy the ISO of an OBDR tape image (what the drive boots as a CD) to OUT.
+    Extract {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[arg(value_name = "OUT")]
+        out: PathBuf,
+    },
+    /// Write a SIMH tape image record by record to a tape drive (st driver), then rewind it.
+    Write {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The non-rewinding tape device, such as /dev/nst0. Everything on the tape is overwritten.
+        #[arg(long, value_name = "DEVICE")]
+        device: PathBuf,
+    },
 }
 
 const FORMAT_HELP: &str = "\
@@ -196,6 +223,7 @@ impl Command {
                 | Command::Savelayout { .. }
                 | Command::Recover(_)
                 | Command::Layoutonly(_)
+                | Command::Tape(TapeCommand::Write { .. })
         )
     }
 }
@@ -257,6 +285,8 @@ pub struct ImageArgs {
     pub usb_device: Option<PathBuf>,
     #[command(flatten)]
     pub settings: config::Image,
+    #[command(flatten)]
+    pub obdr: config::Obdr,
 }
 
 impl Cli {
@@ -269,7 +299,8 @@ impl Cli {
                 f.image = config::Image {
                     store: self.store.clone(),
                     ..a.settings.clone()
-                }
+                };
+                f.obdr = a.obdr.clone();
             }
             Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
                 f.layout = capture.clone()

@@ -2,7 +2,7 @@
 //! closure, store); the layout, backup and workflow commands have files of
 //! their own.
 
-use crate::cmdline::{Cli, Command, ImageArgs, LayoutCommand, StoreCommand};
+use crate::cmdline::{Cli, Command, ImageArgs, LayoutCommand, StoreCommand, TapeCommand};
 use crate::ui::{self, Progress};
 use crate::{backupcmd, config, layoutcmd, paths, workflows};
 use anyhow::{Context, Result};
@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<i32> {
             workflows::recover(&a, &cfg)
         }
         Command::Format { device, yes, force } => crate::usbcmd::format(&device, yes, force),
+        Command::Tape(t) => tape_cmd(t),
     }
 }
 
@@ -177,6 +178,17 @@ pub fn image_cmd(
     for n in &report.media_notes {
         eprintln!("rear-build: {n}");
     }
+    if let Some(dev) = &cfg.obdr.device {
+        let tap = report
+            .paths
+            .iter()
+            .find(|p| p.file_name().is_some_and(|n| n == "rescue.tap"))
+            .context("obdr.device (--tape-device) is set, but no OBDR medium was built: add obdr to image.media (--media)")?;
+        let mut tape = rear_builder::media::obdr::Tape::open(dev)?;
+        rear_builder::media::obdr::copy(tap, &mut tape)
+            .with_context(|| format!("write {} to {}", tap.display(), dev.display()))?;
+        eprintln!("rear-build: the OBDR tape is written to {}", dev.display());
+    }
     for p in &report.paths {
         println!("{}", p.display());
     }
@@ -259,6 +271,41 @@ fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {
         out.push('\n');
     }
     print!("{out}");
+    Ok(0)
+}
+
+fn tape_cmd(cmd: TapeCommand) -> Result<i32> {
+    use rear_builder::media::obdr;
+    match cmd {
+        TapeCommand::List { file } => {
+            for (i, f) in obdr::list(&file)?.iter().enumerate() {
+                let runs: Vec<String> = f
+                    .runs
+                    .iter()
+                    .map(|(size, n)| format!("{n} x {size} bytes"))
+                    .collect();
+                println!("file {i}: {} ({} bytes)", runs.join(", "), f.bytes);
+            }
+        }
+        TapeCommand::Extract { file, out } => {
+            let size = obdr::extract_iso(&file, &out)?;
+            eprintln!(
+                "rear-build: {}: the ISO, {size} bytes, from block {} of {}",
+                out.display(),
+                obdr::HEADER_RECORDS,
+                file.display()
+            );
+        }
+        TapeCommand::Write { file, device } => {
+            let mut tape = obdr::Tape::open(&device)?;
+            obdr::copy(&file, &mut tape)?;
+            eprintln!(
+                "rear-build: {} written to {}",
+                file.display(),
+                device.display()
+            );
+        }
+    }
     Ok(0)
 }
 

@@ -22,6 +22,7 @@ pub struct Config {
     pub layout: Layout,
     pub backup: Backup,
     pub usb: Usb,
+    pub obdr: Obdr,
 }
 
 /// `[usb]`: the rescue disk `image --media usb` writes to (docs/media.md).
@@ -43,6 +44,17 @@ impl Default for Usb {
             keep: 3,
         }
     }
+}
+
+/// `[obdr]`, and `image`'s tape flag: where the OBDR medium goes besides
+/// rescue.tap.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Obdr {
+    /// Also write the OBDR tape (with --media obdr) to this tape drive, the
+    /// non-rewinding device such as /dev/nst0, overwriting the tape (obdr.device).
+    #[arg(long = "tape-device", value_name = "DEVICE")]
+    pub device: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -144,7 +156,9 @@ pub struct Image {
     /// Boot media to write beside vmlinuz and initrd.img: iso (rescue.iso,
     /// BIOS and UEFI, CD or stick), raw (rescue.img, a GPT disk image for
     /// VMs and dd, BIOS and UEFI), pxe (pxe/: iPXE, PXELINUX and GRUB
-    /// menus for a TFTP or HTTP root), or none. Comma-separated, repeatable
+    /// menus for a TFTP or HTTP root), obdr (rescue.tap: the ISO on an OBDR
+    /// tape, as a SIMH tape image), usb (a new generation on the rescue disk
+    /// made by `rear-build format`), or none. Comma-separated, repeatable
     /// (default: image.media; else iso when the host has xorriso, mtools
     /// and GRUB's modules, with a warning when not).
     #[arg(long, value_name = "LIST")]
@@ -362,6 +376,7 @@ impl Layout {
 pub struct Flags {
     pub image: Image,
     pub layout: Layout,
+    pub obdr: Obdr,
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
@@ -533,6 +548,9 @@ impl Config {
             layout: self.layout.with(&flags.layout),
             backup: self.backup.clone(),
             usb: self.usb.clone(),
+            obdr: Obdr {
+                device: flags.obdr.device.clone().or(self.obdr.device.clone()),
+            },
         }
     }
 
@@ -737,8 +755,12 @@ mod tests {
                 protect: vec!["p2".into()],
                 ..Layout::default()
             },
+            obdr: Obdr {
+                device: Some("/dev/nst1".into()),
+            },
         };
         let c = files.with(&flags);
+        assert_eq!(c.obdr.device, Some(PathBuf::from("/dev/nst1")));
         assert_eq!(c.image.modules(), PolicyKind::Loaded);
         assert_eq!(c.image.compress_level(), 9, "from the file");
         assert_eq!(c.image.add_modules, ["a", "b"]);

@@ -47,7 +47,7 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
     build(
         &a.path().join("store"),
         &out_a,
-        &["--include", &inc, "--media", "iso,pxe,raw"],
+        &["--include", &inc, "--media", "iso,pxe,raw,obdr"],
         &[("TZ", "UTC"), ("LC_ALL", "C")],
         Some(a.path()),
     );
@@ -85,6 +85,8 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
             "iso",
             "--media",
             "pxe,raw",
+            "--media",
+            "obdr",
         ])
         .env("TZ", "Pacific/Auckland")
         .env("LC_ALL", "fr_FR.UTF-8")
@@ -117,6 +119,10 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
             .any(|a| a.starts_with("pxe/") && a.ends_with(".ipxe")),
         "{artefacts:?}"
     );
+    assert!(
+        artefacts.contains(&"rescue.tap".to_string()),
+        "{artefacts:?}"
+    );
     for f in artefacts
         .iter()
         .map(String::as_str)
@@ -135,6 +141,7 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
         "vmlinuz",
         "rescue.iso",
         "rescue.img",
+        "rescue.tap",
     ] {
         let mode = std::fs::metadata(out_b.join(f))
             .unwrap()
@@ -143,6 +150,25 @@ fn same_inputs_give_the_same_bytes_whatever_the_environment() {
             & 0o777;
         assert_eq!(mode, 0o600, "{f}");
     }
+    // The OBDR tape carries exactly the ISO (made apart, in its own
+    // scratch directory): its records from block 20 are rescue.iso.
+    let extracted = a.path().join("from-tape.iso");
+    let r = rear_build(
+        &[
+            "tape",
+            "extract",
+            out_a.join("rescue.tap").to_str().unwrap(),
+            extracted.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        sha256_file(&extracted),
+        sha256_file(&out_a.join("rescue.iso")),
+        "the ISO on the tape is not rescue.iso"
+    );
     // And a different SOURCE_DATE_EPOCH does change the bytes.
     let out_c = a.path().join("out-c");
     build(

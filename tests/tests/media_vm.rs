@@ -1,13 +1,14 @@
-//! The boot media boot a machine with no key pressed: `rescue.iso` as a
-//! CD and as a disk (hybrid), and the raw disk `rescue.img`, on SeaBIOS
-//! and on OVMF (UEFI), and with
-//! Secure Boot enforcing (OVMF with Microsoft's keys: shim → Debian's
-//! signed GRUB → Debian's signed kernel). Each boot waits for the rescue
-//! system's `REAR-RESCUE-READY` on the serial console; the menu's default
-//! entry must get there by itself. The quick tier boots four ways; the
-//! full tier (`ci/test --full`) the rest and an unsigned ISO refused by
-//! Secure Boot.
-
+//! The boot media boot a machine: `rescue.iso` as a CD and as a disk
+//! (hybrid), the raw disk `rescue.img`, the rescue disk made by `format`
+//! (a generation chosen from its menu by typing on the serial console),
+//! the ISO taken out of the OBDR tape, and the PXE tree, on SeaBIOS and
+//! on OVMF (UEFI), and with Secure Boot enforcing (OVMF with Microsoft's
+//! keys: shim → Debian's signed GRUB → Debian's signed kernel). Each boot
+//! waits for the rescue system's `REAR-RESCUE-READY` on the serial
+//! console; but for the rescue disk, no key is pressed. The quick tier
+//! boots the ISO as a CD on SeaBIOS and with Secure Boot, the raw disk on
+//! SeaBIOS and the rescue disk on OVMF; the full tier (`ci/test --full`)
+//! the rest and an unsigned ISO refused by Secure Boot.
 use rear_tests::{qemu, rear_build, vm_tests_skipped, Run, Vm};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -155,6 +156,7 @@ fn iso_boots_as_a_cd_with_seabios() {
 }
 
 #[test]
+#[ignore = "full VM tier: ci/test --full"]
 fn iso_boots_as_a_disk_with_ovmf() {
     boots("iso-disk-ovmf", Firmware::Ovmf, As::Disk, "rescue.iso");
 }
@@ -411,4 +413,50 @@ fn usb_disk_boots_a_chosen_generation_with_seabios() {
 #[test]
 fn usb_disk_boots_a_chosen_generation_with_ovmf() {
     usb_boots_the_chosen_generation("usb-ovmf", Firmware::Ovmf);
+}
+
+/// The OBDR tape: the ISO that `rear-build tape extract` takes out of
+/// rescue.tap (what an OBDR drive in CD-ROM emulation presents: the
+/// tape from block 20 on) boots as a CD on SeaBIOS, no key pressed.
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn the_iso_on_the_obdr_tape_boots_as_a_cd_with_seabios() {
+    let name = "obdr-cd-seabios";
+    if vm_tests_skipped(name) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let r = image(d.path(), &["--media", "obdr"]);
+    assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
+    let tap = d.path().join("out/rescue.tap");
+    let listed = rear_build(&["tape", "list", tap.to_str().unwrap()], &[], None);
+    assert_eq!(listed.status, 0, "{}", listed.stderr);
+    assert!(
+        listed.stdout.starts_with("file 0: 20 x 512 bytes, ") && listed.stdout.lines().count() == 1,
+        "not the OBDR layout:\n{}",
+        listed.stdout
+    );
+    let iso = d.path().join("from-tape.iso");
+    let x = rear_build(
+        &[
+            "tape",
+            "extract",
+            tap.to_str().unwrap(),
+            iso.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(x.status, 0, "{}", x.stderr);
+    let mut vm = Vm::spawn(
+        name,
+        boot_command(name, Firmware::SeaBios, As::Cd, &iso, d.path()),
+    );
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    let log = vm.log.join("\n");
+    vm.kill();
+    assert!(
+        log.contains("rear-build rescue shell"),
+        "{name}: no menu on the serial console"
+    );
 }

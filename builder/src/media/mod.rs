@@ -10,6 +10,7 @@ pub mod bios;
 pub mod fat;
 pub mod grub;
 pub mod iso;
+pub mod obdr;
 pub mod pe;
 pub mod pxe;
 pub mod raw;
@@ -27,18 +28,20 @@ pub enum Kind {
     Iso,
     Raw,
     Pxe,
+    Obdr,
     /// Not a file: a new generation on the rescue disk (`usb::publish`).
     Usb,
 }
 
 impl Kind {
-    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Raw, Kind::Pxe, Kind::Usb];
+    pub const ALL: &'static [Kind] = &[Kind::Iso, Kind::Raw, Kind::Pxe, Kind::Obdr, Kind::Usb];
 
     pub fn name(self) -> &'static str {
         match self {
             Kind::Iso => "iso",
             Kind::Raw => "raw",
             Kind::Pxe => "pxe",
+            Kind::Obdr => "obdr",
             Kind::Usb => "usb",
         }
     }
@@ -49,6 +52,7 @@ impl Kind {
             Kind::Iso => "rescue.iso",
             Kind::Raw => "rescue.img",
             Kind::Pxe => "pxe",
+            Kind::Obdr => "rescue.tap",
             Kind::Usb => "the rescue disk",
         }
     }
@@ -60,6 +64,7 @@ impl Kind {
             Kind::Iso => Some(&iso::Iso),
             Kind::Raw => Some(&raw::Raw),
             Kind::Pxe => Some(&pxe::Pxe),
+            Kind::Obdr => Some(&obdr::Obdr),
             Kind::Usb => None,
         }
     }
@@ -72,17 +77,19 @@ pub fn parse_list(items: &[String]) -> Result<Vec<Kind>> {
     for name in items.iter().flat_map(|i| i.split(',')).map(str::trim) {
         match name {
             "" | "none" => {}
-            n => {
-                match Kind::ALL.iter().find(|k| k.name() == n) {
-                    Some(k) => out.push(*k),
-                    None => {
-                        bail!(
-                    "unknown medium {n:?}: the media are {} (or none); obdr is not built yet",
-                    Kind::ALL.iter().map(|k| k.name()).collect::<Vec<_>>().join(", ")
-                )
-                    }
+            n => match Kind::ALL.iter().find(|k| k.name() == n) {
+                Some(k) => out.push(*k),
+                None => {
+                    bail!(
+                        "unknown medium {n:?}: the media are {} (or none)",
+                        Kind::ALL
+                            .iter()
+                            .map(|k| k.name())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 }
-            }
+            },
         }
     }
     out.sort();

@@ -1,0 +1,653 @@
+//! The OBDR tape (`rescue.tap`): HP's One-Button Disaster Recovery layout,
+//! as ReaR's `OUTPUT=OBDR` writes it, in a SIMH tape image file.
+//!
+//! An OBDR drive switched into CD-ROM emulation takes the tape for a CD
+//! whose image starts 20 blocks into it, and boots it when the 18th
+//! 2048-byte record of that image holds El Torito's boot record (HP
+//! Ultrium technical reference, "CD-ROM emulation"). So, on the tape:
+//!
+//! 1. the header: 20 records of 512 bytes, the first starting with ReaR's
+//!    label `REAR-000` (what ReaR checks before it overwrites a tape), the
+//!    second naming the image, the rest zeros;
+//! 2. at logical block 20, with no tape mark before it (a tape mark counts
+//!    as a block and would move the image to block 21), the ISO that the
+//!    `iso` medium writes, in records of 2048 bytes;
+//! 3. a tape mark, and a second one: the end of the recorded data.
+//!
+//! A SIMH tape image (`.tap`, read by SIMH, mhvtl's tools, `file`) keeps
+//! each record as its length (4 bytes, little-endian), the data (padded to
+//! an even length) and the length again; a tape mark is a zero length;
+//! 0xFFFFFFFF marks the end of the medium. The same records go to a real
+//! drive through the `st` driver ([`Tape`]), and [`read`] walks a SIMH
+//! file back into its records (`rear-build tape`, and the tests).
+
+use super::{Input, Medium};
+use anyhow::{bail, ensure, Context, Result};
+use rear_exec::Exec;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+pub struct Obdr;
+
+/// Records of the header, and their size.
+pub const HEADER_RECORDS: usize = 20;
+pub const HEADER_RECORD: usize = 512;
+/// The size of the ISO's records: a CD's sector.
+pub const ISO_RECORD: usize = 2048;
+/// ReaR's tape label (its USB_DEVICE_FILESYSTEM_LABEL default), at the
+/// start of the first record.
+pub const LABEL: &[u8] = b"REAR-000";
+/// SIMH's markers.
+const TAPE_MARK: u32 = 0;
+const END_OF_MEDIUM: u32 = 0xFFFF_FFFF;
+
+/// Where records go: a SIMH file or a tape drive.
+pub trait Records {
+    /// The size of the records that follow (a drive's fixed block size).
+    fn block_size(&mut self, size: usize) -> Result<()>;
+    fn record(&mut self, data: &[u8]) -> Result<()>;
+    fn tape_mark(&mut self) -> Result<()>;
+    /// After the last record: ends the medium and flushes it.
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// A SIMH tape image.
+pub struct Simh<W: Write> {
+    out: W,
+    name: String,
+}
+
+impl Simh<BufWriter<std::fs::File>> {
+    pub fn create(path: &Path) -> Result<Self> {
+        let f =
+            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
+        Ok(Simh {
+            out: BufWriter::with_capacity(1 << 20, f),
+            name: path.display().to_string(),
+        })
+    }
+}
+
+impl<W: Write> Simh<W> {
+    pub fn new(out: W, name: &str) -> Self {
+        Simh {
+            out,
+            name: name.into(),
+        }
+    }
+
+    fn word(&mut self, w: u32) -> Result<()> {
+        self.out
+            .write_all(&w.to_le_bytes())
+            .with_context(|| format!("write {}", self.name))
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+}
+
+impl<W: Write> Records for Simh<W> {
+    fn block_size(&mut self, _size: usize) -> Result<()> {
+        // Each record carries its own length.
+        Ok(())
+    }
+
+    fn record(&mut self, data: &[u8]) -> Result<()> {
+        ensure!(
+            !data.is_empty() && data.len() < 1 << 24,
+            "a SIMH record holds 1 byte to 16 MiB, not {}",
+            data.len()
+        );
+        let n = data.len() as u32;
+        self.word(n)?;
+        self.out
+            .write_all(data)
+            .with_context(|| format!("write {}", self.name))?;
+        if data.len() % 2 == 1 {
+            self.out
+                .write_all(&[0])
+                .with_context(|| format!("write {}", self.name))?;
+        }
+        self.word(n)
+    }
+
+    fn tape_mark(&mut self) -> Result<()> {
+        self.word(TAPE_MARK)
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.word(END_OF_MEDIUM)?;
+        self.out
+            .flush()
+            .with_context(|| format!("write {}", self.name))
+    }
+}
+
+/// A tape drive through Linux's `st` driver: fixed-size blocks set with
+/// MTSETBLK, tape marks with MTWEOF, rewound with MTREW at the start and
+/// the end. Use the non-rewinding device (`/dev/nst0`).
+pub struct Tape {
+    file: std::fs::File,
+    name: String,
+}
+
+/// `struct mtop` of <linux/mtio.h> and the operations used.
+#[repr(C)]
+struct MtOp {
+    op: libc::c_short,
+    count: libc::c_int,
+}
+const MTWEOF: libc::c_short = 5;
+const MTREW: libc::c_short = 6;
+const MTSETBLK: libc::c_short = 20;
+const MTCOMPRESSION: libc::c_short = 32;
+/// `_IOW('m', 1, struct mtop)`.
+const MTIOCTOP: libc::c_ulong =
+    (1 << 30) | ((std::mem::size_of::<MtOp>() as libc::c_ulong) << 16) | (0x6d << 8) | 1;
+
+impl Tape {
+    /// Opens `device` for writing and rewinds it.
+    pub fn open(device: &Path) -> Result<Tape> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(device)
+            .with_context(|| format!("open the tape device {}", device.display()))?;
+        let mut t = Tape {
+            file,
+            name: device.display().to_string(),
+        };
+        t.op(MTREW, 1, "rewind")?;
+        // As ReaR: the drive's compression off, so the image is stored as
+        // the emulated CD reads it. Not every drive has it.
+        if let Err(e) = t.op(MTCOMPRESSION, 0, "turn compression off") {
+            log::warn!("{e:#}");
+        }
+        Ok(t)
+    }
+
+    fn op(&mut self, op: libc::c_short, count: libc::c_int, what: &str) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let arg = MtOp { op, count };
+        // SAFETY: MTIOCTOP reads one `struct mtop`, which `arg` is.
+        let r = unsafe { libc::ioctl(self.file.as_raw_fd(), MTIOCTOP, &arg as *const MtOp) };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("{what} on the tape device {}", self.name));
+        }
+        Ok(())
+    }
+}
+
+impl Records for Tape {
+    fn block_size(&mut self, size: usize) -> Result<()> {
+        self.op(MTSETBLK, size as libc::c_int, "set the block size")
+    }
+
+    fn record(&mut self, data: &[u8]) -> Result<()> {
+        let n = self
+            .file
+            .write(data)
+            .with_context(|| format!("write a record to {}", self.name))?;
+        ensure!(
+            n == data.len(),
+            "{}: wrote {n} of a record's {} bytes",
+            self.name,
+            data.len()
+        );
+        Ok(())
+    }
+
+    fn tape_mark(&mut self) -> Result<()> {
+        self.op(MTWEOF, 1, "write a tape mark")
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.op(MTREW, 1, "rewind")
+    }
+}
+
+/// The header's records: ReaR's label, then what is on the tape.
+pub fn header(host: &str, id: &str) -> Vec<[u8; HEADER_RECORD]> {
+    let mut out = vec![[0u8; HEADER_RECORD]; HEADER_RECORDS];
+    out[0][..LABEL.len()].copy_from_slice(LABEL);
+    let text = format!(
+        "rear-build OBDR rescue tape\nhost {host}\nimage {id}\nat block {HEADER_RECORDS}: the rescue ISO in {ISO_RECORD}-byte records\n"
+    );
+    let text = &text.as_bytes()[..text.len().min(HEADER_RECORD)];
+    out[1][..text.len()].copy_from_slice(text);
+    out
+}
+
+/// Writes the OBDR layout to `to`: the header, the ISO at `iso` in
+/// 2048-byte records straight after it, two tape marks.
+pub fn write_tape(to: &mut dyn Records, header: &[[u8; HEADER_RECORD]], iso: &Path) -> Result<()> {
+    let f = std::fs::File::open(iso).with_context(|| format!("open {}", iso.display()))?;
+    let size = f
+        .metadata()
+        .with_context(|| format!("stat {}", iso.display()))?
+        .len();
+    ensure!(
+        size > 0 && size % ISO_RECORD as u64 == 0,
+        "{}: {size} bytes, not a whole number of {ISO_RECORD}-byte sectors",
+        iso.display()
+    );
+    to.block_size(HEADER_RECORD)?;
+    for r in header {
+        to.record(r)?;
+    }
+    to.block_size(ISO_RECORD)?;
+    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut buf = [0u8; ISO_RECORD];
+    for _ in 0..size / ISO_RECORD as u64 {
+        r.read_exact(&mut buf)
+            .with_context(|| format!("read {}", iso.display()))?;
+        to.record(&buf)?;
+    }
+    to.tape_mark()?;
+    to.tape_mark()?;
+    to.finish()
+}
+
+impl Medium for Obdr {
+    fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String> {
+        // The ISO of the `iso` medium, made again from the same inputs:
+        // byte for byte rescue.iso (its build is reproducible).
+        let iso = scratch.join("rescue.iso");
+        let iso_scratch = scratch.join("iso-scratch");
+        std::fs::create_dir_all(&iso_scratch)
+            .with_context(|| format!("create {}", iso_scratch.display()))?;
+        let note = super::iso::Iso.write(input, &iso, &iso_scratch, exec)?;
+        let mut out = Simh::create(to)?;
+        write_tape(&mut out, &header(&input.menu.host, input.id), &iso)?;
+        Ok(format!(
+            "SIMH tape image: {HEADER_RECORDS} x {HEADER_RECORD}-byte header, the ISO at block {HEADER_RECORDS} ({note}); rear-build tape write puts it on a drive"
+        ))
+    }
+}
+
+/// What a SIMH file holds, in order.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Item {
+    Record(Vec<u8>),
+    TapeMark,
+}
+
+/// Walks a SIMH tape image: its records and tape marks, up to the end of
+/// the medium (the marker or the end of the file).
+pub struct Reader<R: Read> {
+    input: R,
+    name: String,
+    offset: u64,
+    done: bool,
+}
+
+impl Reader<BufReader<std::fs::File>> {
+    pub fn open(path: &Path) -> Result<Self> {
+        let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
+        Ok(Reader::new(
+            BufReader::with_capacity(1 << 20, f),
+            &path.display().to_string(),
+        ))
+    }
+}
+
+impl<R: Read> Reader<R> {
+    pub fn new(input: R, name: &str) -> Self {
+        Reader {
+            input,
+            name: name.into(),
+            offset: 0,
+            done: false,
+        }
+    }
+
+    /// The next word, or None at the end of the file.
+    fn word(&mut self) -> Result<Option<u32>> {
+        let mut b = [0u8; 4];
+        let mut got = 0;
+        while got < 4 {
+            let n = self
+                .input
+                .read(&mut b[got..])
+                .with_context(|| format!("read {}", self.name))?;
+            if n == 0 {
+                if got == 0 {
+                    return Ok(None);
+                }
+                bail!(
+                    "{}: cut off at byte {}",
+                    self.name,
+                    self.offset + got as u64
+                );
+            }
+            got += n;
+        }
+        self.offset += 4;
+        Ok(Some(u32::from_le_bytes(b)))
+    }
+
+    /// The next record or tape mark; None at the end of the medium.
+    pub fn next_item(&mut self) -> Result<Option<Item>> {
+        if self.done {
+            return Ok(None);
+        }
+        let at = self.offset;
+        let n = match self.word()? {
+            None | Some(END_OF_MEDIUM) => {
+                self.done = true;
+                return Ok(None);
+            }
+            Some(TAPE_MARK) => return Ok(Some(Item::TapeMark)),
+            Some(n) if n >= 0xFF00_0000 => {
+                bail!("{}: byte {at}: SIMH marker {n:#x}, not handled", self.name)
+            }
+            // The top byte is a class (SIMH: nonzero for bad records).
+            Some(n) if n >> 24 != 0 => {
+                bail!("{}: byte {at}: a record marked bad ({n:#x})", self.name)
+            }
+            Some(n) => n as usize,
+        };
+        let mut data = vec![0u8; n + n % 2];
+        self.input
+            .read_exact(&mut data)
+            .with_context(|| format!("{}: the record at byte {at} is cut off", self.name))?;
+        self.offset += data.len() as u64;
+        data.truncate(n);
+        match self.word()? {
+            Some(m) if m as usize == n => {}
+            m => bail!(
+                "{}: the record at byte {at} has length {n} before and {m:?} after it",
+                self.name
+            ),
+        }
+        Ok(Some(Item::Record(data)))
+    }
+}
+
+/// A tape file: the records between two tape marks (or the start, or the
+/// end of the data), their sizes run-length encoded.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FileSummary {
+    /// (record size, how many in a row).
+    pub runs: Vec<(usize, u64)>,
+    pub bytes: u64,
+}
+
+/// The files of a SIMH image, up to the double tape mark or the end.
+pub fn list(path: &Path) -> Result<Vec<FileSummary>> {
+    let mut r = Reader::open(path)?;
+    let mut out = Vec::new();
+    let mut cur = FileSummary {
+        runs: Vec::new(),
+        bytes: 0,
+    };
+    let mut marks_in_a_row = 0;
+    while let Some(item) = r.next_item()? {
+        match item {
+            Item::TapeMark => {
+                marks_in_a_row += 1;
+                if marks_in_a_row == 2 {
+                    break;
+                }
+                out.push(std::mem::replace(
+                    &mut cur,
+                    FileSummary {
+                        runs: Vec::new(),
+                        bytes: 0,
+                    },
+                ));
+            }
+            Item::Record(d) => {
+                marks_in_a_row = 0;
+                cur.bytes += d.len() as u64;
+                match cur.runs.last_mut() {
+                    Some((size, count)) if *size == d.len() => *count += 1,
+                    _ => cur.runs.push((d.len(), 1)),
+                }
+            }
+        }
+    }
+    if !cur.runs.is_empty() {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Copies the ISO of an OBDR image (`rescue.tap`) to `to`: what the drive
+/// presents as a CD, from block 20 up to the next tape mark. Checks the
+/// header's layout and the El Torito record the drive looks for; returns
+/// the ISO's size.
+pub fn extract_iso(tap: &Path, to: &Path) -> Result<u64> {
+    let mut r = Reader::open(tap)?;
+    for i in 0..HEADER_RECORDS {
+        match r.next_item()? {
+            Some(Item::Record(d)) if d.len() == HEADER_RECORD => {
+                if i == 0 && !d.starts_with(LABEL) {
+                    log::warn!(
+                        "{}: no {} label (not written by ReaR or rear-build)",
+                        tap.display(),
+                        String::from_utf8_lossy(LABEL)
+                    );
+                }
+            }
+            other => bail!(
+                "{}: not an OBDR tape: block {i} is {} where the header has a {HEADER_RECORD}-byte record",
+                tap.display(),
+                describe(&other)
+            ),
+        }
+    }
+    let f = std::fs::File::create(to).with_context(|| format!("create {}", to.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, f);
+    let mut size = 0u64;
+    let mut block = HEADER_RECORDS;
+    loop {
+        match r.next_item()? {
+            Some(Item::Record(d)) if d.len() == ISO_RECORD => {
+                if block - HEADER_RECORDS == 17 && &d[7..30] != b"EL TORITO SPECIFICATION" {
+                    bail!(
+                        "{}: the image's 18th record holds no El Torito boot record: an OBDR drive would not boot it",
+                        tap.display()
+                    );
+                }
+                out.write_all(&d)
+                    .with_context(|| format!("write {}", to.display()))?;
+                size += d.len() as u64;
+            }
+            Some(Item::TapeMark) => break,
+            other => bail!(
+                "{}: block {block} is {} inside the ISO, which has {ISO_RECORD}-byte records up to a tape mark",
+                tap.display(),
+                describe(&other)
+            ),
+        }
+        block += 1;
+    }
+    ensure!(
+        size >= 18 * ISO_RECORD as u64,
+        "{}: the ISO has only {} records",
+        tap.display(),
+        size / ISO_RECORD as u64
+    );
+    out.flush()
+        .with_context(|| format!("write {}", to.display()))?;
+    Ok(size)
+}
+
+fn describe(item: &Option<Item>) -> String {
+    match item {
+        None => "the end of the data".into(),
+        Some(Item::TapeMark) => "a tape mark".into(),
+        Some(Item::Record(d)) => format!("a {}-byte record", d.len()),
+    }
+}
+
+/// Writes every record and tape mark of a SIMH image to `to` (a drive),
+/// each run of records after setting its size.
+pub fn copy(tap: &Path, to: &mut dyn Records) -> Result<()> {
+    let mut r = Reader::open(tap)?;
+    let mut size = 0;
+    while let Some(item) = r.next_item()? {
+        match item {
+            Item::Record(d) => {
+                if d.len() != size {
+                    size = d.len();
+                    to.block_size(size)?;
+                }
+                to.record(&d)?;
+            }
+            Item::TapeMark => to.tape_mark()?,
+        }
+    }
+    to.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small ISO-like file: 20 sectors, El Torito's record in the 18th.
+    fn fake_iso(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+        let mut data: Vec<u8> = (0..20 * ISO_RECORD).map(|i| (i % 251) as u8).collect();
+        let at = 17 * ISO_RECORD;
+        data[at..at + 7].copy_from_slice(b"\0CD001\x01");
+        data[at + 7..at + 30].copy_from_slice(b"EL TORITO SPECIFICATION");
+        let p = dir.join("fake.iso");
+        std::fs::write(&p, &data).unwrap();
+        (p, data)
+    }
+
+    fn le(b: &[u8], at: usize) -> u32 {
+        u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+    }
+
+    /// The bytes of a tape image, walked by hand (not by `Reader`).
+    #[test]
+    fn the_simh_image_frames_the_header_and_the_iso_records() {
+        let d = tempfile::tempdir().unwrap();
+        let (iso, iso_data) = fake_iso(d.path());
+        let mut w = Simh::new(Vec::new(), "mem");
+        write_tape(&mut w, &header("web1", "0123abcd"), &iso).unwrap();
+        let b = w.into_inner();
+        let mut at = 0;
+        // The header: 20 records of 512, each framed by its length.
+        for i in 0..HEADER_RECORDS {
+            assert_eq!(le(&b, at), 512, "header record {i}: leading length");
+            let rec = &b[at + 4..at + 4 + 512];
+            assert_eq!(
+                le(&b, at + 4 + 512),
+                512,
+                "header record {i}: trailing length"
+            );
+            match i {
+                0 => {
+                    assert_eq!(&rec[..8], b"REAR-000");
+                    assert!(rec[8..].iter().all(|&x| x == 0));
+                }
+                1 => {
+                    let t = String::from_utf8_lossy(rec);
+                    assert!(
+                        t.starts_with("rear-build OBDR rescue tape\nhost web1\nimage 0123abcd\n"),
+                        "{t}"
+                    );
+                }
+                _ => assert!(rec.iter().all(|&x| x == 0), "header record {i}"),
+            }
+            at += 4 + 512 + 4;
+        }
+        // The ISO follows at once (no tape mark: it must be block 20), in
+        // records of 2048 whose data is the ISO's bytes in order.
+        assert_eq!(le(&b, at), 2048, "block 20 is not the ISO's first record");
+        let mut got = Vec::new();
+        while le(&b, at) == 2048 {
+            got.extend_from_slice(&b[at + 4..at + 4 + 2048]);
+            assert_eq!(le(&b, at + 4 + 2048), 2048);
+            at += 4 + 2048 + 4;
+        }
+        assert!(
+            got == iso_data,
+            "the records hold {} bytes, not the ISO's {}",
+            got.len(),
+            iso_data.len()
+        );
+        assert_eq!(
+            &got[17 * 2048 + 7..17 * 2048 + 30],
+            b"EL TORITO SPECIFICATION"
+        );
+        // Two tape marks and the end of the medium, nothing after.
+        assert_eq!(&b[at..], &[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn the_reader_lists_the_files_and_extracts_the_iso() {
+        let d = tempfile::tempdir().unwrap();
+        let (iso, iso_data) = fake_iso(d.path());
+        let tap = d.path().join("rescue.tap");
+        let mut w = Simh::create(&tap).unwrap();
+        write_tape(&mut w, &header("web1", "0123abcd"), &iso).unwrap();
+        drop(w);
+        assert_eq!(
+            list(&tap).unwrap(),
+            [FileSummary {
+                runs: vec![(512, 20), (2048, 20)],
+                bytes: 20 * 512 + 20 * 2048
+            }]
+        );
+        let out = d.path().join("out.iso");
+        assert_eq!(extract_iso(&tap, &out).unwrap(), iso_data.len() as u64);
+        assert!(
+            std::fs::read(&out).unwrap() == iso_data,
+            "the ISO extracted differs"
+        );
+    }
+
+    #[test]
+    fn the_reader_refuses_broken_frames_and_images_that_would_not_boot() {
+        let d = tempfile::tempdir().unwrap();
+        let (iso, mut iso_data) = fake_iso(d.path());
+        let mut w = Simh::new(Vec::new(), "mem");
+        write_tape(&mut w, &header("h", "i"), &iso).unwrap();
+        let good = w.into_inner();
+        let tap = d.path().join("t.tap");
+        let out = d.path().join("o.iso");
+        // A trailing length that disagrees.
+        let mut bad = good.clone();
+        bad[4 + 512] = 0x01;
+        std::fs::write(&tap, &bad).unwrap();
+        let e = format!("{:#}", extract_iso(&tap, &out).unwrap_err());
+        assert!(e.contains("length 512 before"), "{e}");
+        // Cut off inside a record.
+        std::fs::write(&tap, &good[..good.len() / 2]).unwrap();
+        let e = format!("{:#}", extract_iso(&tap, &out).unwrap_err());
+        assert!(e.contains("cut off"), "{e}");
+        // No El Torito record where the drive looks for it.
+        iso_data[17 * ISO_RECORD + 7] = b'X';
+        std::fs::write(&iso, &iso_data).unwrap();
+        let mut w = Simh::new(Vec::new(), "mem");
+        write_tape(&mut w, &header("h", "i"), &iso).unwrap();
+        std::fs::write(&tap, w.into_inner()).unwrap();
+        let e = format!("{:#}", extract_iso(&tap, &out).unwrap_err());
+        assert!(e.contains("El Torito"), "{e}");
+    }
+
+    #[test]
+    fn an_odd_record_is_padded_to_an_even_length() {
+        let mut w = Simh::new(Vec::new(), "mem");
+        w.record(b"abc").unwrap();
+        w.tape_mark().unwrap();
+        w.finish().unwrap();
+        let b = w.into_inner();
+        assert_eq!(b, b"\x03\0\0\0abc\0\x03\0\0\0\0\0\0\0\xff\xff\xff\xff");
+        let mut r = Reader::new(&b[..], "mem");
+        assert_eq!(r.next_item().unwrap(), Some(Item::Record(b"abc".to_vec())));
+        assert_eq!(r.next_item().unwrap(), Some(Item::TapeMark));
+        assert_eq!(r.next_item().unwrap(), None);
+    }
+
+    #[test]
+    fn the_tape_ioctl_number_is_linuxs() {
+        // <linux/mtio.h> on x86_64: _IOW('m', 1, struct mtop) = 0x40086d01.
+        assert_eq!(MTIOCTOP, 0x4008_6d01);
+    }
+}
