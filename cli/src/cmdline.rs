@@ -218,6 +218,8 @@ pub struct ImageArgs {
     pub no_default_recipes: bool,
     #[command(flatten)]
     pub settings: config::Image,
+    #[command(flatten)]
+    pub push: config::Output,
 }
 
 impl Cli {
@@ -230,7 +232,8 @@ impl Cli {
                 f.image = config::Image {
                     store: self.store.clone(),
                     ..a.settings.clone()
-                }
+                };
+                f.output = a.push.clone();
             }
             Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
                 f.layout = capture.clone()
