@@ -332,16 +332,8 @@ impl Output {
 
     /// The settings, checked together (also for a url given as --push).
     pub fn validate(&self) -> Result<()> {
+        // The other settings may wait for a url given as --push.
         let Some(url) = self.url() else {
-            for (k, v) in [
-                ("credentials_file", &self.credentials_file),
-                ("ca_file", &self.ca_file),
-                ("mount_options", &self.mount_options),
-            ] {
-                if !v.is_empty() {
-                    bail!("output.{k} = {v:?} without output.url: set the url to push to (or give --push URL)");
-                }
-            }
             return Ok(());
         };
         let dest = crate::push::Dest::parse(url)
@@ -844,7 +836,6 @@ mod tests {
             ("url = \"ftp://h/x\"", "not a place to push to"),
             ("url = \"file:///x\"\ncredentials_file = \"/c\"", "output.credentials_file = \"/c\": only an https:// output.url"),
             ("url = \"https://h/x\"\nca_file = \"ca.pem\"", "allowed is an absolute path"),
-            ("ca_file = \"/ca.pem\"", "without output.url"),
             ("url = \"https://h/x\"\nmount_options = \"vers=4\"", "is not mounted"),
             ("url = \"cifs://h/s\"\nmount_options = \"password=hunter2\"", "a password here"),
             ("password = \"hunter2\"", "unknown field `password`"),

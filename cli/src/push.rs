@@ -575,10 +575,11 @@ impl<'a> Dav<'a> {
                 6 | 7 | 28 => ": the server cannot be reached",
                 _ => "",
             };
+            // Its first line says it; the rest is curl's general advice.
+            let said = out.stderr.lines().next().unwrap_or_default().trim();
             bail!(
-                "{method} {url}: curl failed (exit {}): {}{hint}",
-                out.code,
-                out.stderr.trim()
+                "{method} {url}: curl failed (exit {}): {said}{hint}",
+                out.code
             );
         }
         let code: u16 = out.stdout.trim().parse().with_context(|| {
@@ -612,15 +613,19 @@ impl<'a> Dav<'a> {
         let old = format!("{}.{h}.old/", self.base);
         // What a push stopped half-way left: the results before it go
         // back in place when nothing took it, else away.
-        self.expect(
-            "MOVE",
-            &old,
-            &Self::destination(&dest, false),
-            None,
-            &[201, 204, 404, 412],
-        )?;
-        self.delete(&old)?;
-        self.delete(&partial)?;
+        let tidy = || -> Result<()> {
+            self.expect(
+                "MOVE",
+                &old,
+                &Self::destination(&dest, false),
+                None,
+                &[201, 204, 404, 412],
+            )?;
+            self.delete(&old)?;
+            self.delete(&partial)?;
+            Ok(())
+        };
+        tidy().with_context(|| format!("nothing under {dest} changed"))?;
         if let Err(e) = self.stage(&partial, out, items) {
             if let Err(d) = self.delete(&partial) {
                 log::warn!("{d:#}");
