@@ -181,7 +181,9 @@ fn to_dir(cfg: &Output, target: &Target, host: &str, out: &Path, items: &[Item])
         (Target::File(d), _) => replace_dir(d, out, items),
         (other, _) => Err(anyhow::anyhow!("{other:?} is not a directory")),
     };
-    if mounted_before || !rear_backup::target::mounted_at(mnt) {
+    // Only what this push mounted is unmounted (a file:// push leaves
+    // alone what another run mounted there).
+    if !target.is_mounted(Method::Tar) || mounted_before || !rear_backup::target::mounted_at(mnt) {
         return result;
     }
     // Unmounting writes out what the share or sshfs still holds.

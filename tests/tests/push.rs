@@ -5,8 +5,8 @@
 //! twice (the second replaces the first), then makes a push fail and checks
 //! that the exit status is non-zero, that the results pushed before are
 //! byte for byte as they were, and that nothing else is left beside them.
-//! Needs root (mounts), nginx, openssl, curl, sshd and sshfs (ci/setup
-//! --test).
+//! The output has the PXE tree, so directories go too. Needs root
+//! (mounts), nginx, openssl, curl, sshd and sshfs (ci/setup --test).
 
 use rear_tests::servers::Server;
 use rear_tests::{rear_build, sha256_file, Run};
@@ -88,8 +88,9 @@ impl Work {
         fs::write(self.conf().join("config.toml"), text).unwrap();
     }
 
-    /// `image --push URL` (warm after the first), with a file in the
-    /// image holding `marker`, so each marker gives another initrd.
+    /// `image --media pxe --push URL` (warm after the first; the PXE tree
+    /// brings directories), with a file in the image holding `marker`, so
+    /// each marker gives another initrd.
     fn image(&self, url: &str, marker: &str) -> Run {
         let inc = self.path().join("marker");
         fs::write(&inc, format!("{marker}\n")).unwrap();
@@ -112,7 +113,7 @@ impl Work {
                 "--output",
                 out.to_str().unwrap(),
                 "--media",
-                "none",
+                "pxe",
                 "--include",
                 &inc,
                 "--push",
@@ -133,16 +134,16 @@ impl Work {
     fn pushed(&self, url: &str, remote: &Path, marker: &str) -> BTreeMap<String, String> {
         let r = self.image(url, marker);
         assert_eq!(r.status, 0, "push of {marker} failed:\n{}", r.stderr);
+        let want = tree(&self.out());
+        for f in ["vmlinuz", "initrd.img", "manifest.json", "pxe"] {
+            assert!(want.contains_key(f), "{f} is not in the output: {want:?}");
+        }
+        let files = want.values().filter(|v| *v != "dir").count();
         assert!(
-            r.stderr.contains("pushed 3 files") && r.stderr.contains(&format!("/{}/", host())),
+            r.stderr.contains(&format!("pushed {files} files"))
+                && r.stderr.contains(&format!("/{}/", host())),
             "{}",
             r.stderr
-        );
-        let want = tree(&self.out());
-        assert_eq!(
-            want.len(),
-            3,
-            "vmlinuz, initrd.img, manifest.json: {want:?}"
         );
         assert_eq!(
             tree(&remote.join(host())),
@@ -315,9 +316,10 @@ fn push_to_a_directory() {
 
     let small = w.path().join("small");
     fs::create_dir_all(&small).unwrap();
-    let bytes: u64 = fs::read_dir(w.out())
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+    let bytes: u64 = tree(&w.out())
+        .iter()
+        .filter(|(_, v)| *v != "dir")
+        .map(|(p, _)| fs::metadata(w.out().join(p)).unwrap().len())
         .sum();
     let st = Command::new("mount")
         .args(["-t", "tmpfs", "-o"])
