@@ -814,6 +814,54 @@ mod tests {
         }
     }
 
+    /// A directory push replaces the host's directory whole, and tidies
+    /// what a push stopped half-way left (a crash between the renames).
+    #[test]
+    fn a_directory_is_replaced_whole_and_leftovers_are_tidied() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("out");
+        fs::create_dir_all(out.join("pxe")).unwrap();
+        let set = |v: &str| {
+            fs::write(out.join("vmlinuz"), v).unwrap();
+            fs::write(out.join("pxe/x"), v).unwrap();
+            items(&out, &[out.join("vmlinuz"), out.join("pxe")]).unwrap()
+        };
+        let at = d.path().join("srv");
+        let dest = at.join("web1");
+        let read = |p: &str| fs::read_to_string(dest.join(p)).unwrap();
+        replace_dir(&dest, &out, &set("one")).unwrap();
+        assert_eq!(
+            (read("vmlinuz"), read("pxe/x")),
+            ("one".into(), "one".into())
+        );
+        fs::write(dest.join("stale"), "").unwrap();
+        replace_dir(&dest, &out, &set("two")).unwrap();
+        assert_eq!(read("pxe/x"), "two");
+        assert!(
+            !dest.join("stale").exists(),
+            "the old set is gone as a whole"
+        );
+        assert_eq!(fs::read_dir(&at).unwrap().count(), 1);
+        // Stopped after the old set went aside: it is put back first.
+        fs::rename(&dest, at.join(".web1.old")).unwrap();
+        fs::create_dir(at.join(".web1.partial")).unwrap();
+        let mut bad = set("three");
+        bad.push(Item {
+            rel: "missing".into(),
+            dir: false,
+            size: 0,
+        });
+        let e = format!("{:#}", replace_dir(&dest, &out, &bad).unwrap_err());
+        assert!(e.contains("nothing under") && e.contains("missing"), "{e}");
+        assert_eq!(read("pxe/x"), "two", "put back, and kept on failure");
+        let mut left: Vec<_> = fs::read_dir(&at)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["web1"]);
+    }
+
     #[test]
     fn segments_are_percent_encoded() {
         assert_eq!(encode("web-1.example_x~"), "web-1.example_x~");

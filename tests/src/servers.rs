@@ -274,7 +274,7 @@ impl Server {
             ),
         )
         .unwrap();
-        let mut c = Command::new("nginx");
+        let mut c = Command::new("/usr/sbin/nginx");
         c.arg("-p").arg(&d).arg("-e").arg(d.join("logs/error.log"));
         c.arg("-c").arg(&conf);
         let s = Self::start(
