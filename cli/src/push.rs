@@ -862,6 +862,39 @@ mod tests {
         assert_eq!(left, ["web1"]);
     }
 
+    /// Fuzz test of the credentials file's reader (docs/fuzz.md): no input
+    /// panics; what it takes has a user and a password, and a refusal
+    /// never quotes the file.
+    #[test]
+    fn fuzz_credentials_files() {
+        use rear_tests::fuzz;
+        let examples = [
+            "bk:s3cret\n",
+            "# push\nbk:pa:ss\n",
+            "machine dav.example login bk password s3cret\n",
+            "machine other login x password y\ndefault login d password z account a\n",
+        ]
+        .map(String::from)
+        .to_vec();
+        fuzz::run(
+            "credentials file",
+            fuzz::text(examples),
+            |t| match Creds::parse(&t, "dav.example") {
+                Ok(c) => {
+                    proptest::prop_assert!(!c.user.is_empty() && !c.password.is_empty());
+                    Ok(true)
+                }
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    for w in t.split_whitespace().filter(|w| w.len() > 12) {
+                        proptest::prop_assert!(!msg.contains(w), "quotes {w:?}: {msg}");
+                    }
+                    Ok(false)
+                }
+            },
+        );
+    }
+
     #[test]
     fn segments_are_percent_encoded() {
         assert_eq!(encode("web-1.example_x~"), "web-1.example_x~");
