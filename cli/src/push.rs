@@ -153,7 +153,9 @@ pub fn push(cfg: &Output, out: &Path, paths: &[PathBuf], host: &str) -> Result<(
     let t = Instant::now();
     match &dest {
         Dest::Dir(target) => to_dir(cfg, target, host, out, &items),
-        Dest::Dav(remote) => Dav::new(cfg, remote, &System)?.push(host, out, &items),
+        Dest::Dav(remote) => {
+            Dav::new(cfg, remote, &System).and_then(|dav| dav.push(host, out, &items))
+        }
     }
     .with_context(|| {
         format!(
@@ -170,11 +172,14 @@ pub fn push(cfg: &Output, out: &Path, paths: &[PathBuf], host: &str) -> Result<(
 }
 
 /// To a directory: `file://` as it is, the others mounted at
-/// [`MOUNT_POINT`] for the push (and unmounted after, unless something was
-/// mounted there already).
+/// [`MOUNT_POINT`] for the push and unmounted after.
 fn to_dir(cfg: &Output, target: &Target, host: &str, out: &Path, items: &[Item]) -> Result<()> {
     let mnt = Path::new(MOUNT_POINT);
-    let mounted_before = rear_backup::target::mounted_at(mnt);
+    let mounts = target.is_mounted(Method::Tar);
+    // What is mounted there may be another url: never push into it.
+    if mounts && rear_backup::target::mounted_at(mnt) {
+        bail!("something is mounted at {MOUNT_POINT} already (another push running, or one that stopped): unmount it (umount {MOUNT_POINT}) and run again");
+    }
     let place = target.open_at(&System, host, Method::Tar, &cfg.mount_options, mnt)?;
     let result = match (&place, target) {
         (Target::File(d), Target::File(_)) => replace_dir(&d.join(host), out, items),
@@ -183,7 +188,7 @@ fn to_dir(cfg: &Output, target: &Target, host: &str, out: &Path, items: &[Item])
     };
     // Only what this push mounted is unmounted (a file:// push leaves
     // alone what another run mounted there).
-    if !target.is_mounted(Method::Tar) || mounted_before || !rear_backup::target::mounted_at(mnt) {
+    if !mounts || !rear_backup::target::mounted_at(mnt) {
         return result;
     }
     // Unmounting writes out what the share or sshfs still holds.
