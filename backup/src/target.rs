@@ -101,16 +101,19 @@ fn authority(a: &str) -> Result<(Option<String>, String, Option<u16>)> {
     Ok((user, host, port))
 }
 
-/// `AUTHORITY/PATH` of a url with the scheme removed.
-fn remote(rest: &str) -> Result<Remote> {
-    let (a, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let (user, host, port) = authority(a)?;
-    Ok(Remote {
-        user,
-        host,
-        port,
-        path: path.trim_end_matches('/').to_string(),
-    })
+impl Remote {
+    /// `[USER@]HOST[:PORT][/PATH]`: a url with its scheme removed (the
+    /// path without its leading and trailing slashes).
+    pub fn parse(rest: &str) -> Result<Remote> {
+        let (a, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, host, port) = authority(a)?;
+        Ok(Remote {
+            user,
+            host,
+            port,
+            path: path.trim_end_matches('/').to_string(),
+        })
+    }
 }
 
 impl Target {
@@ -132,7 +135,7 @@ impl Target {
             });
         }
         if let Some(rest) = url.strip_prefix("rsync://") {
-            let r = remote(rest)?;
+            let r = Remote::parse(rest)?;
             if r.path.is_empty() {
                 bail!("an rsync:// target names the daemon's module, as in rsync://backup.example/rear/HOST");
             }
@@ -145,7 +148,7 @@ impl Target {
             ("cifs://", "/SHARE"),
         ] {
             if let Some(rest) = url.strip_prefix(scheme) {
-                let mut r = remote(rest)?;
+                let mut r = Remote::parse(rest)?;
                 if r.path.is_empty() {
                     bail!("needs the directory on the host, as in {scheme}backup.example{example}");
                 }
@@ -298,8 +301,21 @@ impl Target {
         method: Method,
         options: &str,
     ) -> Result<Target> {
-        let mnt = Path::new(MOUNT_POINT);
-        let mounted = mounted();
+        self.open_at(exec, host, method, options, Path::new(MOUNT_POINT))
+    }
+
+    /// [`Target::open`] with the mount point `mnt` (`push` mounts the
+    /// output url beside a backup target).
+    pub fn open_at(
+        &self,
+        exec: &dyn Exec,
+        host: &str,
+        method: Method,
+        options: &str,
+        mnt: &Path,
+    ) -> Result<Target> {
+        let at = mnt.display();
+        let mounted = mounted_at(mnt);
         let dev = match self {
             Target::Usb { label } if !mounted => exec
                 .run(&Call::argv(["blkid", "-L", label]))
@@ -320,9 +336,12 @@ impl Target {
                 exec.run(&Call::argv(["modprobe", "fuse"]))
                     .context("load the fuse module for sshfs")?;
             }
-            std::fs::create_dir_all(mnt).with_context(|| format!("create {MOUNT_POINT}"))?;
+            std::fs::create_dir_all(mnt).with_context(|| format!("create {at}"))?;
             exec.run(&call)
-                .with_context(|| format!("mount the backup target at {MOUNT_POINT}"))?;
+                .with_context(|| match mnt == Path::new(MOUNT_POINT) {
+                    true => format!("mount the backup target at {at}"),
+                    false => format!("mount the target at {at}"),
+                })?;
         }
         Ok(Target::File(dir))
     }
@@ -330,10 +349,16 @@ impl Target {
 
 /// Whether something is mounted at [`MOUNT_POINT`].
 pub fn mounted() -> bool {
+    mounted_at(Path::new(MOUNT_POINT))
+}
+
+/// Whether something is mounted at `mnt`.
+pub fn mounted_at(mnt: &Path) -> bool {
+    let mnt = mnt.to_string_lossy();
     std::fs::read_to_string("/proc/self/mounts")
         .unwrap_or_default()
         .lines()
-        .any(|l| l.split(' ').nth(1) == Some(MOUNT_POINT))
+        .any(|l| l.split(' ').nth(1) == Some(&*mnt))
 }
 
 #[cfg(test)]

@@ -255,7 +255,14 @@ rear-build as /init), modules, firmware and config (hostname, network,
   rear.auto=shell       a shell on every console (the default)
   rear.auto=run:/PATH   run PATH, print REAR-RUN-EXIT=<code>, power off
   rear.auto=poweroff    power off once ready
-The same inputs give the same bytes; SOURCE_DATE_EPOCH sets every file's time.";
+The same inputs give the same bytes; SOURCE_DATE_EPOCH sets every file's time.
+
+With --push URL (or [output] url of the configuration) the results are then
+copied into URL/HOST/, the previous ones there replaced only when all
+arrived; a failed push leaves them as they were and exits non-zero:
+  rear-build image --push file:///srv/rescue
+  rear-build image --push https://dav.example/rear     ([output] credentials_file, ca_file)
+  rear-build image --push sftp://push@nas/srv/rescue   ([output] mount_options = \"IdentityFile=...\")";
 
 const CLOSURE_HELP: &str = "\
 Print every host path FILES need to run, one absolute path a line, sorted:
@@ -287,6 +294,8 @@ pub struct ImageArgs {
     pub settings: config::Image,
     #[command(flatten)]
     pub obdr: config::Obdr,
+    #[command(flatten)]
+    pub push: config::Output,
 }
 
 impl Cli {
@@ -301,6 +310,7 @@ impl Cli {
                     ..a.settings.clone()
                 };
                 f.obdr = a.obdr.clone();
+                f.output = a.push.clone();
             }
             Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
                 f.layout = capture.clone()

@@ -192,6 +192,12 @@ pub fn image_cmd(
     for p in &report.paths {
         println!("{}", p.display());
     }
+    crate::push::push(
+        &cfg.output,
+        &c.output(),
+        &report.paths,
+        &rear_builder::rescue::host_name(),
+    )?;
     Ok(report.paths)
 }
 

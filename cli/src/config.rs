@@ -23,6 +23,7 @@ pub struct Config {
     pub backup: Backup,
     pub usb: Usb,
     pub obdr: Obdr,
+    pub output: Output,
 }
 
 /// `[usb]`: the rescue disk `image --media usb` writes to (docs/media.md).
@@ -327,6 +328,85 @@ impl Image {
     }
 }
 
+/// `[output]`, and `--push` of `image` and `mkbackup`: where a build's
+/// results are copied once written (`push`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Output {
+    /// After the build, copy vmlinuz, initrd.img, the media and
+    /// manifest.json into URL/HOST/, replacing the previous ones only when
+    /// all arrived: file:///DIR, https://HOST[:PORT]/PATH (WebDAV),
+    /// sftp://[USER@]HOST[:PORT]/DIR, nfs://HOST/EXPORT[/DIR],
+    /// cifs://[USER@]HOST/SHARE[/DIR] (default: output.url; none).
+    #[arg(long = "push", value_name = "URL")]
+    pub url: Option<String>,
+    /// https: a file (mode 0600) holding USER:PASSWORD, or netrc lines
+    /// (`machine HOST login USER password PASSWORD`), for HTTP basic auth.
+    #[arg(skip)]
+    pub credentials_file: String,
+    /// https: the CA certificate(s) to verify the server with, instead of
+    /// the system's.
+    #[arg(skip)]
+    pub ca_file: String,
+    /// nfs://, cifs://, sftp://: options for mounting the url (as
+    /// backup.mount_options).
+    #[arg(skip)]
+    pub mount_options: String,
+}
+
+impl Output {
+    /// The url to push to, if any.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref().filter(|u| !u.is_empty())
+    }
+
+    fn with(&self, flags: &Output) -> Output {
+        Output {
+            url: flags.url.clone().or_else(|| self.url.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// The settings, checked together (also for a url given as --push).
+    pub fn validate(&self) -> Result<()> {
+        // The other settings may wait for a url given as --push.
+        let Some(url) = self.url() else {
+            return Ok(());
+        };
+        let dest = crate::push::Dest::parse(url)
+            .with_context(|| format!("output.url = {:?}", rear_exec::redact(url, &[])))?;
+        let https = matches!(dest, crate::push::Dest::Dav(_));
+        for (k, v) in [
+            ("credentials_file", &self.credentials_file),
+            ("ca_file", &self.ca_file),
+        ] {
+            if v.is_empty() {
+                continue;
+            }
+            if !https {
+                bail!("output.{k} = {v:?}: only an https:// output.url uses it");
+            }
+            if !v.starts_with('/') {
+                bail!("output.{k} = {v:?}: allowed is an absolute path");
+            }
+        }
+        let mo = &self.mount_options;
+        if let Some(what) = rear_exec::secret_option(mo) {
+            bail!(
+                "output.mount_options = {:?}: a {what} here would be copied into the rescue image and the logs; put it in a credentials file (credentials=/etc/rear-build/cifs.cred, mode 0600, with username= and password= lines)",
+                rear_exec::redact(mo, &[])
+            );
+        }
+        if !mo.is_empty() && !dest.is_mounted() {
+            bail!("output.mount_options = {mo:?}: output.url = {url:?} is not mounted; mount options are for nfs://, cifs:// and sftp://");
+        }
+        if mo.chars().any(|c| c.is_whitespace()) {
+            bail!("output.mount_options = {mo:?}: options are separated by commas, without spaces");
+        }
+        Ok(())
+    }
+}
+
 /// `[layout]`, and the capture flags of `savelayout` and `checklayout`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
 #[serde(deny_unknown_fields, default)]
@@ -377,6 +457,7 @@ pub struct Flags {
     pub image: Image,
     pub layout: Layout,
     pub obdr: Obdr,
+    pub output: Output,
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
@@ -551,6 +632,7 @@ impl Config {
             obdr: Obdr {
                 device: flags.obdr.device.clone().or(self.obdr.device.clone()),
             },
+            output: self.output.with(&flags.output),
         }
     }
 
@@ -559,6 +641,7 @@ impl Config {
         if self.usb.keep == 0 {
             bail!("usb.keep = 0: keep at least the generation just written (1 or more)");
         }
+        self.output.validate()?;
         if let Some(l) = self.image.compress_level.filter(|l| !(1..=19).contains(l)) {
             bail!("image.compress_level = {l}: allowed are 1 to 19");
         }
@@ -758,6 +841,10 @@ mod tests {
             obdr: Obdr {
                 device: Some("/dev/nst1".into()),
             },
+            output: Output {
+                url: Some("file:///flag".into()),
+                ..Output::default()
+            },
         };
         let c = files.with(&flags);
         assert_eq!(c.obdr.device, Some(PathBuf::from("/dev/nst1")));
@@ -772,6 +859,39 @@ mod tests {
         );
         assert_eq!(c.layout.exclude_vgs, ["vg1", "vg2"]);
         assert_eq!(c.layout.protect, ["p1", "p2"]);
+        assert_eq!(
+            c.output.url(),
+            Some("file:///flag"),
+            "--push over the files"
+        );
+    }
+
+    #[test]
+    fn output_settings_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let load_with = |text: &str| {
+            fs::write(d.path().join("config.toml"), text).unwrap();
+            load(d.path()).map(|c| c.0.output)
+        };
+        let o = load_with("[output]\nurl = \"https://dav.example/rear\"\ncredentials_file = \"/etc/rear-build/push.cred\"\nca_file = \"/etc/rear-build/ca.pem\"\n").unwrap();
+        assert_eq!(o.url(), Some("https://dav.example/rear"));
+        let o =
+            load_with("[output]\nurl = \"nfs://nas/export\"\nmount_options = \"nfsvers=4.2\"\n")
+                .unwrap();
+        assert_eq!(o.mount_options, "nfsvers=4.2");
+        assert_eq!(load_with("").unwrap().url(), None);
+        for (text, says) in [
+            ("url = \"https://bk:hunter2@dav/x\"", "output.url = \"https://bk:***@dav/x\": an https url carries no user name or password"),
+            ("url = \"ftp://h/x\"", "not a place to push to"),
+            ("url = \"file:///x\"\ncredentials_file = \"/c\"", "output.credentials_file = \"/c\": only an https:// output.url"),
+            ("url = \"https://h/x\"\nca_file = \"ca.pem\"", "allowed is an absolute path"),
+            ("url = \"https://h/x\"\nmount_options = \"vers=4\"", "is not mounted"),
+            ("url = \"cifs://h/s\"\nmount_options = \"password=hunter2\"", "a password here"),
+            ("password = \"hunter2\"", "unknown field `password`"),
+        ] {
+            let msg = format!("{:#}", load_with(&format!("[output]\n{text}\n")).unwrap_err());
+            assert!(msg.contains("config.toml") && msg.contains(says) && !msg.contains("hunter2"), "{text}: {msg}");
+        }
     }
 
     #[test]

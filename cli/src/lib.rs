@@ -1,7 +1,8 @@
 //! The `rear-build` command: clap types (`cmdline`), the settings and the
 //! configuration file (`config`), the commands' bodies (`commands`,
-//! `layoutcmd`, `backupcmd`), the workflows (`workflows`), every default
-//! location (`paths`) and the terminal UI (`ui`).
+//! `layoutcmd`, `backupcmd`), copying an image's results elsewhere
+//! (`push`), the workflows (`workflows`), every default location (`paths`)
+//! and the terminal UI (`ui`).
 //! Everything it does goes through the crates below it: the image builder,
 //! layout, backup, finalize, and exec for every external command.
 
@@ -11,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod layoutcmd;
 pub mod paths;
+pub mod push;
 pub mod ui;
 pub mod usbcmd;
 pub mod workflows;

@@ -21,6 +21,8 @@ pub const STORE: &str = "/var/lib/rear-build/store";
 pub const LOG_DIR: &str = "/var/log/rear-build";
 /// Where recovery mounts the recreated file systems.
 pub const RECOVER_ROOT: &str = "/mnt/local";
+/// Where an nfs://, cifs:// or sftp:// `[output] url` is mounted for `push`.
+pub use crate::push::MOUNT_POINT as PUSH_MOUNT;
 /// Where a mounted backup target (usb://, nfs://, cifs://, sftp:// with tar) goes.
 pub use rear_backup::target::MOUNT_POINT as BACKUP_MOUNT;
 /// Where `mkbackup` reads the file systems from: a private view of each alone.

@@ -1,6 +1,7 @@
 //! Real network servers on the host's loopback for tests of network backup
-//! targets: Samba's smbd (SMB/CIFS), NFS-Ganesha (NFSv4, user space: the
-//! host kernel has no nfsd) and OpenSSH's sshd (sftp). Each runs in the
+//! and push targets: Samba's smbd (SMB/CIFS), NFS-Ganesha (NFSv4, user
+//! space: the host kernel has no nfsd), OpenSSH's sshd (sftp) and nginx
+//! (WebDAV over https). Each runs in the
 //! foreground with its own configuration, state and keys in a test
 //! directory, on a free port, and is killed when dropped. A rescue VM with
 //! `host_net` reaches them as 10.0.2.2.
@@ -202,5 +203,87 @@ impl Server {
         c.args(["-D", "-e", "-f"]).arg(d.join("sshd_config"));
         let s = Self::start("sshd", c, port, share, d.join("sshd.log"));
         (s, d.join("client_key"))
+    }
+
+    /// nginx serving `root` as a WebDAV collection over https on
+    /// 127.0.0.1 (PUT, DELETE, MKCOL, COPY, MOVE; basic auth as `user`
+    /// with `password`, from an htpasswd file made by `openssl passwd`),
+    /// taking request bodies up to `max_body` (nginx's
+    /// client_max_body_size: "0" for any size). Its certificate is
+    /// self-signed for 127.0.0.1 and localhost; returns it too, the CA file
+    /// a client trusts it through.
+    pub fn nginx_dav(
+        work: &Path,
+        root: &Path,
+        user: &str,
+        password: &str,
+        max_body: &str,
+    ) -> (Self, PathBuf) {
+        let d = dir(work, "nginx");
+        for sub in ["tmp", "logs"] {
+            dir(&d, sub);
+        }
+        let (cert, key) = (d.join("cert.pem"), d.join("key.pem"));
+        if !cert.exists() {
+            run(Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args(["-subj", "/CN=localhost"])
+                .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+                .arg("-keyout")
+                .arg(&key)
+                .arg("-out")
+                .arg(&cert));
+        }
+        let hash = Command::new("openssl")
+            .args(["passwd", "-apr1", "-stdin"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut c| {
+                use std::io::Write;
+                writeln!(c.stdin.take().unwrap(), "{password}")?;
+                c.wait_with_output()
+            })
+            .expect("openssl passwd");
+        assert!(hash.status.success(), "openssl passwd failed");
+        let htpasswd = d.join("htpasswd");
+        fs::write(
+            &htpasswd,
+            format!("{user}:{}", String::from_utf8_lossy(&hash.stdout)),
+        )
+        .unwrap();
+        let port = free_port();
+        let conf = d.join("nginx.conf");
+        fs::write(
+            &conf,
+            format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                 error_log {d}/logs/error.log info;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n access_log {d}/logs/access.log;\n client_body_temp_path {d}/tmp;\n\
+                 server {{\n  listen 127.0.0.1:{port} ssl;\n  ssl_certificate {cert};\n\
+                 ssl_certificate_key {key};\n  root {root};\n  client_max_body_size {max_body};\n\
+                 location / {{\n   auth_basic push;\n   auth_basic_user_file {htpasswd};\n\
+                 dav_methods PUT DELETE MKCOL COPY MOVE;\n   dav_access user:rw;\n  }}\n }}\n}}\n",
+                d = d.display(),
+                cert = cert.display(),
+                key = key.display(),
+                root = root.display(),
+                htpasswd = htpasswd.display(),
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new("/usr/sbin/nginx");
+        c.arg("-p").arg(&d).arg("-e").arg(d.join("logs/error.log"));
+        c.arg("-c").arg(&conf);
+        let s = Self::start(
+            "nginx",
+            c,
+            port,
+            root.to_path_buf(),
+            d.join("logs/error.log"),
+        );
+        (s, cert)
     }
 }

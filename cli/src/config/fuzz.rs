@@ -17,7 +17,7 @@ fn keys(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Files that use every setting and backup method.
+/// Files that use every setting, backup method and kind of output url.
 const EXAMPLES: &[&str] = &[
     "[image]\nmodules = \"all\"\nadd_modules = [\"zfs\"]\nomit_modules = [\"nouveau*\"]\n\
      recipes = [\"/etc/rear-build/recipes/site.toml\"]\ninclude = [\"/etc/ssh:/etc/ssh\"]\n\
@@ -35,6 +35,9 @@ const EXAMPLES: &[&str] = &[
     "[backup]\nmethod = \"external\"\n[backup.external]\nbackup = [\"/usr/bin/client\", \"backup\"]\n\
      restore = [\"/usr/bin/client\", \"restore\", \"--to\", \"{root}\"]\n",
     "[backup]\nmethod = \"none\"\n",
+    "[output]\nurl = \"https://dav.example:8443/rear\"\n\
+     credentials_file = \"/etc/rear-build/push.cred\"\nca_file = \"/etc/rear-build/ca.pem\"\n",
+    "[output]\nurl = \"sftp://push@nas/srv/rescue\"\nmount_options = \"IdentityFile=/root/.ssh/push\"\n",
 ];
 
 #[test]
