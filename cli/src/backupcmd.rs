@@ -263,10 +263,14 @@ pub const IMAGE_DIR: &str = "rescue";
 /// `rescue/` directory, replacing the previous set only when all are copied.
 /// `key`: the backup passphrase the image carries, if it does: stored
 /// beside the backup it unlocks, it protects nothing, which is warned about.
+/// On a rescue disk made by `format` (`usb://`), the image also becomes a
+/// generation in its boot menu, with `menu` and `keep` generations kept,
+/// tied to the backup just made, so the disk boots and recovers by itself.
 pub fn store_image(
     cfg: &Backup,
     artefacts: &[PathBuf],
     key: Option<&crate::commands::CarriedKey>,
+    (menu, keep): (&rear_builder::media::Menu, usize),
 ) -> Result<()> {
     let Some(dir) = target_dir(cfg)? else {
         say!(
@@ -310,6 +314,36 @@ pub fn store_image(
     let _ = std::fs::remove_dir_all(&old);
     generation::sync(&dir)?;
     say!("rescue image and log stored in {}", done.display());
+    // DIR is MOUNT/rear/HOST on a USB target.
+    let root = dir.parent().and_then(Path::parent);
+    if let (Ok(Target::Usb { .. }), Some(root)) = (Target::parse(&cfg.url), root) {
+        use rear_builder::media::usb;
+        if usb::is_rescue_disk(root) {
+            let (kernel, initrd) = (done.join("vmlinuz"), done.join("initrd.img"));
+            let input = rear_builder::media::Input {
+                kernel: &kernel,
+                initrd: &initrd,
+                epoch: 0,
+                menu,
+                id: "",
+                macs: &[],
+            };
+            let backup = generation::current(&dir)?;
+            let note = usb::write_generation(
+                &input,
+                &done.join("manifest.json"),
+                root,
+                keep,
+                backup.as_deref(),
+            )?;
+            say!("the rescue disk boots it: {note}");
+        } else {
+            say!(
+                "{} is not a rescue disk made by `rear-build format`, so it does not boot: the image is on it for copying",
+                cfg.url
+            );
+        }
+    }
     if let Some(key) = key {
         log::warn!(
             "the rescue image stored in {} carries {}, on the same medium as the {} backup it unlocks ({}): there the passphrase protects nothing, whoever holds the medium reads the backup. Leave it out of image.include and bring it to the rescue system apart from the medium, or keep the medium as safe as the passphrase (docs/backup.md)",

@@ -30,7 +30,13 @@ pub fn mkbackup(
         &commands::regenerated(cfg),
         &layoutcmd::load(layout)?,
     )?;
-    backupcmd::store_image(&cfg.backup, &image, commands::image_key(cfg).as_ref())?;
+    let menu = cfg.image.menu(&rear_builder::rescue::host_name());
+    backupcmd::store_image(
+        &cfg.backup,
+        &image,
+        commands::image_key(cfg).as_ref(),
+        (&menu, cfg.usb.keep),
+    )?;
     Ok(code)
 }
 

@@ -233,12 +233,35 @@ pub fn rear000_disk(path: &Path, bytes: u64) -> PathBuf {
 /// kernel need not be trusted with it). Err when it is not there.
 pub fn ext4_get(disk: &Path, inside: &str, dest: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(dest);
+    // A rescue disk made by `format` holds REAR-000 as partition 3: read
+    // it through a read-only loop device over the partition's bytes.
+    let part = rear000_partition(disk);
+    let lo = part.map(|(start, size)| {
+        let o = Command::new("losetup")
+            .args(["--find", "--show", "--read-only", "-o"])
+            .arg(start.to_string())
+            .arg("--sizelimit")
+            .arg(size.to_string())
+            .arg(disk)
+            .output()
+            .expect("run losetup");
+        assert!(
+            o.status.success(),
+            "losetup: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    });
     let out = Command::new("debugfs")
         .arg("-R")
         .arg(format!("dump -p {inside} {}", dest.display()))
-        .arg(disk)
+        .arg(lo.as_deref().map(Path::new).unwrap_or(disk))
         .output()
-        .map_err(|e| format!("run debugfs: {e}"))?;
+        .map_err(|e| format!("run debugfs: {e}"));
+    if let Some(lo) = &lo {
+        let _ = Command::new("losetup").args(["-d", lo]).status();
+    }
+    let out = out?;
     if dest.is_file() {
         Ok(())
     } else {
@@ -250,30 +273,77 @@ pub fn ext4_get(disk: &Path, inside: &str, dest: &Path) -> Result<(), String> {
     }
 }
 
+/// The byte offset and size of the partition named REAR-000 on `disk`, if
+/// it has a partition table with one.
+fn rear000_partition(disk: &Path) -> Option<(u64, u64)> {
+    let o = Command::new("sfdisk")
+        .arg("--json")
+        .arg(disk)
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).ok()?;
+    v["partitiontable"]["partitions"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == "REAR-000")
+        .and_then(|p| Some((p["start"].as_u64()? * 512, p["size"].as_u64()? * 512)))
+}
+
+/// A rescue disk of `bytes` made by `rear-build format` (GPT, GRUB,
+/// REAR-000 as partition 3): the backup medium that also boots.
+pub fn rescue_disk(path: &Path, bytes: u64) -> PathBuf {
+    blank_disk(path, bytes);
+    let r = crate::rear_build(&["format", path.to_str().unwrap(), "--yes"], &[], None);
+    assert_eq!(r.status, 0, "format {}: {}", path.display(), r.stderr);
+    path.to_path_buf()
+}
+
 /// How long a rescue kernel may take to start its init.
 const RESCUE_INIT_WITHIN: Duration = Duration::from_secs(300);
 
-/// Boots a rescue image (kernel, initrd) with `append` and `disks`, waits
-/// for `REAR-RUN-EXIT=` and the power-off; returns (exit code, seconds,
+/// How a rescue system boots: its kernel and initrd with a command line,
+/// or through the firmware from a CD or the boot disk among `disks`, its
+/// menu driven by typing: for each (text shown, keys), the keys once the
+/// text is on the console.
+pub enum RescueBoot<'a> {
+    Kernel(&'a Path, &'a Path, &'a str),
+    Cd(&'a Path, &'a [(&'a str, &'a [&'a str])]),
+    Disk(&'a [(&'a str, &'a [&'a str])]),
+}
+
+/// Boots a rescue system as `how` says with `disks`, waits for
+/// `REAR-RUN-EXIT=` and the power-off; returns (exit code, seconds,
 /// console log path).
 pub fn rescue_run(
     name: &str,
     firmware: Firmware,
-    kernel: &Path,
-    initrd: &Path,
-    append: &str,
+    how: RescueBoot,
     disks: Vec<Disk>,
     timeout: Duration,
 ) -> (i32, f64, PathBuf) {
     let t0 = Instant::now();
+    let (kernel, cd, menu) = match how {
+        RescueBoot::Kernel(k, i, a) => (Some((k, i, a)), None, &[][..]),
+        RescueBoot::Cd(iso, menu) => (None, Some(iso), menu),
+        RescueBoot::Disk(menu) => (None, None, menu),
+    };
     let m = Machine {
         name,
         firmware,
-        kernel: Some((kernel, initrd, append)),
+        kernel,
+        cd,
         disks,
         memory_mb: 2048,
     };
-    let mut vm = boot(&m);
+    let start = |m: &Machine| {
+        let mut vm = boot(m);
+        for (shown, keys) in menu {
+            vm.expect(shown, Duration::from_secs(300));
+            vm.send(keys);
+        }
+        vm
+    };
+    let mut vm = start(&m);
     // Under emulation a kernel has been seen to stop for good early in its
     // boot (after switching to the hpet clocksource). Nothing has touched
     // the disks before the rescue system's init speaks: boot once more.
@@ -285,7 +355,7 @@ pub fn rescue_run(
             hung.display()
         );
         std::fs::rename(&hung, hung.with_extension("hung.log")).unwrap();
-        vm = boot(&m);
+        vm = start(&m);
     }
     let line = vm.expect("REAR-RUN-EXIT=", timeout);
     vm.wait_exit(Duration::from_secs(60));
@@ -354,6 +424,8 @@ pub struct Machine<'a> {
     pub name: &'a str,
     pub firmware: Firmware,
     pub kernel: Option<(&'a Path, &'a Path, &'a str)>,
+    /// A CD (an ISO image), booted first.
+    pub cd: Option<&'a Path>,
     pub disks: Vec<Disk>,
     pub memory_mb: u32,
 }
@@ -383,6 +455,15 @@ pub fn qemu_command(m: &Machine) -> Command {
             .arg(format!("console=ttyS0 panic=-1 {append}"));
     }
     let mut bootindex = 0;
+    if let Some(iso) = m.cd {
+        c.arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=none,id=cd,readonly=on",
+                iso.display()
+            ))
+            .args(["-device", "ide-cd,drive=cd,bootindex=0"]);
+        bootindex = 1;
+    }
     for (i, d) in m.disks.iter().enumerate() {
         let ro = if d.readonly { ",readonly=on" } else { "" };
         c.arg("-drive").arg(format!(
@@ -467,9 +548,7 @@ pub fn install(
     let (exit, seconds, console_log) = rescue_run(
         name,
         Firmware::Bios,
-        &kernel,
-        &initrd,
-        "rear.auto=run:/usr/local/bin/e2e-install",
+        RescueBoot::Kernel(&kernel, &initrd, "rear.auto=run:/usr/local/bin/e2e-install"),
         disks,
         timeout,
     );
@@ -527,6 +606,7 @@ pub fn boot_installed(
         name,
         firmware,
         kernel: None,
+        cd: None,
         disks,
         memory_mb: 1024,
     });

@@ -5,8 +5,12 @@
 //! onto a scenario's layout from inside a rescue system; booted from its own
 //! disks, it gets test data, lists every file, and runs `rear-build
 //! mkbackup` onto a disk labelled REAR-000; its disks are replaced by blank
-//! ones; the rescue image mkbackup stored on REAR-000 boots with
-//! `rear.auto=recover`; the recovered disks boot to multi-user, and their
+//! ones; the rescue image mkbackup stored on REAR-000 recovers unattended:
+//! in scenario a booted from its `rescue.iso` as a CD, in c from the
+//! REAR-000 disk itself (made by `rear-build format`; mkbackup added its
+//! image to the disk's boot menu), the unattended-recovery entry chosen
+//! from the menu on the serial console; in the others from its kernel and
+//! initrd with `rear.auto=recover`; the recovered disks boot to multi-user, and their
 //! file list and layout must equal the source's. Each phase prints
 //! `E2E-TIMING phase=... seconds=...`.
 
@@ -123,13 +127,31 @@ struct Loop<'a> {
     /// A script the source system runs before its test data and mkbackup
     /// (the backup method's configuration).
     setup: &'a str,
+    /// How the rescue system boots for the recovery.
+    rescue: Rescue,
+}
+
+/// How a scenario's rescue system boots: the kernel and initrd from
+/// REAR-000 (`rear.auto=recover` and the mapping on the command line), or
+/// through the firmware, the unattended-recovery entry chosen from the
+/// menu by typing on the serial console: from `rescue.iso` as a CD, or
+/// from the REAR-000 disk itself, made by `rear-build format`, which
+/// mkbackup made boot its image.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rescue {
+    Kernel,
+    Iso,
+    UsbDisk,
 }
 
 fn run_loop(l: &Loop) {
     let out = artefact_dir().join(format!("{}-files", l.name));
     let _ = std::fs::remove_dir_all(&out);
     std::fs::create_dir_all(&out).unwrap();
-    let backup = debian::rear000_disk(&l.work.join("rear000.raw"), 8 * GIB);
+    let backup = match l.rescue {
+        Rescue::UsbDisk => debian::rescue_disk(&l.work.join("rear000.raw"), 8 * GIB),
+        _ => debian::rear000_disk(&l.work.join("rear000.raw"), 8 * GIB),
+    };
 
     // 1. The source system: test data, file list, mkbackup.
     let mut files = debian::JOB_TOOLS.to_vec();
@@ -196,7 +218,10 @@ fn run_loop(l: &Loop) {
         .enumerate()
         .map(|(i, d)| Disk::rw(d, &format!("newdisk{i}")))
         .collect();
-    disks.push(Disk::rw(&backup, "rear000"));
+    disks.push(match l.rescue {
+        Rescue::UsbDisk => Disk::boot(&backup, "rear000"),
+        _ => Disk::rw(&backup, "rear000"),
+    });
     let append = std::iter::once("rear.auto=recover".to_string())
         .chain(
             l.mapping
@@ -206,16 +231,41 @@ fn run_loop(l: &Loop) {
         )
         .collect::<Vec<_>>()
         .join(" ");
+    // The menus: the ISO's entries (shell, shell on serial, unattended
+    // recovery); the rescue disk's submenu per generation (this host's
+    // only one first), holding the same entries.
+    let down = "\x1b[B";
+    let recovery = "rear-build unattended recovery of";
+    let iso_menu: &[(&str, &[&str])] = &[(recovery, &[down, down, "\r"])];
+    let generation = format!("{HOST} image-");
+    let disk_menu: &[(&str, &[&str])] = &[(&generation, &["\r"]), (recovery, &[down, down, "\r"])];
+    assert!(
+        l.rescue == Rescue::Kernel || l.mapping.iter().all(|(a, b)| a == b),
+        "{}: a menu passes no rear.map, so the mapping must keep the names",
+        l.name
+    );
+    let iso = out.join("rescue.iso");
+    let how = match l.rescue {
+        Rescue::Kernel => debian::RescueBoot::Kernel(&kernel, &initrd, &append),
+        Rescue::Iso => {
+            fetch(&backup, &format!("{rescue}/rescue.iso"), &out);
+            debian::RescueBoot::Cd(&iso, iso_menu)
+        }
+        Rescue::UsbDisk => debian::RescueBoot::Disk(disk_menu),
+    };
     let (exit, secs, console) = debian::rescue_run(
         &format!("{}-recover", l.name),
         l.firmware,
-        &kernel,
-        &initrd,
-        &append,
+        how,
         disks,
         Duration::from_secs(2400),
     );
-    timing("recover-vm", secs, "rear.auto=recover");
+    let booted = match l.rescue {
+        Rescue::Kernel => "kernel and initrd, rear.auto=recover",
+        Rescue::Iso => "rescue.iso, unattended recovery chosen from its menu",
+        Rescue::UsbDisk => "the REAR-000 rescue disk, unattended recovery chosen from its menu",
+    };
+    timing("recover-vm", secs, booted);
     let log = read(console.clone());
     assert_eq!(
         exit,
@@ -399,6 +449,7 @@ fn a_bios_gpt_ext4_boot_swap() {
         state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
         method: "tar",
         setup: "",
+        rescue: Rescue::Iso,
     });
 }
 
@@ -424,6 +475,7 @@ fn b_uefi_lvm_xfs_migration_to_a_larger_disk() {
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
         method: "tar",
         setup: "",
+        rescue: Rescue::Kernel,
     });
 }
 
@@ -450,6 +502,7 @@ fn c_bios_raid1_lvm_one_larger_disk() {
         state: &["root=/dev/mapper/vg0-root", "boot=none"],
         method: "tar",
         setup: "",
+        rescue: Rescue::UsbDisk,
     });
 }
 
@@ -498,6 +551,7 @@ fn d_bios_luks2_root_on_lvm() {
         state: &["root=/dev/mapper/cryptroot", "boot=/dev/vda2"],
         method: "tar",
         setup: &setup,
+        rescue: Rescue::Kernel,
     });
 }
 
@@ -573,6 +627,7 @@ fn e_rsync_borg_restic_on_a_layout() {
             state: &["root=/dev/vda4", "boot=/dev/vda2", "swap=/dev/vda3"],
             method,
             setup: &setup,
+            rescue: Rescue::Kernel,
         });
         timing(&format!("loop-{method}"), t.elapsed().as_secs_f64(), "");
         let _ = std::fs::remove_dir_all(&dir);

@@ -396,14 +396,10 @@ pub fn publish(
     Ok(format!("{} ({note})", source.display()))
 }
 
-fn write_generation(
-    input: &Input,
-    manifest: &Path,
-    root: &Path,
-    keep: usize,
-    backup: Option<&str>,
-) -> Result<String> {
-    let ours = std::fs::read_dir(root.join(".disk"))
+/// Whether the file system mounted at `root` is a rescue disk's
+/// `REAR-000` (made by `format`: it has the file our GRUB looks for).
+pub fn is_rescue_disk(root: &Path) -> bool {
+    std::fs::read_dir(root.join(".disk"))
         .map(|d| {
             d.flatten().any(|e| {
                 e.file_name()
@@ -411,8 +407,20 @@ fn write_generation(
                     .starts_with("rear-build-usb-")
             })
         })
-        .unwrap_or(false);
-    if !ours {
+        .unwrap_or(false)
+}
+
+/// Writes the image as a new generation of its host onto the rescue
+/// disk's `REAR-000` mounted at `root` (see [`publish`]); `backup` names
+/// the backup on the disk made with it.
+pub fn write_generation(
+    input: &Input,
+    manifest: &Path,
+    root: &Path,
+    keep: usize,
+    backup: Option<&str>,
+) -> Result<String> {
+    if !is_rescue_disk(root) {
         bail!("this {DATA_LABEL} file system was not made by `rear-build format` (no /.disk/rear-build-usb-*), so its GRUB would not show this menu: make the disk a rescue disk with `rear-build format DEVICE`");
     }
     let host = &input.menu.host;
