@@ -7,6 +7,7 @@ use rear_build::backupcmd::store_image;
 use rear_build::commands::image_key;
 use rear_build::config::Config;
 use rear_build::ui;
+use rear_builder::media::Menu;
 
 #[test]
 fn mkbackup_warns_when_its_image_carries_the_passphrase_beside_the_backup_or_not() {
@@ -29,6 +30,7 @@ fn mkbackup_warns_when_its_image_carries_the_passphrase_beside_the_backup_or_not
         &cfg.backup,
         std::slice::from_ref(&art),
         image_key(&cfg).as_ref(),
+        (&Menu::default(), 3),
     )
     .unwrap();
     log::logger().flush();
@@ -38,7 +40,13 @@ fn mkbackup_warns_when_its_image_carries_the_passphrase_beside_the_backup_or_not
 
     cfg.image.include = vec![format!("{}:/etc/rear-build/borg.pass", key.display())];
     let carried = image_key(&cfg);
-    store_image(&cfg.backup, std::slice::from_ref(&art), carried.as_ref()).unwrap();
+    store_image(
+        &cfg.backup,
+        std::slice::from_ref(&art),
+        carried.as_ref(),
+        (&Menu::default(), 3),
+    )
+    .unwrap();
     log::logger().flush();
     let text = std::fs::read_to_string(&log).unwrap();
     let want = format!(
@@ -56,7 +64,7 @@ fn mkbackup_warns_when_its_image_carries_the_passphrase_beside_the_backup_or_not
     // A server target keeps no image: the image that carries the
     // passphrase stays where it was built, still a key to the backup.
     cfg.backup.url = "ssh://bk@backup.invalid/srv/borg".into();
-    store_image(&cfg.backup, &[art], carried.as_ref()).unwrap();
+    store_image(&cfg.backup, &[art], carried.as_ref(), (&Menu::default(), 3)).unwrap();
     log::logger().flush();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(
