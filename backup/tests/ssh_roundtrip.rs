@@ -14,7 +14,7 @@ use rear_backup::borg::Borg;
 use rear_backup::rsync::Rsync;
 use rear_backup::secret::Passphrase;
 use rear_backup::tar::Tar;
-use rear_backup::target::MOUNT_POINT;
+use rear_backup::target::{mounted, MOUNT_POINT};
 use rear_backup::Target;
 use rear_tests::servers::Server;
 use std::fs;
@@ -96,20 +96,13 @@ fn borg_over_ssh() {
     assert!(repo.join("config").is_file());
 }
 
-fn mounted(at: &str) -> bool {
-    fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(1) == Some(at))
-}
-
 /// tar to `sftp://`: the target is mounted with sshfs at the mount point
 /// every mounted target uses, the backups land in the host's directory on
 /// the server, and a second open finds the mount in place.
 #[test]
 fn tar_over_sftp_through_sshfs() {
     assert!(
-        !mounted(MOUNT_POINT),
+        !mounted(),
         "{MOUNT_POINT} is in use; this test mounts there"
     );
     let d = tempfile::tempdir().unwrap();
@@ -139,7 +132,7 @@ fn tar_over_sftp_through_sshfs() {
         }
     }
     let _unmount = Unmount;
-    assert!(mounted(MOUNT_POINT), "sshfs did not mount {MOUNT_POINT}");
+    assert!(mounted(), "sshfs did not mount {MOUNT_POINT}");
     let Target::File(dir) = place else {
         panic!("{place:?}")
     };

@@ -33,11 +33,7 @@ fn target(p: &Path) -> Result<Target> {
         bail!("{} is neither a disk nor a disk image file", p.display());
     }
     let rdev = meta.rdev();
-    let majmin = format!(
-        "{}:{}",
-        ((rdev >> 32) & 0xffff_f000) | ((rdev >> 8) & 0xfff),
-        ((rdev >> 12) & 0xffff_ff00) | (rdev & 0xff)
-    );
+    let majmin = format!("{}:{}", libc::major(rdev), libc::minor(rdev));
     let sys = std::fs::canonicalize(format!("/sys/dev/block/{majmin}"))
         .with_context(|| format!("{}: not in /sys/dev/block", p.display()))?;
     if sys.join("partition").exists() {

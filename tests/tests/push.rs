@@ -264,10 +264,7 @@ fn push_to_webdav_over_https() {
 }
 
 fn mounted(at: &str) -> bool {
-    fs::read_to_string("/proc/self/mounts")
-        .unwrap()
-        .lines()
-        .any(|l| l.split(' ').nth(1) == Some(at))
+    rear_backup::target::mounted_at(Path::new(at))
 }
 
 /// sftp through sshfs: push, push again (replaced: FUSE has no

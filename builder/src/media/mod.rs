@@ -184,9 +184,9 @@ fn remove(p: &Path) {
     let _ = std::fs::remove_dir_all(p);
 }
 
-/// Makes `part` (a file, or a directory and all below) private, and lists
-/// its files as artefacts named `name` and `name/REL`, sorted.
-fn private_artefacts(part: &Path, name: &str) -> Result<Vec<Artefact>> {
+/// Makes `part` (a file, or a directory and all below) private: files
+/// 0600, directories 0700. Returns its files, named `name` and `name/REL`.
+fn make_private(part: &Path, name: &str) -> Result<Vec<(PathBuf, String)>> {
     use std::os::unix::fs::PermissionsExt;
     let mut out = Vec::new();
     let mut stack = vec![(part.to_path_buf(), name.to_string())];
@@ -202,12 +202,38 @@ fn private_artefacts(part: &Path, name: &str) -> Result<Vec<Artefact>> {
                 stack.push((e.path(), child));
             }
         } else {
-            let data = std::fs::read(&p).with_context(|| format!("read {}", p.display()))?;
-            out.push(crate::image::artefact(&n, &data));
+            out.push((p, n));
         }
+    }
+    Ok(out)
+}
+
+/// Makes `part` private ([`make_private`]) and lists its files as
+/// artefacts, sorted by name.
+fn private_artefacts(part: &Path, name: &str) -> Result<Vec<Artefact>> {
+    let mut out = Vec::new();
+    for (p, n) in make_private(part, name)? {
+        let data = std::fs::read(&p).with_context(|| format!("read {}", p.display()))?;
+        out.push(crate::image::artefact(&n, &data));
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// Copies the file `src` into `disk` (a device or image file) at byte
+/// `at`, and syncs it.
+fn write_at(disk: &Path, at: u64, src: &Path) -> Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut to = std::fs::OpenOptions::new()
+        .write(true)
+        .open(disk)
+        .with_context(|| format!("open {}", disk.display()))?;
+    let mut from = std::fs::File::open(src).with_context(|| format!("open {}", src.display()))?;
+    to.seek(SeekFrom::Start(at))
+        .and_then(|_| std::io::copy(&mut from, &mut to))
+        .and_then(|_| to.sync_all())
+        .with_context(|| format!("write {} at {at} of {}", src.display(), disk.display()))?;
+    Ok(())
 }
 
 /// Puts `part` in the place of `to`: a rename for a file; for a

@@ -8,7 +8,6 @@
 use super::{bios, fat, grub, Input, Medium};
 use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
-use std::io::{Seek, SeekFrom};
 use std::path::Path;
 
 pub struct Raw;
@@ -82,10 +81,9 @@ impl Medium for Raw {
             .with_context(|| format!("stat {}", esp.display()))?
             .len()
             / 512;
-        let mut disk =
-            std::fs::File::create(to).with_context(|| format!("create {}", to.display()))?;
-        disk.set_len((ESP_LBA + esp_sectors + TAIL_SECTORS) * 512)
-            .with_context(|| format!("size {}", to.display()))?;
+        std::fs::File::create(to)
+            .and_then(|f| f.set_len((ESP_LBA + esp_sectors + TAIL_SECTORS) * 512))
+            .with_context(|| format!("create {}", to.display()))?;
         exec.run(
             &Call::new("sfdisk")
                 .args(["--quiet", "--no-reread", "--no-tell-kernel"])
@@ -93,14 +91,7 @@ impl Medium for Raw {
                 .stdin(table(input.id, esp_sectors).into_bytes()),
         )
         .context("partition the raw disk image (apt-get install fdisk)")?;
-        let mut src =
-            std::fs::File::open(&esp).with_context(|| format!("open {}", esp.display()))?;
-        disk.seek(SeekFrom::Start(ESP_LBA * 512))
-            .and_then(|_| std::io::copy(&mut src, &mut disk))
-            .with_context(|| format!("write the EFI system partition into {}", to.display()))?;
-        disk.sync_all()
-            .with_context(|| format!("sync {}", to.display()))?;
-        drop(disk);
+        super::write_at(to, ESP_LBA * 512, &esp)?;
         bios::embed(
             to,
             &Path::new(grub::BIOS_DIR).join("boot.img"),

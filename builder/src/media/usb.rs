@@ -159,7 +159,7 @@ pub fn format(disk: &Path, bytes: u64, kernel: &Path, exec: &dyn Exec) -> Result
                 disk.display()
             )
         })?;
-    write_at(disk, ESP_LBA * 512, &esp)?;
+    super::write_at(disk, ESP_LBA * 512, &esp)?;
     bios::embed(
         disk,
         &Path::new(grub::BIOS_DIR).join("boot.img"),
@@ -206,20 +206,6 @@ fn is_block(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.file_type().is_block_device())
         .unwrap_or(false)
-}
-
-fn write_at(disk: &Path, at: u64, src: &Path) -> Result<()> {
-    use std::io::{Seek, SeekFrom};
-    let mut to = std::fs::OpenOptions::new()
-        .write(true)
-        .open(disk)
-        .with_context(|| format!("open {}", disk.display()))?;
-    let mut from = std::fs::File::open(src).with_context(|| format!("open {}", src.display()))?;
-    to.seek(SeekFrom::Start(at))
-        .and_then(|_| std::io::copy(&mut from, &mut to))
-        .and_then(|_| to.sync_all())
-        .with_context(|| format!("write {} at {at} of {}", src.display(), disk.display()))?;
-    Ok(())
 }
 
 /// One generation on the disk: `rear/HOST/GEN`.
@@ -457,7 +443,7 @@ pub fn write_generation(
     if let Some(b) = backup {
         super::write_text(&part.join("backup"), &format!("{b}\n"))?;
     }
-    super::private_artefacts(&part, &name)?;
+    super::make_private(&part, &name)?;
     sync_tree(&part)?;
     std::fs::rename(&part, host_dir.join(&name))
         .with_context(|| format!("rename {} to {name}", part.display()))?;
