@@ -130,7 +130,7 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum TapeCommand {
-    /// List the files of a SIMH tape image and the sizes of their records.
+    /// List the files of a tape (a SIMH tape image or a drive) and the sizes of their records.
     List {
         #[arg(value_name = "FILE")]
         file: PathBuf,

@@ -184,8 +184,8 @@ pub fn image_cmd(
             .iter()
             .find(|p| p.file_name().is_some_and(|n| n == "rescue.tap"))
             .context("obdr.device (--tape-device) is set, but no OBDR medium was built: add obdr to image.media (--media)")?;
-        let mut tape = rear_builder::media::obdr::Tape::open(dev)?;
-        rear_builder::media::obdr::copy(tap, &mut tape)
+        let mut from = rear_tape::simh::Reader::open(tap)?;
+        rear_tape::copy(&mut from, rear_tape::create(dev)?.as_mut())
             .with_context(|| format!("write {} to {}", tap.display(), dev.display()))?;
         eprintln!("rear-build: the OBDR tape is written to {}", dev.display());
     }
@@ -284,7 +284,10 @@ fn tape_cmd(cmd: TapeCommand) -> Result<i32> {
     use rear_builder::media::obdr;
     match cmd {
         TapeCommand::List { file } => {
-            for (i, f) in obdr::list(&file)?.iter().enumerate() {
+            for (i, f) in rear_tape::list(rear_tape::open_read(&file)?.as_mut())?
+                .iter()
+                .enumerate()
+            {
                 let runs: Vec<String> = f
                     .runs
                     .iter()
@@ -303,8 +306,8 @@ fn tape_cmd(cmd: TapeCommand) -> Result<i32> {
             );
         }
         TapeCommand::Write { file, device } => {
-            let mut tape = obdr::Tape::open(&device)?;
-            obdr::copy(&file, &mut tape)?;
+            let mut from = rear_tape::simh::Reader::open(&file)?;
+            rear_tape::copy(&mut from, rear_tape::create(&device)?.as_mut())?;
             eprintln!(
                 "rear-build: {} written to {}",
                 file.display(),

@@ -14,209 +14,28 @@
 //!    `iso` medium writes, in records of 2048 bytes;
 //! 3. a tape mark, and a second one: the end of the recorded data.
 //!
-//! A SIMH tape image (`.tap`, read by SIMH, mhvtl's tools, `file`) keeps
-//! each record as its length (4 bytes, little-endian), the data (padded to
-//! an even length) and the length again; a tape mark is a zero length;
-//! 0xFFFFFFFF marks the end of the medium. The same records go to a real
-//! drive through the `st` driver ([`Tape`]), and [`read`] walks a SIMH
-//! file back into its records (`rear-build tape`, and the tests).
+//! The records go into a SIMH tape image file or to a drive through the
+//! `st` driver (the `tape` crate); the backup target `tape://` adds the
+//! backup's files after them.
 
 use super::{Input, Medium};
 use anyhow::{bail, ensure, Context, Result};
 use rear_exec::Exec;
+use rear_tape::{simh::Simh, Item, Records, Source};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 pub struct Obdr;
 
-/// Records of the header, and their size.
-pub const HEADER_RECORDS: usize = 20;
-pub const HEADER_RECORD: usize = 512;
+pub use rear_tape::{HEADER_RECORD, HEADER_RECORDS, LABEL};
 /// The size of the ISO's records: a CD's sector.
 pub const ISO_RECORD: usize = 2048;
-/// ReaR's tape label (its USB_DEVICE_FILESYSTEM_LABEL default), at the
-/// start of the first record.
-pub const LABEL: &[u8] = b"REAR-000";
-/// SIMH's markers.
-const TAPE_MARK: u32 = 0;
-const END_OF_MEDIUM: u32 = 0xFFFF_FFFF;
-
-/// Where records go: a SIMH file or a tape drive.
-pub trait Records {
-    /// The size of the records that follow (a drive's fixed block size).
-    fn block_size(&mut self, size: usize) -> Result<()>;
-    fn record(&mut self, data: &[u8]) -> Result<()>;
-    fn tape_mark(&mut self) -> Result<()>;
-    /// After the last record: ends the medium and flushes it.
-    fn finish(&mut self) -> Result<()>;
-}
-
-/// A SIMH tape image.
-pub struct Simh<W: Write> {
-    out: W,
-    name: String,
-}
-
-impl Simh<BufWriter<std::fs::File>> {
-    pub fn create(path: &Path) -> Result<Self> {
-        let f =
-            std::fs::File::create(path).with_context(|| format!("create {}", path.display()))?;
-        Ok(Simh {
-            out: BufWriter::with_capacity(1 << 20, f),
-            name: path.display().to_string(),
-        })
-    }
-}
-
-impl<W: Write> Simh<W> {
-    pub fn new(out: W, name: &str) -> Self {
-        Simh {
-            out,
-            name: name.into(),
-        }
-    }
-
-    fn word(&mut self, w: u32) -> Result<()> {
-        self.out
-            .write_all(&w.to_le_bytes())
-            .with_context(|| format!("write {}", self.name))
-    }
-
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-}
-
-impl<W: Write> Records for Simh<W> {
-    fn block_size(&mut self, _size: usize) -> Result<()> {
-        // Each record carries its own length.
-        Ok(())
-    }
-
-    fn record(&mut self, data: &[u8]) -> Result<()> {
-        ensure!(
-            !data.is_empty() && data.len() < 1 << 24,
-            "a SIMH record holds 1 byte to 16 MiB, not {}",
-            data.len()
-        );
-        let n = data.len() as u32;
-        self.word(n)?;
-        self.out
-            .write_all(data)
-            .with_context(|| format!("write {}", self.name))?;
-        if data.len() % 2 == 1 {
-            self.out
-                .write_all(&[0])
-                .with_context(|| format!("write {}", self.name))?;
-        }
-        self.word(n)
-    }
-
-    fn tape_mark(&mut self) -> Result<()> {
-        self.word(TAPE_MARK)
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.word(END_OF_MEDIUM)?;
-        self.out
-            .flush()
-            .with_context(|| format!("write {}", self.name))
-    }
-}
-
-/// A tape drive through Linux's `st` driver: fixed-size blocks set with
-/// MTSETBLK, tape marks with MTWEOF, rewound with MTREW at the start and
-/// the end. Use the non-rewinding device (`/dev/nst0`).
-pub struct Tape {
-    file: std::fs::File,
-    name: String,
-}
-
-/// `struct mtop` of <linux/mtio.h> and the operations used.
-#[repr(C)]
-struct MtOp {
-    op: libc::c_short,
-    count: libc::c_int,
-}
-const MTWEOF: libc::c_short = 5;
-const MTREW: libc::c_short = 6;
-const MTSETBLK: libc::c_short = 20;
-const MTCOMPRESSION: libc::c_short = 32;
-/// `_IOW('m', 1, struct mtop)`.
-const MTIOCTOP: libc::c_ulong =
-    (1 << 30) | ((std::mem::size_of::<MtOp>() as libc::c_ulong) << 16) | (0x6d << 8) | 1;
-
-impl Tape {
-    /// Opens `device` for writing and rewinds it.
-    pub fn open(device: &Path) -> Result<Tape> {
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(device)
-            .with_context(|| format!("open the tape device {}", device.display()))?;
-        let mut t = Tape {
-            file,
-            name: device.display().to_string(),
-        };
-        t.op(MTREW, 1, "rewind")?;
-        // As ReaR: the drive's compression off, so the image is stored as
-        // the emulated CD reads it. Not every drive has it.
-        if let Err(e) = t.op(MTCOMPRESSION, 0, "turn compression off") {
-            log::warn!("{e:#}");
-        }
-        Ok(t)
-    }
-
-    fn op(&mut self, op: libc::c_short, count: libc::c_int, what: &str) -> Result<()> {
-        use std::os::fd::AsRawFd;
-        let arg = MtOp { op, count };
-        // SAFETY: MTIOCTOP reads one `struct mtop`, which `arg` is.
-        let r = unsafe { libc::ioctl(self.file.as_raw_fd(), MTIOCTOP, &arg as *const MtOp) };
-        if r != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("{what} on the tape device {}", self.name));
-        }
-        Ok(())
-    }
-}
-
-impl Records for Tape {
-    fn block_size(&mut self, size: usize) -> Result<()> {
-        self.op(MTSETBLK, size as libc::c_int, "set the block size")
-    }
-
-    fn record(&mut self, data: &[u8]) -> Result<()> {
-        let n = self
-            .file
-            .write(data)
-            .with_context(|| format!("write a record to {}", self.name))?;
-        ensure!(
-            n == data.len(),
-            "{}: wrote {n} of a record's {} bytes",
-            self.name,
-            data.len()
-        );
-        Ok(())
-    }
-
-    fn tape_mark(&mut self) -> Result<()> {
-        self.op(MTWEOF, 1, "write a tape mark")
-    }
-
-    fn finish(&mut self) -> Result<()> {
-        self.op(MTREW, 1, "rewind")
-    }
-}
 
 /// The header's records: ReaR's label, then what is on the tape.
 pub fn header(host: &str, id: &str) -> Vec<[u8; HEADER_RECORD]> {
-    let mut out = vec![[0u8; HEADER_RECORD]; HEADER_RECORDS];
-    out[0][..LABEL.len()].copy_from_slice(LABEL);
-    let text = format!(
+    rear_tape::label(&format!(
         "rear-build OBDR rescue tape\nhost {host}\nimage {id}\nat block {HEADER_RECORDS}: the rescue ISO in {ISO_RECORD}-byte records\n"
-    );
-    let text = &text.as_bytes()[..text.len().min(HEADER_RECORD)];
-    out[1][..text.len()].copy_from_slice(text);
-    out
+    ))
 }
 
 /// Writes the OBDR layout to `to`: the header, the ISO at `iso` in
@@ -266,160 +85,12 @@ impl Medium for Obdr {
     }
 }
 
-/// What a SIMH file holds, in order.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Item {
-    Record(Vec<u8>),
-    TapeMark,
-}
-
-/// Walks a SIMH tape image: its records and tape marks, up to the end of
-/// the medium (the marker or the end of the file).
-pub struct Reader<R: Read> {
-    input: R,
-    name: String,
-    offset: u64,
-    done: bool,
-}
-
-impl Reader<BufReader<std::fs::File>> {
-    pub fn open(path: &Path) -> Result<Self> {
-        let f = std::fs::File::open(path).with_context(|| format!("open {}", path.display()))?;
-        Ok(Reader::new(
-            BufReader::with_capacity(1 << 20, f),
-            &path.display().to_string(),
-        ))
-    }
-}
-
-impl<R: Read> Reader<R> {
-    pub fn new(input: R, name: &str) -> Self {
-        Reader {
-            input,
-            name: name.into(),
-            offset: 0,
-            done: false,
-        }
-    }
-
-    /// The next word, or None at the end of the file.
-    fn word(&mut self) -> Result<Option<u32>> {
-        let mut b = [0u8; 4];
-        let mut got = 0;
-        while got < 4 {
-            let n = self
-                .input
-                .read(&mut b[got..])
-                .with_context(|| format!("read {}", self.name))?;
-            if n == 0 {
-                if got == 0 {
-                    return Ok(None);
-                }
-                bail!(
-                    "{}: cut off at byte {}",
-                    self.name,
-                    self.offset + got as u64
-                );
-            }
-            got += n;
-        }
-        self.offset += 4;
-        Ok(Some(u32::from_le_bytes(b)))
-    }
-
-    /// The next record or tape mark; None at the end of the medium.
-    pub fn next_item(&mut self) -> Result<Option<Item>> {
-        if self.done {
-            return Ok(None);
-        }
-        let at = self.offset;
-        let n = match self.word()? {
-            None | Some(END_OF_MEDIUM) => {
-                self.done = true;
-                return Ok(None);
-            }
-            Some(TAPE_MARK) => return Ok(Some(Item::TapeMark)),
-            Some(n) if n >= 0xFF00_0000 => {
-                bail!("{}: byte {at}: SIMH marker {n:#x}, not handled", self.name)
-            }
-            // The top byte is a class (SIMH: nonzero for bad records).
-            Some(n) if n >> 24 != 0 => {
-                bail!("{}: byte {at}: a record marked bad ({n:#x})", self.name)
-            }
-            Some(n) => n as usize,
-        };
-        let mut data = vec![0u8; n + n % 2];
-        self.input
-            .read_exact(&mut data)
-            .with_context(|| format!("{}: the record at byte {at} is cut off", self.name))?;
-        self.offset += data.len() as u64;
-        data.truncate(n);
-        match self.word()? {
-            Some(m) if m as usize == n => {}
-            m => bail!(
-                "{}: the record at byte {at} has length {n} before and {m:?} after it",
-                self.name
-            ),
-        }
-        Ok(Some(Item::Record(data)))
-    }
-}
-
-/// A tape file: the records between two tape marks (or the start, or the
-/// end of the data), their sizes run-length encoded.
-#[derive(Debug, PartialEq, Eq)]
-pub struct FileSummary {
-    /// (record size, how many in a row).
-    pub runs: Vec<(usize, u64)>,
-    pub bytes: u64,
-}
-
-/// The files of a SIMH image, up to the double tape mark or the end.
-pub fn list(path: &Path) -> Result<Vec<FileSummary>> {
-    let mut r = Reader::open(path)?;
-    let mut out = Vec::new();
-    let mut cur = FileSummary {
-        runs: Vec::new(),
-        bytes: 0,
-    };
-    let mut marks_in_a_row = 0;
-    while let Some(item) = r.next_item()? {
-        match item {
-            Item::TapeMark => {
-                marks_in_a_row += 1;
-                if marks_in_a_row == 2 {
-                    break;
-                }
-                out.push(std::mem::replace(
-                    &mut cur,
-                    FileSummary {
-                        runs: Vec::new(),
-                        bytes: 0,
-                    },
-                ));
-            }
-            Item::Record(d) => {
-                marks_in_a_row = 0;
-                cur.bytes += d.len() as u64;
-                match cur.runs.last_mut() {
-                    Some((size, count)) if *size == d.len() => *count += 1,
-                    _ => cur.runs.push((d.len(), 1)),
-                }
-            }
-        }
-    }
-    if !cur.runs.is_empty() {
-        out.push(cur);
-    }
-    Ok(out)
-}
-
 /// Copies the ISO of an OBDR image (`rescue.tap`) to `to`: what the drive
 /// presents as a CD, from block 20 up to the next tape mark. Checks the
 /// header's layout and the El Torito record the drive looks for; returns
 /// the ISO's size.
 pub fn extract_iso(tap: &Path, to: &Path) -> Result<u64> {
-    let mut r = Reader::open(tap)?;
+    let mut r = rear_tape::simh::Reader::open(tap)?;
     for i in 0..HEADER_RECORDS {
         match r.next_item()? {
             Some(Item::Record(d)) if d.len() == HEADER_RECORD => {
@@ -481,26 +152,6 @@ fn describe(item: &Option<Item>) -> String {
         Some(Item::TapeMark) => "a tape mark".into(),
         Some(Item::Record(d)) => format!("a {}-byte record", d.len()),
     }
-}
-
-/// Writes every record and tape mark of a SIMH image to `to` (a drive),
-/// each run of records after setting its size.
-pub fn copy(tap: &Path, to: &mut dyn Records) -> Result<()> {
-    let mut r = Reader::open(tap)?;
-    let mut size = 0;
-    while let Some(item) = r.next_item()? {
-        match item {
-            Item::Record(d) => {
-                if d.len() != size {
-                    size = d.len();
-                    to.block_size(size)?;
-                }
-                to.record(&d)?;
-            }
-            Item::TapeMark => to.tape_mark()?,
-        }
-    }
-    to.finish()
 }
 
 #[cfg(test)]
@@ -588,8 +239,8 @@ mod tests {
         write_tape(&mut w, &header("web1", "0123abcd"), &iso).unwrap();
         drop(w);
         assert_eq!(
-            list(&tap).unwrap(),
-            [FileSummary {
+            rear_tape::list(&mut rear_tape::simh::Reader::open(&tap).unwrap()).unwrap(),
+            [rear_tape::FileSummary {
                 runs: vec![(512, 20), (2048, 20)],
                 bytes: 20 * 512 + 20 * 2048
             }]
@@ -639,15 +290,9 @@ mod tests {
         w.finish().unwrap();
         let b = w.into_inner();
         assert_eq!(b, b"\x03\0\0\0abc\0\x03\0\0\0\0\0\0\0\xff\xff\xff\xff");
-        let mut r = Reader::new(&b[..], "mem");
+        let mut r = rear_tape::simh::Reader::new(&b[..], "mem");
         assert_eq!(r.next_item().unwrap(), Some(Item::Record(b"abc".to_vec())));
         assert_eq!(r.next_item().unwrap(), Some(Item::TapeMark));
         assert_eq!(r.next_item().unwrap(), None);
-    }
-
-    #[test]
-    fn the_tape_ioctl_number_is_linuxs() {
-        // <linux/mtio.h> on x86_64: _IOW('m', 1, struct mtop) = 0x40086d01.
-        assert_eq!(MTIOCTOP, 0x4008_6d01);
     }
 }
