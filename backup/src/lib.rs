@@ -19,6 +19,7 @@ pub mod rsync;
 pub mod secret;
 pub mod sparse;
 pub mod sums;
+pub mod tape;
 pub mod tar;
 pub mod target;
 pub mod view;

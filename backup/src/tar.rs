@@ -30,7 +30,7 @@ const METADATA: &[&str] = &[
 impl Tar {
     /// tar's compression option: zstd, or zstd and age through a program
     /// written into `scratch`.
-    fn compression(&self, scratch: &Path, restoring: bool) -> Result<String> {
+    pub(crate) fn compression(&self, scratch: &Path, restoring: bool) -> Result<String> {
         Ok(match &self.age {
             None => "--zstd".into(),
             Some(a) => format!(
@@ -40,7 +40,13 @@ impl Tar {
         })
     }
 
-    fn create_argv(&self, spec: &Spec, archive: &Path, compression: String) -> Vec<String> {
+    /// tar's argv that archives `spec` into `archive` (`-`: stdout).
+    pub(crate) fn create_argv(
+        &self,
+        spec: &Spec,
+        archive: &Path,
+        compression: String,
+    ) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "tar".into(),
             "--create".into(),
@@ -170,25 +176,38 @@ impl Backend for Tar {
             bail!("no backup archive at {}", archive.display());
         }
         let scratch = tempfile::tempdir().context("create a temporary directory")?;
-        let mut argv: Vec<String> = vec![
-            "tar".into(),
-            "--extract".into(),
-            tar.compression(scratch.path(), true)?,
-            "--preserve-permissions".into(),
-            "--same-owner".into(),
-        ];
-        argv.extend(METADATA.iter().map(|s| s.to_string()));
-        argv.push(format!("--file={}", archive.display()));
-        argv.push(format!("--directory={}", root.display()));
+        let argv = tar.extract_argv(&archive, root, scratch.path())?;
         exec.run(&Call::argv(&argv))
             .context("tar could not restore the backup")?;
         Ok(())
     }
 }
 
+impl Tar {
+    /// tar's argv that restores `archive` (`-`: stdin) below `root`.
+    pub(crate) fn extract_argv(
+        &self,
+        archive: &Path,
+        root: &Path,
+        scratch: &Path,
+    ) -> Result<Vec<String>> {
+        let mut argv: Vec<String> = vec![
+            "tar".into(),
+            "--extract".into(),
+            self.compression(scratch, true)?,
+            "--preserve-permissions".into(),
+            "--same-owner".into(),
+        ];
+        argv.extend(METADATA.iter().map(|s| s.to_string()));
+        argv.push(format!("--file={}", archive.display()));
+        argv.push(format!("--directory={}", root.display()));
+        Ok(argv)
+    }
+}
+
 /// The paths (relative, as in the manifest) of tar's "file changed as we
 /// read it" warnings.
-fn changed_paths(stderr: &str) -> std::collections::BTreeSet<String> {
+pub(crate) fn changed_paths(stderr: &str) -> std::collections::BTreeSet<String> {
     // What tar says of a file that changed under it (exit 1, a warning).
     const SAYS: &[&str] = &[
         ": file changed as we read it",

@@ -52,6 +52,9 @@ pub enum Target {
     Nfs(Remote),
     /// An SMB/CIFS share, mounted (`cifs://[USER@]HOST[:PORT]/SHARE[/DIR]`).
     Cifs(Remote),
+    /// A tape drive (`tape:///dev/nst0`), or a SIMH tape image file that
+    /// stands for one; tar's archives after the rescue image (`tape`).
+    Tape(PathBuf),
 }
 
 /// Where network and USB targets are mounted.
@@ -60,7 +63,7 @@ pub const MOUNT_POINT: &str = "/run/rear-build/target";
 /// The forms of url each method takes, for messages.
 pub fn forms(method: Method) -> &'static str {
     match method {
-        Method::Tar => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
+        Method::Tar => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR, tape:///dev/nst0",
         Method::Rsync => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], rsync://HOST[:PORT]/MODULE[/PATH], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
         Method::Borg => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], ssh://[USER@]HOST[:PORT]/DIR, [USER@]HOST:/DIR",
         Method::Restic => "file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE[/DIR], sftp://[USER@]HOST[:PORT]/DIR",
@@ -134,6 +137,12 @@ impl Target {
                 label: label.into(),
             });
         }
+        if let Some(p) = url.strip_prefix("tape://") {
+            if !p.starts_with('/') || p.len() < 2 {
+                bail!("a tape:// target names the non-rewinding tape device (or a SIMH tape file), as in tape:///dev/nst0");
+            }
+            return Ok(Target::Tape(PathBuf::from(p)));
+        }
         if let Some(rest) = url.strip_prefix("rsync://") {
             let r = Remote::parse(rest)?;
             if r.path.is_empty() {
@@ -182,7 +191,7 @@ impl Target {
                 }
             }
         }
-        bail!("unsupported backup target; use file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE, rsync://HOST/MODULE, ssh://[USER@]HOST/DIR or sftp://[USER@]HOST/DIR")
+        bail!("unsupported backup target; use file:///DIR, usb://LABEL, nfs://HOST/EXPORT, cifs://HOST/SHARE, rsync://HOST/MODULE, ssh://[USER@]HOST/DIR, sftp://[USER@]HOST/DIR or tape:///dev/nst0")
     }
 
     /// A url `method` can use.
@@ -197,6 +206,7 @@ impl Target {
             ) | (Target::Rsyncd(_), Rsync)
                 | (Target::Ssh(_), Rsync | Borg)
                 | (Target::Sftp(_), Tar | Restic)
+                | (Target::Tape(_), Tar)
         );
         if !ok {
             bail!(
@@ -412,6 +422,10 @@ mod tests {
             Target::parse("cifs://bk@nas/backup/rear").unwrap(),
             Target::Cifs(r(Some("bk"), "nas", None, "backup/rear"))
         );
+        assert_eq!(
+            Target::parse("tape:///dev/nst0").unwrap(),
+            Target::Tape("/dev/nst0".into())
+        );
     }
 
     fn mount(url: &str, method: &str, options: &str) -> Option<(String, PathBuf)> {
@@ -515,6 +529,7 @@ mod tests {
             ("ssh://@host/x", "user name"),
             ("host:relative", "absolute"),
             ("/srv/backup", "unsupported"),
+            ("tape://nst0", "tape:///dev/nst0"),
         ] {
             let err = format!("{:#}", Target::parse(bad).unwrap_err());
             assert!(err.contains(says), "{bad}: {err}");
@@ -533,6 +548,7 @@ mod tests {
             ("tar", "sftp://h/d"),
             ("tar", "nfs://h/d"),
             ("borg", "cifs://h/s"),
+            ("tar", "tape:///dev/nst0"),
         ] {
             assert!(
                 Target::parse_for(method.parse().unwrap(), url).is_ok(),
@@ -545,6 +561,8 @@ mod tests {
             ("borg", "rsync://h/m"),
             ("borg", "sftp://h/d"),
             ("restic", "ssh://h/d"),
+            ("rsync", "tape:///dev/nst0"),
+            ("borg", "tape:///dev/nst0"),
         ] {
             let m: Method = method.parse().unwrap();
             let err = Target::parse_for(m, url).unwrap_err().to_string();

@@ -49,7 +49,11 @@ fn backend(cfg: &Backup) -> Result<Box<dyn Backend>> {
                 dir,
                 age: cfg.age(),
             }),
-            other => bail!("tar writes to a directory, not to {other:?}"),
+            Target::Tape(device) => Box::new(rear_backup::tape::TapeBackup {
+                device,
+                age: cfg.age(),
+            }),
+            other => bail!("tar writes to a directory or a tape, not to {other:?}"),
         },
         (Method::Rsync, _) => Box::new(rear_backup::rsync::Rsync::at(&place)?),
         (Method::Borg, Some(p)) => Box::new(borg::Borg::at(&repo, p, &host)?),

@@ -2,7 +2,9 @@
 //! input, and the secrets it carries (which never go on argv).
 
 use std::ffi::{OsStr, OsString};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
 pub struct Call {
@@ -11,7 +13,28 @@ pub struct Call {
     unset: Vec<OsString>,
     dir: Option<PathBuf>,
     stdin: Option<Vec<u8>>,
+    /// Streams: the command's stdin read from, or its stdout written to,
+    /// a pipe the caller holds the other end of.
+    stdin_fd: Option<Arc<OwnedFd>>,
+    stdout_fd: Option<Arc<OwnedFd>>,
     secrets: Vec<String>,
+}
+
+/// A pipe: (read end, write end), closed on exec (a child gets only the
+/// end a call hands it).
+pub fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into `fds`, which we then own.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: both are open and owned by nothing else.
+    Ok(unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    })
 }
 
 impl Call {
@@ -85,6 +108,22 @@ impl Call {
         self
     }
 
+    /// The command reads its standard input from `from` (the read end of
+    /// a [`pipe`] another thread writes; drop the call when the command
+    /// ends, so the writer sees the pipe close).
+    pub fn stdin_from(mut self, from: impl Into<OwnedFd>) -> Call {
+        self.stdin_fd = Some(Arc::new(from.into()));
+        self
+    }
+
+    /// The command writes its standard output to `to` (the write end of a
+    /// [`pipe`] another thread reads; drop the call when the command ends,
+    /// so the reader sees the end of the data). Its output is not captured.
+    pub fn stdout_to(mut self, to: impl Into<OwnedFd>) -> Call {
+        self.stdout_fd = Some(Arc::new(to.into()));
+        self
+    }
+
     /// A value that must never appear in a log, an error or argv: redacted
     /// from every text, and a call with it on argv is refused.
     pub fn secret(mut self, s: &str) -> Call {
@@ -135,6 +174,14 @@ impl Call {
 
     pub fn input(&self) -> Option<&[u8]> {
         self.stdin.as_deref()
+    }
+
+    pub fn input_fd(&self) -> Option<&OwnedFd> {
+        self.stdin_fd.as_deref()
+    }
+
+    pub fn output_fd(&self) -> Option<&OwnedFd> {
+        self.stdout_fd.as_deref()
     }
 
     /// The command line as a shell would take it, redacted: for logs and

@@ -19,7 +19,7 @@ mod redact;
 mod secret_file;
 mod system;
 
-pub use call::Call;
+pub use call::{pipe, Call};
 pub use fake::Fake;
 pub use quote::{quote, quote_argv};
 pub use redact::{redact, secret_option};

@@ -20,18 +20,25 @@ impl Exec for System {
         if let Some(d) = c.working_dir() {
             cmd.current_dir(d);
         }
+        let stdin = match (c.input_fd(), c.input()) {
+            (Some(fd), _) => Stdio::from(fd.try_clone()?),
+            (None, Some(_)) => Stdio::piped(),
+            (None, None) => Stdio::null(),
+        };
+        let stdout = match c.output_fd() {
+            Some(fd) => Stdio::from(fd.try_clone()?),
+            None => Stdio::piped(),
+        };
         let mut child = cmd
-            .stdin(if c.input().is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
+            .stdin(stdin)
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()?;
+        // The copies the child got are closed here, not when `cmd` goes.
+        drop(cmd);
         // Fed from a thread while the output is read: a command that prints
         // much before it reads its input would otherwise wait for us forever.
-        let feeder = c.input().map(|data| {
+        let feeder = c.input().filter(|_| c.input_fd().is_none()).map(|data| {
             let data = data.to_vec();
             let mut pipe = child.stdin.take().expect("stdin is piped");
             std::thread::spawn(move || {
@@ -87,6 +94,37 @@ mod tests {
             .run(&Call::new("cat").stdin(b"fed\n".to_vec()))
             .unwrap();
         assert_eq!(out, "fed\n");
+    }
+
+    #[test]
+    fn a_command_streams_through_pipes() {
+        use std::io::Read;
+        let (from_us, to_cmd) = crate::call::pipe().unwrap();
+        let (from_cmd, to_us) = crate::call::pipe().unwrap();
+        let call = Call::argv(["tr", "a-z", "A-Z"])
+            .stdin_from(from_us)
+            .stdout_to(to_us);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let mut w = to_cmd;
+                for _ in 0..10_000 {
+                    w.write_all(b"streamed\n").unwrap();
+                }
+            });
+            let reader = s.spawn(move || {
+                let mut out = String::new();
+                let mut r = from_cmd;
+                r.read_to_string(&mut out).unwrap();
+                out
+            });
+            let out = System.output(&call).unwrap();
+            drop(call);
+            assert_eq!(out.code, 0);
+            assert_eq!(out.stdout, "", "streamed output is not captured");
+            let got = reader.join().unwrap();
+            assert_eq!(got.len(), 90_000);
+            assert!(got.lines().all(|l| l == "STREAMED"));
+        });
     }
 
     #[test]

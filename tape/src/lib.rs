@@ -75,7 +75,7 @@ pub fn is_drive(path: &Path) -> bool {
 }
 
 /// Reads the tape at `path` from its start.
-pub fn open_read(path: &Path) -> Result<Box<dyn Source>> {
+pub fn open_read(path: &Path) -> Result<Box<dyn Source + Send>> {
     Ok(match is_drive(path) {
         true => Box::new(st::Drive::open_read(path)?),
         false => Box::new(simh::Reader::open(path)?),
@@ -83,7 +83,7 @@ pub fn open_read(path: &Path) -> Result<Box<dyn Source>> {
 }
 
 /// Writes the tape at `path` from its start (a SIMH file is made anew).
-pub fn create(path: &Path) -> Result<Box<dyn Records>> {
+pub fn create(path: &Path) -> Result<Box<dyn Records + Send>> {
     Ok(match is_drive(path) {
         true => Box::new(st::Drive::open_write(path, 0)?),
         false => Box::new(simh::Simh::create(path)?),
@@ -93,7 +93,7 @@ pub fn create(path: &Path) -> Result<Box<dyn Records>> {
 /// Writes the tape at `path` after its first `files` files: what follows
 /// them is overwritten (a drive cannot do otherwise; a SIMH file is cut
 /// there). Fails when the tape holds fewer files.
-pub fn open_after(path: &Path, files: usize) -> Result<Box<dyn Records>> {
+pub fn open_after(path: &Path, files: usize) -> Result<Box<dyn Records + Send>> {
     Ok(match is_drive(path) {
         true => Box::new(st::Drive::open_write(path, files)?),
         false => Box::new(simh::Simh::after(path, files)?),

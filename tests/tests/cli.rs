@@ -604,3 +604,116 @@ fn an_image_that_carries_the_backup_passphrase_warns() {
         "{said}"
     );
 }
+
+/// ReaR's OBDR with its backup on the same tape (a SIMH file stands for
+/// the drive): `image --media obdr --tape-device` writes the rescue image
+/// as the tape's first file, `mkbackuponly` to tape:// adds the archive and
+/// its index after it, `restoreonly` reads them back, the drive's CD image
+/// is still rescue.iso; writing the image again starts the tape afresh.
+#[test]
+fn an_obdr_tape_holds_the_rescue_image_then_the_backup() {
+    let d = tempfile::tempdir().unwrap();
+    let (store, out, vtape) = (
+        d.path().join("store"),
+        d.path().join("out"),
+        d.path().join("vtape.tap"),
+    );
+    let image = || {
+        let r = rear_build(
+            &[
+                "image",
+                "--store",
+                store.to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--media",
+                "iso,obdr",
+                "--tape-device",
+                vtape.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("the OBDR tape is written to"),
+            "{}",
+            r.stderr
+        );
+    };
+    let list = || {
+        let r = rear_build(&["tape", "list", vtape.to_str().unwrap()], &[], None);
+        assert_eq!(r.status, 0, "{}", r.stderr);
+        r.stdout.lines().count()
+    };
+    image();
+    assert_eq!(list(), 1);
+
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/a file"), "on tape").unwrap();
+    let cfg = d.path().join("etc");
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("[backup]\nurl = \"tape://{}\"\n", vtape.display()),
+    )
+    .unwrap();
+    let mut layout = rear_layout::Layout::new();
+    layout.mounts.push(rear_layout::Mount {
+        device: "/dev/x".into(),
+        mountpoint: src.to_string_lossy().into(),
+        fstype: "ext4".into(),
+        ..Default::default()
+    });
+    let lf = d.path().join("layout.json");
+    std::fs::write(&lf, layout.to_json()).unwrap();
+    let c = cfg.to_str().unwrap();
+    let restore = |dst: &std::path::Path| {
+        std::fs::create_dir_all(dst).unwrap();
+        rear_build(
+            &["-c", c, "restoreonly", "--root", dst.to_str().unwrap()],
+            &[],
+            None,
+        )
+    };
+    let r = rear_build(
+        &["-c", c, "mkbackuponly", "--layout", lf.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(list(), 3, "image, archive, index");
+    let dst = d.path().join("dst");
+    let r = restore(&dst);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("restored and verified"), "{}", r.stderr);
+    let rel = src.strip_prefix("/").unwrap();
+    assert_eq!(
+        std::fs::read(dst.join(rel).join("etc/a file")).unwrap(),
+        b"on tape"
+    );
+    let iso = d.path().join("from-tape.iso");
+    let r = rear_build(
+        &[
+            "tape",
+            "extract",
+            vtape.to_str().unwrap(),
+            iso.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        rear_tests::sha256_file(&iso),
+        rear_tests::sha256_file(&out.join("rescue.iso")),
+        "the drive's CD image is not rescue.iso"
+    );
+
+    image();
+    assert_eq!(list(), 1);
+    let r = restore(&d.path().join("dst2"));
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("holds no whole backup"), "{}", r.stderr);
+}
