@@ -747,6 +747,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             version: env!("CARGO_PKG_VERSION").into(),
         },
         inputs: manifest::Inputs {
+            host: Some(opts.menu.host.clone()).filter(|h| !h.is_empty()),
             kernel: manifest::KernelInput {
                 version: kernel.version.clone(),
                 image: kernel.image.to_string_lossy().to_string(),

@@ -8,6 +8,7 @@ pub mod kernel;
 pub mod layer;
 pub mod manifest;
 pub mod media;
+pub mod provenance;
 pub mod recipe;
 pub mod rescue;
 

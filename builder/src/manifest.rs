@@ -26,6 +26,9 @@ pub struct Tool {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Inputs {
+    /// The host the image was made on (its boot menus name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     pub kernel: KernelInput,
     pub recipes: Vec<Named>,
     /// blake3 of the generated rescue configuration (/etc/rear-build/rescue.json).

@@ -123,6 +123,46 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Make a key pair for signing images: BASE.key (secret, encrypted) and BASE.pub.
+    #[command(long_about = KEYGEN_HELP)]
+    Keygen {
+        /// Where the keys go: BASE.key and BASE.pub (never overwritten).
+        #[arg(short, long, value_name = "BASE")]
+        output: PathBuf,
+        /// The file whose first line is the password the secret key is
+        /// encrypted with (mode 0600); default: asked on the terminal.
+        #[arg(long, value_name = "FILE", conflicts_with = "unencrypted")]
+        password_file: Option<PathBuf>,
+        /// Store the secret key unencrypted (for a CI secret store, which
+        /// protects it itself).
+        #[arg(long)]
+        unencrypted: bool,
+    },
+    /// Sign a build's results: manifest.json.minisig, SHA256SUMS, SHA256SUMS.minisig.
+    #[command(long_about = SIGN_HELP)]
+    Sign {
+        /// The minisign secret key (rear-build keygen's BASE.key, or minisign -G's).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The file whose first line is the key's password; default: asked
+        /// on the terminal when the key is encrypted.
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The output directory (default: image.output).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Check a build's results against its signed manifest: exit 0 when all holds, 1 when not, 2 on error.
+    #[command(long_about = VERIFY_HELP)]
+    Verify {
+        /// The minisign public key to trust (default: trust.pubkey).
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+        /// An output directory, a rescue disk's generation (rear/HOST/GEN),
+        /// or one artefact in one (rescue.iso, initrd.img, ...).
+        #[arg(value_name = "DIR|ARTEFACT")]
+        target: PathBuf,
+    },
     /// Read an OBDR tape image (rescue.tap), take its ISO out, or put it on a tape drive.
     #[command(subcommand)]
     Tape(TapeCommand),
@@ -151,6 +191,42 @@ pub enum TapeCommand {
         device: PathBuf,
     },
 }
+
+const KEYGEN_HELP: &str = "\
+Make a key pair for signing rescue images, in minisign's format: BASE.key
+(the secret key, mode 0600, encrypted with a password from --password-file
+or the terminal, or --unencrypted) and BASE.pub (the public key, to give to
+whoever verifies). Existing files are never overwritten. A key made by
+`minisign -G` works as well.
+
+  rear-build keygen -o /etc/rear-build/sign
+  rear-build keygen -o ci-sign --unencrypted    for a CI secret store";
+
+const SIGN_HELP: &str = "\
+Sign a build's output directory: manifest.json.minisig (the signature of
+manifest.json, which lists every input, file and artefact with its hashes),
+SHA256SUMS over every artefact and the manifest, and SHA256SUMS.minisig.
+Every artefact is checked against the manifest first; nothing that differs
+is signed. The signatures are in minisign's format (`minisign -Vm
+manifest.json -p KEY.pub` checks them) and reproducible: the trusted comment
+names the tool's version, the host and SOURCE_DATE_EPOCH, no clock, and
+Ed25519 is deterministic. `image --sign KEY` signs as it builds.
+
+  rear-build sign --key /etc/rear-build/sign.key /var/lib/rear-build/output";
+
+const VERIFY_HELP: &str = "\
+Check a build's results before trusting them, and report each check: the
+signature of manifest.json with the trusted public key, SHA256SUMS and its
+signature where present, every artefact's size, sha256 and BLAKE3, then what
+is inside: every file in the initrd against the manifest (type, mode, owner,
+size, BLAKE3, link target), and the kernel and initrd that the ISO, the raw
+disk, the OBDR tape and the PXE tree boot against the image's own. Exit 0
+only when everything holds; 1 names what differs; 2 when there is nothing
+to check.
+
+  rear-build verify --pubkey sign.pub /var/lib/rear-build/output
+  rear-build verify --pubkey sign.pub /var/lib/rear-build/output/rescue.iso
+  rear-build verify /mnt/rear/web1/image-20261204T101500Z    (trust.pubkey)";
 
 const FORMAT_HELP: &str = "\
 Make DEVICE a rescue disk (ReaR's `rear format`): a GPT with a BIOS boot
@@ -296,6 +372,8 @@ pub struct ImageArgs {
     pub obdr: config::Obdr,
     #[command(flatten)]
     pub push: config::Output,
+    #[command(flatten)]
+    pub sign: config::Sign,
 }
 
 impl Cli {
@@ -311,6 +389,7 @@ impl Cli {
                 };
                 f.obdr = a.obdr.clone();
                 f.output = a.push.clone();
+                f.sign = a.sign.clone();
             }
             Command::Savelayout { capture, .. } | Command::Checklayout { capture, .. } => {
                 f.layout = capture.clone()

@@ -76,6 +76,23 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Format { device, yes, force } => crate::usbcmd::format(&device, yes, force),
         Command::Tape(t) => tape_cmd(t),
+        Command::Keygen {
+            output,
+            password_file,
+            unencrypted,
+        } => crate::signcmd::keygen(&output, password_file.as_deref(), unencrypted),
+        Command::Sign {
+            key,
+            password_file,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| cfg.image.output());
+            crate::signcmd::sign_dir(&dir, &key, password_file.as_deref())?;
+            Ok(0)
+        }
+        Command::Verify { pubkey, target } => {
+            crate::signcmd::verify(&cfg, pubkey.as_deref(), &target)
+        }
     }
 }
 
@@ -189,16 +206,21 @@ pub fn image_cmd(
             .with_context(|| format!("write {} to {}", tap.display(), dev.display()))?;
         eprintln!("rear-build: the OBDR tape is written to {}", dev.display());
     }
-    for p in &report.paths {
+    let mut paths = report.paths.clone();
+    if let Some(key) = &cfg.sign.key {
+        let signed = crate::signcmd::sign_dir(&c.output(), key, cfg.sign.password_file.as_deref())?;
+        paths.extend(signed);
+    }
+    for p in &paths {
         println!("{}", p.display());
     }
     crate::push::push(
         &cfg.output,
         &c.output(),
-        &report.paths,
+        &paths,
         &rear_builder::rescue::host_name(),
     )?;
-    Ok(report.paths)
+    Ok(paths)
 }
 
 fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {

@@ -24,6 +24,34 @@ pub struct Config {
     pub usb: Usb,
     pub obdr: Obdr,
     pub output: Output,
+    pub sign: Sign,
+    pub trust: Trust,
+}
+
+/// `[sign]`, and `image`'s `--sign`: the key a build's results are
+/// signed with (docs/provenance.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sign {
+    /// Sign the results as they are built with this minisign secret key
+    /// (made by `rear-build keygen` or `minisign -G`): manifest.json.minisig,
+    /// SHA256SUMS and SHA256SUMS.minisig (sign.key).
+    #[arg(long = "sign", value_name = "KEY")]
+    pub key: Option<PathBuf>,
+    /// The file whose first line is the secret key's password (mode 0600,
+    /// owned by root); without it an encrypted key's password is asked on
+    /// the terminal (sign.password_file).
+    #[arg(long = "sign-password-file", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// `[trust]`: the public key images are verified with.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Trust {
+    /// A minisign public key file (`rear-build keygen`'s BASE.pub):
+    /// `verify` uses it when given no --pubkey.
+    pub pubkey: Option<PathBuf>,
 }
 
 /// `[usb]`: the rescue disk `image --media usb` writes to (docs/media.md).
@@ -458,6 +486,7 @@ pub struct Flags {
     pub layout: Layout,
     pub obdr: Obdr,
     pub output: Output,
+    pub sign: Sign,
 }
 
 /// Overlays `top` on `base`: tables merge key by key, anything else is replaced.
@@ -633,6 +662,15 @@ impl Config {
                 device: flags.obdr.device.clone().or(self.obdr.device.clone()),
             },
             output: self.output.with(&flags.output),
+            sign: Sign {
+                key: flags.sign.key.clone().or(self.sign.key.clone()),
+                password_file: flags
+                    .sign
+                    .password_file
+                    .clone()
+                    .or(self.sign.password_file.clone()),
+            },
+            trust: self.trust.clone(),
         }
     }
 
@@ -845,9 +883,14 @@ mod tests {
                 url: Some("file:///flag".into()),
                 ..Output::default()
             },
+            sign: Sign {
+                key: Some("/k.key".into()),
+                password_file: None,
+            },
         };
         let c = files.with(&flags);
         assert_eq!(c.obdr.device, Some(PathBuf::from("/dev/nst1")));
+        assert_eq!(c.sign.key, Some(PathBuf::from("/k.key")));
         assert_eq!(c.image.modules(), PolicyKind::Loaded);
         assert_eq!(c.image.compress_level(), 9, "from the file");
         assert_eq!(c.image.add_modules, ["a", "b"]);

@@ -13,6 +13,7 @@ pub mod config;
 pub mod layoutcmd;
 pub mod paths;
 pub mod push;
+pub mod signcmd;
 pub mod ui;
 pub mod usbcmd;
 pub mod workflows;

@@ -158,11 +158,10 @@ impl SecretKey {
             "{}: not a minisign Ed25519 secret key",
             path.display()
         );
-        let encrypted = raw[2..4] != [0, 0];
-        let boxed = minisign::SecretKeyBox::from_string(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-        let sk = match encrypted {
-            false => boxed.into_unencrypted_secret_key(),
+        // An unencrypted key is read as it is (`minisign -G -W` leaves its
+        // checksum zero; the public half checked below stands for it).
+        let bytes = match raw[2..4] != [0, 0] {
+            false => raw,
             true => {
                 let pw = match password {
                     Password::Unencrypted => bail!(
@@ -171,13 +170,14 @@ impl SecretKey {
                     ),
                     p => p.read(false)?,
                 };
-                boxed.into_secret_key(pw)
+                minisign::SecretKeyBox::from_string(&text)
+                    .and_then(|b| b.into_secret_key(pw))
+                    .map_err(|e| anyhow::anyhow!("the secret key {}: {e}", path.display()))?
+                    .to_bytes()
             }
-        }
-        .map_err(|e| anyhow::anyhow!("the secret key {}: {e}", path.display()))?;
+        };
         // minisign's layout: algorithms (6 bytes), salt (32), limits (16),
         // then the key id (8), the Ed25519 key (seed and public, 64), checksum.
-        let bytes = sk.to_bytes();
         let mut key_id = [0u8; 8];
         key_id.copy_from_slice(&bytes[54..62]);
         let mut seed = [0u8; 32];

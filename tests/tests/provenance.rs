@@ -1,0 +1,299 @@
+//! Signed images: the stock `minisign` checks our signatures and its keys
+//! sign through us; signing is reproducible; one byte changed in any
+//! artefact, the manifest or a signature, or the wrong key, makes
+//! `verify` fail and name what.
+
+use rear_tests::{rear_build, Run};
+use std::path::{Path, PathBuf};
+
+fn ok(r: &Run, what: &str) {
+    assert_eq!(r.status, 0, "{what}:\n{}\n{}", r.stdout, r.stderr);
+}
+
+fn sh(cmd: &str) -> std::process::Output {
+    std::process::Command::new("sh")
+        .args(["-c", cmd])
+        .output()
+        .unwrap()
+}
+
+/// An output directory with every file medium.
+fn build(dir: &Path) -> PathBuf {
+    let out = dir.join("out");
+    let r = rear_build(
+        &[
+            "image",
+            "--store",
+            dir.join("store").to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--media",
+            "iso,raw,pxe,obdr",
+        ],
+        &[],
+        None,
+    );
+    ok(&r, "image");
+    out
+}
+
+fn verify(key: &Path, target: &Path) -> Run {
+    rear_build(
+        &[
+            "verify",
+            "--pubkey",
+            key.to_str().unwrap(),
+            target.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    )
+}
+
+/// Flips one byte of `p` at `at` (from the end when negative), runs `f`,
+/// and flips it back.
+fn flipped<T>(p: &Path, at: i64, f: impl FnOnce() -> T) -> T {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(p)
+        .unwrap();
+    let len = file.metadata().unwrap().len() as i64;
+    let off = if at < 0 { len + at } else { at } as u64;
+    let mut b = [0u8];
+    file.read_exact_at(&mut b, off).unwrap();
+    file.write_all_at(&[b[0] ^ 0x20], off).unwrap();
+    let r = f();
+    file.write_all_at(&b, off).unwrap();
+    r
+}
+
+#[test]
+fn minisign_checks_our_signatures_and_its_keys_sign_through_us() {
+    assert!(
+        rear_tests::which("minisign"),
+        "needs minisign: apt-get install minisign (or run ci/setup --test)"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let out = build(d.path());
+    let base = d.path().join("ours");
+    ok(
+        &rear_build(
+            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
+            &[],
+            None,
+        ),
+        "keygen",
+    );
+    let (key, public) = (d.path().join("ours.key"), d.path().join("ours.pub"));
+    let sign = |key: &Path, pw: Option<&Path>| {
+        let mut args = vec!["sign", "--key", key.to_str().unwrap()];
+        if let Some(p) = pw {
+            args.extend(["--password-file", p.to_str().unwrap()]);
+        }
+        args.push(out.to_str().unwrap());
+        ok(&rear_build(&args, &[], None), "sign");
+        std::fs::read(out.join("manifest.json.minisig")).unwrap()
+    };
+    let first = sign(&key, None);
+    // Reproducible: the same key and directory give the same bytes.
+    let sums = std::fs::read(out.join("SHA256SUMS.minisig")).unwrap();
+    assert_eq!(sign(&key, None), first, "signing twice differs");
+    assert_eq!(std::fs::read(out.join("SHA256SUMS.minisig")).unwrap(), sums);
+    for f in ["manifest.json", "SHA256SUMS"] {
+        let o = sh(&format!(
+            "minisign -V -m {} -p {}",
+            out.join(f).display(),
+            public.display()
+        ));
+        assert!(
+            o.status.success(),
+            "minisign -V {f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let said = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            said.contains(&format!(
+                "Trusted comment: rear-build {}",
+                env!("CARGO_PKG_VERSION")
+            )) && said.contains("epoch 1")
+                && said.contains(&format!("file {f}")),
+            "{said}"
+        );
+    }
+    let o = sh(&format!(
+        "cd {} && sha256sum --quiet -c SHA256SUMS",
+        out.display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+
+    // minisign's own keys: one encrypted (its password through our
+    // password file), one not.
+    let pw = d.path().join("pw");
+    std::fs::write(&pw, "a long password\n").unwrap();
+    sh(&format!("chmod 600 {}", pw.display()));
+    let theirs = |name: &str, flags: &str, input: &str| {
+        let (k, p) = (
+            d.path().join(format!("{name}.key")),
+            d.path().join(format!("{name}.pub")),
+        );
+        let o = sh(&format!(
+            "printf '{input}' | minisign -G {flags} -p {} -s {}",
+            p.display(),
+            k.display()
+        ));
+        assert!(
+            o.status.success(),
+            "minisign -G: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (k, p)
+    };
+    for (k, p, password) in [
+        {
+            let (k, p) = theirs("enc", "", "a long password\\na long password\\n");
+            (k, p, Some(pw.as_path()))
+        },
+        {
+            let (k, p) = theirs("plain", "-W", "");
+            (k, p, None)
+        },
+    ] {
+        sign(&k, password);
+        let r = verify(&p, &out);
+        ok(&r, "verify with minisign's key");
+        let o = sh(&format!(
+            "minisign -V -m {} -p {}",
+            out.join("manifest.json").display(),
+            p.display()
+        ));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // The encrypted key without its password file: refused, not asked
+    // for (no terminal here), and the error says what to give.
+    let r = rear_build(
+        &[
+            "sign",
+            "--key",
+            d.path().join("enc.key").to_str().unwrap(),
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("--password-file"), "{}", r.stderr);
+}
+
+#[test]
+fn one_byte_changed_anywhere_fails_verify_and_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let out = build(d.path());
+    let base = d.path().join("k");
+    ok(
+        &rear_build(
+            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
+            &[],
+            None,
+        ),
+        "keygen",
+    );
+    ok(
+        &rear_build(
+            &[
+                "sign",
+                "--key",
+                d.path().join("k.key").to_str().unwrap(),
+                out.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        ),
+        "sign",
+    );
+    let public = d.path().join("k.pub");
+    let r = verify(&public, &out);
+    ok(&r, "verify");
+    assert!(r.stdout.contains("initrd.img (inside)"), "{}", r.stdout);
+    assert!(!r.stdout.contains("FAIL"), "{}", r.stdout);
+
+    // Each artefact in the middle, the manifest, each signature: exit 1
+    // and a FAIL line naming the file.
+    let mut cases: Vec<(String, i64)> = [
+        "vmlinuz",
+        "initrd.img",
+        "rescue.iso",
+        "rescue.img",
+        "rescue.tap",
+        "manifest.json",
+        "SHA256SUMS",
+    ]
+    .iter()
+    .map(|f| {
+        let len = std::fs::metadata(out.join(f)).unwrap().len() as i64;
+        (f.to_string(), len / 2)
+    })
+    .collect();
+    let pxe_initrd = std::fs::read_dir(out.join("pxe"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("rear-")
+        })
+        .unwrap()
+        .join("initrd.img");
+    cases.push((
+        pxe_initrd
+            .strip_prefix(&out)
+            .unwrap()
+            .to_string_lossy()
+            .into(),
+        1000,
+    ));
+    // In a signature: a byte of the base64 signature line.
+    cases.push(("manifest.json.minisig".into(), -10));
+    cases.push(("SHA256SUMS.minisig".into(), -10));
+    for (f, at) in &cases {
+        let r = flipped(&out.join(f), *at, || verify(&public, &out));
+        assert_eq!(r.status, 1, "{f} changed, yet: {}\n{}", r.stdout, r.stderr);
+        let named = r
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("FAIL") && l.contains(f.as_str()));
+        assert!(
+            named,
+            "{f} changed, and no FAIL line names it:\n{}",
+            r.stdout
+        );
+        assert!(r.stderr.contains("does NOT verify"), "{}", r.stderr);
+    }
+    // One artefact alone.
+    let iso = out.join("rescue.iso");
+    ok(&verify(&public, &iso), "verify rescue.iso");
+    let r = flipped(&iso, 40_000, || verify(&public, &iso));
+    assert_eq!(r.status, 1, "{}", r.stdout);
+
+    // Another key: the signature is not the trusted key's.
+    let other = d.path().join("other");
+    ok(
+        &rear_build(
+            &["keygen", "-o", other.to_str().unwrap(), "--unencrypted"],
+            &[],
+            None,
+        ),
+        "keygen",
+    );
+    let r = verify(&d.path().join("other.pub"), &out);
+    assert_eq!(r.status, 1);
+    assert!(
+        r.stdout
+            .contains("FAIL manifest.json.minisig: signed by the key"),
+        "{}",
+        r.stdout
+    );
+}
