@@ -780,6 +780,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         artefacts: vec![kernel_art.clone(), initrd_art.clone()],
         files: Manifest::files_of(&layers),
     };
+    manifest.add_packages(&crate::dpkg::Db::load(Path::new("/")));
     let mut paths = vec![
         opts.output.join("vmlinuz"),
         opts.output.join("initrd.img"),

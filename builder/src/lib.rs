@@ -3,7 +3,9 @@
 //! knows nothing of the command line: its callers pass [`image::Options`]
 //! and a [`Progress`] to report to.
 
+pub mod dpkg;
 pub mod image;
+pub mod initrd;
 pub mod kernel;
 pub mod layer;
 pub mod manifest;

@@ -84,6 +84,13 @@ pub struct FileInfo {
     #[serde(flatten)]
     pub entry: Entry,
     pub layer: String,
+    /// The Debian package its host source belongs to, and that package's
+    /// version, at build time (none for generated files and files no
+    /// package owns).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 impl Manifest {
@@ -98,6 +105,8 @@ impl Manifest {
                         FileInfo {
                             entry: e.clone(),
                             layer: l.name.clone(),
+                            package: None,
+                            version: None,
                         },
                     )
                 })
@@ -105,6 +114,16 @@ impl Manifest {
             .collect();
         files.sort_by(|a, b| a.1.entry.path.cmp(&b.1.entry.path).then(a.0.cmp(&b.0)));
         files.into_iter().map(|(_, f)| f).collect()
+    }
+
+    /// Notes each file's Debian package and version from `db`.
+    pub fn add_packages(&mut self, db: &crate::dpkg::Db) {
+        for f in &mut self.files {
+            if let Some(o) = f.entry.source.as_deref().and_then(|s| db.owner(s)) {
+                f.package = Some(o.package);
+                f.version = Some(o.version);
+            }
+        }
     }
 
     pub fn layer_infos(layers: &[Built]) -> Vec<LayerInfo> {

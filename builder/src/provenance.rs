@@ -18,7 +18,6 @@ use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
 use rear_sign::{PublicKey, SecretKey};
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const MANIFEST: &str = "manifest.json";
@@ -380,29 +379,30 @@ fn initrd_files(p: &Path, m: &Manifest) -> Result<String> {
             l.name
         );
         at = end;
-        let got = layer_entries(part).with_context(|| format!("read the {} layer", l.name))?;
-        let want: BTreeMap<String, &FileInfo> = by_layer
+        let got =
+            crate::initrd::unpack(part).with_context(|| format!("read the {} layer", l.name))?;
+        let want: BTreeMap<&str, &FileInfo> = by_layer
             .get(l.name.as_str())
             .into_iter()
             .flatten()
-            .map(|f| (f.entry.path.trim_start_matches('/').to_string(), *f))
+            .map(|f| (f.entry.path.as_str(), *f))
             .collect();
         for (path, e) in &got {
-            match want.get(path) {
+            match want.get(path.as_str()) {
                 None => bad.push(format!(
-                    "/{path}: in the {} layer, not in the manifest",
+                    "{path}: in the {} layer, not in the manifest",
                     l.name
                 )),
                 Some(f) => {
-                    if let Some(d) = differs(e, f) {
-                        bad.push(format!("/{path}: {d}"));
+                    if let Some(d) = crate::initrd::differs(e, &f.entry) {
+                        bad.push(format!("{path}: {d}"));
                     }
                 }
             }
         }
-        for path in want.keys().filter(|p| !got.contains_key(*p)) {
+        for path in want.keys().filter(|p| !got.contains_key(**p)) {
             bad.push(format!(
-                "/{path}: in the manifest's {} layer, not in the initrd",
+                "{path}: in the manifest's {} layer, not in the initrd",
                 l.name
             ));
         }
@@ -428,108 +428,4 @@ fn initrd_files(p: &Path, m: &Manifest) -> Result<String> {
         "{} layers, {checked} files as the manifest lists them",
         m.layers.len()
     ))
-}
-
-/// An entry as read from a cpio archive.
-struct Unpacked {
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    /// A file's size and BLAKE3, a link's target, a device's numbers.
-    what: String,
-}
-
-fn layer_entries(compressed: &[u8]) -> Result<BTreeMap<String, Unpacked>> {
-    let mut cpio = Vec::new();
-    zstd::stream::read::Decoder::new(compressed)?
-        .read_to_end(&mut cpio)
-        .context("decompress")?;
-    let mut out = BTreeMap::new();
-    // newc carries a hardlink group's data with its last name.
-    let mut groups: BTreeMap<u32, (Vec<String>, Option<String>)> = BTreeMap::new();
-    let mut rest: &[u8] = &cpio;
-    loop {
-        let mut r = cpio::NewcReader::new(rest).context("a cpio header")?;
-        let e = r.entry();
-        if e.is_trailer() {
-            break;
-        }
-        let (name, mode, uid, gid, ino, nlink) = (
-            e.name().to_string(),
-            e.mode(),
-            e.uid(),
-            e.gid(),
-            e.ino(),
-            e.nlink(),
-        );
-        let (rmaj, rmin) = (e.rdev_major(), e.rdev_minor());
-        let mut data = Vec::new();
-        r.read_to_end(&mut data).context("an entry's data")?;
-        rest = r.finish().context("the end of an entry")?;
-        let what = match mode & 0o170000 {
-            0o100000 => {
-                let hash = (!data.is_empty() || nlink <= 1)
-                    .then(|| format!("file {} {}", data.len(), blake3::hash(&data).to_hex()));
-                if nlink > 1 {
-                    let g = groups.entry(ino).or_default();
-                    g.0.push(name.clone());
-                    if hash.is_some() {
-                        g.1 = hash.clone();
-                    }
-                }
-                hash.unwrap_or_default()
-            }
-            0o040000 => "dir".into(),
-            0o120000 => format!("symlink {}", String::from_utf8_lossy(&data)),
-            0o020000 => format!("char {rmaj}:{rmin}"),
-            t => format!("type {t:o}"),
-        };
-        out.insert(
-            name,
-            Unpacked {
-                mode: mode & 0o7777,
-                uid,
-                gid,
-                what,
-            },
-        );
-    }
-    for (names, hash) in groups.into_values() {
-        // A group of empty files carries no data at all.
-        let hash = hash.unwrap_or_else(|| format!("file 0 {}", blake3::hash(b"").to_hex()));
-        for n in names {
-            if let Some(e) = out.get_mut(&n) {
-                e.what = hash.clone();
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// How a read entry differs from the manifest's, if it does.
-fn differs(e: &Unpacked, f: &FileInfo) -> Option<String> {
-    use crate::layer::Kind;
-    let want = match &f.entry.kind {
-        Kind::File { size, blake3 } => format!("file {size} {blake3}"),
-        Kind::Dir => "dir".into(),
-        Kind::Symlink { target } => format!("symlink {target}"),
-        Kind::Char { major, minor } => format!("char {major}:{minor}"),
-    };
-    let symlink = matches!(f.entry.kind, Kind::Symlink { .. });
-    if e.what != want {
-        return Some(format!("{}, the manifest says {want}", e.what));
-    }
-    if !symlink && e.mode != f.entry.mode {
-        return Some(format!(
-            "mode {:o}, the manifest says {:o}",
-            e.mode, f.entry.mode
-        ));
-    }
-    if (e.uid, e.gid) != (f.entry.uid, f.entry.gid) {
-        return Some(format!(
-            "owner {}:{}, the manifest says {}:{}",
-            e.uid, e.gid, f.entry.uid, f.entry.gid
-        ));
-    }
-    None
 }
