@@ -163,6 +163,18 @@ pub enum Command {
         #[arg(value_name = "DIR|ARTEFACT")]
         target: PathBuf,
     },
+    /// What changed between two images: exit 0 same, 1 different, 2 error.
+    #[command(long_about = DIFF_HELP)]
+    Diff {
+        /// An output directory, a manifest.json, or an initrd or ISO.
+        #[arg(value_name = "A")]
+        a: PathBuf,
+        #[arg(value_name = "B")]
+        b: PathBuf,
+        /// Print the differences as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Read an OBDR tape image (rescue.tap), take its ISO out, or put it on a tape drive.
     #[command(subcommand)]
     Tape(TapeCommand),
@@ -227,6 +239,21 @@ to check.
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output/rescue.iso
   rear-build verify /mnt/rear/web1/image-20261204T101500Z    (trust.pubkey)";
+
+const DIFF_HELP: &str = "\
+Show what changed between two rescue images: their inputs (kernel, module
+policy, recipes, includes, SOURCE_DATE_EPOCH, compression, host), the
+layers whose bytes changed, the files added, removed or changed (size,
+content, mode, owner, link target, type) grouped by the Debian package
+they belong to with its version on each side, and the kernel modules added
+and removed. A and B are output directories or manifests; an initrd or an
+ISO is read directly when no manifest is at hand (then only its files are
+compared, without packages). Exit 0 when they are the same, 1 when they
+differ, 2 on error.
+
+  rear-build diff /srv/images/web1/2026-11 /srv/images/web1/2026-12
+  rear-build diff --json old/manifest.json new/manifest.json
+  rear-build diff old/rescue.iso new/initrd.img";
 
 const FORMAT_HELP: &str = "\
 Make DEVICE a rescue disk (ReaR's `rear format`): a GPT with a BIOS boot

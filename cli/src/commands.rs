@@ -90,6 +90,7 @@ fn run(cli: Cli) -> Result<i32> {
             crate::signcmd::sign_dir(&dir, &key, password_file.as_deref())?;
             Ok(0)
         }
+        Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
         Command::Verify { pubkey, target } => {
             crate::signcmd::verify(&cfg, pubkey.as_deref(), &target)
         }
@@ -300,6 +301,20 @@ fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {
     }
     print!("{out}");
     Ok(0)
+}
+
+fn diff_cmd(a: &Path, b: &Path, json: bool) -> Result<i32> {
+    use rear_builder::diff;
+    let (sa, sb) = (diff::Side::load(a, &System)?, diff::Side::load(b, &System)?);
+    let d = diff::diff(&sa, &sb);
+    match json {
+        true => println!(
+            "{}",
+            serde_json::to_string_pretty(&d).context("the diff as JSON")?
+        ),
+        false => print!("{}", diff::to_text(&d, &sa.name, &sb.name)),
+    }
+    Ok(if d.is_empty() { 0 } else { 1 })
 }
 
 fn tape_cmd(cmd: TapeCommand) -> Result<i32> {

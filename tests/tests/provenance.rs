@@ -297,3 +297,112 @@ fn one_byte_changed_anywhere_fails_verify_and_is_named() {
         r.stdout
     );
 }
+
+/// A throwaway Debian package installed on this host for the test, purged
+/// when dropped.
+struct TestPackage(&'static str);
+
+impl TestPackage {
+    /// Installs version `version` with `data` in its file `data`.
+    fn install(&self, dir: &Path, version: &str, data: &str) {
+        let root = dir.join(format!("pkg-{version}"));
+        let share = root.join("usr/share").join(self.0);
+        std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(&share).unwrap();
+        std::fs::write(
+            root.join("DEBIAN/control"),
+            format!(
+                "Package: {}\nVersion: {version}\nArchitecture: all\nMaintainer: rear-build tests <tests@rear-build.invalid>\nDescription: a package the diff test upgrades\n",
+                self.0
+            ),
+        )
+        .unwrap();
+        std::fs::write(share.join("data"), data).unwrap();
+        std::fs::write(share.join("same"), "unchanged\n").unwrap();
+        let deb = dir.join(format!("{}-{version}.deb", self.0));
+        let o = sh(&format!(
+            "dpkg-deb --root-owner-group --build {} {} && dpkg -i {}",
+            root.display(),
+            deb.display(),
+            deb.display()
+        ));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+impl Drop for TestPackage {
+    fn drop(&mut self) {
+        sh(&format!("dpkg --purge {}", self.0));
+    }
+}
+
+/// Two images from a host where one Debian package was upgraded in
+/// between: `diff` names that package, both versions and its changed
+/// file, and nothing else (no other package, input or module); the same
+/// inputs give exit 0.
+#[test]
+fn diff_names_the_upgraded_package_its_versions_and_files_only() {
+    let d = tempfile::tempdir().unwrap();
+    let pkg = TestPackage("rear-build-diff-test");
+    let dir = format!("/usr/share/{}", pkg.0);
+    let image = |out: &str| {
+        let out = d.path().join(out);
+        let r = rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--include",
+                &format!("{dir}/data"),
+                "--include",
+                &format!("{dir}/same"),
+            ],
+            &[],
+            None,
+        );
+        ok(&r, "image");
+        out
+    };
+    pkg.install(d.path(), "1.0-1", "one\n");
+    let a = image("a");
+    let a2 = image("a2");
+    pkg.install(d.path(), "1.1-1", "two, longer\n");
+    let b = image("b");
+    let diff = |x: &Path, y: &Path, json: bool| {
+        let mut args = vec!["diff", x.to_str().unwrap(), y.to_str().unwrap()];
+        if json {
+            args.push("--json");
+        }
+        rear_build(&args, &[], None)
+    };
+    let same = diff(&a, &a2, false);
+    assert_eq!(same.status, 0, "{}\n{}", same.stdout, same.stderr);
+    let r = diff(&a, &b, true);
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["inputs"], serde_json::json!([]), "{}", r.stdout);
+    assert_eq!(j["modules_added"], serde_json::json!([]));
+    assert_eq!(j["modules_removed"], serde_json::json!([]));
+    let pkgs = j["packages"].as_array().unwrap();
+    assert_eq!(pkgs.len(), 1, "more than the one package: {}", r.stdout);
+    let p = &pkgs[0];
+    assert_eq!(p["package"], pkg.0);
+    assert_eq!(p["version_a"], "1.0-1");
+    assert_eq!(p["version_b"], "1.1-1");
+    let files = p["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{}", r.stdout);
+    assert_eq!(files[0]["path"], format!("{dir}/data"));
+    assert_eq!(files[0]["how"], "changed");
+    // Only the layer holding the file changed.
+    assert!(j["layers"].as_array().unwrap().len() <= 1, "{}", r.stdout);
+    let text = diff(&a, &b, false).stdout;
+    assert!(
+        text.contains(&format!(
+            "package {}: 1.0-1 → 1.1-1\n  changed {dir}/data (size 4 → 12",
+            pkg.0
+        )),
+        "{text}"
+    );
+}
