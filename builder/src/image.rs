@@ -724,6 +724,11 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     let vmlinuz =
         fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
     let kernel_art = artefact("vmlinuz", &vmlinuz);
+    // In the store too, so the image can be made again from the store
+    // alone (`store export`, `store rebuild`).
+    if !store.has(&kernel_art.blake3) {
+        store.put_bytes(&vmlinuz)?;
+    }
     // The initrd's hashes are cached by its layers' hashes, so a warm build
     // neither concatenates nor hashes it.
     let joined: Vec<&str> = layers.iter().map(|l| l.blake3.as_str()).collect();

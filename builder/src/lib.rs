@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod dpkg;
+pub mod export;
 pub mod image;
 pub mod initrd;
 pub mod kernel;

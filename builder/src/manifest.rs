@@ -140,11 +140,18 @@ impl Manifest {
             .collect()
     }
 
-    /// Store objects this manifest needs: every file and every layer.
+    /// Store objects this manifest needs: every file, every layer, and
+    /// the kernel.
     pub fn referenced(&self) -> impl Iterator<Item = &str> {
         self.layers
             .iter()
             .map(|l| l.blake3.as_str())
+            .chain(
+                self.artefacts
+                    .iter()
+                    .filter(|a| a.name == "vmlinuz")
+                    .map(|a| a.blake3.as_str()),
+            )
             .chain(self.files.iter().filter_map(|f| match &f.entry.kind {
                 crate::layer::Kind::File { blake3, .. } => Some(blake3.as_str()),
                 _ => None,

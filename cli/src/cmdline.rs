@@ -434,6 +434,29 @@ pub enum StoreCommand {
     Verify,
     /// Remove objects that no kept manifest references.
     Gc,
+    /// Write exactly the objects an image needs (and its manifest) to one file.
+    Export {
+        /// The image's manifest.json.
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        /// The file to write (zstd over cpio; mode 0600).
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Put the objects of an export into the store, each checked against its hash.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Make an image's vmlinuz, initrd.img and manifest.json again from the store alone, byte for byte.
+    Rebuild {
+        /// The image's manifest.json (as `store export` carried it, or any copy).
+        #[arg(long, value_name = "FILE")]
+        manifest: PathBuf,
+        /// Where to write them.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
 }
 
 #[cfg(test)]

@@ -391,6 +391,37 @@ fn store_cmd(root: &Path, cmd: StoreCommand) -> Result<i32> {
             );
             Ok(0)
         }
+        StoreCommand::Export { manifest, output } => {
+            let data =
+                std::fs::read(&manifest).with_context(|| format!("read {}", manifest.display()))?;
+            let m = rear_builder::export::export(&store, &data, &output)?;
+            eprintln!(
+                "rear-build: {}: {} objects ({:.1} MiB) and the manifest",
+                output.display(),
+                m.objects,
+                m.bytes as f64 / (1 << 20) as f64
+            );
+            Ok(0)
+        }
+        StoreCommand::Import { file } => {
+            let (_, m) = rear_builder::export::import(&store, &file)?;
+            eprintln!(
+                "rear-build: {} objects ({:.1} MiB) from {} are in the store {}",
+                m.objects,
+                m.bytes as f64 / (1 << 20) as f64,
+                file.display(),
+                root.display()
+            );
+            Ok(0)
+        }
+        StoreCommand::Rebuild { manifest, output } => {
+            let data =
+                std::fs::read(&manifest).with_context(|| format!("read {}", manifest.display()))?;
+            for p in rear_builder::export::rebuild(&store, &data, &output)? {
+                println!("{}", p.display());
+            }
+            Ok(0)
+        }
     }
 }
 

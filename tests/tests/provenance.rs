@@ -406,3 +406,144 @@ fn diff_names_the_upgraded_package_its_versions_and_files_only() {
         "{text}"
     );
 }
+
+/// `store export` carries exactly what an image needs: imported into an
+/// empty store, `store rebuild` makes vmlinuz, initrd.img and the
+/// manifest again byte for byte without reading the host; the export
+/// itself is the same bytes twice, and a damaged one is refused.
+#[test]
+fn an_exported_store_rebuilds_the_image_elsewhere_byte_for_byte() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("out");
+    ok(
+        &rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        ),
+        "image",
+    );
+    let manifest = out.join("manifest.json");
+    let export = |to: &Path| {
+        ok(
+            &rear_build(
+                &[
+                    "store",
+                    "export",
+                    "--store",
+                    d.path().join("store").to_str().unwrap(),
+                    "--manifest",
+                    manifest.to_str().unwrap(),
+                    "-o",
+                    to.to_str().unwrap(),
+                ],
+                &[],
+                None,
+            ),
+            "store export",
+        )
+    };
+    let (e1, e2) = (d.path().join("e1"), d.path().join("e2"));
+    export(&e1);
+    export(&e2);
+    assert_eq!(
+        rear_tests::sha256_file(&e1),
+        rear_tests::sha256_file(&e2),
+        "two exports of one image differ"
+    );
+    let empty = d.path().join("empty-store");
+    let r = rear_build(
+        &[
+            "store",
+            "import",
+            "--store",
+            empty.to_str().unwrap(),
+            e1.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    ok(&r, "store import");
+    let again = d.path().join("again");
+    ok(
+        &rear_build(
+            &[
+                "store",
+                "rebuild",
+                "--store",
+                empty.to_str().unwrap(),
+                "--manifest",
+                manifest.to_str().unwrap(),
+                "-o",
+                again.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        ),
+        "store rebuild",
+    );
+    for f in ["vmlinuz", "initrd.img", "manifest.json"] {
+        assert_eq!(
+            rear_tests::sha256_file(&out.join(f)),
+            rear_tests::sha256_file(&again.join(f)),
+            "{f} made again from the imported store differs"
+        );
+    }
+    // A store that lacks an object cannot export; a damaged export is refused.
+    let r = rear_build(
+        &[
+            "store",
+            "export",
+            "--store",
+            d.path().join("nothing").to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "-o",
+            d.path().join("e3").to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2);
+    assert!(r.stderr.contains("the store lacks"), "{}", r.stderr);
+    let raw = d.path().join("raw.cpio");
+    let o = sh(&format!(
+        "zstd -q -d -c {} > {}",
+        e1.display(),
+        raw.display()
+    ));
+    assert!(o.status.success());
+    // A byte inside the base layer's object (megabytes long) changed.
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    let name = format!("objects/{}", m["layers"][0]["blake3"].as_str().unwrap());
+    let mut data = std::fs::read(&raw).unwrap();
+    let at = data
+        .windows(name.len())
+        .position(|w| w == name.as_bytes())
+        .unwrap()
+        + name.len()
+        + 10_000;
+    data[at] ^= 1;
+    std::fs::write(&raw, data).unwrap();
+    let bad = d.path().join("bad");
+    sh(&format!("zstd -q -c {} > {}", raw.display(), bad.display()));
+    let r = rear_build(
+        &[
+            "store",
+            "import",
+            "--store",
+            d.path().join("s4").to_str().unwrap(),
+            bad.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("the export is damaged"), "{}", r.stderr);
+}
