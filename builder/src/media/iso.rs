@@ -7,7 +7,7 @@
 //! `SOURCE_DATE_EPOCH` fixes xorriso's volume dates and GPT GUIDs; the
 //! staged tree's times are set to it too (xorriso copies file times).
 
-use super::{grub, Input, Medium};
+use super::{grub, Input, Medium, Shared};
 use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
 use std::path::Path;
@@ -23,7 +23,14 @@ const ESP_TYPE: &str = "28732ac11ff8d211ba4b00a0c93ec93b";
 const ISO_TYPE: &str = "a2a0d0ebe5b9334487c068b6b72699c7";
 
 impl Medium for Iso {
-    fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String> {
+    fn write(
+        &self,
+        input: &Input,
+        to: &Path,
+        scratch: &Path,
+        exec: &dyn Exec,
+        _shared: &Shared,
+    ) -> Result<String> {
         let stage = scratch.join("iso");
         super::stage_tree(input, &stage)?;
         let efi = grub::images(

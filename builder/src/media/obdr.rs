@@ -11,14 +11,15 @@
 //!    second naming the image, the rest zeros;
 //! 2. at logical block 20, with no tape mark before it (a tape mark counts
 //!    as a block and would move the image to block 21), the ISO that the
-//!    `iso` medium writes, in records of 2048 bytes;
+//!    `iso` medium writes (its rescue.iso when both are built together,
+//!    else one made here the same way), in records of 2048 bytes;
 //! 3. a tape mark, and a second one: the end of the recorded data.
 //!
 //! The records go into a SIMH tape image file or to a drive through the
 //! `st` driver (the `tape` crate); the backup target `tape://` adds the
 //! backup's files after them.
 
-use super::{Input, Medium};
+use super::{Input, Medium, Shared};
 use anyhow::{bail, ensure, Context, Result};
 use rear_exec::Exec;
 use rear_tape::{simh::Simh, Item, Records, Source};
@@ -42,6 +43,33 @@ pub fn header(host: &str, id: &str) -> Vec<[u8; HEADER_RECORD]> {
 /// 2048-byte records straight after it, two tape marks.
 pub fn write_tape(to: &mut dyn Records, header: &[[u8; HEADER_RECORD]], iso: &Path) -> Result<()> {
     let f = std::fs::File::open(iso).with_context(|| format!("open {}", iso.display()))?;
+    write_tape_from(to, header, &f, iso)
+}
+
+/// Reads a file from an offset on with `pread`, leaving the file's own
+/// offset alone (another thread may hold the same file).
+struct ReadAt<'a> {
+    file: &'a std::fs::File,
+    at: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::os::unix::fs::FileExt;
+        let n = self.file.read_at(buf, self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// [`write_tape`] from the ISO open as `f` (named `iso` in messages),
+/// read from its start whatever its offset.
+pub fn write_tape_from(
+    to: &mut dyn Records,
+    header: &[[u8; HEADER_RECORD]],
+    f: &std::fs::File,
+    iso: &Path,
+) -> Result<()> {
     let size = f
         .metadata()
         .with_context(|| format!("stat {}", iso.display()))?
@@ -56,7 +84,7 @@ pub fn write_tape(to: &mut dyn Records, header: &[[u8; HEADER_RECORD]], iso: &Pa
         to.record(r)?;
     }
     to.block_size(ISO_RECORD)?;
-    let mut r = BufReader::with_capacity(1 << 20, f);
+    let mut r = BufReader::with_capacity(1 << 20, ReadAt { file: f, at: 0 });
     let mut buf = [0u8; ISO_RECORD];
     for _ in 0..size / ISO_RECORD as u64 {
         r.read_exact(&mut buf)
@@ -69,16 +97,36 @@ pub fn write_tape(to: &mut dyn Records, header: &[[u8; HEADER_RECORD]], iso: &Pa
 }
 
 impl Medium for Obdr {
-    fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String> {
-        // The ISO of the `iso` medium, made again from the same inputs:
-        // byte for byte rescue.iso (its build is reproducible).
-        let iso = scratch.join("rescue.iso");
-        let iso_scratch = scratch.join("iso-scratch");
-        std::fs::create_dir_all(&iso_scratch)
-            .with_context(|| format!("create {}", iso_scratch.display()))?;
-        let note = super::iso::Iso.write(input, &iso, &iso_scratch, exec)?;
+    fn write(
+        &self,
+        input: &Input,
+        to: &Path,
+        scratch: &Path,
+        exec: &dyn Exec,
+        shared: &Shared,
+    ) -> Result<String> {
+        // The `iso` medium's rescue.iso when it is written in this build
+        // (waiting for it); else the same ISO made here from the same
+        // inputs: byte for byte rescue.iso either way (its build is
+        // reproducible).
+        let header = header(&input.menu.host, input.id);
         let mut out = Simh::create(to)?;
-        write_tape(&mut out, &header(&input.menu.host, input.id), &iso)?;
+        let note = match shared.iso() {
+            Some(done) => {
+                log::debug!("obdr: the ISO of the iso medium, {}", done.path.display());
+                write_tape_from(&mut out, &header, &done.file, &done.path)?;
+                done.note
+            }
+            None => {
+                let iso = scratch.join("rescue.iso");
+                let iso_scratch = scratch.join("iso-scratch");
+                std::fs::create_dir_all(&iso_scratch)
+                    .with_context(|| format!("create {}", iso_scratch.display()))?;
+                let note = super::iso::Iso.write(input, &iso, &iso_scratch, exec, shared)?;
+                write_tape(&mut out, &header, &iso)?;
+                note
+            }
+        };
         Ok(format!(
             "SIMH tape image: {HEADER_RECORDS} x {HEADER_RECORD}-byte header, the ISO at block {HEADER_RECORDS} ({note}); rear-build tape write puts it on a drive"
         ))

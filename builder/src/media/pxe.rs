@@ -12,7 +12,7 @@
 //! Every file is the same for the same inputs; nothing in it depends on
 //! the server's address.
 
-use super::{grub, write_text as write, Input, Medium, Menu};
+use super::{grub, write_text as write, Input, Medium, Menu, Shared};
 use anyhow::{Context, Result};
 use rear_exec::Exec;
 use std::path::Path;
@@ -104,7 +104,14 @@ pub fn pxelinux(m: &Menu, dir: &str) -> String {
 }
 
 impl Medium for Pxe {
-    fn write(&self, input: &Input, to: &Path, _scratch: &Path, _exec: &dyn Exec) -> Result<String> {
+    fn write(
+        &self,
+        input: &Input,
+        to: &Path,
+        _scratch: &Path,
+        _exec: &dyn Exec,
+        _shared: &Shared,
+    ) -> Result<String> {
         let m = input.menu;
         let dir = format!("rear-{}", m.host);
         let mkdir = |p: &Path| {

@@ -5,7 +5,7 @@
 //! root; the disk and partition GUIDs are derived from the image's id, so
 //! two builds give the same bytes.
 
-use super::{bios, fat, grub, Input, Medium};
+use super::{bios, fat, grub, Input, Medium, Shared};
 use anyhow::{Context, Result};
 use rear_exec::{Call, Exec};
 use std::path::Path;
@@ -55,7 +55,14 @@ fn table(id: &str, esp_sectors: u64) -> String {
 }
 
 impl Medium for Raw {
-    fn write(&self, input: &Input, to: &Path, scratch: &Path, exec: &dyn Exec) -> Result<String> {
+    fn write(
+        &self,
+        input: &Input,
+        to: &Path,
+        scratch: &Path,
+        exec: &dyn Exec,
+        _shared: &Shared,
+    ) -> Result<String> {
         let stage = scratch.join("raw");
         super::stage_tree(input, &stage)?;
         let core = scratch.join("core.img");
