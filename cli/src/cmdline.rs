@@ -360,6 +360,13 @@ rear-build as /init), modules, firmware and config (hostname, network,
   rear.auto=poweroff    power off once ready
 The same inputs give the same bytes; SOURCE_DATE_EPOCH sets every file's time.
 
+With --media pxe --pxe-root DIR (or [pxe] root) the network boot tree is
+also installed into DIR, a TFTP or HTTP root shared with other hosts: only
+this host's files there are replaced, each renamed into place, 0640 with
+DIR's group (give DIR the TFTP server's group), 0644 only with [pxe]
+world_readable = true, since the initrd may carry secrets:
+  rear-build image --media iso,pxe --pxe-root /srv/tftp
+
 With --push URL (or [output] url of the configuration) the results are then
 copied into URL/HOST/, the previous ones there replaced only when all
 arrived; a failed push leaves them as they were and exits non-zero:
@@ -398,6 +405,8 @@ pub struct ImageArgs {
     #[command(flatten)]
     pub obdr: config::Obdr,
     #[command(flatten)]
+    pub pxe: config::Pxe,
+    #[command(flatten)]
     pub push: config::Output,
     #[command(flatten)]
     pub sign: config::Sign,
@@ -415,6 +424,7 @@ impl Cli {
                     ..a.settings.clone()
                 };
                 f.obdr = a.obdr.clone();
+                f.pxe = a.pxe.clone();
                 f.output = a.push.clone();
                 f.sign = a.sign.clone();
             }

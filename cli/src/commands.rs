@@ -5,7 +5,7 @@
 use crate::cmdline::{Cli, Command, ImageArgs, LayoutCommand, StoreCommand, TapeCommand};
 use crate::ui::{self, Progress};
 use crate::{backupcmd, config, layoutcmd, paths, workflows};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use clap::Parser;
 use rear_builder::image::{self, Options};
 use rear_builder::manifest::Manifest;
@@ -139,6 +139,17 @@ pub fn image_cmd(
     for f in config_files {
         includes.push((f.clone(), config::image_path(f)));
     }
+    let media = c.media()?;
+    // Where the network boot tree goes is checked before anything is built.
+    if let Some(root) = cfg.pxe.root() {
+        if !media.contains(&rear_builder::media::Kind::Pxe) {
+            bail!(
+                "pxe.root (--pxe-root) is {}, but no network boot tree is built: add pxe to image.media (--media pxe), or unset pxe.root",
+                root.display()
+            );
+        }
+        rear_builder::media::pxe::check_root(root)?;
+    }
     let opts = Options {
         kernel: rear_builder::kernel::Choice {
             version: a.kernel_version.clone(),
@@ -161,7 +172,7 @@ pub fn image_cmd(
             PathBuf::from(paths::LAYOUT),
             paths::IMAGE_LAYOUT.to_string(),
         )),
-        media: c.media()?,
+        media: media.clone(),
         menu: c.menu(&rear_builder::rescue::host_name()),
         usb: rear_builder::media::usb::Place {
             device: a
@@ -212,6 +223,10 @@ pub fn image_cmd(
         let signed = crate::signcmd::sign_dir(&c.output(), key, cfg.sign.password_file.as_deref())?;
         paths.extend(signed);
     }
+    // Into the server's root once the results are whole (and signed).
+    if let Some(root) = cfg.pxe.root() {
+        install_pxe(&cfg.pxe, root, &report.paths)?;
+    }
     for p in &paths {
         println!("{}", p.display());
     }
@@ -222,6 +237,55 @@ pub fn image_cmd(
         &rear_builder::rescue::host_name(),
     )?;
     Ok(paths)
+}
+
+/// Installs the network boot tree among `paths` into `root` (`pxe.root`).
+fn install_pxe(pxe: &config::Pxe, root: &Path, paths: &[PathBuf]) -> Result<()> {
+    let tree = paths
+        .iter()
+        .find(|p| p.file_name().is_some_and(|n| n == "pxe"))
+        .context("pxe.root (--pxe-root) is set, but no network boot tree was built")?;
+    let done = rear_builder::media::pxe::install(tree, root, pxe.access()).with_context(|| {
+        format!(
+            "install the network boot tree {} into pxe.root {}",
+            tree.display(),
+            root.display()
+        )
+    })?;
+    eprintln!(
+        "rear-build: the network boot tree is installed in {}: {} files written ({}, group {}){}",
+        root.display(),
+        done.written.len(),
+        match pxe.world_readable {
+            true => "mode 0644: pxe.world_readable",
+            false => "mode 0640",
+        },
+        group_name(done.gid),
+        match done.kept.is_empty() {
+            true => String::new(),
+            false => format!(
+                "; {} there already the same",
+                done.kept
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    );
+    Ok(())
+}
+
+/// The name of group `gid` in /etc/group, else its number.
+fn group_name(gid: u32) -> String {
+    std::fs::read_to_string("/etc/group")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == gid.to_string()).then(|| f[0].to_string())
+        })
+        .unwrap_or_else(|| gid.to_string())
 }
 
 fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {

@@ -23,6 +23,7 @@ pub struct Config {
     pub backup: Backup,
     pub usb: Usb,
     pub obdr: Obdr,
+    pub pxe: Pxe,
     pub output: Output,
     pub sign: Sign,
     pub trust: Trust,
@@ -84,6 +85,46 @@ pub struct Obdr {
     /// non-rewinding device such as /dev/nst0, overwriting the tape (obdr.device).
     #[arg(long = "tape-device", value_name = "DEVICE")]
     pub device: Option<PathBuf>,
+}
+
+/// `[pxe]`, and `image`'s --pxe-root: the TFTP or HTTP root the network
+/// boot tree is installed into besides pxe/ (docs/media.md).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Pxe {
+    /// Also install the network boot tree (with --media pxe) into DIR, the
+    /// TFTP or HTTP server's root, which must exist (pxe.root). Only this
+    /// host's files there are replaced, each written beside and renamed:
+    /// rear-HOST/, rear-HOST.ipxe and the menus named by this host's MAC
+    /// addresses; pxelinux.0 and ldlinux.c32 only when absent or
+    /// different; other hosts' files are left alone. The files get DIR's
+    /// group and mode 0640, so give DIR the server's group (chgrp tftp
+    /// DIR); mode 0644 only with pxe.world_readable = true in the
+    /// configuration: the initrd is the whole rescue system, with whatever
+    /// keys and passwords it carries.
+    #[arg(long = "pxe-root", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Install the files 0644 (directories 0755), readable by every user
+    /// of the server and the network: only for an image that carries no
+    /// secrets.
+    #[arg(skip)]
+    pub world_readable: bool,
+}
+
+impl Pxe {
+    /// The root to install into, if any (an empty one is none).
+    pub fn root(&self) -> Option<&Path> {
+        self.root.as_deref().filter(|r| !r.as_os_str().is_empty())
+    }
+
+    /// Who may read the installed files.
+    pub fn access(&self) -> rear_builder::media::pxe::Access {
+        use rear_builder::media::pxe::Access;
+        match self.world_readable {
+            true => Access::World,
+            false => Access::Group,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -485,6 +526,7 @@ pub struct Flags {
     pub image: Image,
     pub layout: Layout,
     pub obdr: Obdr,
+    pub pxe: Pxe,
     pub output: Output,
     pub sign: Sign,
 }
@@ -661,6 +703,10 @@ impl Config {
             obdr: Obdr {
                 device: flags.obdr.device.clone().or(self.obdr.device.clone()),
             },
+            pxe: Pxe {
+                root: flags.pxe.root.clone().or(self.pxe.root.clone()),
+                world_readable: self.pxe.world_readable,
+            },
             output: self.output.with(&flags.output),
             sign: Sign {
                 key: flags.sign.key.clone().or(self.sign.key.clone()),
@@ -680,6 +726,12 @@ impl Config {
             bail!("usb.keep = 0: keep at least the generation just written (1 or more)");
         }
         self.output.validate()?;
+        if let Some(r) = self.pxe.root().filter(|r| !r.is_absolute()) {
+            bail!(
+                "pxe.root = {:?}: allowed is an absolute path (the TFTP or HTTP server's root)",
+                r.display().to_string()
+            );
+        }
         if let Some(l) = self.image.compress_level.filter(|l| !(1..=19).contains(l)) {
             bail!("image.compress_level = {l}: allowed are 1 to 19");
         }
@@ -879,6 +931,10 @@ mod tests {
             obdr: Obdr {
                 device: Some("/dev/nst1".into()),
             },
+            pxe: Pxe {
+                root: Some("/srv/tftp".into()),
+                ..Pxe::default()
+            },
             output: Output {
                 url: Some("file:///flag".into()),
                 ..Output::default()
@@ -891,6 +947,7 @@ mod tests {
         let c = files.with(&flags);
         assert_eq!(c.obdr.device, Some(PathBuf::from("/dev/nst1")));
         assert_eq!(c.sign.key, Some(PathBuf::from("/k.key")));
+        assert_eq!(c.pxe.root(), Some(Path::new("/srv/tftp")));
         assert_eq!(c.image.modules(), PolicyKind::Loaded);
         assert_eq!(c.image.compress_level(), 9, "from the file");
         assert_eq!(c.image.add_modules, ["a", "b"]);
@@ -935,6 +992,45 @@ mod tests {
             let msg = format!("{:#}", load_with(&format!("[output]\n{text}\n")).unwrap_err());
             assert!(msg.contains("config.toml") && msg.contains(says) && !msg.contains("hunter2"), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn pxe_settings_and_the_flag() {
+        let d = tempfile::tempdir().unwrap();
+        let load_with = |text: &str| {
+            fs::write(d.path().join("config.toml"), text).unwrap();
+            load(d.path()).map(|c| c.0)
+        };
+        let c = load_with("").unwrap();
+        assert_eq!(c.pxe.root(), None);
+        assert_eq!(c.pxe.access(), rear_builder::media::pxe::Access::Group);
+        let c = load_with("[pxe]\nroot = \"\"\n").unwrap();
+        assert_eq!(c.pxe.root(), None, "empty: none");
+        let c = load_with("[pxe]\nroot = \"/srv/tftp\"\nworld_readable = true\n").unwrap();
+        assert_eq!(c.pxe.root(), Some(Path::new("/srv/tftp")));
+        assert_eq!(c.pxe.access(), rear_builder::media::pxe::Access::World);
+        // The flag goes over the file; world_readable is the file's alone.
+        let flags = Flags {
+            pxe: Pxe {
+                root: Some("/var/www/boot".into()),
+                ..Pxe::default()
+            },
+            ..Flags::default()
+        };
+        let w = c.with(&flags);
+        assert_eq!(w.pxe.root(), Some(Path::new("/var/www/boot")));
+        assert!(w.pxe.world_readable);
+        let msg = format!("{:#}", load_with("[pxe]\nroot = \"tftp\"\n").unwrap_err());
+        assert!(
+            msg.contains("config.toml")
+                && msg.contains("pxe.root = \"tftp\": allowed is an absolute path"),
+            "{msg}"
+        );
+        let msg = format!(
+            "{:#}",
+            load_with("[pxe]\nworld_readable = \"yes\"\n").unwrap_err()
+        );
+        assert!(msg.contains("world_readable"), "{msg}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ fn help_teaches_the_commands() {
         "--include",
         "-r, --kernel-version",
         "SOURCE_DATE_EPOCH",
+        "--pxe-root <DIR>",
+        "pxe.world_readable = true",
     ] {
         assert!(
             r.stdout.contains(w),

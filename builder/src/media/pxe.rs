@@ -11,11 +11,16 @@
 //!
 //! Every file is the same for the same inputs; nothing in it depends on
 //! the server's address.
+//!
+//! [`install`] copies the tree into a server's root (`pxe.root`) shared
+//! with other hosts: file by file, each renamed into place, nothing but
+//! the tree's own files touched.
 
 use super::{grub, write_text as write, Input, Medium, Menu, Shared};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use rear_exec::Exec;
-use std::path::Path;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 
 pub struct Pxe;
 
@@ -154,6 +159,185 @@ impl Medium for Pxe {
     }
 }
 
+/// Who may read what [`install`] puts into a server's root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Files 0640 and new directories 0750, with the root's group: the
+    /// server reads them through that group (the default: the initrd may
+    /// carry keys and passwords).
+    Group,
+    /// Files 0644 and new directories 0755 (`pxe.world_readable`).
+    World,
+}
+
+impl Access {
+    fn modes(self) -> (u32, u32) {
+        match self {
+            Access::Group => (0o640, 0o750),
+            Access::World => (0o644, 0o755),
+        }
+    }
+}
+
+/// What [`install`] did, paths relative to the root.
+#[derive(Debug, Default, PartialEq)]
+pub struct Installed {
+    /// Written (new or replaced).
+    pub written: Vec<PathBuf>,
+    /// Shared boot loader files left as they were: the root had the same
+    /// bytes.
+    pub kept: Vec<PathBuf>,
+    /// The root's group, which the files got.
+    pub gid: u32,
+}
+
+/// Checks that `root`, a server's root for [`install`], is a directory
+/// there; returns its group.
+pub fn check_root(root: &Path) -> Result<u32> {
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(m.gid()),
+        Ok(_) => bail!(
+            "pxe.root (--pxe-root) {} is not a directory: name the directory the TFTP or HTTP server serves",
+            root.display()
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "pxe.root (--pxe-root) {} does not exist: the network boot tree is installed into the TFTP or HTTP server's existing root; set pxe.root to that directory (tftpd-hpa serves /srv/tftp), or create it with the server's group (install -d -g tftp -m 0750 {})",
+            root.display(),
+            root.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("pxe.root (--pxe-root) {}", root.display())),
+    }
+}
+
+/// The files below `dir`, relative to it, sorted.
+fn files_below(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let p = dir.join(&rel);
+        for e in std::fs::read_dir(&p).with_context(|| format!("list {}", p.display()))? {
+            let e = e.with_context(|| format!("list {}", p.display()))?;
+            let child = rel.join(e.file_name());
+            match e.file_type()?.is_dir() {
+                true => stack.push(child),
+                false => out.push(child),
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Creates the directories of `rel` below `root` that are missing, with
+/// `mode` and the group `gid`; leaves existing ones as they are.
+fn make_dirs(root: &Path, rel: &Path, mode: u32, gid: u32) -> Result<()> {
+    let mut p = root.to_path_buf();
+    for c in rel.components() {
+        p.push(c);
+        match std::fs::create_dir(&p) {
+            Ok(()) => {
+                std::os::unix::fs::chown(&p, None, Some(gid))
+                    .and_then(|_| {
+                        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode))
+                    })
+                    .with_context(|| format!("set the group and mode of {}", p.display()))?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && p.is_dir() => {}
+            Err(e) => return Err(e).with_context(|| format!("create {}", p.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Copies `src` to `to` as a whole: written to a temporary name beside it
+/// with `mode` and the group `gid`, synced, then renamed over `to`.
+fn put(src: &Path, to: &Path, mode: u32, gid: u32) -> Result<()> {
+    let dir = to.parent().context("a file in the root")?;
+    let name = to.file_name().unwrap_or_default().to_string_lossy();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".partial")
+        .tempfile_in(dir)
+        .with_context(|| format!("create a temporary file in {}", dir.display()))?;
+    let mut from = std::fs::File::open(src).with_context(|| format!("open {}", src.display()))?;
+    std::io::copy(&mut from, tmp.as_file_mut())
+        .and_then(|_| std::os::unix::fs::fchown(tmp.as_file(), None, Some(gid)))
+        .and_then(|_| {
+            tmp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(mode))
+        })
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("write {}", tmp.path().display()))?;
+    tmp.persist(to)
+        .map_err(|e| e.error)
+        .with_context(|| format!("rename into {}", to.display()))?;
+    Ok(())
+}
+
+/// True when `a` and `b` are files with the same bytes.
+fn same_bytes(a: &Path, b: &Path) -> bool {
+    match (std::fs::read(a), std::fs::read(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Installs the network boot tree `tree` (this host's, as [`Pxe`] writes
+/// it) into a TFTP or HTTP server's `root`, shared with other hosts: each
+/// of the tree's files goes to the same path below the root, written to a
+/// temporary name in its directory and renamed over the old one (atomic
+/// per file), the boot files (`rear-HOST/`) first, then the menus; missing
+/// directories are created. Nothing else in the root is touched: other
+/// hosts' files stay as they are, and `pxelinux.0` and `ldlinux.c32`,
+/// which the hosts share, are written only when absent or different.
+/// Files get the root's group and `access`'s mode; their times are the
+/// time of installing (HTTP servers make caching validators of them).
+pub fn install(tree: &Path, root: &Path, access: Access) -> Result<Installed> {
+    let gid = check_root(root)?;
+    let (file_mode, dir_mode) = access.modes();
+    let mut files = files_below(tree)?;
+    // The kernel and initrd (rear-HOST/*) before the menus that name them.
+    let boot_file = |f: &Path| {
+        f.components().count() == 2
+            && f.iter()
+                .next()
+                .is_some_and(|d| d.to_string_lossy().starts_with("rear-"))
+    };
+    files.sort_by_key(|f| (!boot_file(f), f.clone()));
+    let mut out = Installed {
+        gid,
+        ..Installed::default()
+    };
+    let mut dirs = std::collections::BTreeSet::new();
+    for rel in files {
+        let (src, to) = (tree.join(&rel), root.join(&rel));
+        let parent = rel.parent().unwrap_or(Path::new(""));
+        make_dirs(root, parent, dir_mode, gid)?;
+        let shared = PXELINUX.iter().any(|(_, n)| rel == Path::new(n));
+        if shared && same_bytes(&src, &to) {
+            out.kept.push(rel);
+            continue;
+        }
+        put(&src, &to, file_mode, gid)?;
+        dirs.insert(to.parent().unwrap_or(root).to_path_buf());
+        out.written.push(rel);
+    }
+    // The renames themselves on disk.
+    for d in dirs {
+        std::fs::File::open(&d)
+            .and_then(|f| f.sync_all())
+            .with_context(|| format!("sync {}", d.display()))?;
+    }
+    if gid == 0 && access == Access::Group {
+        log::warn!(
+            "{} belongs to group root: the files installed there are 0640 root:root, which a TFTP or HTTP server running as its own user cannot read; give the root the server's group (chgrp tftp {}) and install again, or set pxe.world_readable = true if the image carries no secrets",
+            root.display(),
+            root.display()
+        );
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,5 +388,156 @@ mod tests {
             "{s}"
         );
         assert!(s.contains("LOCALBOOT 0"), "{s}");
+    }
+
+    fn tree_and_root() -> (tempfile::TempDir, PathBuf, PathBuf) {
+        let d = tempfile::tempdir().unwrap();
+        let (tree, root) = (d.path().join("pxe"), d.path().join("tftp"));
+        for (rel, text) in [
+            ("rear-web1/vmlinuz", "kernel 2"),
+            ("rear-web1/initrd.img", "initrd 2"),
+            ("rear-web1.ipxe", "#!ipxe 2"),
+            ("pxelinux.cfg/01-52-54-00-00-00-01", "pxelinux 2"),
+            ("grub/grub.cfg-01-52-54-00-00-00-01", "grub 2"),
+            ("pxelinux.0", "pxelinux.0 new"),
+            ("ldlinux.c32", "ldlinux same"),
+        ] {
+            let p = tree.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        std::fs::create_dir(&root).unwrap();
+        (d, tree, root)
+    }
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn install_writes_the_trees_files_and_nothing_else() {
+        let (_d, tree, root) = tree_and_root();
+        // Another host's files, this host's old ones, the shared loader
+        // (one file the same, one not).
+        let others = [
+            ("rear-web2/vmlinuz", "web2 kernel"),
+            ("rear-web2.ipxe", "web2 ipxe"),
+            ("pxelinux.cfg/01-52-54-00-00-00-02", "web2 pxelinux"),
+            ("pxelinux.cfg/default", "the site's default"),
+            ("grub/grub.cfg-01-52-54-00-00-00-02", "web2 grub"),
+        ];
+        for (rel, text) in others.iter().chain(&[
+            ("rear-web1/initrd.img", "initrd 1"),
+            ("pxelinux.0", "pxelinux.0 old"),
+            ("ldlinux.c32", "ldlinux same"),
+        ]) {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
+        }
+        let gid = std::fs::metadata(&root).unwrap().gid();
+        let dir_mode = mode(&root.join("rear-web1"));
+        let got = install(&tree, &root, Access::Group).unwrap();
+        assert_eq!(got.gid, gid);
+        assert_eq!(got.kept, [PathBuf::from("ldlinux.c32")]);
+        let written: Vec<String> = got
+            .written
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            written,
+            [
+                "rear-web1/initrd.img",
+                "rear-web1/vmlinuz",
+                "grub/grub.cfg-01-52-54-00-00-00-01",
+                "pxelinux.0",
+                "pxelinux.cfg/01-52-54-00-00-00-01",
+                "rear-web1.ipxe",
+            ],
+            "the boot files first"
+        );
+        for rel in &got.written {
+            assert_eq!(
+                std::fs::read(root.join(rel)).unwrap(),
+                std::fs::read(tree.join(rel)).unwrap(),
+                "{}",
+                rel.display()
+            );
+            assert_eq!(mode(&root.join(rel)), 0o640, "{}", rel.display());
+            assert_eq!(
+                std::fs::metadata(root.join(rel)).unwrap().gid(),
+                gid,
+                "{}",
+                rel.display()
+            );
+        }
+        assert_eq!(mode(&root.join("ldlinux.c32")), 0o604, "kept as it was");
+        for (rel, text) in others {
+            assert_eq!(
+                std::fs::read_to_string(root.join(rel)).unwrap(),
+                text,
+                "{rel}"
+            );
+            assert_eq!(mode(&root.join(rel)), 0o604, "{rel}");
+        }
+        assert_eq!(
+            mode(&root.join("rear-web1")),
+            dir_mode,
+            "an existing directory is left alone"
+        );
+        // No temporary file is left.
+        let all = files_below(&root).unwrap();
+        assert!(
+            !all.iter()
+                .any(|p| p.file_name().unwrap().to_string_lossy().starts_with('.')),
+            "{all:?}"
+        );
+        assert_eq!(all.len(), 7 + 5);
+    }
+
+    #[test]
+    fn install_world_readable_and_into_an_empty_root() {
+        let (_d, tree, root) = tree_and_root();
+        let got = install(&tree, &root, Access::World).unwrap();
+        assert_eq!(got.written.len(), 7);
+        for rel in &got.written {
+            assert_eq!(mode(&root.join(rel)), 0o644, "{}", rel.display());
+        }
+        for d in ["rear-web1", "pxelinux.cfg", "grub"] {
+            assert_eq!(mode(&root.join(d)), 0o755, "{d}");
+        }
+        // Again, private: this host's files are replaced, the loader kept.
+        let got = install(&tree, &root, Access::Group).unwrap();
+        assert_eq!(got.written.len(), 5);
+        assert_eq!(got.kept.len(), 2);
+        assert_eq!(mode(&root.join("rear-web1/initrd.img")), 0o640);
+        assert_eq!(
+            mode(&root.join("pxelinux.0")),
+            0o644,
+            "the same bytes: kept"
+        );
+    }
+
+    #[test]
+    fn a_missing_root_is_refused_with_what_to_do() {
+        let d = tempfile::tempdir().unwrap();
+        let missing = d.path().join("srv/tftp");
+        let e = format!(
+            "{:#}",
+            install(d.path(), &missing, Access::Group).unwrap_err()
+        );
+        assert!(
+            e.contains(&format!("{} does not exist", missing.display()))
+                && e.contains("pxe.root")
+                && e.contains("install -d -g tftp"),
+            "{e}"
+        );
+        assert!(!missing.exists(), "created");
+        let file = d.path().join("file");
+        std::fs::write(&file, "").unwrap();
+        let e = format!("{:#}", check_root(&file).unwrap_err());
+        assert!(e.contains("is not a directory"), "{e}");
     }
 }

@@ -38,6 +38,7 @@ const EXAMPLES: &[&str] = &[
     "[output]\nurl = \"https://dav.example:8443/rear\"\n\
      credentials_file = \"/etc/rear-build/push.cred\"\nca_file = \"/etc/rear-build/ca.pem\"\n",
     "[output]\nurl = \"sftp://push@nas/srv/rescue\"\nmount_options = \"IdentityFile=/root/.ssh/push\"\n",
+    "[pxe]\nroot = \"/srv/tftp\"\nworld_readable = true\n[obdr]\ndevice = \"/dev/nst0\"\n",
 ];
 
 #[test]
