@@ -397,14 +397,17 @@ fn build_jobs(
             .iter()
             .map(|&(kind, medium)| {
                 let shared = &shared;
-                std::thread::Builder::new()
+                let t = std::thread::Builder::new()
                     .name(format!("medium-{}", kind.name()))
                     .spawn_scoped(s, move || {
                         // Whatever happens to the ISO, its waiters hear of it.
                         let _guard = (kind == Kind::Iso).then(|| IsoGuard(shared));
                         write_one(kind, medium, input, dir, exec, shared)
-                    })
-                    .context("start a thread")
+                    });
+                if t.is_err() && kind == Kind::Iso {
+                    shared.iso_done(None);
+                }
+                t.with_context(|| format!("start a thread for the {} medium", kind.name()))
             })
             .collect();
         threads
