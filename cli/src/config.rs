@@ -701,7 +701,12 @@ impl Config {
             backup: self.backup.clone(),
             usb: self.usb.clone(),
             obdr: Obdr {
-                device: flags.obdr.device.clone().or(self.obdr.device.clone()),
+                device: flags
+                    .obdr
+                    .device
+                    .clone()
+                    .or(self.obdr.device.clone())
+                    .filter(|d| !d.as_os_str().is_empty()),
             },
             pxe: Pxe {
                 root: flags.pxe.root.clone().or(self.pxe.root.clone()),
