@@ -46,6 +46,9 @@ pub struct Options {
     pub menu: crate::media::Menu,
     /// The rescue disk, for the `usb` medium.
     pub usb: crate::media::usb::Place,
+    /// Sign the results with this key (`provenance::sign_dir`), before a
+    /// rescue disk's generation is written, so it carries the signature.
+    pub sign: Option<std::sync::Arc<rear_sign::SecretKey>>,
 }
 
 pub struct Report {
@@ -840,11 +843,22 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         rear_store::write_file_atomic(manifest_path, &json, 0o600)?;
     }
     store.add_root(manifest_path)?;
+    let signed = match &opts.sign {
+        Some(key) => crate::provenance::sign_dir(&opts.output, key)?,
+        None => Vec::new(),
+    };
+    if !signed.is_empty() {
+        media_notes.push(format!(
+            "signed with key {}",
+            opts.sign.as_ref().map(|k| k.id()).unwrap_or_default()
+        ));
+    }
     if opts.media.contains(&crate::media::Kind::Usb) {
         progress.stage("writing a generation onto the rescue disk");
         let note = crate::media::usb::publish(&input, manifest_path, &opts.usb, None, &exec)?;
         media_notes.push(format!("rescue disk: {note}"));
     }
+    paths.extend(signed);
     Ok(Report {
         kernel,
         manifest,

@@ -181,6 +181,14 @@ pub fn image_cmd(
                 .or_else(|| (!cfg.usb.device.is_empty()).then(|| PathBuf::from(&cfg.usb.device))),
             keep: cfg.usb.keep,
         },
+        // Read (and its password asked) before the build, not after it.
+        sign: cfg
+            .sign
+            .key
+            .as_deref()
+            .map(|k| crate::signcmd::load_key(k, cfg.sign.password_file.as_deref()))
+            .transpose()?
+            .map(std::sync::Arc::new),
     };
     let store = Store::open(&c.store())?;
     let mut progress = Progress::new();
@@ -218,11 +226,7 @@ pub fn image_cmd(
             .with_context(|| format!("write {} to {}", tap.display(), dev.display()))?;
         eprintln!("rear-build: the OBDR tape is written to {}", dev.display());
     }
-    let mut paths = report.paths.clone();
-    if let Some(key) = &cfg.sign.key {
-        let signed = crate::signcmd::sign_dir(&c.output(), key, cfg.sign.password_file.as_deref())?;
-        paths.extend(signed);
-    }
+    let paths = report.paths.clone();
     // Into the server's root once the results are whole (and signed).
     if let Some(root) = cfg.pxe.root() {
         install_pxe(&cfg.pxe, root, &report.paths)?;

@@ -34,9 +34,15 @@ pub fn keygen(base: &Path, password_file: Option<&Path>, unencrypted: bool) -> R
     Ok(0)
 }
 
+/// The secret key at `key`, decrypted with the password from
+/// `password_file` or the terminal.
+pub fn load_key(key: &Path, password_file: Option<&Path>) -> Result<SecretKey> {
+    SecretKey::load(key, &password(password_file))
+}
+
 /// Signs `dir` with the key; the files written.
 pub fn sign_dir(dir: &Path, key: &Path, password_file: Option<&Path>) -> Result<Vec<PathBuf>> {
-    let sk = SecretKey::load(key, &password(password_file))?;
+    let sk = load_key(key, password_file)?;
     let written =
         provenance::sign_dir(dir, &sk).with_context(|| format!("sign {}", dir.display()))?;
     eprintln!(

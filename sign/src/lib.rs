@@ -65,6 +65,13 @@ pub struct SecretKey {
     signing: ed25519_dalek::SigningKey,
 }
 
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the key itself.
+        write!(f, "SecretKey({})", self.id())
+    }
+}
+
 /// A public key.
 #[derive(Clone)]
 pub struct PublicKey {

@@ -37,6 +37,23 @@ fn build(dir: &Path) -> PathBuf {
     out
 }
 
+/// An unencrypted key pair made by `rear-build keygen`: (BASE.key, BASE.pub).
+fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let base = dir.join(name);
+    ok(
+        &rear_build(
+            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
+            &[],
+            None,
+        ),
+        "keygen",
+    );
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
 fn verify(key: &Path, target: &Path) -> Run {
     rear_build(
         &[
@@ -77,16 +94,7 @@ fn minisign_checks_our_signatures_and_its_keys_sign_through_us() {
     );
     let d = tempfile::tempdir().unwrap();
     let out = build(d.path());
-    let base = d.path().join("ours");
-    ok(
-        &rear_build(
-            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
-            &[],
-            None,
-        ),
-        "keygen",
-    );
-    let (key, public) = (d.path().join("ours.key"), d.path().join("ours.pub"));
+    let (key, public) = keygen(d.path(), "ours");
     let sign = |key: &Path, pw: Option<&Path>| {
         let mut args = vec!["sign", "--key", key.to_str().unwrap()];
         if let Some(p) = pw {
@@ -190,21 +198,13 @@ fn minisign_checks_our_signatures_and_its_keys_sign_through_us() {
 fn one_byte_changed_anywhere_fails_verify_and_is_named() {
     let d = tempfile::tempdir().unwrap();
     let out = build(d.path());
-    let base = d.path().join("k");
-    ok(
-        &rear_build(
-            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
-            &[],
-            None,
-        ),
-        "keygen",
-    );
+    let (key, public) = keygen(d.path(), "k");
     ok(
         &rear_build(
             &[
                 "sign",
                 "--key",
-                d.path().join("k.key").to_str().unwrap(),
+                key.to_str().unwrap(),
                 out.to_str().unwrap(),
             ],
             &[],
@@ -212,7 +212,6 @@ fn one_byte_changed_anywhere_fails_verify_and_is_named() {
         ),
         "sign",
     );
-    let public = d.path().join("k.pub");
     let r = verify(&public, &out);
     ok(&r, "verify");
     assert!(r.stdout.contains("initrd.img (inside)"), "{}", r.stdout);
@@ -279,16 +278,8 @@ fn one_byte_changed_anywhere_fails_verify_and_is_named() {
     assert_eq!(r.status, 1, "{}", r.stdout);
 
     // Another key: the signature is not the trusted key's.
-    let other = d.path().join("other");
-    ok(
-        &rear_build(
-            &["keygen", "-o", other.to_str().unwrap(), "--unencrypted"],
-            &[],
-            None,
-        ),
-        "keygen",
-    );
-    let r = verify(&d.path().join("other.pub"), &out);
+    let (_, other) = keygen(d.path(), "other");
+    let r = verify(&other, &out);
     assert_eq!(r.status, 1);
     assert!(
         r.stdout
@@ -546,4 +537,91 @@ fn an_exported_store_rebuilds_the_image_elsewhere_byte_for_byte() {
     );
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("the export is damaged"), "{}", r.stderr);
+}
+
+/// `image --sign` signs before a rescue disk's generation is written, so
+/// the generation carries the signature and verifies by itself. Needs
+/// root and a loop device (to read the disk's REAR-000 partition).
+#[test]
+fn a_signed_rescue_disk_generation_verifies_by_itself() {
+    let d = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(d.path(), "k");
+    let disk = d.path().join("usb.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    ok(
+        &rear_build(
+            &["format", disk.to_str().unwrap(), "--yes", "--force"],
+            &[],
+            None,
+        ),
+        "format",
+    );
+    ok(
+        &rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                d.path().join("out").to_str().unwrap(),
+                "--media",
+                "usb",
+                "--usb-device",
+                disk.to_str().unwrap(),
+                "--sign",
+                key.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        ),
+        "image --media usb --sign",
+    );
+    // REAR-000 is the third partition.
+    let o = sh(&format!(
+        "sfdisk --json {} | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"partitiontable\"][\"partitions\"][2][\"start\"] * 512)'",
+        disk.display()
+    ));
+    let offset = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let mnt = d.path().join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let o = sh(&format!(
+        "mount -o loop,ro,offset={offset} {} {}",
+        disk.display(),
+        mnt.display()
+    ));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            sh(&format!("umount {}", self.0.display()));
+        }
+    }
+    let _u = Unmount(mnt.clone());
+    let host = std::fs::read_dir(mnt.join("rear"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let generation = std::fs::read_dir(&host)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("image-")
+        })
+        .unwrap();
+    assert!(generation.join("manifest.json.minisig").is_file());
+    let r = verify(&public, &generation);
+    ok(&r, "verify the generation");
+    assert!(
+        r.stdout.contains("ok   initrd.img (inside)"),
+        "{}",
+        r.stdout
+    );
 }

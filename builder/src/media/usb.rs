@@ -421,9 +421,20 @@ pub fn write_generation(
     let part = host_dir.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&part);
     super::copy_boot_files(input, &part)?;
-    let to = part.join("manifest.json");
-    std::fs::copy(manifest, &to)
-        .with_context(|| format!("copy {} to {}", manifest.display(), to.display()))?;
+    // The manifest, and its signature when the image is signed: a
+    // generation verifies by itself (`rear-build verify`).
+    let sig = manifest.with_file_name(crate::provenance::MANIFEST_SIG);
+    for (from, name) in [
+        (manifest, "manifest.json"),
+        (sig.as_path(), crate::provenance::MANIFEST_SIG),
+    ] {
+        if name != "manifest.json" && !from.exists() {
+            continue;
+        }
+        let to = part.join(name);
+        std::fs::copy(from, &to)
+            .with_context(|| format!("copy {} to {}", from.display(), to.display()))?;
+    }
     let dir = format!("/rear/{host}/{name}");
     let mut menu = input.menu.clone();
     menu.cmdline = [menu.cmdline.as_str(), &format!("rear.usb={host}/{name}")]
