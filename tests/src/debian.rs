@@ -338,8 +338,7 @@ pub fn rescue_run(
     let start = |m: &Machine| {
         let mut vm = boot(m);
         for (shown, keys) in menu {
-            vm.expect(shown, Duration::from_secs(300));
-            vm.send(keys);
+            vm.choose(shown, Duration::from_secs(300), keys);
         }
         vm
     };

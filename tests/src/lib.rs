@@ -253,6 +253,16 @@ impl Vm {
         }
     }
 
+    /// Waits for a GRUB menu that shows `shown`, lets GRUB finish drawing
+    /// it (1.5 s of its 5 s timeout: a key typed while GRUB still draws
+    /// can be lost; its countdown line is no sign, OVMF's console splits
+    /// it), then types `keys`.
+    pub fn choose(&mut self, shown: &str, within: Duration, keys: &[&str]) {
+        self.expect(shown, within);
+        std::thread::sleep(Duration::from_millis(1500));
+        self.send(keys);
+    }
+
     /// Types `keys` on the serial console, a key every 200 ms (GRUB reads
     /// an escape sequence as one key only when it arrives whole).
     pub fn send(&mut self, keys: &[&str]) {

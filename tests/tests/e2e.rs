@@ -234,7 +234,10 @@ fn run_loop(l: &Loop) {
     // The menus: the ISO's entries (shell, shell on serial, unattended
     // recovery); the rescue disk's submenu per generation (this host's
     // only one first), holding the same entries.
-    let down = "\x1b[B";
+    // GRUB's one-byte "next entry" key: an arrow key is an escape
+    // sequence, which GRUB takes for Esc when its bytes arrive apart
+    // (seen under emulation on a busy machine).
+    let down = "v";
     let recovery = "rear-build unattended recovery of";
     let iso_menu: &[(&str, &[&str])] = &[(recovery, &[down, down, "\r"])];
     let generation = format!("{HOST} image-");
