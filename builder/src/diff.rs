@@ -7,7 +7,7 @@
 use crate::layer::{Entry, Kind};
 use crate::manifest::{FileInfo, Manifest};
 use anyhow::{Context, Result};
-use rear_exec::{Call, Exec};
+use rear_exec::Exec;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -48,14 +48,7 @@ impl Side {
             true => {
                 let scratch = tempfile::tempdir().context("create a temporary directory")?;
                 let to = scratch.path().join("initrd.img");
-                exec.run(
-                    &Call::new("xorriso")
-                        .args(["-osirrox", "on", "-indev"])
-                        .arg(&file)
-                        .args(["-extract", "/boot/initrd.img"])
-                        .arg(&to),
-                )
-                .with_context(|| format!("take the initrd out of {}", file.display()))?;
+                crate::provenance::iso_extract(&file, "/boot/initrd.img", &to, exec)?;
                 std::fs::read(&to).with_context(|| format!("read {}", to.display()))?
             }
         };

@@ -156,9 +156,6 @@ pub fn verify(target: &Path, key: &PublicKey, exec: &dyn Exec) -> Result<Report>
             return Ok(r);
         }
     };
-    if dir.join(SUMS_SIG).exists() || dir.join(SUMS).exists() {
-        check_sums(&dir, key, only.as_deref(), &mut r);
-    }
     let wanted: Vec<&Artefact> = m
         .artefacts
         .iter()
@@ -169,6 +166,8 @@ pub fn verify(target: &Path, key: &PublicKey, exec: &dyn Exec) -> Result<Report>
             r.add(o, false, "not an artefact of this manifest");
         }
     }
+    // Each file is hashed once: SHA256SUMS is checked against these.
+    let mut hashed = BTreeMap::from([(MANIFEST.to_string(), crate::layer::sha256_hex(&data))]);
     for a in wanted {
         let p = dir.join(&a.name);
         if !p.exists() {
@@ -177,12 +176,21 @@ pub fn verify(target: &Path, key: &PublicKey, exec: &dyn Exec) -> Result<Report>
             r.add(&a.name, !needed, "not here, not checked");
             continue;
         }
-        let held = artefact_holds(&p, a);
+        let held = std::fs::read(&p)
+            .with_context(|| format!("read {}", p.display()))
+            .and_then(|data| {
+                let got = crate::image::artefact(&a.name, &data);
+                hashed.insert(a.name.clone(), got.sha256.clone());
+                artefact_holds(&got, a)
+            });
         let ok = held.is_ok();
         r.result(&a.name, held);
         if ok {
             contents(&dir, a, &m, exec, &mut r);
         }
+    }
+    if dir.join(SUMS_SIG).exists() || dir.join(SUMS).exists() {
+        check_sums(&dir, key, only.as_deref(), &hashed, &mut r);
     }
     Ok(r)
 }
@@ -196,7 +204,15 @@ fn signature(dir: &Path, sig: &str, data: &[u8], key: &PublicKey) -> Result<Stri
     Ok(format!("signed by {}: {trusted}", key.id()))
 }
 
-fn check_sums(dir: &Path, key: &PublicKey, only: Option<&str>, r: &mut Report) {
+/// Checks SHA256SUMS and its signature, and each file it lists (from
+/// `hashed` when the artefact check already hashed it).
+fn check_sums(
+    dir: &Path,
+    key: &PublicKey,
+    only: Option<&str>,
+    hashed: &BTreeMap<String, String>,
+    r: &mut Report,
+) {
     let text = match std::fs::read(dir.join(SUMS)) {
         Ok(t) => t,
         Err(e) => return r.add(SUMS, false, format!("read: {e}")),
@@ -210,7 +226,10 @@ fn check_sums(dir: &Path, key: &PublicKey, only: Option<&str>, r: &mut Report) {
         if only.is_some_and(|o| o != name) || !dir.join(&name).exists() {
             continue;
         }
-        let got = rear_sign::sha256_file(&dir.join(&name));
+        let got = match hashed.get(&name) {
+            Some(h) => Ok(h.clone()),
+            None => rear_sign::sha256_file(&dir.join(&name)),
+        };
         match got {
             Ok(g) if g == hash => {}
             Ok(g) => r.add(
@@ -223,12 +242,8 @@ fn check_sums(dir: &Path, key: &PublicKey, only: Option<&str>, r: &mut Report) {
     }
 }
 
-/// The size, sha256 and BLAKE3 of the file at `p` are the artefact's.
-fn artefact_holds(p: &Path, a: &Artefact) -> Result<String> {
-    let got = crate::image::artefact(
-        &a.name,
-        &std::fs::read(p).with_context(|| format!("read {}", p.display()))?,
-    );
+/// `got` (a file's size and hashes) is the artefact `a`.
+fn artefact_holds(got: &Artefact, a: &Artefact) -> Result<String> {
     anyhow::ensure!(
         got.size == a.size,
         "{} bytes, the manifest says {}",
@@ -310,7 +325,8 @@ fn boot_files(m: &Manifest, extract: impl Fn(&str, &Path) -> Result<()>) -> Resu
     Ok("boots the image's vmlinuz and initrd.img".into())
 }
 
-fn iso_extract(iso: &Path, name: &str, to: &Path, exec: &dyn Exec) -> Result<()> {
+/// Copies `name` out of the ISO 9660 image `iso` to `to`.
+pub(crate) fn iso_extract(iso: &Path, name: &str, to: &Path, exec: &dyn Exec) -> Result<()> {
     exec.run(
         &Call::new("xorriso")
             .args(["-osirrox", "on", "-indev"])
