@@ -162,6 +162,10 @@ pub enum Command {
         /// or one artefact in one (rescue.iso, initrd.img, ...).
         #[arg(value_name = "DIR|ARTEFACT")]
         target: PathBuf,
+        /// Accept an image older (by SOURCE_DATE_EPOCH) than the newest of
+        /// its host verified before with the same key.
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// What changed between two images: exit 0 same, 1 different, 2 error.
     #[command(long_about = DIFF_HELP)]

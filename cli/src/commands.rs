@@ -53,7 +53,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Store(s) => store_cmd(&cfg.image.store(), s),
         Command::Dump => dump(&files_cfg, &files),
         Command::Mkbackuponly { layout } => backupcmd::unmounting_target(|| {
-            backupcmd::mkbackuponly(&cfg.backup, &regenerated(&cfg), &layoutcmd::load(&layout)?)
+            backupcmd::mkbackuponly(
+                &cfg.backup,
+                &regenerated(&cfg),
+                &layoutcmd::load(&layout)?,
+                crate::pinning::seal(&cfg, None)?,
+            )
         }),
         Command::Mkbackup(a) => {
             backupcmd::unmounting_target(|| workflows::mkbackup(&host, &cfg, &files, &a))
@@ -91,9 +96,11 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
-        Command::Verify { pubkey, target } => {
-            crate::signcmd::verify(&cfg, pubkey.as_deref(), &target)
-        }
+        Command::Verify {
+            pubkey,
+            target,
+            allow_downgrade,
+        } => crate::signcmd::verify(&cfg, pubkey.as_deref(), &target, allow_downgrade),
     }
 }
 

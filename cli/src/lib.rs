@@ -12,6 +12,7 @@ pub mod commands;
 pub mod config;
 pub mod layoutcmd;
 pub mod paths;
+pub mod pinning;
 pub mod push;
 pub mod signcmd;
 pub mod ui;
