@@ -76,7 +76,7 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
             None => crate::pinning::running_image(),
         };
         backupcmd::preflight(backup, &layout, image.as_deref(), cfg.trust.key()?.as_ref())
-            .context("recovery stopped before writing any disk: the backup cannot be restored")?;
+            .context("recovery stopped before writing any disk")?;
     }
     let r = layoutcmd::recover_layout(&a, &path, layout)?;
     if !restoring || r.code != 0 {
