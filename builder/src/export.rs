@@ -148,16 +148,12 @@ pub fn rebuild(store: &Store, manifest: &[u8], out: &Path) -> Result<Vec<PathBuf
     };
     let mut initrd = Vec::new();
     for info in &m.layers {
-        let (name, index) = match info.name.as_str() {
-            "base" => ("base", 0),
-            "modules" => ("modules", 1),
-            "firmware" => ("firmware", 2),
-            "config" => ("config", 3),
-            other => {
-                bail!("the manifest has a layer {other:?}, which this rear-build does not make")
-            }
+        let Some(mut l) = Layer::named(&info.name) else {
+            bail!(
+                "the manifest has a layer {:?}, which this rear-build does not make",
+                info.name
+            )
         };
-        let mut l = Layer::new(name, index);
         for f in m.files.iter().filter(|f| f.layer == info.name) {
             l.insert(f.entry.clone());
         }

@@ -365,7 +365,7 @@ fn base_layer(
     for d in dirs {
         items.push((d.clone(), image_path(d)?));
     }
-    let mut layer = Layer::new("base", 0);
+    let mut layer = Layer::new("base");
     for e in h.entries(items)? {
         layer.insert(e);
     }
@@ -470,7 +470,7 @@ fn modules_layer(
             items.push((p, format!("{dest_root}/{f}")));
         }
     }
-    let mut layer = Layer::new("modules", 1);
+    let mut layer = Layer::new("modules");
     for e in h.entries(items)? {
         layer.insert(e);
     }
@@ -581,7 +581,7 @@ fn firmware_layer(h: &Hasher, fw_dir: &Path, wanted: &[String]) -> Result<(Layer
     items.sort();
     items.dedup();
     let found = items.len();
-    let mut layer = Layer::new("firmware", 2);
+    let mut layer = Layer::new("firmware");
     for e in h.entries(items)? {
         layer.insert(e);
     }
@@ -590,7 +590,7 @@ fn firmware_layer(h: &Hasher, fw_dir: &Path, wanted: &[String]) -> Result<(Layer
 }
 
 fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Layer, String)> {
-    let mut layer = Layer::new("config", 3);
+    let mut layer = Layer::new("config");
     let keys = Path::new("/root/.ssh/authorized_keys");
     let sshd = keys.is_file();
     let cfg = crate::rescue::config(modules, sshd);

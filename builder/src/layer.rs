@@ -87,13 +87,23 @@ pub struct Built {
     pub from_cache: bool,
 }
 
+/// The image's layers in their order: a layer's index is its place here.
+pub const ORDER: [&str; 4] = ["base", "modules", "firmware", "config"];
+
 impl Layer {
-    pub fn new(name: &'static str, index: u32) -> Layer {
-        Layer {
-            name,
-            index,
+    /// The empty layer `name`, one of [`ORDER`]; None for another name.
+    pub fn named(name: &str) -> Option<Layer> {
+        let index = ORDER.iter().position(|n| *n == name)?;
+        Some(Layer {
+            name: ORDER[index],
+            index: index as u32,
             entries: BTreeMap::new(),
-        }
+        })
+    }
+
+    /// The empty layer `name`, one of [`ORDER`].
+    pub fn new(name: &str) -> Layer {
+        Layer::named(name).unwrap_or_else(|| panic!("{name} is not a layer of {ORDER:?}"))
     }
 
     pub fn insert(&mut self, e: Entry) {
@@ -341,7 +351,7 @@ mod tests {
     fn archive_is_sorted_with_parents_links_and_fixed_times() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path()).unwrap();
-        let mut l = Layer::new("base", 0);
+        let mut l = Layer::new("base");
         l.insert(file(&store, "/usr/bin/b", b"same", 0o755));
         l.insert(file(&store, "/usr/bin/a", b"same", 0o755));
         l.insert(file(&store, "/usr/bin/s", b"same", 0o4755));
@@ -385,7 +395,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path()).unwrap();
         let params = Params { level: 3, epoch: 1 };
-        let mut l = Layer::new("config", 3);
+        let mut l = Layer::new("config");
         l.insert(file(&store, "/etc/x", b"1", 0o644));
         let k1 = l.key(&params);
         let b1 = l.build(&store, &params, &l.key(&params), vec![]).unwrap();
