@@ -27,6 +27,7 @@ pub struct Config {
     pub output: Output,
     pub sign: Sign,
     pub trust: Trust,
+    pub oci: Oci,
 }
 
 /// `[sign]`, and `image`'s `--sign`: the key a build's results are
@@ -53,6 +54,32 @@ pub struct Trust {
     /// A minisign public key file (`rear-build keygen`'s BASE.pub):
     /// `verify` uses it when given no --pubkey.
     pub pubkey: Option<PathBuf>,
+}
+
+/// `[oci]`, and `push`'s and `pull`'s flags: how the OCI registry is
+/// reached (docs/provenance.md, "OCI distribution").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oci {
+    /// The file whose first line is `user:password` for the registry's
+    /// basic auth (mode 0600, owned by root); anonymous without one
+    /// (oci.credentials). Never on the command line itself.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Plain http to a registry other than localhost, 127.0.0.1 or ::1
+    /// (which always get it); https otherwise (oci.insecure).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl Oci {
+    /// These flags over the configuration's `[oci]`.
+    pub fn over(&self, cfg: &Oci) -> Oci {
+        Oci {
+            credentials: self.credentials.clone().or(cfg.credentials.clone()),
+            insecure: self.insecure || cfg.insecure,
+        }
+    }
 }
 
 /// `[usb]`: the rescue disk `image --media usb` writes to (docs/media.md).
@@ -722,6 +749,7 @@ impl Config {
                     .or(self.sign.password_file.clone()),
             },
             trust: self.trust.clone(),
+            oci: self.oci.clone(),
         }
     }
 

@@ -59,13 +59,8 @@ pub fn sign_dir(dir: &Path, key: &Path, password_file: Option<&Path>) -> Result<
     Ok(written)
 }
 
-pub fn verify(cfg: &config::Config, pubkey: Option<&Path>, target: &Path) -> Result<i32> {
-    let key_file = pubkey
-        .map(Path::to_path_buf)
-        .or_else(|| cfg.trust.pubkey.clone())
-        .context("no public key to trust: give --pubkey FILE, or set trust.pubkey")?;
-    let key = PublicKey::load(&key_file)?;
-    let report = provenance::verify(target, &key, &rear_exec::System)?;
+/// Prints each check of a report, `ok` or `FAIL`, a line each.
+pub fn print_findings(report: &provenance::Report) {
     for f in &report.findings {
         let mark = if f.ok { "ok  " } else { "FAIL" };
         println!(
@@ -74,6 +69,16 @@ pub fn verify(cfg: &config::Config, pubkey: Option<&Path>, target: &Path) -> Res
             f.detail.replace('\n', "\n       ")
         );
     }
+}
+
+pub fn verify(cfg: &config::Config, pubkey: Option<&Path>, target: &Path) -> Result<i32> {
+    let key_file = pubkey
+        .map(Path::to_path_buf)
+        .or_else(|| cfg.trust.pubkey.clone())
+        .context("no public key to trust: give --pubkey FILE, or set trust.pubkey")?;
+    let key = PublicKey::load(&key_file)?;
+    let report = provenance::verify(target, &key, &rear_exec::System)?;
+    print_findings(&report);
     let bad = report.findings.iter().filter(|f| !f.ok).count();
     if bad == 0 {
         eprintln!(
