@@ -766,7 +766,9 @@ pub fn pull(
     }
 
     // The signature: a referrer, or under the fallback tag.
-    let signature = pull_signature(&s, target, &digest, tmp.path(), &mut files)?;
+    let (signature, n, b) = pull_signature(&s, target, &digest, tmp.path(), &mut files)?;
+    blobs += n;
+    bytes += b;
     check(tmp.path())?;
 
     if out.exists() {
@@ -794,7 +796,7 @@ fn pull_signature(
     digest: &str,
     dir: &Path,
     files: &mut Vec<String>,
-) -> Result<Option<Signature>> {
+) -> Result<(Option<Signature>, usize, u64)> {
     let at = target.by_digest(digest);
     let referrers = match s
         .rt
@@ -820,7 +822,7 @@ fn pull_signature(
             )) {
                 Ok((body, _)) => (body.to_vec(), Signature::Tag(tag)),
                 Err(oci_client::errors::OciDistributionError::ImageManifestNotFoundError(_)) => {
-                    return Ok(None)
+                    return Ok((None, 0, 0))
                 }
                 Err(oci_client::errors::OciDistributionError::RegistryError {
                     envelope, ..
@@ -829,7 +831,7 @@ fn pull_signature(
                     .iter()
                     .any(|e| e.code == oci_client::errors::OciErrorCode::ManifestUnknown) =>
                 {
-                    return Ok(None)
+                    return Ok((None, 0, 0))
                 }
                 Err(e) => return Err(e).with_context(|| format!("fetch the signature tag {tag}")),
             }
@@ -842,6 +844,7 @@ fn pull_signature(
             && sig.subject.as_ref().is_some_and(|d| d.digest == digest),
         "{found}: not a rear-build signature of {digest}"
     );
+    let (mut blobs, mut bytes) = (0, 0);
     for d in &sig.layers {
         let name = title(d)?;
         ensure!(
@@ -850,12 +853,13 @@ fn pull_signature(
         );
         let p = dir.join(name);
         let mut f = write_private(&p)?;
-        s.fetch(&at, d, &mut f)?;
+        bytes += s.fetch(&at, d, &mut f)?;
+        blobs += 1;
         f.sync_all()
             .with_context(|| format!("write {}", p.display()))?;
         files.push(name.to_string());
     }
-    Ok(Some(found))
+    Ok((Some(found), blobs, bytes))
 }
 
 #[cfg(test)]
