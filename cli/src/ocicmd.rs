@@ -16,6 +16,15 @@ fn options(o: &config::Oci) -> Options {
     }
 }
 
+/// A 401 says what to give.
+fn hint(e: anyhow::Error) -> anyhow::Error {
+    if format!("{e:#}").contains("401 Unauthorized") {
+        e.context("the registry refused: it wants credentials, or took them as wrong (--credentials FILE or [oci] credentials, a first line user:password)")
+    } else {
+        e
+    }
+}
+
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }
@@ -24,7 +33,8 @@ pub fn push(target: &str, dir: &Path, o: &config::Oci) -> Result<i32> {
     let t: Target = target.parse()?;
     let start = Instant::now();
     let r = rear_oci::push(dir, &t, &options(o))
-        .with_context(|| format!("push {} to {t}", dir.display()))?;
+        .with_context(|| format!("push {} to {t}", dir.display()))
+        .map_err(hint)?;
     eprintln!(
         "rear-build: {} pushed to {t}: {} blobs uploaded ({}), {} already in the registry, in {:.1} s",
         dir.display(),
@@ -69,7 +79,8 @@ pub fn pull(target: &str, out: &Path, pubkey: Option<&Path>, o: &config::Oci) ->
         Ok(())
     };
     let r = rear_oci::pull(&t, out, &options(o), &check)
-        .with_context(|| format!("pull {t} into {}", out.display()))?;
+        .with_context(|| format!("pull {t} into {}", out.display()))
+        .map_err(hint)?;
     if t.digest.is_none() {
         eprintln!("rear-build: {t} named {}; pin it: {}", r.digest, r.pinned);
     }

@@ -399,3 +399,127 @@ fn a_changed_blob_an_unknown_digest_or_another_key_fails_pull_and_writes_nothing
     );
     nothing_written(&into, &["web1"]);
 }
+
+/// A bcrypt htpasswd line (distribution takes bcrypt only), made by
+/// Debian's Python through glibc's crypt, at the lowest cost (4): each
+/// request checks it.
+fn htpasswd(dir: &Path, user: &str, password: &str) -> PathBuf {
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args([
+            "-W",
+            "ignore",
+            "-c",
+            "import crypt, sys; print(crypt.crypt(sys.stdin.read(), crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16)))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(password.as_bytes())?;
+            c.wait_with_output()
+        })
+        .expect("python3 crypt");
+    assert!(out.status.success(), "python3 crypt failed");
+    let hash = String::from_utf8(out.stdout).unwrap();
+    assert!(hash.starts_with("$2"), "not bcrypt: {hash}");
+    let p = dir.join("htpasswd");
+    std::fs::write(&p, format!("{user}:{}", hash.trim())).unwrap();
+    p
+}
+
+#[test]
+fn basic_auth_from_a_file_or_the_configuration_and_the_password_shows_nowhere() {
+    let d = tempfile::tempdir().unwrap();
+    let canary = "Oci-Canary-7c1e9b";
+    let reg = Server::docker_registry(d.path(), Some(&htpasswd(d.path(), "pusher", canary)));
+    let (key, public) = keygen(d.path(), "sign");
+    let out = build(d.path(), "web1", &key);
+    let to = format!("oci://127.0.0.1:{}/rescue:web1", reg.port);
+    let shown = |r: &Run| r.stdout.contains(canary) || r.stderr.contains(canary);
+
+    // Anonymous: refused.
+    let r = rear_build(&["push", &to, out.to_str().unwrap()], &[], None);
+    eprint!("anonymous push:\n{}", r.stderr);
+    assert_ne!(r.status, 0, "an anonymous push was taken");
+    assert!(r.stderr.contains("401"), "{}", r.stderr);
+
+    // A wrong password: refused, and neither password is shown.
+    let wrong = d.path().join("wrong");
+    std::fs::write(&wrong, format!("pusher:{canary}-not\n")).unwrap();
+    let r = rear_build(
+        &[
+            "push",
+            "--credentials",
+            wrong.to_str().unwrap(),
+            &to,
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    eprint!("push with a wrong password:\n{}", r.stderr);
+    assert_ne!(r.status, 0, "a wrong password was taken");
+    assert!(
+        !shown(&r),
+        "the password is shown:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+
+    // The right one from --credentials.
+    let cred = d.path().join("registry-credentials");
+    std::fs::write(&cred, format!("pusher:{canary}\n")).unwrap();
+    let r = rear_build(
+        &[
+            "push",
+            "-v",
+            "--credentials",
+            cred.to_str().unwrap(),
+            &to,
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    ok(&r, "push with credentials");
+    assert!(
+        !shown(&r),
+        "the password is shown:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let pinned = r.stdout.lines().last().unwrap().trim().to_string();
+
+    // From the configuration's [oci] credentials.
+    let conf = d.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.toml"),
+        format!("[oci]\ncredentials = {:?}\n", cred.display().to_string()),
+    )
+    .unwrap();
+    let pulled = d.path().join("pulled");
+    let r = rear_build(
+        &[
+            "pull",
+            "-c",
+            conf.to_str().unwrap(),
+            &pinned,
+            "-o",
+            pulled.to_str().unwrap(),
+            "--pubkey",
+            public.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    ok(&r, "pull with [oci] credentials");
+    assert!(
+        !shown(&r),
+        "the password is shown:\n{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(files(&pulled), files(&out));
+}
