@@ -76,7 +76,11 @@ impl Oci {
     /// These flags over the configuration's `[oci]`.
     pub fn over(&self, cfg: &Oci) -> Oci {
         Oci {
-            credentials: self.credentials.clone().or(cfg.credentials.clone()),
+            credentials: self
+                .credentials
+                .clone()
+                .or(cfg.credentials.clone())
+                .filter(|c| !c.as_os_str().is_empty()),
             insecure: self.insecure || cfg.insecure,
         }
     }
