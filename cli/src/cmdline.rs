@@ -277,8 +277,9 @@ layers are the kernel, each zstd layer of the initrd and the other artefacts
 present (rescue.iso, rescue.img, rescue.tap, the PXE tree's kernel and
 initrd), each named by an org.opencontainers.image.title annotation. Every
 artefact is checked against manifest.json first. Each blob is asked for
-(HEAD) and only those the registry lacks are sent, so hosts sharing a kernel
-share its blob and the base and modules layers; the count is printed. A
+(HEAD) and only those the registry lacks are sent, so hosts on one kernel
+share its blob and the base, modules and firmware layers (put them in one
+repository, a tag each); how many were sent and found is printed. A
 signature (manifest.json.minisig, SHA256SUMS, SHA256SUMS.minisig, from
 `sign`) goes as a second artifact whose subject is the image, found through
 the referrers API, or under the tag sha256-DIGEST.sig where the registry has
@@ -288,9 +289,9 @@ Plain http only to localhost, 127.0.0.1 and ::1 unless --insecure; basic
 auth from --credentials FILE (first line user:password), never the command
 line.
 
-  rear-build push oci://registry.example.org/rescue/web1:latest
-  rear-build push --credentials /etc/rear-build/registry oci://registry.example.org/rescue/web1:2026-12-04 /srv/out
-  rear-build push oci://127.0.0.1:5000/rescue/web1          (by digest only, no tag)";
+  rear-build push oci://registry.example.org/rescue:web1
+  rear-build push --credentials /etc/rear-build/oci.cred oci://reg.example.org/rescue:db1 /srv/out
+  rear-build push oci://127.0.0.1:5000/rescue          (stored by digest only, no tag)";
 
 const PULL_HELP: &str = "\
 Fetch an image that `push` stored into DIR, which must not exist or be
@@ -304,8 +305,8 @@ every check of `verify` must hold. All of it happens in a temporary
 directory beside DIR, renamed to DIR only when everything held: on any
 failure nothing is written.
 
-  rear-build pull oci://registry.example.org/rescue/web1@sha256:3f5c... -o /srv/rescue/web1 --pubkey sign.pub
-  rear-build pull oci://127.0.0.1:5000/rescue/web1:latest -o /tmp/web1";
+  rear-build pull --pubkey sign.pub oci://reg.example.org/rescue@sha256:3f5c... -o /srv/web1
+  rear-build pull oci://127.0.0.1:5000/rescue:web1 -o /tmp/web1     (a tag: not pinned)";
 
 const DIFF_HELP: &str = "\
 Show what changed between two rescue images: their inputs (kernel, module

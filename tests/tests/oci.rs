@@ -436,7 +436,13 @@ fn basic_auth_from_a_file_or_the_configuration_and_the_password_shows_nowhere() 
     let (key, public) = keygen(d.path(), "sign");
     let out = build(d.path(), "web1", &key);
     let to = format!("oci://127.0.0.1:{}/rescue:web1", reg.port);
-    let shown = |r: &Run| r.stdout.contains(canary) || r.stderr.contains(canary);
+    // base64 of "pusher:CANARY", as an Authorization header carries it.
+    let header = "cHVzaGVyOk9jaS1DYW5hcnktN2MxZTli";
+    let shown = |r: &Run| {
+        [canary, header]
+            .iter()
+            .any(|c| r.stdout.contains(c) || r.stderr.contains(c))
+    };
 
     // Anonymous: refused.
     let r = rear_build(&["push", &to, out.to_str().unwrap()], &[], None);
@@ -473,7 +479,7 @@ fn basic_auth_from_a_file_or_the_configuration_and_the_password_shows_nowhere() 
     let r = rear_build(
         &[
             "push",
-            "-v",
+            "-D",
             "--credentials",
             cred.to_str().unwrap(),
             &to,
@@ -483,6 +489,12 @@ fn basic_auth_from_a_file_or_the_configuration_and_the_password_shows_nowhere() 
         None,
     );
     ok(&r, "push with credentials");
+    // Trace output (-D) shows the client's requests, not the password.
+    assert!(
+        r.stderr.contains("/v2/rescue/"),
+        "no trace of the requests:\n{}",
+        r.stderr
+    );
     assert!(
         !shown(&r),
         "the password is shown:\n{}\n{}",
