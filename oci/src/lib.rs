@@ -50,6 +50,10 @@ pub const OCI_MANIFEST_TYPE: &str = "application/vnd.oci.image.manifest.v1+json"
 pub const TITLE: &str = "org.opencontainers.image.title";
 /// Which initrd layer (by its name in manifest.json) a blob is.
 pub const LAYER_NAME: &str = "org.rear-build.initrd.layer";
+/// The image manifest's annotation naming the artefacts that are
+/// initrd.img's bytes (a JSON list): pull copies them from it, push sends
+/// no blob for them.
+pub const INITRD_COPIES: &str = "org.rear-build.initrd.copies";
 const KERNEL: &str = "vmlinuz";
 const INITRD: &str = "initrd.img";
 const SIGNATURE_FILES: [&str; 3] = [MANIFEST_SIG, SUMS, SUMS_SIG];
@@ -329,7 +333,9 @@ fn blob(data: Vec<u8>, media_type: &str, annotations: &[(&str, &str)]) -> Blob {
 
 /// The blobs of the image in `dir`: the kernel, the initrd's layers, the
 /// other artefacts present; each checked against manifest.json first.
-fn image_blobs(dir: &Path, m: &Manifest) -> Result<Vec<Blob>> {
+/// The blobs of the image in `dir` and the artefacts that are copies of
+/// initrd.img (the PXE tree's), which travel as a name only.
+fn image_blobs(dir: &Path, m: &Manifest) -> Result<(Vec<Blob>, Vec<String>)> {
     let artefact = |name: &str| {
         m.artefacts
             .iter()
@@ -369,13 +375,20 @@ fn image_blobs(dir: &Path, m: &Manifest) -> Result<Vec<Blob>> {
             &[(TITLE, &title), (LAYER_NAME, &l.name)],
         ));
     }
+    let whole = artefact(INITRD)?;
+    let mut copies = Vec::new();
     for a in &m.artefacts {
         if a.name == KERNEL || a.name == INITRD || !dir.join(safe_name(&a.name)?).exists() {
             continue;
         }
-        blobs.push(blob(checked(a)?, ARTEFACT_TYPE, &[(TITLE, &a.name)]));
+        let data = checked(a)?;
+        if a.sha256 == whole.sha256 && a.size == whole.size {
+            copies.push(a.name.clone());
+            continue;
+        }
+        blobs.push(blob(data, ARTEFACT_TYPE, &[(TITLE, &a.name)]));
     }
-    Ok(blobs)
+    Ok((blobs, copies))
 }
 
 fn manifest_bytes(m: &OciImageManifest) -> Vec<u8> {
@@ -510,7 +523,7 @@ pub fn push(dir: &Path, target: &Target, opts: &Options) -> Result<PushReport> {
             dir.join(MANIFEST).display()
         )
     })?;
-    let layers = image_blobs(dir, &m)?;
+    let (layers, copies) = image_blobs(dir, &m)?;
     let config = blob(config, CONFIG_TYPE, &[]);
     let mut annotations = BTreeMap::new();
     if let Some(h) = &m.inputs.host {
@@ -520,6 +533,12 @@ pub fn push(dir: &Path, target: &Target, opts: &Options) -> Result<PushReport> {
         "org.rear-build.kernel".to_string(),
         m.inputs.kernel.version.clone(),
     );
+    if !copies.is_empty() {
+        annotations.insert(
+            INITRD_COPIES.to_string(),
+            serde_json::to_string(&copies).expect("names serialize"),
+        );
+    }
     let image = OciImageManifest {
         schema_version: 2,
         media_type: Some(OCI_MANIFEST_TYPE.to_string()),
@@ -758,6 +777,33 @@ pub fn pull(
         done.contains_key(KERNEL),
         "{target}: the image has no kernel blob"
     );
+    if let Some(list) = image
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(INITRD_COPIES))
+    {
+        let names: Vec<String> = serde_json::from_str(list)
+            .with_context(|| format!("{target}: {INITRD_COPIES} is not a list of names"))?;
+        let whole = tmp.path().join(INITRD);
+        for name in &names {
+            let name = safe_name(name)?;
+            ensure!(
+                m.artefacts.iter().any(|a| a.name == name)
+                    && name != INITRD
+                    && !done.contains_key(name),
+                "{target}: {INITRD_COPIES} names {name:?}, not another artefact of manifest.json"
+            );
+            let p = tmp.path().join(name);
+            let mut f = write_private(&p)?;
+            let mut from =
+                std::fs::File::open(&whole).with_context(|| format!("read {}", whole.display()))?;
+            std::io::copy(&mut from, &mut f)
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("write {}", p.display()))?;
+            done.insert(name.to_string(), String::new());
+            files.push(name.to_string());
+        }
+    }
     for a in &m.artefacts {
         let p = tmp.path().join(safe_name(&a.name)?);
         if p.exists() {

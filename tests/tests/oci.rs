@@ -44,8 +44,8 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
 
 /// A signed image of "host" `host` (its own included file, so its own
 /// config layer; the same kernel, base, modules and firmware layers), with
-/// an ISO.
-fn build(dir: &Path, host: &str, key: &Path) -> PathBuf {
+/// the media `media`.
+fn build_with(dir: &Path, host: &str, key: &Path, media: &str) -> PathBuf {
     let inc = dir.join(format!("{host}.id"));
     std::fs::write(&inc, format!("{host}\n")).unwrap();
     let out = dir.join(format!("out-{host}"));
@@ -60,7 +60,7 @@ fn build(dir: &Path, host: &str, key: &Path) -> PathBuf {
                 "--include",
                 &format!("{}:/etc/rear-host-id", inc.display()),
                 "--media",
-                "iso",
+                media,
                 "--sign",
                 key.to_str().unwrap(),
             ],
@@ -70,6 +70,11 @@ fn build(dir: &Path, host: &str, key: &Path) -> PathBuf {
         "image",
     );
     out
+}
+
+/// With an ISO.
+fn build(dir: &Path, host: &str, key: &Path) -> PathBuf {
+    build_with(dir, host, key, "iso")
 }
 
 /// Every regular file under `dir`, relative, with its sha256.
@@ -307,8 +312,24 @@ fn a_changed_blob_an_unknown_digest_or_another_key_fails_pull_and_writes_nothing
     let reg = registry(d.path());
     let (key, public) = keygen(d.path(), "sign");
     let (_, other) = keygen(d.path(), "other");
-    let out = build(d.path(), "web1", &key);
+    // With the PXE tree too: its kernel is vmlinuz's blob, its initrd is
+    // no blob at all (put together from the layers on pull).
+    let out = build_with(d.path(), "web1", &key, "iso,pxe");
     let (_, pinned) = push(&reg, "web1", &out);
+    let pxe: Vec<String> = files(&out)
+        .into_keys()
+        .filter(|n| n.starts_with("pxe/"))
+        .collect();
+    assert!(
+        pxe.iter().any(|n| n.ends_with("/initrd.img"))
+            && pxe.iter().any(|n| n.ends_with("/vmlinuz")),
+        "no PXE kernel and initrd: {pxe:?}"
+    );
+    let initrd = sha256_file(&out.join("initrd.img"));
+    assert!(
+        !stored(&reg).contains(&initrd),
+        "the whole initrd was sent as a blob"
+    );
     let into = d.path().join("into");
     std::fs::create_dir(&into).unwrap();
     let target = into.join("web1");
