@@ -242,7 +242,11 @@ impl Backend for Borg {
         );
         let partial = format!("{PARTIAL}{name}");
         let (code, stderr) = exec
-            .output(&self.create_call(spec, &partial, sums::to_text(entries).into_bytes()))
+            .output(&self.create_call(
+                spec,
+                &partial,
+                spec.seal.apply(sums::to_text(entries))?.into_bytes(),
+            ))
             .map(|o| (o.code, o.stderr))?;
         let (reported, others) = changed_warnings(&stderr);
         // Exit 1 is a warning: only "file changed while we backed it up" is
@@ -331,7 +335,11 @@ impl Backend for Borg {
             .run(&self.borg(&["extract", "--stdout", &self.archive(&name), SUMS]))
             .map_err(|e| self.explain(e, "read the manifest"))
             .with_context(|| format!("the archive {name} has no checksum manifest"))?;
-        let mut sums = sums::parse(&text, &format!("{}:{SUMS}", self.archive(&name)))?;
+        let mut found = Found::parse(
+            name.clone(),
+            &text,
+            &format!("{}:{SUMS}", self.archive(&name)),
+        )?;
         if names.iter().any(|n| *n == amendment(&name)) {
             let text = exec
                 .run(&self.borg(&[
@@ -347,9 +355,9 @@ impl Backend for Borg {
                 "{} files changed while {name} was made: restored, not verified",
                 changed.len()
             );
-            sums = sums::mark_unverified(sums, &changed);
+            found.sums = sums::mark_unverified(found.sums, &changed);
         }
-        Ok(Found { id: name, sums })
+        Ok(found)
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {

@@ -14,6 +14,7 @@ pub mod borg;
 mod fuzz;
 pub mod generation;
 pub mod method;
+pub mod pin;
 pub mod restic;
 pub mod rsync;
 pub mod secret;
@@ -50,6 +51,9 @@ pub struct Spec {
     pub view: Option<PathBuf>,
     /// Through a view, the mount points `paths` stand for.
     pub mounts: Vec<PathBuf>,
+    /// The image the backup is made with, and the key its manifest is
+    /// signed with.
+    pub seal: pin::Seal,
 }
 
 impl Spec {
@@ -61,6 +65,7 @@ impl Spec {
             exclude,
             view: None,
             mounts: Vec::new(),
+            seal: pin::Seal::default(),
         }
     }
 
@@ -79,6 +84,7 @@ impl Spec {
             exclude,
             view: Some(dir.to_path_buf()),
             mounts: self.paths,
+            seal: self.seal,
         }
     }
 
@@ -126,6 +132,17 @@ impl Made {
 pub struct Found {
     pub id: String,
     pub sums: Vec<sums::Entry>,
+    /// The manifest's header: the image the backup was made with, and
+    /// the manifest's signature.
+    pub header: Option<pin::Header>,
+}
+
+impl Found {
+    /// The backup `id` whose manifest is `text`.
+    pub fn parse(id: String, text: &str, origin: &str) -> Result<Found> {
+        let (header, sums) = sums::parse_sealed(text, origin)?;
+        Ok(Found { id, sums, header })
+    }
 }
 
 /// A backup method, bound to where its backups live.

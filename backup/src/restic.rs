@@ -256,7 +256,7 @@ impl Backend for Restic {
                 "--stdin-filename",
                 SUMS,
             ])
-            .stdin(sums::to_text(&entries).into_bytes());
+            .stdin(spec.seal.apply(sums::to_text(&entries))?.into_bytes());
         if let Err(e) = exec.run(&c) {
             self.forget_run(exec, &stamp);
             return Err(self
@@ -290,11 +290,11 @@ impl Backend for Restic {
             let text = exec
                 .run(&self.restic(&["dump", &m.id, &format!("/{SUMS}")]))
                 .map_err(|e| self.explain(e, "read the manifest"))?;
-            let sums = sums::parse(&text, &format!("restic snapshot {}:/{SUMS}", m.id))?;
-            return Ok(Found {
-                id: data.id.clone(),
-                sums,
-            });
+            return Found::parse(
+                data.id.clone(),
+                &text,
+                &format!("restic snapshot {}:/{SUMS}", m.id),
+            );
         }
         bail!(
             "the restic repository {} has no complete backup of {}: no checksum manifest of one (snapshots tagged {SUMS_TAG})",

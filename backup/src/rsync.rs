@@ -226,7 +226,7 @@ impl Backend for Rsync {
             );
         }
         let entries = crate::settle(spec, taken, vanished_paths(&stderr))?;
-        sums::write(&entries, &g.join(SUMS))?;
+        sums::write(&spec.seal.apply(sums::to_text(&entries))?, &g.join(SUMS))?;
         self.put(exec, &g.join(SUMS), &format!("{gen}/{SUMS}"))?;
         self.flush()?;
         // The switch: from here on restores find the new generation.
@@ -264,8 +264,12 @@ impl Backend for Rsync {
                 self.loc("")
             )
         })?;
-        let sums = sums::read(&scratch.path().join(SUMS))?;
-        Ok(Found { id: gen, sums })
+        let (header, sums) = sums::read_sealed(&scratch.path().join(SUMS))?;
+        Ok(Found {
+            id: gen,
+            sums,
+            header,
+        })
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {

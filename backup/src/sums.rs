@@ -430,18 +430,28 @@ pub fn to_text(entries: &[Entry]) -> String {
     text
 }
 
-/// Writes a manifest, mode 0600 (it names every file of the machine).
-pub fn write(entries: &[Entry], dest: &Path) -> Result<()> {
+/// Writes a manifest's text, mode 0600 (it names every file of the machine).
+pub fn write(text: &str, dest: &Path) -> Result<()> {
     use std::io::Write;
     crate::generation::create_private(dest)?
-        .write_all(to_text(entries).as_bytes())
+        .write_all(text.as_bytes())
         .with_context(|| format!("write {}", dest.display()))
 }
 
-/// Reads a manifest from text; `origin` names where it came from in errors.
+/// Reads a manifest from text, its header line (`pin`) apart; `origin`
+/// names where it came from in errors.
 pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
-    text.lines()
+    parse_sealed(text, origin).map(|(_, entries)| entries)
+}
+
+/// A manifest's header (checked against its entries) and entries.
+pub fn parse_sealed(text: &str, origin: &str) -> Result<(Option<crate::pin::Header>, Vec<Entry>)> {
+    let (header, body) = crate::pin::split(text, origin)?;
+    let skip = usize::from(header.is_some());
+    let entries = body
+        .lines()
         .enumerate()
+        .map(|(i, l)| (i + skip, l))
         .map(|(i, l)| {
             let e: Entry = serde_json::from_str(l)
                 .with_context(|| format!("{origin}:{}: not a checksum entry", i + 1))?;
@@ -457,7 +467,8 @@ pub fn parse(text: &str, origin: &str) -> Result<Vec<Entry>> {
             }
             Ok(e)
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok((header, entries))
 }
 
 /// Whether a manifest path stays below the root it is relative to: `.`,
@@ -473,8 +484,12 @@ fn confined(p: &str) -> bool {
 }
 
 pub fn read(src: &Path) -> Result<Vec<Entry>> {
+    read_sealed(src).map(|(_, entries)| entries)
+}
+
+pub fn read_sealed(src: &Path) -> Result<(Option<crate::pin::Header>, Vec<Entry>)> {
     let text = fs::read_to_string(src).with_context(|| format!("read {}", src.display()))?;
-    parse(&text, &src.display().to_string())
+    parse_sealed(&text, &src.display().to_string())
 }
 
 /// Compares a restored tree with the manifest; returns the differences.
@@ -840,7 +855,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         fs::write(d.path().join("x"), "1").unwrap();
         let e = collect(d.path(), &[PathBuf::from("x")], &[]).unwrap();
-        write(&e, &d.path().join("sums")).unwrap();
+        write(&to_text(&e), &d.path().join("sums")).unwrap();
         assert_eq!(read(&d.path().join("sums")).unwrap(), e);
     }
 }

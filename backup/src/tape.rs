@@ -311,11 +311,12 @@ impl Backend for TapeBackup {
             );
         }
         let entries = crate::settle(&spec, taken, changed)?;
+        let text = spec.seal.apply(sums::to_text(&entries))?;
         let stored_sums = match &self.age {
-            None => sums::to_text(&entries).into_bytes(),
+            None => text.into_bytes(),
             Some(a) => {
                 let f = scratch.path().join("sums.age");
-                a.encrypt(sums::to_text(&entries).into_bytes(), &f, exec)?;
+                a.encrypt(text.into_bytes(), &f, exec)?;
                 std::fs::read(&f).with_context(|| format!("read {}", f.display()))?
             }
         };
@@ -364,10 +365,7 @@ impl Backend for TapeBackup {
                 a.decrypt(&f, exec)?
             }
         };
-        Ok(Found {
-            id: newest.index.generation,
-            sums: sums::parse(&text, &origin)?,
-        })
+        Found::parse(newest.index.generation, &text, &origin)
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {

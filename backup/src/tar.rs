@@ -114,10 +114,11 @@ impl Backend for Tar {
         generation::private(&archive, 0o600)?;
         let entries = crate::settle(spec, taken, changed)?;
         let sums_file = gdir.join(age::stored(SUMS, self.age.as_ref()));
+        let text = spec.seal.apply(sums::to_text(&entries)).map_err(failed)?;
         match &self.age {
-            None => sums::write(&entries, &sums_file)?,
+            None => sums::write(&text, &sums_file)?,
             Some(a) => a
-                .encrypt(sums::to_text(&entries).into_bytes(), &sums_file, exec)
+                .encrypt(text.into_bytes(), &sums_file, exec)
                 .map_err(failed)?,
         }
         for p in [&archive, &sums_file, &gdir] {
@@ -144,17 +145,21 @@ impl Backend for Tar {
                 self.dir.display()
             )
         };
-        let sums = match (&self.age, sealed.is_file()) {
+        let (header, sums) = match (&self.age, sealed.is_file()) {
             (Some(a), true) => {
-                sums::parse(&a.decrypt(&sealed, exec)?, &sealed.display().to_string())?
+                sums::parse_sealed(&a.decrypt(&sealed, exec)?, &sealed.display().to_string())?
             }
             (None, true) => bail!(
                 "the backup {gen} in {} is encrypted with age: set backup.recipients_file and backup.identity_file",
                 self.dir.display()
             ),
-            (_, false) => sums::read(&plain).with_context(no_manifest)?,
+            (_, false) => sums::read_sealed(&plain).with_context(no_manifest)?,
         };
-        Ok(Found { id: gen, sums })
+        Ok(Found {
+            id: gen,
+            sums,
+            header,
+        })
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {

@@ -295,7 +295,13 @@ fn packages(a: &Side, b: &Side) -> Vec<PackageChange> {
     };
     let (va, vb) = (versions(a), versions(b));
     let mut by: BTreeMap<Option<String>, Vec<FileChange>> = BTreeMap::new();
-    let paths: BTreeSet<&String> = a.files.keys().chain(b.files.keys()).collect();
+    // The image id changes with any other change: it says nothing more.
+    let paths: BTreeSet<&String> = a
+        .files
+        .keys()
+        .chain(b.files.keys())
+        .filter(|p| *p != crate::manifest::IMAGE_ID_PATH)
+        .collect();
     for p in paths {
         let (fa, fb) = (a.files.get(p), b.files.get(p));
         let (how, details) = match (fa, fb) {

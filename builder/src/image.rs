@@ -691,7 +691,10 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
 
     progress.stage("collecting firmware");
     let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
-    let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
+    let (mut config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
+    let vmlinuz =
+        fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
+    let kernel_art = artefact("vmlinuz", &vmlinuz);
 
     progress.stage("building layers");
     let jobs = [
@@ -702,12 +705,27 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             modules.firmware.clone(),
         ),
         (&firmware, firmware.key(&params), Vec::new()),
-        (&config, config.key(&params), Vec::new()),
     ];
-    let layers: Vec<Built> = jobs
+    let mut layers: Vec<Built> = jobs
         .into_par_iter()
         .map(|(l, key, extra)| l.build(store, &params, &key, extra))
         .collect::<Result<_>>()?;
+    // The image names itself, so the rescue system knows which it is:
+    // from the built layers' entries (a cached modules layer's are not
+    // read again), and the config layer's, which is built last.
+    let image_id = manifest::image_id(
+        &kernel_art.blake3,
+        layers
+            .iter()
+            .flat_map(|l| l.entries.iter())
+            .chain(config.entries.values()),
+    );
+    config.insert(h.generated(
+        manifest::IMAGE_ID_PATH,
+        0o644,
+        format!("{image_id}\n").as_bytes(),
+    )?);
+    layers.push(config.build(store, &params, &config.key(&params), Vec::new())?);
     // Objects are written without fsync; make them durable before the
     // stat cache and the manifest refer to them.
     store.sync()?;
@@ -724,9 +742,6 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     progress.stage("writing artefacts");
     fs::create_dir_all(&opts.output)
         .with_context(|| format!("create output directory {}", opts.output.display()))?;
-    let vmlinuz =
-        fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
-    let kernel_art = artefact("vmlinuz", &vmlinuz);
     // In the store too, so the image can be made again from the store
     // alone (`store export`, `store rebuild`).
     if !store.has(&kernel_art.blake3) {
@@ -787,6 +802,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         layers: Manifest::layer_infos(&layers),
         artefacts: vec![kernel_art.clone(), initrd_art.clone()],
         files: Manifest::files_of(&layers),
+        image_id,
     };
     manifest.add_packages(&crate::dpkg::Db::load(Path::new("/")));
     let mut paths = vec![

@@ -16,6 +16,42 @@ pub struct Manifest {
     pub artefacts: Vec<Artefact>,
     /// Every entry of every layer, sorted by path then layer order.
     pub files: Vec<FileInfo>,
+    /// The rescue tree's identity ([`image_id`]): also in the image at
+    /// [`IMAGE_ID_PATH`], so a running rescue system knows which image it
+    /// is and backups name the image they were made with (docs/provenance.md).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub image_id: String,
+}
+
+/// Where the image carries its own [`image_id`].
+pub const IMAGE_ID_PATH: &str = "/etc/rear-build/image-id";
+
+/// An image's identity: BLAKE3 over the kernel's BLAKE3 and every entry of
+/// its tree (path, type, content hash or link target, mode, owner), but
+/// the file that carries the identity and where files came from on the
+/// host. The same tree on another build host or from another store has
+/// the same id; a changed byte anywhere in it gives another one.
+pub fn image_id<'a>(kernel_blake3: &str, entries: impl IntoIterator<Item = &'a Entry>) -> String {
+    let mut lines: Vec<String> = entries
+        .into_iter()
+        .filter(|e| e.path != IMAGE_ID_PATH)
+        .map(|e| {
+            let e = Entry {
+                source: None,
+                ..e.clone()
+            };
+            serde_json::to_string(&e).expect("entries serialize")
+        })
+        .collect();
+    lines.sort();
+    let mut h = blake3::Hasher::new();
+    h.update(b"rear-build image id 1\n");
+    h.update(kernel_blake3.as_bytes());
+    for l in &lines {
+        h.update(b"\n");
+        h.update(l.as_bytes());
+    }
+    h.finalize().to_hex().to_string()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

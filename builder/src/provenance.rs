@@ -156,6 +156,28 @@ pub fn verify(target: &Path, key: &PublicKey, exec: &dyn Exec) -> Result<Report>
             return Ok(r);
         }
     };
+    if !m.image_id.is_empty() {
+        let kernel = m.artefacts.iter().find(|a| a.name == "vmlinuz");
+        let got = crate::manifest::image_id(
+            kernel.map_or("", |a| a.blake3.as_str()),
+            m.files.iter().map(|f| &f.entry),
+        );
+        match got == m.image_id {
+            true => r.add(
+                "image id",
+                true,
+                format!("{got}: the kernel and files listed"),
+            ),
+            false => r.add(
+                "image id",
+                false,
+                format!(
+                    "the kernel and files listed make {got}, the manifest says {}",
+                    m.image_id
+                ),
+            ),
+        }
+    }
     let wanted: Vec<&Artefact> = m
         .artefacts
         .iter()

@@ -113,12 +113,19 @@ pub fn uncovered(layout: &Layout, sums: &[rear_backup::sums::Entry]) -> Vec<Stri
 /// (the operator may restore a part on purpose). An external client's
 /// backup cannot be looked into: its restore command (or the operator)
 /// answers for it.
-pub fn preflight(cfg: &Backup, layout: &Layout) -> Result<()> {
+pub fn preflight(
+    cfg: &Backup,
+    layout: &Layout,
+    image: Option<&str>,
+    trust: Option<&rear_sign::PublicKey>,
+) -> Result<()> {
     if cfg.method == Method::External {
         return Ok(());
     }
     let b = backend(cfg)?;
     let found = b.latest(&System)?;
+    let pinned = crate::pinning::check(&found.id, found.header.as_ref(), image, trust)?;
+    say!("backup {}: {pinned}", found.id);
     let missing = uncovered(layout, &found.sums);
     if !missing.is_empty() {
         log::warn!(
@@ -181,7 +188,12 @@ use crate::paths::LOG_DIR;
 /// Backs up the layout's mounted file systems. `regenerated` are
 /// rear-build's own store and images: rebuilt by the next `image`, and the
 /// images are on the backup target anyway (as ReaR leaves out its output).
-pub fn mkbackuponly(cfg: &Backup, regenerated: &[PathBuf], layout: &Layout) -> Result<i32> {
+pub fn mkbackuponly(
+    cfg: &Backup,
+    regenerated: &[PathBuf],
+    layout: &Layout,
+    seal: rear_backup::pin::Seal,
+) -> Result<i32> {
     if cfg.method == Method::External {
         return external_backup(&cfg.external);
     }
@@ -202,7 +214,8 @@ pub fn mkbackuponly(cfg: &Backup, regenerated: &[PathBuf], layout: &Layout) -> R
         .map(|x| x.strip_prefix("/").unwrap_or(x).to_path_buf())
         .chain(tool_state(cfg.method, |v| std::env::var(v).ok()))
         .collect();
-    let spec = Spec::new(Path::new("/"), paths, exclude);
+    let mut spec = Spec::new(Path::new("/"), paths, exclude);
+    spec.seal = seal;
     let view = rear_backup::view::View::mount(
         &spec.root,
         &spec.paths,

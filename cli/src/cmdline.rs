@@ -162,6 +162,10 @@ pub enum Command {
         /// or one artefact in one (rescue.iso, initrd.img, ...).
         #[arg(value_name = "DIR|ARTEFACT")]
         target: PathBuf,
+        /// Accept an image older (by SOURCE_DATE_EPOCH) than the newest of
+        /// its host verified before with the same key.
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// Store an image in an OCI registry; only the blobs it lacks are sent.
     #[command(long_about = PUSH_HELP)]
@@ -261,9 +265,12 @@ signature of manifest.json with the trusted public key, SHA256SUMS and its
 signature where present, every artefact's size, sha256 and BLAKE3, then what
 is inside: every file in the initrd against the manifest (type, mode, owner,
 size, BLAKE3, link target), and the kernel and initrd that the ISO, the raw
-disk, the OBDR tape and the PXE tree boot against the image's own. Exit 0
-only when everything holds; 1 names what differs; 2 when there is nothing
-to check.
+disk, the OBDR tape and the PXE tree boot against the image's own, and
+the image id against the files listed. An image that verifies is recorded
+(trust.state): one of the same host older by SOURCE_DATE_EPOCH than the
+newest verified with the same key is a downgrade, refused unless
+--allow-downgrade. Exit 0 only when everything holds; 1 names what
+differs; 2 when there is nothing to check.
 
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output/rescue.iso
@@ -372,7 +379,14 @@ chosen. Only mapped disks are ever written: every step is checked, through
 sysfs, to touch nothing else, and disks that are in use or write-protected
 (--protect, and always REAR-000) are refused. A target smaller than the
 layout needs, or one on which the logical volumes no longer fit, is
-refused before anything is written. The last partition of a disk
+refused before anything is written.
+
+Nor is anything written before the backup is known to be usable: its
+manifest is read, and a backup made with another rescue image than the
+running one (each backup names the image made with it) is refused, as is,
+with trust.pubkey set, one whose manifest is not signed with that key.
+--image REF names the image to hold the backup to instead: after booting
+another image on purpose, when its layout is the one to recreate. The last partition of a disk
 grows or shrinks to fit (or all of them scale, with --proportional).
 
   rear-build recover --layout-only -s            print the plan as a shell script

@@ -53,7 +53,12 @@ fn run(cli: Cli) -> Result<i32> {
         Command::Store(s) => store_cmd(&cfg.image.store(), s),
         Command::Dump => dump(&files_cfg, &files),
         Command::Mkbackuponly { layout } => backupcmd::unmounting_target(|| {
-            backupcmd::mkbackuponly(&cfg.backup, &regenerated(&cfg), &layoutcmd::load(&layout)?)
+            backupcmd::mkbackuponly(
+                &cfg.backup,
+                &regenerated(&cfg),
+                &layoutcmd::load(&layout)?,
+                crate::pinning::seal(&cfg, None)?,
+            )
         }),
         Command::Mkbackup(a) => {
             backupcmd::unmounting_target(|| workflows::mkbackup(&host, &cfg, &files, &a))
@@ -110,9 +115,11 @@ fn run(cli: Cli) -> Result<i32> {
             pubkey.or(cfg.trust.pubkey.clone()).as_deref(),
             &registry.over(&cfg.oci),
         ),
-        Command::Verify { pubkey, target } => {
-            crate::signcmd::verify(&cfg, pubkey.as_deref(), &target)
-        }
+        Command::Verify {
+            pubkey,
+            target,
+            allow_downgrade,
+        } => crate::signcmd::verify(&cfg, pubkey.as_deref(), &target, allow_downgrade),
     }
 }
 

@@ -52,8 +52,31 @@ pub struct Sign {
 #[serde(deny_unknown_fields, default)]
 pub struct Trust {
     /// A minisign public key file (`rear-build keygen`'s BASE.pub):
-    /// `verify` uses it when given no --pubkey.
+    /// `verify` uses it when given no --pubkey; `recover` restores only a
+    /// backup whose manifest it verifies.
     pub pubkey: Option<PathBuf>,
+    /// Where `verify` records the newest image it verified per key and
+    /// host, to refuse older ones (default /var/lib/rear-build/verified.json).
+    pub state: Option<PathBuf>,
+}
+
+impl Trust {
+    pub fn state(&self) -> PathBuf {
+        self.state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(crate::paths::VERIFIED))
+    }
+
+    /// The trusted key, when one is set.
+    pub fn key(&self) -> Result<Option<rear_sign::PublicKey>> {
+        self.pubkey
+            .as_deref()
+            .map(|k| {
+                rear_sign::PublicKey::load(k)
+                    .with_context(|| format!("trust.pubkey = {}", k.display()))
+            })
+            .transpose()
+    }
 }
 
 /// `[oci]`, and `push`'s and `pull`'s flags: how the OCI registry is

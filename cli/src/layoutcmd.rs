@@ -171,6 +171,13 @@ pub struct RecoverArgs {
     /// Simulate: print the plan as a shell script and change nothing.
     #[arg(short = 's', long)]
     pub simulate: bool,
+    /// The image the backup must have been made with, instead of the
+    /// running rescue system's: an image id (12 or more hex digits) or an
+    /// image's output directory or manifest.json. For a rescue system
+    /// booted from another image, when its layout (or --layout's) is the
+    /// one to recreate.
+    #[arg(long, value_name = "REF")]
+    pub image: Option<String>,
 }
 
 /// `--map` (and `rear.map=`) entries as OLD, NEW pairs, each side one of

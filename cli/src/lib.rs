@@ -13,6 +13,7 @@ pub mod config;
 pub mod layoutcmd;
 pub mod ocicmd;
 pub mod paths;
+pub mod pinning;
 pub mod push;
 pub mod signcmd;
 pub mod ui;

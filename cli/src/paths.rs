@@ -15,6 +15,8 @@ pub use rear_layout::progress::DEFAULT_PATH as LAYOUT_STATE;
 /// `image`'s output: vmlinuz, initrd.img, manifest.json.
 pub const OUTPUT: &str = "/var/lib/rear-build/output";
 /// The content-addressed store.
+/// The newest image `verify` saw per key and host (docs/provenance.md).
+pub const VERIFIED: &str = "/var/lib/rear-build/verified.json";
 pub const STORE: &str = "/var/lib/rear-build/store";
 /// Run logs, `rear-build-HOST.log`; recover copies its log into the
 /// restored system's copy of this directory.

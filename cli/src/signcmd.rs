@@ -71,13 +71,37 @@ pub fn print_findings(report: &provenance::Report) {
     }
 }
 
-pub fn verify(cfg: &config::Config, pubkey: Option<&Path>, target: &Path) -> Result<i32> {
+pub fn verify(
+    cfg: &config::Config,
+    pubkey: Option<&Path>,
+    target: &Path,
+    allow_downgrade: bool,
+) -> Result<i32> {
     let key_file = pubkey
         .map(Path::to_path_buf)
         .or_else(|| cfg.trust.pubkey.clone())
         .context("no public key to trust: give --pubkey FILE, or set trust.pubkey")?;
     let key = PublicKey::load(&key_file)?;
-    let report = provenance::verify(target, &key, &rear_exec::System)?;
+    let mut report = provenance::verify(target, &key, &rear_exec::System)?;
+    // Only an image that verifies counts as seen, and is compared with
+    // those seen before.
+    if report.holds() {
+        let dir = match target.is_dir() {
+            true => target,
+            false => target.parent().unwrap_or(Path::new(".")),
+        };
+        let (m, _) = crate::pinning::manifest_at(dir)?;
+        let admitted = crate::pinning::Newest::load(&cfg.trust.state())
+            .and_then(|mut n| n.admit(&key, &m, allow_downgrade));
+        report.findings.push(provenance::Finding {
+            subject: "age".into(),
+            ok: admitted.is_ok(),
+            detail: match admitted {
+                Ok(d) => d,
+                Err(e) => format!("{e:#}"),
+            },
+        });
+    }
     print_findings(&report);
     let bad = report.findings.iter().filter(|f| !f.ok).count();
     if bad == 0 {

@@ -25,10 +25,12 @@ pub fn mkbackup(
     let layout = Path::new(paths::LAYOUT);
     layoutcmd::savelayout(host, layout, &commands::capture_settings(cfg))?;
     let image = commands::image_cmd(cfg, config_files, a)?;
+    let manifest = image.iter().find(|p| p.ends_with("manifest.json"));
     let code = backupcmd::mkbackuponly(
         &cfg.backup,
         &commands::regenerated(cfg),
         &layoutcmd::load(layout)?,
+        crate::pinning::seal(cfg, manifest.map(PathBuf::as_path))?,
     )?;
     let menu = cfg.image.menu(&rear_builder::rescue::host_name());
     backupcmd::store_image(
@@ -69,8 +71,12 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
     if restoring {
         // Nothing is written before the backup is known to be there and
         // readable.
-        backupcmd::preflight(backup, &layout)
-            .context("recovery stopped before writing any disk: the backup cannot be restored")?;
+        let image = match &a.image {
+            Some(r) => Some(crate::pinning::image_ref(r)?),
+            None => crate::pinning::running_image(),
+        };
+        backupcmd::preflight(backup, &layout, image.as_deref(), cfg.trust.key()?.as_ref())
+            .context("recovery stopped before writing any disk")?;
     }
     let r = layoutcmd::recover_layout(&a, &path, layout)?;
     if !restoring || r.code != 0 {

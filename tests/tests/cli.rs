@@ -257,6 +257,90 @@ fn the_configuration_directory_sets_defaults_and_flags_override_it() {
 }
 
 #[test]
+fn a_backup_names_the_image_it_was_made_with_and_recover_holds_it_to_that() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/a"), "data").unwrap();
+    let (cfg, out, target) = (
+        d.path().join("etc"),
+        d.path().join("out"),
+        d.path().join("t"),
+    );
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!(
+            "[backup]\nurl = \"file://{}\"\n[image]\noutput = \"{}\"\nstore = \"{}\"\n",
+            target.display(),
+            out.display(),
+            d.path().join("store").display()
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let r = rear_build(&["-c", c, "image"], &[], None);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let mut layout = rear_layout::Layout::new();
+    layout.mounts.push(rear_layout::Mount {
+        device: "/dev/x".into(),
+        mountpoint: src.to_string_lossy().into(),
+        fstype: "ext4".into(),
+        ..Default::default()
+    });
+    let lf = d.path().join("layout.json");
+    std::fs::write(&lf, layout.to_json()).unwrap();
+    let r = rear_build(
+        &["-c", c, "mkbackuponly", "--layout", lf.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    // The manifest's header names the image in the output directory.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let id = m["image_id"].as_str().unwrap();
+    let current = std::fs::read_to_string(target.join("current")).unwrap();
+    let sums = std::fs::read_to_string(target.join(current.trim()).join("backup.sums")).unwrap();
+    let header: serde_json::Value = serde_json::from_str(sums.lines().next().unwrap()).unwrap();
+    let pin = &header["rear_build_backup"]["pin"];
+    assert_eq!(pin["image"], id, "{header}");
+    assert_eq!(
+        pin["manifest_sha256"],
+        rear_tests::sha256_file(&out.join("manifest.json")),
+        "{header}"
+    );
+    // recover as another image: refused before the layout is even looked at.
+    let other = "0".repeat(64);
+    let r = rear_build(
+        &[
+            "-c",
+            c,
+            "recover",
+            "--yes",
+            "--layout",
+            lf.to_str().unwrap(),
+            "--image",
+            &other,
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(r.status, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("recovery stopped before writing any disk")
+            && r.stderr
+                .contains(&format!("was made with image {}", &id[..16]))
+            && r.stderr
+                .contains("this rescue system is image 0000000000000000"),
+        "{}",
+        r.stderr
+    );
+    // That the right image passes: layout_vm's scenario x (a VM).
+}
+
+#[test]
 fn mkbackuponly_and_restoreonly_round_trip_and_fail_loudly() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("src");
@@ -266,9 +350,14 @@ fn mkbackuponly_and_restoreonly_round_trip_and_fail_loudly() {
     let cfg = d.path().join("etc");
     std::fs::create_dir_all(&cfg).unwrap();
     let target = d.path().join("target");
+    // No image in its output directory: the manifest has no header.
     std::fs::write(
         cfg.join("config.toml"),
-        format!("[backup]\nurl = \"file://{}\"\n", target.display()),
+        format!(
+            "[backup]\nurl = \"file://{}\"\n[image]\noutput = \"{}\"\n",
+            target.display(),
+            d.path().join("out").display()
+        ),
     )
     .unwrap();
     let mut layout = rear_layout::Layout::new();

@@ -266,7 +266,9 @@ recover_and_capture /dev/vda /dev/vdb /dev/vdc /dev/vdd /dev/vde
 /// naming the cause, never "recovery finished": a layout that needs GRUB
 /// where the restored files have none, a corrupted backup, a file added
 /// to the archive, a missing backup, a restic backup with a wrong
-/// passphrase, a target disk too small. Then the same backup recovers.
+/// passphrase, a target disk too small, a backup made with another image,
+/// one not signed with the trusted key. Then the same backup recovers,
+/// signed and made with the running image.
 const SCENARIO_X: &str = r##"
 sfdisk /dev/vda <<EOF
 label: gpt
@@ -289,7 +291,11 @@ printf 'the-right-passphrase\n' > /etc/rear-build/restic.pass
 chmod 600 /etc/rear-build/restic.pass
 printf '[backup]\nmethod = "restic"\nurl = "usb://REAR-000"\npassphrase_file = "/etc/rear-build/restic.pass"\n' > /etc/rear-build/config.toml
 rear-build mkbackuponly
-printf '[backup]\nurl = "usb://REAR-000"\n' > /etc/rear-build/config.toml
+# The tar backup is signed where it is made, and its manifest names the
+# image it was made with (this running one).
+rear-build keygen -o /etc/rear-build/sign --unencrypted
+rear-build keygen -o /tmp/other --unencrypted
+printf '[backup]\nurl = "usb://REAR-000"\n[sign]\nkey = "/etc/rear-build/sign.key"\n' > /etc/rear-build/config.toml
 rear-build mkbackuponly
 # It unmounted the target it mounted; the cases below look into it.
 if findmnt -q /run/rear-build/target; then echo "mkbackuponly left the target mounted"; exit 1; fi
@@ -352,6 +358,26 @@ must_fail wrongpass rear-build recover --yes --restart
 disk_sum > /tmp/vda-after
 if [ "$(cat /tmp/vda-before)" = "$(cat /tmp/vda-after)" ]; then echo unchanged; else echo changed; fi > /results/wrongpass.disk
 cp /tmp/tar.toml /etc/rear-build/config.toml
+# The backup's manifest names another image than this one: refused before
+# any disk is written.
+S="$B/$(cat "$B/current")/backup.sums"
+cp "$S" /tmp/good.sums
+ID=$(cat /etc/rear-build/image-id)
+sed -i "1s/\"image\":\"$ID\"/\"image\":\"$(printf '%064d' 0)\"/" "$S"
+if cmp -s "$S" /tmp/good.sums; then echo "the image id was not in the backup's manifest"; head -c 400 "$S"; exit 1; fi
+disk_sum > /tmp/vda-before
+must_fail otherimage rear-build recover --yes --restart
+disk_sum > /tmp/vda-after
+if [ "$(cat /tmp/vda-before)" = "$(cat /tmp/vda-after)" ]; then echo unchanged; else echo changed; fi > /results/otherimage.disk
+cp /tmp/good.sums "$S"
+# A trusted key the backup is not signed with: refused as well.
+printf '[trust]\npubkey = "/tmp/other.pub"\n' >> /etc/rear-build/config.toml
+disk_sum > /tmp/vda-before
+must_fail otherkey rear-build recover --yes --restart
+disk_sum > /tmp/vda-after
+if [ "$(cat /tmp/vda-before)" = "$(cat /tmp/vda-after)" ]; then echo unchanged; else echo changed; fi > /results/otherkey.disk
+cp /tmp/tar.toml /etc/rear-build/config.toml
+printf '[trust]\npubkey = "/etc/rear-build/sign.pub"\n' >> /etc/rear-build/config.toml
 must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
 # --restart: the file systems hold what the failed restores left (the
 # slipped-in file among it), which a restore into them now refuses.
@@ -793,6 +819,8 @@ fn x_failed_recoveries_say_why_and_never_finish() {
         ("missing", "no checksum manifest"),
         ("wrongpass", "passphrase"),
         ("too-small", "too small"),
+        ("otherimage", "this rescue system is image"),
+        ("otherkey", "does not verify with the trusted key"),
     ] {
         let text = read(&format!("{case}.out"));
         let rc: i32 = read(&format!("{case}.rc")).trim().parse().unwrap();
@@ -802,7 +830,9 @@ fn x_failed_recoveries_say_why_and_never_finish() {
     }
     // A missing backup and a wrong passphrase stopped recovery before it
     // wrote the disk.
-    for case in ["missing", "wrongpass"] {
+    // A backup made with another image, or not signed with the trusted
+    // key, too.
+    for case in ["missing", "wrongpass", "otherimage", "otherkey"] {
         let out = read(&format!("{case}.out"));
         assert_eq!(read(&format!("{case}.disk")).trim(), "unchanged", "{out}");
         assert!(out.contains("before writing any disk"), "{out}");
@@ -816,4 +846,10 @@ fn x_failed_recoveries_say_why_and_never_finish() {
     );
     let ok = read("ok.out");
     assert!(ok.contains("recovery finished"), "{ok}");
+    // With the right pair: the backup signed with the trusted key and
+    // made with this image.
+    assert!(
+        ok.contains("its manifest is signed with key") && ok.contains("made with this image"),
+        "{ok}"
+    );
 }

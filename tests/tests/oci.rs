@@ -245,9 +245,22 @@ fn push_pull_by_digest_gives_the_same_bytes_and_a_second_host_sends_only_its_own
     );
     assert!(!p.stdout.contains("FAIL"), "{}", p.stdout);
     assert_eq!(files(&pulled), files(&web1), "pulled differs from pushed");
+    // verify's record of images it saw kept in the test's directory.
+    let conf = d.path().join("conf");
+    std::fs::create_dir(&conf).unwrap();
+    std::fs::write(
+        conf.join("config.toml"),
+        format!(
+            "[trust]\nstate = {:?}\n",
+            d.path().join("verified.json").display().to_string()
+        ),
+    )
+    .unwrap();
     ok(
         &rear_build(
             &[
+                "-c",
+                conf.to_str().unwrap(),
                 "verify",
                 "--pubkey",
                 public.to_str().unwrap(),

@@ -54,17 +54,37 @@ fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     )
 }
 
+/// `verify` with what it records of images it saw kept apart for the
+/// directory `target` is in, not in the machine's /var/lib/rear-build.
 fn verify(key: &Path, target: &Path) -> Run {
-    rear_build(
-        &[
-            "verify",
-            "--pubkey",
-            key.to_str().unwrap(),
-            target.to_str().unwrap(),
-        ],
-        &[],
-        None,
+    verify_with(key, target, &[])
+}
+
+fn verify_with(key: &Path, target: &Path, extra: &[&str]) -> Run {
+    // One record per directory the target is in.
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    target.parent().unwrap().hash(&mut h);
+    let cfg = std::env::temp_dir().join(format!("rear-verify-{:016x}", h.finish()));
+    std::fs::create_dir_all(&cfg).unwrap();
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!(
+            "[trust]\nstate = \"{}\"\n",
+            cfg.join("verified.json").display()
+        ),
     )
+    .unwrap();
+    let mut args = vec![
+        "-c",
+        cfg.to_str().unwrap(),
+        "verify",
+        "--pubkey",
+        key.to_str().unwrap(),
+        target.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    rear_build(&args, &[], None)
 }
 
 /// Flips one byte of `p` at `at` (from the end when negative), runs `f`,
@@ -192,6 +212,62 @@ fn minisign_checks_our_signatures_and_its_keys_sign_through_us() {
     );
     assert_eq!(r.status, 2, "{}", r.stderr);
     assert!(r.stderr.contains("--password-file"), "{}", r.stderr);
+}
+
+#[test]
+fn an_image_older_than_one_verified_before_is_a_downgrade_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let (key, public) = keygen(d.path(), "k");
+    let build_at = |name: &str, epoch: &str| {
+        let out = d.path().join(name);
+        let r = rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--sign",
+                key.to_str().unwrap(),
+            ],
+            &[("SOURCE_DATE_EPOCH", epoch)],
+            None,
+        );
+        ok(&r, "image");
+        out
+    };
+    let new = build_at("new", "1800000000");
+    let old = build_at("old", "1700000000");
+    // Each image verifies by itself.
+    ok(&verify(&public, &old), "verify the old image first");
+    ok(&verify(&public, &new), "then the new one");
+    // After the new one, the old one is a downgrade (both directories
+    // share one record: they are in the same directory).
+    let r = verify(&public, &old);
+    assert_eq!(r.status, 1, "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("FAIL age: a downgrade")
+            && r.stdout.contains("1700000000, older than 1800000000"),
+        "{}",
+        r.stdout
+    );
+    let r = verify_with(&public, &old, &["--allow-downgrade"]);
+    ok(&r, "verify --allow-downgrade");
+    assert!(r.stdout.contains("a downgrade, accepted"), "{}", r.stdout);
+    // The newer image still verifies.
+    ok(&verify(&public, &new), "the new image again");
+    // And the image names itself: its id is in the manifest and in the
+    // initrd, and verify recomputes it.
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(new.join("manifest.json")).unwrap()).unwrap();
+    let id = m["image_id"].as_str().unwrap();
+    assert_eq!(id.len(), 64);
+    let r = verify(&public, &new);
+    assert!(
+        r.stdout.contains(&format!("ok   image id: {id}")),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
@@ -386,8 +462,19 @@ fn diff_names_the_upgraded_package_its_versions_and_files_only() {
     assert_eq!(files.len(), 1, "{}", r.stdout);
     assert_eq!(files[0]["path"], format!("{dir}/data"));
     assert_eq!(files[0]["how"], "changed");
-    // Only the layer holding the file changed.
-    assert!(j["layers"].as_array().unwrap().len() <= 1, "{}", r.stdout);
+    // Only the layer holding the file changed, and the config layer,
+    // which carries the image's id.
+    let layers: Vec<&str> = j["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        layers.len() <= 2 && layers.iter().filter(|l| **l != "config").count() <= 1,
+        "{}",
+        r.stdout
+    );
     let text = diff(&a, &b, false).stdout;
     assert!(
         text.contains(&format!(
