@@ -328,6 +328,33 @@ fn a_changed_blob_an_unknown_digest_or_another_key_fails_pull_and_writes_nothing
     // With the PXE tree too: its kernel is vmlinuz's blob, its initrd is
     // no blob at all (put together from the layers on pull).
     let out = build_with(d.path(), "web1", &key, "iso,pxe");
+    // An artefact that is not manifest.json's: refused before any upload.
+    let iso = out.join("rescue.iso");
+    let original = std::fs::read(&iso).unwrap();
+    let mut bad = original.clone();
+    bad[original.len() / 3] ^= 0x01;
+    std::fs::write(&iso, &bad).unwrap();
+    let r = rear_build(
+        &[
+            "push",
+            &format!("oci://127.0.0.1:{}/rescue:web1", reg.port),
+            out.to_str().unwrap(),
+        ],
+        &[],
+        None,
+    );
+    assert_ne!(r.status, 0, "a changed rescue.iso was pushed");
+    assert!(
+        r.stderr.contains("rescue.iso") && r.stderr.contains("not pushed"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        stored(&reg).is_empty(),
+        "blobs were sent: {:?}",
+        stored(&reg)
+    );
+    std::fs::write(&iso, &original).unwrap();
     let (_, pinned) = push(&reg, "web1", &out);
     let pxe: Vec<String> = files(&out)
         .into_keys()
