@@ -310,11 +310,13 @@ fn holds(data: &[u8], a: &Artefact) -> Result<()> {
 }
 
 struct Blob {
-    data: Vec<u8>,
+    /// Shared, so handing it to the client copies nothing.
+    data: bytes::Bytes,
     descriptor: OciDescriptor,
 }
 
-fn blob(data: Vec<u8>, media_type: &str, annotations: &[(&str, &str)]) -> Blob {
+fn blob(data: impl Into<bytes::Bytes>, media_type: &str, annotations: &[(&str, &str)]) -> Blob {
+    let data: bytes::Bytes = data.into();
     let descriptor = OciDescriptor {
         media_type: media_type.to_string(),
         digest: sha256(&data),
@@ -352,7 +354,7 @@ fn image_blobs(dir: &Path, m: &Manifest) -> Result<(Vec<Blob>, Vec<String>)> {
         KERNEL_TYPE,
         &[(TITLE, KERNEL)],
     )];
-    let initrd = checked(artefact(INITRD)?)?;
+    let initrd = bytes::Bytes::from(checked(artefact(INITRD)?)?);
     let total: u64 = m.layers.iter().map(|l| l.size).sum();
     ensure!(
         total == initrd.len() as u64,
@@ -361,7 +363,7 @@ fn image_blobs(dir: &Path, m: &Manifest) -> Result<(Vec<Blob>, Vec<String>)> {
     );
     let mut at = 0usize;
     for (i, l) in m.layers.iter().enumerate() {
-        let part = initrd[at..at + l.size as usize].to_vec();
+        let part = initrd.slice(at..at + l.size as usize);
         at += l.size as usize;
         ensure!(
             sha256(&part) == format!("sha256:{}", l.sha256),
