@@ -204,6 +204,12 @@ fn inputs(a: &Manifest, b: &Manifest) -> Vec<Change> {
     );
     change(
         &mut out,
+        "backup",
+        ia.backup.clone().unwrap_or_default(),
+        ib.backup.clone().unwrap_or_default(),
+    );
+    change(
+        &mut out,
         "rescue configuration",
         ia.rescue_config_blake3.clone(),
         ib.rescue_config_blake3.clone(),

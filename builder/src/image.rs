@@ -49,6 +49,9 @@ pub struct Options {
     /// Sign the results with this key (`provenance::sign_dir`), before a
     /// rescue disk's generation is written, so it carries the signature.
     pub sign: Option<std::sync::Arc<rear_sign::SecretKey>>,
+    /// The backup the image is made to recover (`METHOD URL`, no
+    /// credentials), recorded in the manifest.
+    pub backup: Option<String>,
 }
 
 pub struct Report {
@@ -794,6 +797,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
                 .collect(),
             modules_policy: policy_string(&opts.modules),
             source_date_epoch: opts.epoch,
+            backup: opts.backup.clone(),
             compression: manifest::Compression {
                 algorithm: "zstd".into(),
                 level: opts.level,

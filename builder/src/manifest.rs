@@ -73,6 +73,11 @@ pub struct Inputs {
     pub modules_policy: String,
     pub source_date_epoch: u64,
     pub compression: Compression,
+    /// The backup the image was made to recover: method and place
+    /// (`tar usb://REAR-000`), without credentials. Each backup in turn
+    /// names the image made with it (docs/provenance.md, "Pinning").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

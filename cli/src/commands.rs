@@ -215,6 +215,13 @@ pub fn image_cmd(
             .map(|k| crate::signcmd::load_key(k, cfg.sign.password_file.as_deref()))
             .transpose()?
             .map(std::sync::Arc::new),
+        backup: cfg.backup.method.is_backend().then(|| {
+            format!(
+                "{} {}",
+                cfg.backup.method,
+                crate::pinning::without_credentials(&cfg.backup.url)
+            )
+        }),
     };
     let store = Store::open(&c.store())?;
     let mut progress = Progress::new();

@@ -87,6 +87,22 @@ pub fn seal(cfg: &Config, manifest: Option<&Path>) -> Result<Seal> {
     Ok(Seal { pin, sign })
 }
 
+/// `url` without what may be credentials (`USER:PASSWORD@` or `USER@`).
+pub fn without_credentials(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let (auth, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
+            format!("{scheme}://{host}{path}")
+        }
+        // HOST:/DIR and USER@HOST:/DIR (rsync and borg over ssh).
+        None => url.rsplit_once('@').map_or(url, |(_, h)| h).to_string(),
+    }
+}
+
 /// `recover --image REF`: an image id (12 or more hex digits, a prefix
 /// of the pin's), or an output directory or manifest.json.
 pub fn image_ref(r: &str) -> Result<String> {
@@ -233,6 +249,19 @@ mod tests {
         assert!(ok.contains("made with this image"), "{ok}");
         // --image with a prefix of the pin.
         assert!(check("g1", Some(&h), Some(&"a".repeat(12)), None).is_ok());
+    }
+
+    #[test]
+    fn urls_in_the_manifest_lose_their_credentials() {
+        for (url, want) in [
+            ("cifs://bob:s3cret@nas/share/dir", "cifs://nas/share/dir"),
+            ("sftp://bob@host:22/dir", "sftp://host:22/dir"),
+            ("usb://REAR-000", "usb://REAR-000"),
+            ("bob@host:/srv/borg", "host:/srv/borg"),
+            ("file:///var/backup", "file:///var/backup"),
+        ] {
+            assert_eq!(without_credentials(url), want);
+        }
     }
 
     #[test]
