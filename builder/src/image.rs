@@ -892,7 +892,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     })
 }
 
-pub(crate) fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
+pub fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
     manifest::Artefact {
         name: name.into(),
         size: data.len() as u64,

@@ -167,6 +167,35 @@ pub enum Command {
         #[arg(long)]
         allow_downgrade: bool,
     },
+    /// Store an image in an OCI registry; only the blobs it lacks are sent.
+    #[command(long_about = PUSH_HELP)]
+    Push {
+        /// Where: oci://REGISTRY/REPO[:TAG] (without a tag, by digest only).
+        #[arg(value_name = "oci://REGISTRY/REPO[:TAG]")]
+        target: String,
+        /// The output directory (default: image.output).
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        registry: config::Oci,
+    },
+    /// Fetch an image from an OCI registry into a new directory, every blob and artefact checked.
+    #[command(long_about = PULL_HELP)]
+    Pull {
+        /// Which: oci://REGISTRY/REPO@sha256:DIGEST (pinned), or :TAG.
+        #[arg(value_name = "oci://REGISTRY/REPO@sha256:DIGEST")]
+        target: String,
+        /// The directory to write (new, or empty).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Verify with this minisign public key before anything is written,
+        /// as `verify` does (default: trust.pubkey; without either, every
+        /// artefact is checked against manifest.json only).
+        #[arg(long, value_name = "FILE")]
+        pubkey: Option<PathBuf>,
+        #[command(flatten)]
+        registry: config::Oci,
+    },
     /// What changed between two images: exit 0 same, 1 different, 2 error.
     #[command(long_about = DIFF_HELP)]
     Diff {
@@ -246,6 +275,45 @@ differs; 2 when there is nothing to check.
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output
   rear-build verify --pubkey sign.pub /var/lib/rear-build/output/rescue.iso
   rear-build verify /mnt/rear/web1/image-20261204T101500Z    (trust.pubkey)";
+
+const PUSH_HELP: &str = "\
+Store a build's output directory in an OCI registry (a Docker registry,
+Harbor, Zot, ...) as an OCI artifact: an image manifest (artifactType
+application/vnd.rear-build.image.v1) whose config is manifest.json and whose
+layers are the kernel, each zstd layer of the initrd and the other artefacts
+present (rescue.iso, rescue.img, rescue.tap, the PXE tree's kernel and
+initrd), each named by an org.opencontainers.image.title annotation. Every
+artefact is checked against manifest.json first. Each blob is asked for
+(HEAD) and only those the registry lacks are sent, so hosts on one kernel
+share its blob and the base, modules and firmware layers (put them in one
+repository, a tag each); how many were sent and found is printed. A
+signature (manifest.json.minisig, SHA256SUMS, SHA256SUMS.minisig, from
+`sign`) goes as a second artifact whose subject is the image, found through
+the referrers API, or under the tag sha256-DIGEST.sig where the registry has
+none. The pinned reference (REPO@sha256:DIGEST) is printed on stdout.
+
+Plain http only to localhost, 127.0.0.1 and ::1 unless --insecure; basic
+auth from --credentials FILE (first line user:password), never the command
+line.
+
+  rear-build push oci://registry.example.org/rescue:web1
+  rear-build push --credentials /etc/rear-build/oci.cred oci://reg.example.org/rescue:db1 /srv/out
+  rear-build push oci://127.0.0.1:5000/rescue          (stored by digest only, no tag)";
+
+const PULL_HELP: &str = "\
+Fetch an image that `push` stored into DIR, which must not exist or be
+empty. Name it by digest (REPO@sha256:DIGEST, what push printed): that is
+the pinned path, the same bytes whatever happens to tags. A tag (REPO:TAG)
+is accepted and the digest it named is printed. Every blob is checked
+against its digest, initrd.img is put together from its layers, every
+artefact is checked against manifest.json, and with a trusted key
+(--pubkey or trust.pubkey) the signature travelling with the image and
+every check of `verify` must hold. All of it happens in a temporary
+directory beside DIR, renamed to DIR only when everything held: on any
+failure nothing is written.
+
+  rear-build pull --pubkey sign.pub oci://reg.example.org/rescue@sha256:3f5c... -o /srv/web1
+  rear-build pull oci://127.0.0.1:5000/rescue:web1 -o /tmp/web1     (a tag: not pinned)";
 
 const DIFF_HELP: &str = "\
 Show what changed between two rescue images: their inputs (kernel, module

@@ -96,6 +96,25 @@ fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Command::Diff { a, b, json } => diff_cmd(&a, &b, json),
+        Command::Push {
+            target,
+            dir,
+            registry,
+        } => {
+            let dir = dir.unwrap_or_else(|| cfg.image.output());
+            crate::ocicmd::push(&target, &dir, &registry.over(&cfg.oci))
+        }
+        Command::Pull {
+            target,
+            output,
+            pubkey,
+            registry,
+        } => crate::ocicmd::pull(
+            &target,
+            &output,
+            pubkey.or(cfg.trust.pubkey.clone()).as_deref(),
+            &registry.over(&cfg.oci),
+        ),
         Command::Verify {
             pubkey,
             target,

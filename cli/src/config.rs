@@ -27,6 +27,7 @@ pub struct Config {
     pub output: Output,
     pub sign: Sign,
     pub trust: Trust,
+    pub oci: Oci,
 }
 
 /// `[sign]`, and `image`'s `--sign`: the key a build's results are
@@ -75,6 +76,36 @@ impl Trust {
                     .with_context(|| format!("trust.pubkey = {}", k.display()))
             })
             .transpose()
+    }
+}
+
+/// `[oci]`, and `push`'s and `pull`'s flags: how the OCI registry is
+/// reached (docs/provenance.md, "OCI distribution").
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Args)]
+#[serde(deny_unknown_fields, default)]
+pub struct Oci {
+    /// The file whose first line is `user:password` for the registry's
+    /// basic auth (mode 0600, owned by root); anonymous without one
+    /// (oci.credentials). Never on the command line itself.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
+    /// Plain http to a registry other than localhost, 127.0.0.1 or ::1
+    /// (which always get it); https otherwise (oci.insecure).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+impl Oci {
+    /// These flags over the configuration's `[oci]`.
+    pub fn over(&self, cfg: &Oci) -> Oci {
+        Oci {
+            credentials: self
+                .credentials
+                .clone()
+                .or(cfg.credentials.clone())
+                .filter(|c| !c.as_os_str().is_empty()),
+            insecure: self.insecure || cfg.insecure,
+        }
     }
 }
 
@@ -745,6 +776,7 @@ impl Config {
                     .or(self.sign.password_file.clone()),
             },
             trust: self.trust.clone(),
+            oci: self.oci.clone(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The `rear-build` command: clap types (`cmdline`), the settings and the
 //! configuration file (`config`), the commands' bodies (`commands`,
 //! `layoutcmd`, `backupcmd`), copying an image's results elsewhere
-//! (`push`), the workflows (`workflows`), every default location (`paths`)
+//! (`push`), to and from an OCI registry (`ocicmd`), the workflows (`workflows`), every default location (`paths`)
 //! and the terminal UI (`ui`).
 //! Everything it does goes through the crates below it: the image builder,
 //! layout, backup, finalize, and exec for every external command.
@@ -11,6 +11,7 @@ pub mod cmdline;
 pub mod commands;
 pub mod config;
 pub mod layoutcmd;
+pub mod ocicmd;
 pub mod paths;
 pub mod pinning;
 pub mod push;

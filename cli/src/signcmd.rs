@@ -59,6 +59,18 @@ pub fn sign_dir(dir: &Path, key: &Path, password_file: Option<&Path>) -> Result<
     Ok(written)
 }
 
+/// Prints each check of a report, `ok` or `FAIL`, a line each.
+pub fn print_findings(report: &provenance::Report) {
+    for f in &report.findings {
+        let mark = if f.ok { "ok  " } else { "FAIL" };
+        println!(
+            "{mark} {}: {}",
+            f.subject,
+            f.detail.replace('\n', "\n       ")
+        );
+    }
+}
+
 pub fn verify(
     cfg: &config::Config,
     pubkey: Option<&Path>,
@@ -90,14 +102,7 @@ pub fn verify(
             },
         });
     }
-    for f in &report.findings {
-        let mark = if f.ok { "ok  " } else { "FAIL" };
-        println!(
-            "{mark} {}: {}",
-            f.subject,
-            f.detail.replace('\n', "\n       ")
-        );
-    }
+    print_findings(&report);
     let bad = report.findings.iter().filter(|f| !f.ok).count();
     if bad == 0 {
         eprintln!(

@@ -286,4 +286,33 @@ impl Server {
         );
         (s, cert)
     }
+
+    /// Debian's docker-registry (distribution 2.8) on 127.0.0.1, plain
+    /// http, its blobs and manifests in `share` (the filesystem driver:
+    /// `share/docker/registry/v2/blobs/sha256/XX/HEX/data`). With
+    /// `htpasswd` (bcrypt lines), basic auth is required.
+    pub fn docker_registry(work: &Path, htpasswd: Option<&Path>) -> Self {
+        let d = dir(work, "registry");
+        let share = dir(&d, "storage");
+        let port = free_port();
+        let auth = htpasswd.map_or(String::new(), |h| {
+            format!(
+                "auth:\n  htpasswd:\n    realm: rear-build-test\n    path: {}\n",
+                h.display()
+            )
+        });
+        let conf = d.join("config.yml");
+        fs::write(
+            &conf,
+            format!(
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n\
+                 {auth}http:\n  addr: 127.0.0.1:{port}\n",
+                share.display()
+            ),
+        )
+        .unwrap();
+        let mut c = Command::new("/usr/bin/docker-registry");
+        c.arg("serve").arg(&conf);
+        Self::start("docker-registry", c, port, share, d.join("registry.log"))
+    }
 }
