@@ -55,7 +55,10 @@ pub fn seal(cfg: &Config, manifest: Option<&Path>) -> Result<Seal> {
         .map(Path::to_path_buf)
         .or(out.is_file().then_some(out))
     {
-        Some(m) => Some(pin_of(&m)?),
+        // An image from before pinning names no id: the backup is still made.
+        Some(m) => pin_of(&m)
+            .map_err(|e| log::warn!("{e:#}; the backup names no image"))
+            .ok(),
         None => running_image().map(|image| Pin {
             image,
             manifest_sha256: None,
@@ -143,7 +146,7 @@ pub fn check(
         said.push(format!("its manifest is signed with key {}", key.id()));
     }
     match (header.and_then(|h| h.pin.as_ref()), image) {
-        (Some(pin), Some(image)) if pin.image.starts_with(image) || image.starts_with(&pin.image) => {
+        (Some(pin), Some(image)) if same_image(&pin.image, image) => {
             said.push(format!("it was made with this image ({})", short(image)))
         }
         (Some(pin), Some(image)) => bail!(
@@ -161,6 +164,12 @@ pub fn check(
         ),
     }
     Ok(said.join("; "))
+}
+
+/// Whether two ids name one image: equal, or one a prefix of 12 or more
+/// hex digits of the other (`--image` with a short id).
+fn same_image(a: &str, b: &str) -> bool {
+    a.len().min(b.len()) >= 12 && (a.starts_with(b) || b.starts_with(a))
 }
 
 /// The newest image epoch verified per key and host: `verify` refuses an
@@ -249,6 +258,11 @@ mod tests {
         assert!(ok.contains("made with this image"), "{ok}");
         // --image with a prefix of the pin.
         assert!(check("g1", Some(&h), Some(&"a".repeat(12)), None).is_ok());
+        // A pin emptied or cut short in the file names no image.
+        for cut in ["", "aaaa"] {
+            assert!(check("g1", Some(&header(cut)), Some(&"a".repeat(64)), None).is_err());
+        }
+        assert_eq!(short("é".repeat(20).as_str()).len(), 16);
     }
 
     #[test]
