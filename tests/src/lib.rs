@@ -61,6 +61,21 @@ pub fn rear_build(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> Ru
     }
 }
 
+/// An unencrypted key pair made by `rear-build keygen`: (BASE.key, BASE.pub).
+pub fn keygen(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let base = dir.join(name);
+    let r = rear_build(
+        &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
+        &[],
+        None,
+    );
+    assert_eq!(r.status, 0, "keygen:\n{}\n{}", r.stdout, r.stderr);
+    (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.pub")),
+    )
+}
+
 pub fn sha256_file(p: &Path) -> String {
     use sha2::Digest;
     let data = std::fs::read(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()));

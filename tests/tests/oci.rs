@@ -6,7 +6,7 @@
 //! an unknown digest or the wrong key fails `pull` with nothing written.
 
 use rear_tests::servers::Server;
-use rear_tests::{rear_build, sha256_file, Run};
+use rear_tests::{keygen, rear_build, sha256_file, Run};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -23,23 +23,6 @@ fn registry(work: &Path) -> Server {
         "needs docker-registry: apt-get install docker-registry (or run ci/setup --test)"
     );
     Server::docker_registry(work, None)
-}
-
-/// An unencrypted key pair: (BASE.key, BASE.pub).
-fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let base = dir.join(name);
-    ok(
-        &rear_build(
-            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
-            &[],
-            None,
-        ),
-        "keygen",
-    );
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
 }
 
 /// A signed image of "host" `host` (its own included file, so its own

@@ -3,7 +3,7 @@
 //! artefact, the manifest or a signature, or the wrong key, makes
 //! `verify` fail and name what.
 
-use rear_tests::{rear_build, Run};
+use rear_tests::{keygen, rear_build, Run};
 use std::path::{Path, PathBuf};
 
 fn ok(r: &Run, what: &str) {
@@ -35,23 +35,6 @@ fn build(dir: &Path) -> PathBuf {
     );
     ok(&r, "image");
     out
-}
-
-/// An unencrypted key pair made by `rear-build keygen`: (BASE.key, BASE.pub).
-fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let base = dir.join(name);
-    ok(
-        &rear_build(
-            &["keygen", "-o", base.to_str().unwrap(), "--unencrypted"],
-            &[],
-            None,
-        ),
-        "keygen",
-    );
-    (
-        dir.join(format!("{name}.key")),
-        dir.join(format!("{name}.pub")),
-    )
 }
 
 /// `verify` with what it records of images it saw kept apart for the
