@@ -176,8 +176,8 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
         Some(units) => {
             // Never a temporary directory removed recursively: a bind still
             // there would take the restored files with it.
-            let dir = PathBuf::from(format!("{}.{}", view::RESTORE_DIR, std::process::id()));
-            Some(view::View::restore(root, &units, &dir, exec)?)
+            let base = Path::new(view::RESTORE_DIR);
+            Some(view::View::restore(root, &units, base, exec)?)
         }
     };
     let at = view.as_ref().map_or(root, |v| v.dir.as_path());

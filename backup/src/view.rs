@@ -20,11 +20,53 @@ use std::fs;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Component, Path, PathBuf};
 
-/// Where `mkbackup` mounts the view.
+/// Where `mkbackup` mounts the view (with `.PID` added: [`View::mount`]).
 pub const DIR: &str = "/run/rear-build/view";
 
 /// Where a restore mounts its view (with `.PID` added).
 pub const RESTORE_DIR: &str = "/run/rear-build/restore";
+
+/// `base.PID` for this process: two runs at once each have their own view,
+/// and neither takes the other's for one a killed run left.
+fn own(base: &Path) -> PathBuf {
+    let mut name = base.as_os_str().to_owned();
+    name.push(format!(".{}", std::process::id()));
+    PathBuf::from(name)
+}
+
+/// The views below `base`'s directory that runs no longer alive left:
+/// `base` itself (a fixed name, before views were per process) and
+/// `base.PID` of a PID that has no process.
+fn stale(base: &Path) -> Vec<PathBuf> {
+    let (Some(parent), Some(name)) = (base.parent(), base.file_name()) else {
+        return Vec::new();
+    };
+    let Ok(list) = fs::read_dir(parent) else {
+        return Vec::new();
+    };
+    let prefix = [name.as_bytes(), b"."].concat();
+    let mut out: Vec<PathBuf> = list
+        .flatten()
+        .filter(|e| {
+            let n = e.file_name();
+            if n == name {
+                return true;
+            }
+            let Some(pid) = n.as_bytes().strip_prefix(prefix.as_slice()) else {
+                return false;
+            };
+            std::str::from_utf8(pid)
+                .ok()
+                .and_then(|p| p.parse::<u32>().ok())
+                .is_some_and(|p| {
+                    p != std::process::id() && !Path::new(&format!("/proc/{p}")).exists()
+                })
+        })
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}
 
 /// The mounted view; dropping it unmounts it.
 pub struct View<'a> {
@@ -141,14 +183,14 @@ pub fn shown(path: &str) -> String {
 
 impl<'a> View<'a> {
     /// Mounts `root/path` for each of `paths` (relative, `.` for root
-    /// itself) read-only at `dir/unit(path)`, for a backup.
+    /// itself) read-only at `base.PID/unit(path)`, for a backup.
     pub fn mount(
         root: &Path,
         paths: &[PathBuf],
-        dir: &Path,
+        base: &Path,
         exec: &'a dyn Exec,
     ) -> Result<View<'a>> {
-        let view = View::empty(dir, exec)?;
+        let view = View::empty(base, exec)?;
         for rel in paths {
             let from = root.join(rel);
             if !from.is_dir() {
@@ -163,15 +205,15 @@ impl<'a> View<'a> {
     }
 
     /// Mounts `root/mount_of(unit)` for each of `units` read-write at
-    /// `dir/unit`, for a restore into the file systems mounted below
+    /// `base.PID/unit`, for a restore into the file systems mounted below
     /// `root`; a mount point not there yet is made.
     pub fn restore(
         root: &Path,
         units: &[OsString],
-        dir: &Path,
+        base: &Path,
         exec: &'a dyn Exec,
     ) -> Result<View<'a>> {
-        let view = View::empty(dir, exec)?;
+        let view = View::empty(base, exec)?;
         for u in units {
             let rel = mount_of(u).with_context(|| format!("{u:?} names no mount point"))?;
             let to = root.join(&rel);
@@ -181,14 +223,18 @@ impl<'a> View<'a> {
         Ok(view)
     }
 
-    /// The view's directory, private: nothing mounted below it propagates
-    /// to the host's mounts, or theirs to it.
-    fn empty(dir: &Path, exec: &'a dyn Exec) -> Result<View<'a>> {
+    /// The view's directory `base.PID`, private: nothing mounted below it
+    /// propagates to the host's mounts, or theirs to it.
+    fn empty(base: &Path, exec: &'a dyn Exec) -> Result<View<'a>> {
+        // What killed runs left mounted goes first.
+        for dir in stale(base) {
+            drop(View { dir, exec });
+        }
+        let dir = &own(base);
         let view = View {
             dir: dir.to_path_buf(),
             exec,
         };
-        // What a killed run left mounted goes first.
         view.unmount();
         fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
         crate::generation::private(dir, 0o700)?;
@@ -256,6 +302,28 @@ fn s(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_view_is_stale_only_when_its_process_is_gone() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("view");
+        let me = std::process::id();
+        for n in [
+            "view".to_string(),
+            "view.1".into(),
+            format!("view.{me}"),
+            "view.4294967295".into(),
+            "view.x".into(),
+            "viewer".into(),
+        ] {
+            fs::create_dir(d.path().join(n)).unwrap();
+        }
+        assert_eq!(
+            stale(&base),
+            [base.clone(), d.path().join("view.4294967295")]
+        );
+        assert_eq!(own(&base), d.path().join(format!("view.{me}")));
+    }
 
     #[test]
     fn units_name_mount_points_side_by_side_and_back() {
