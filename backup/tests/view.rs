@@ -65,7 +65,7 @@ fn through_the_view(b: &dyn Backend, exec: &Real, work: &Path) {
     drop(view);
     made.unwrap_or_else(|e| panic!("{}: {e:#}", b.name()));
     assert!(
-        !dir.exists() && dir.starts_with(&d),
+        !dir.exists() && dir.starts_with(d),
         "the view is unmounted and gone after the backup"
     );
 
