@@ -33,6 +33,8 @@ pub struct Options {
     pub output: PathBuf,
     pub includes: Vec<(PathBuf, String)>,
     pub recipes: Vec<String>,
+    /// Recipes made in memory (the configuration's image.programs, ...).
+    pub extra_recipes: Vec<Recipe>,
     pub default_recipes: bool,
     pub modules: Policy,
     pub firmware_dir: PathBuf,
@@ -282,6 +284,14 @@ fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
                     miss(format!("directory {pattern}"), opt);
                 }
                 for d in found {
+                    // A file where a directory may be (image.files).
+                    if !d.is_dir() {
+                        w.wants.push(Want {
+                            path: d,
+                            optional: true,
+                        });
+                        continue;
+                    }
                     let mut all = vec![d.clone()];
                     walk(&d, &exclude, &mut all)?;
                     for f in all {
@@ -654,6 +664,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     for r in &opts.recipes {
         recipes.push(Recipe::load(r)?);
     }
+    recipes.extend(opts.extra_recipes.iter().cloned());
     let params = Params {
         level: opts.level,
         epoch: opts.epoch,

@@ -211,7 +211,78 @@ pub enum Command {
     /// Read an OBDR tape image (rescue.tap), take its ISO out, or put it on a tape drive.
     #[command(subcommand)]
     Tape(TapeCommand),
+    /// Work with configurations: ReaR's imported.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Mount the file systems of the saved layout (assembling md, opening LUKS, activating LVM) for repair; nothing is created or changed.
+    #[command(long_about = MOUNTONLY_HELP)]
+    Mountonly {
+        /// The saved layout.
+        #[arg(long, value_name = "FILE", default_value = paths::LAYOUT)]
+        layout: PathBuf,
+        /// Where the root file system goes; the others below it.
+        #[arg(long, value_name = "DIR", default_value = crate::paths::RECOVER_ROOT)]
+        root: PathBuf,
+        /// Mount every file system read-only.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// Write the man pages (man) or a shell's completions (bash, zsh, fish) into DIR, for packaging.
+    #[command(hide = true)]
+    Generate {
+        #[arg(value_parser = ["man", "bash", "zsh", "fish"])]
+        what: String,
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print (or write) ReaR's site.conf and local.conf as rear-build's configuration.
+    #[command(long_about = IMPORT_REAR_HELP)]
+    ImportRear {
+        /// ReaR's configuration directory.
+        #[arg(value_name = "DIR", default_value = crate::rearcmd::REAR_DIR)]
+        dir: PathBuf,
+        /// Write it to FILE (new; for instance /etc/rear-build/conf.d/50-rear.toml) instead of printing it.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Skip statements that are not plain assignments (if, for,
+        /// case, functions, commands), with a warning naming file and
+        /// line, instead of refusing the file.
+        #[arg(long)]
+        lenient: bool,
+    },
+}
+
+const IMPORT_REAR_HELP: &str = "\
+Read ReaR's configuration (site.conf, then local.conf, in DIR) as data and
+print the rear-build configuration that does the same: OUTPUT and
+OUTPUT_URL become image.media and output.url, BACKUP and BACKUP_URL
+backup.method and backup.url, EXCLUDE_VG layout.exclude_vgs, and so on.
+Each setting names the file, line and variable it came from; every
+variable that does not carry over, or only in part, is listed with its file
+and line in notes at the end. Nothing in the files is run: a command
+substitution, a conditional, a loop, a function or `source` is refused
+with its file and line (--lenient skips it with a warning). Passwords and
+passphrases are never written: the notes say which file to put them in.
+Exit 1 when the result would not load as it stands.
+
+  rear-build config import-rear
+  rear-build config import-rear /etc/rear -o /etc/rear-build/conf.d/50-rear.toml
+  rear-build config import-rear --lenient /srv/old-rear-configs/web1";
+
+const MOUNTONLY_HELP: &str = "\
+Mount the file systems of the saved layout below --root (/mnt/local), to
+repair a system that does not boot, or to look into one that was just
+recovered: md arrays are assembled (mdadm --assemble --scan), LUKS
+volumes opened (the passphrase is asked on the terminal), volume groups
+activated, then each file system mounted by its UUID, the root first.
+Nothing is created, formatted or resized. ReaR's `rear mountonly`.
+
+  rear-build mountonly
+  rear-build mountonly --read-only --root /mnt/inspect";
 
 #[derive(Subcommand, Debug)]
 pub enum TapeCommand {
@@ -409,6 +480,7 @@ impl Command {
                 | Command::Recover(_)
                 | Command::Layoutonly(_)
                 | Command::Tape(TapeCommand::Write { .. })
+                | Command::Mountonly { .. }
         )
     }
 }

@@ -2,7 +2,9 @@
 //! closure, store); the layout, backup and workflow commands have files of
 //! their own.
 
-use crate::cmdline::{Cli, Command, ImageArgs, LayoutCommand, StoreCommand, TapeCommand};
+use crate::cmdline::{
+    Cli, Command, ConfigCommand, ImageArgs, LayoutCommand, StoreCommand, TapeCommand,
+};
 use crate::ui::{self, Progress};
 use crate::{backupcmd, config, layoutcmd, paths, workflows};
 use anyhow::{bail, Context, Result};
@@ -19,7 +21,12 @@ use std::path::{Path, PathBuf};
 pub fn main() -> i32 {
     let cli = Cli::parse();
     ui::init_log(cli.verbose, cli.debug, cli.trace);
-    match run(cli) {
+    finish(run(cli, None))
+}
+
+/// A command's exit code; an error is printed and logged, and is 2.
+pub fn finish(r: Result<i32>) -> i32 {
+    match r {
         Ok(code) => code,
         Err(e) => {
             eprintln!("rear-build: error: {e:#}");
@@ -30,7 +37,9 @@ pub fn main() -> i32 {
     }
 }
 
-fn run(cli: Cli) -> Result<i32> {
+/// Runs a command; `rear` is ReaR's configuration when called as `rear`,
+/// one more layer over rear-build's own.
+pub fn run(cli: Cli, rear: Option<&crate::rearcmd::Rear>) -> Result<i32> {
     if cli.command.does_work() {
         let log = cli
             .log
@@ -40,7 +49,8 @@ fn run(cli: Cli) -> Result<i32> {
             ui::log_to_file(&log);
         }
     }
-    let (files_cfg, files) = config::load(&cli.config_dir)?;
+    let loaded = config::load_all(&cli.config_dir, rear.map(|r| &r.import))?;
+    let (files_cfg, files) = (loaded.config.clone(), loaded.files.clone());
     let cfg = files_cfg.with(&cli.flags());
     let host = Host::new(&System);
     match cli.command {
@@ -51,7 +61,18 @@ fn run(cli: Cli) -> Result<i32> {
         }
         Command::Closure { files } => closure_cmd(files),
         Command::Store(s) => store_cmd(&cfg.image.store(), s),
-        Command::Dump => dump(&files_cfg, &files),
+        Command::Dump => dump(&loaded),
+        Command::Config(ConfigCommand::ImportRear {
+            dir,
+            output,
+            lenient,
+        }) => crate::rearcmd::import_rear(&dir, output.as_deref(), lenient),
+        Command::Mountonly {
+            layout,
+            root,
+            read_only,
+        } => crate::rearcmd::mountonly(&layout, &root, read_only),
+        Command::Generate { what, dir } => generate(&what, &dir),
         Command::Mkbackuponly { layout } => backupcmd::unmounting_target(|| {
             backupcmd::mkbackuponly(
                 &cfg.backup,
@@ -185,6 +206,7 @@ pub fn image_cmd(
         output: c.output(),
         includes,
         recipes: c.recipes.clone(),
+        extra_recipes: c.recipe().into_iter().collect(),
         default_recipes: !a.no_default_recipes,
         modules: Policy {
             kind: c.modules(),
@@ -325,18 +347,20 @@ fn group_name(gid: u32) -> String {
         .unwrap_or_else(|| gid.to_string())
 }
 
-fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
+fn dump(loaded: &config::Loaded) -> Result<i32> {
+    let cfg = &loaded.config;
     println!(
-        "# rear-build {} effective configuration",
+        "# rear-build {} effective configuration: each setting with the file and line it came from",
         env!("CARGO_PKG_VERSION")
     );
-    if files.is_empty() {
-        println!("# (no configuration files: built-in defaults)");
+    if loaded.files.is_empty() {
+        println!("# (no rear-build configuration files)");
     }
-    for f in files {
-        println!("# from {}", f.display());
+    for f in &loaded.files {
+        println!("# file {}", f.display());
     }
-    print!("{}", cfg.to_toml());
+    let value = toml::Value::try_from(cfg).context("the configuration as TOML")?;
+    print!("{}", annotated(&value, "", &loaded.origins));
     println!("\n# system");
     println!("# hostname: {}", rear_builder::rescue::host_name());
     let firmware = if std::path::Path::new("/sys/firmware/efi").exists() {
@@ -367,6 +391,74 @@ fn dump(cfg: &config::Config, files: &[PathBuf]) -> Result<i32> {
         }
     );
     Ok(0)
+}
+
+/// `value`'s settings as TOML, each with its origin (or "default").
+fn annotated(
+    value: &toml::Value,
+    path: &str,
+    origins: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let mut out = String::new();
+    let Some(t) = value.as_table() else {
+        return out;
+    };
+    let key = |k: &str| match path {
+        "" => k.to_string(),
+        p => format!("{p}.{k}"),
+    };
+    let leaves: Vec<_> = t.iter().filter(|(_, v)| !v.is_table()).collect();
+    if !path.is_empty() && !leaves.is_empty() {
+        out.push_str(&format!("\n[{path}]\n"));
+    }
+    for (k, v) in leaves {
+        let from = origins.get(&key(k)).map_or("default", String::as_str);
+        out.push_str(&format!("{k} = {v}  # {from}\n"));
+    }
+    for (k, v) in t.iter().filter(|(_, v)| v.is_table()) {
+        out.push_str(&annotated(v, &key(k), origins));
+    }
+    out
+}
+
+/// `generate`: man pages or completions from the command line's
+/// definition, for packaging.
+fn generate(what: &str, dir: &Path) -> Result<i32> {
+    use clap::CommandFactory;
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let mut cmd = Cli::command();
+    cmd.build();
+    match what {
+        "man" => {
+            write_man(&cmd, "rear-build", dir)?;
+            write_man(&crate::rearcmd::command(), "rear", dir)?;
+        }
+        shell => {
+            let shell: clap_complete::Shell = shell.parse().map_err(|e| anyhow::anyhow!("{e}"))?;
+            clap_complete::generate_to(shell, &mut cmd, "rear-build", dir)
+                .with_context(|| format!("write completions into {}", dir.display()))?;
+        }
+    }
+    Ok(0)
+}
+
+/// NAME.8 and NAME-SUB.8 for each visible subcommand, recursively.
+fn write_man(cmd: &clap::Command, name: &str, dir: &Path) -> Result<()> {
+    let cmd = cmd
+        .clone()
+        .name(name.to_string())
+        .display_name(name.to_string());
+    let mut buf = Vec::new();
+    clap_mangen::Man::new(cmd.clone())
+        .section("8")
+        .render(&mut buf)
+        .with_context(|| format!("render the man page of {name}"))?;
+    let file = dir.join(format!("{name}.8"));
+    std::fs::write(&file, buf).with_context(|| format!("write {}", file.display()))?;
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        write_man(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+    }
+    Ok(())
 }
 
 fn closure_cmd(files: Vec<PathBuf>) -> Result<i32> {

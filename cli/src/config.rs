@@ -19,6 +19,7 @@ pub use crate::paths::CONFIG_DIR as DEFAULT_DIR;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub image: Image,
+    pub recover: Recover,
     pub layout: Layout,
     pub backup: Backup,
     pub usb: Usb,
@@ -77,6 +78,17 @@ impl Trust {
             })
             .transpose()
     }
+}
+
+/// `[recover]`: what recovery does besides recreating and restoring.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Recover {
+    /// A program (in the rescue system: include it with image.files) run
+    /// after the restore and the bootloader, with the recovered system's
+    /// root in $TARGET_FS_ROOT (ReaR's POST_RECOVERY_SCRIPT); a failure
+    /// fails the recovery.
+    pub post_script: String,
 }
 
 /// `[oci]`, and `push`'s and `pull`'s flags: how the OCI registry is
@@ -297,6 +309,23 @@ pub struct Image {
     /// More kernel arguments for every boot entry (image.boot_cmdline).
     #[arg(skip)]
     pub boot_cmdline: Option<String>,
+    /// More programs for the rescue system, found in PATH, with what they
+    /// need; one the host lacks is left out with a note (ReaR's PROGS).
+    #[arg(skip)]
+    pub programs: Vec<String>,
+    /// Programs the rescue system must have: a missing one stops the
+    /// build (ReaR's REQUIRED_PROGS).
+    #[arg(skip)]
+    pub required_programs: Vec<String>,
+    /// More host files and directories (globs allowed), copied as they
+    /// are with what they need; missing ones are left out with a note
+    /// (ReaR's COPY_AS_IS and LIBS).
+    #[arg(skip)]
+    pub files: Vec<String>,
+    /// Kernel modules the rescue system loads at boot whatever the
+    /// hardware (ReaR's MODULES_LOAD).
+    #[arg(skip)]
+    pub load_modules: Vec<String>,
 }
 
 /// `--modules`: the closure crate's own policy names, with help for each.
@@ -343,6 +372,10 @@ impl Image {
             boot_timeout: Some(5),
             boot_consoles: Some("console=tty0 console=ttyS0,115200".into()),
             boot_cmdline: Some(String::new()),
+            programs: Vec::new(),
+            required_programs: Vec::new(),
+            files: Vec::new(),
+            load_modules: Vec::new(),
         }
     }
 
@@ -447,7 +480,53 @@ impl Image {
                 &self.boot_cmdline,
                 &d.boot_cmdline,
             )),
+            programs: self.programs.clone(),
+            required_programs: self.required_programs.clone(),
+            files: self.files.clone(),
+            load_modules: self.load_modules.clone(),
         }
+    }
+
+    /// The recipe `programs`, `required_programs`, `files` and
+    /// `load_modules` make, if they name anything.
+    pub fn recipe(&self) -> Option<rear_builder::recipe::Recipe> {
+        use rear_builder::recipe::{Package, Recipe};
+        let lists = [
+            &self.programs,
+            &self.required_programs,
+            &self.files,
+            &self.load_modules,
+        ];
+        if lists.iter().all(|l| l.is_empty()) {
+            return None;
+        }
+        let package = |name: &str, optional: bool| Package {
+            name: name.into(),
+            optional,
+            ..Package::default()
+        };
+        Some(Recipe {
+            name: "configuration".into(),
+            // The manifest records the recipe by this hash.
+            hash: rear_store::hash_bytes(format!("{lists:?}").as_bytes()),
+            description: "image.programs, image.required_programs, image.files and image.load_modules of the configuration".into(),
+            modules: self.load_modules.clone(),
+            exclude: Vec::new(),
+            packages: vec![
+                Package {
+                    binaries: self.programs.clone(),
+                    ..package("image.programs (a program in PATH)", true)
+                },
+                Package {
+                    binaries: self.required_programs.clone(),
+                    ..package("image.required_programs (a program in PATH)", false)
+                },
+                Package {
+                    dirs: self.files.clone(),
+                    ..package("image.files (a host path)", true)
+                },
+            ],
+        })
     }
 }
 
@@ -639,14 +718,97 @@ pub fn image_path(f: &Path) -> String {
 }
 
 pub fn load(dir: &Path) -> Result<(Config, Vec<PathBuf>)> {
+    let l = load_all(dir, None)?;
+    Ok((l.config, l.files))
+}
+
+/// A loaded configuration, and where each setting came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// rear-build's own files, in the order they apply.
+    pub files: Vec<PathBuf>,
+    /// `backup.url` → `/etc/rear-build/config.toml:4`, or the ReaR file,
+    /// line and variable; a setting not here is a default.
+    pub origins: std::collections::BTreeMap<String, String>,
+}
+
+/// rear-build's files in `dir`, then (when called as `rear`) ReaR's
+/// configuration mapped, each over the one before.
+pub fn load_all(dir: &Path, rear: Option<&rear_rearconf::Import>) -> Result<Loaded> {
     let mut value = Value::try_from(Config::builtin()).expect("defaults serialize");
-    let used = files(dir)?;
-    for f in &used {
+    let files = files(dir)?;
+    let mut origins = std::collections::BTreeMap::new();
+    for f in &files {
         let text = std::fs::read_to_string(f).with_context(|| format!("read {}", f.display()))?;
-        layer(&mut value, &text, &f.display().to_string())?;
+        let name = f.display().to_string();
+        layer(&mut value, &text, &name)?;
+        for (key, line) in key_lines(&text) {
+            origins.insert(key, format!("{name}:{line}"));
+        }
+    }
+    if let Some(r) = rear {
+        merge(&mut value, Value::Table(r.table.clone()));
+        check(&value).context("ReaR's configuration, as rear-build reads it (rear-build config import-rear shows how)")?;
+        for (key, from) in &r.origins {
+            let from: Vec<String> = from.iter().map(|s| s.to_string()).collect();
+            let from = match from.is_empty() {
+                true => "ReaR's default".to_string(),
+                false => from.join(", "),
+            };
+            origins.insert(key.clone(), from);
+        }
     }
     let config = Config::deserialize(value).context("the merged configuration is not valid")?;
-    Ok((config, used))
+    Ok(Loaded {
+        config,
+        files,
+        origins,
+    })
+}
+
+/// Whether `table` loads as one more layer over the defaults.
+pub fn check_table(table: &toml::Table) -> Result<()> {
+    let mut value = Value::try_from(Config::builtin()).expect("defaults serialize");
+    merge(&mut value, Value::Table(table.clone()));
+    check(&value)
+}
+
+fn check(value: &Value) -> Result<()> {
+    Config::deserialize(value.clone())
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .and_then(|c| c.validate())
+}
+
+/// Each setting of a TOML text (`image.media`) and the line it is on.
+fn key_lines(text: &str) -> Vec<(String, usize)> {
+    fn walk(t: &toml_edit::Table, path: &str, text: &str, out: &mut Vec<(String, usize)>) {
+        for (k, item) in t.iter() {
+            let key = match path {
+                "" => k.to_string(),
+                p => format!("{p}.{k}"),
+            };
+            match item {
+                toml_edit::Item::Table(sub) => walk(sub, &key, text, out),
+                toml_edit::Item::Value(toml_edit::Value::InlineTable(sub)) => {
+                    walk(&sub.clone().into_table(), &key, text, out)
+                }
+                _ => {
+                    let at = t
+                        .key(k)
+                        .and_then(|k| k.span())
+                        .or_else(|| item.span())
+                        .map_or(0, |r| r.start);
+                    out.push((key, text[..at.min(text.len())].matches('\n').count() + 1));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(doc) = text.parse::<toml_edit::ImDocument<String>>() {
+        walk(doc.as_table(), "", text, &mut out);
+    }
+    out
 }
 
 /// The configuration `value` with one file's text over it; errors name
@@ -655,10 +817,7 @@ fn layer(value: &mut Value, text: &str, origin: &str) -> Result<()> {
     let layer: Value = toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
     // Check after each layer, so an error names the file it is in.
     merge(value, layer);
-    Config::deserialize(value.clone())
-        .map_err(|e| anyhow::anyhow!("{e}"))
-        .and_then(|c| c.validate())
-        .with_context(|| origin.to_string())
+    check(value).with_context(|| origin.to_string())
 }
 
 impl Backup {
@@ -777,11 +936,16 @@ impl Config {
             },
             trust: self.trust.clone(),
             oci: self.oci.clone(),
+            recover: self.recover.clone(),
         }
     }
 
     fn validate(&self) -> Result<()> {
         self.backup.validate()?;
+        let ps = &self.recover.post_script;
+        if !ps.is_empty() && !ps.starts_with('/') {
+            bail!("recover.post_script = {ps:?}: the program must be an absolute path (the rescue system's PATH is not the machine's)");
+        }
         if self.usb.keep == 0 {
             bail!("usb.keep = 0: keep at least the generation just written (1 or more)");
         }

@@ -15,6 +15,7 @@ pub mod ocicmd;
 pub mod paths;
 pub mod pinning;
 pub mod push;
+pub mod rearcmd;
 pub mod signcmd;
 pub mod ui;
 pub mod usbcmd;

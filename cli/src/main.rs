@@ -10,5 +10,8 @@ fn main() {
     if name == "init" || std::process::id() == 1 {
         rear_boot::init::run();
     }
+    if name == "rear" {
+        std::process::exit(rear_build::rearcmd::main());
+    }
     std::process::exit(rear_build::commands::main());
 }

@@ -83,7 +83,7 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
         return Ok(r.code);
     }
     let root = Path::new(&a.mount_root);
-    let result = restore_and_finalize(&a, backup, &r, root);
+    let result = restore_and_finalize(&a, backup, &r, root, &cfg.recover.post_script);
     match &result {
         Ok(()) => say!(
             "recovery finished: layout recreated, data restored and {}, system finalized at {}",
@@ -105,6 +105,7 @@ fn restore_and_finalize(
     backup: &crate::config::Backup,
     r: &layoutcmd::Recreated,
     root: &Path,
+    post: &str,
 ) -> Result<()> {
     crate::backupcmd::restoreonly(backup, root)
         .context("recovery failed at step \"restore the backup\"")?;
@@ -129,6 +130,21 @@ fn restore_and_finalize(
         &mut |l| say!("{l}"),
     )
     .context("recovery failed while finalizing")?;
+    post_script(post, root)
+}
+
+/// recover.post_script, with the recovered system's root in
+/// $TARGET_FS_ROOT (as ReaR's POST_RECOVERY_SCRIPT has it).
+fn post_script(script: &str, root: &Path) -> Result<()> {
+    if script.is_empty() {
+        return Ok(());
+    }
+    say!("running recover.post_script {script}");
+    rear_exec::Exec::run(
+        &rear_exec::System,
+        &rear_exec::Call::new(script).env("TARGET_FS_ROOT", root),
+    )
+    .with_context(|| format!("recovery failed at step \"recover.post_script {script}\""))?;
     Ok(())
 }
 

@@ -9,6 +9,9 @@
 //! when lenient, skipped with the same words as a warning.
 
 use anyhow::{bail, Result};
+
+pub mod map;
+pub use map::{map, Import, Note, Source};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -86,19 +89,45 @@ impl Config {
         self.vars.get(name).map(|v| &v.value)
     }
 
+    /// Sets a variable ReaR defines before it reads the files
+    /// (`HOSTNAME`), so `$HOSTNAME` in them has its value.
+    pub fn preset(&mut self, name: &str, value: &str) {
+        self.vars.insert(
+            name.to_string(),
+            Var {
+                value: Value::Str(value.to_string()),
+                origin: Origin {
+                    file: PathBuf::from(map::PRESET),
+                    line: 0,
+                },
+            },
+        );
+    }
+
     /// Reads ReaR's configuration directory as ReaR does: `site.conf`,
-    /// then `local.conf`, each when it exists.
-    pub fn read_dir(dir: &Path, lenient: bool) -> Result<Config> {
-        let mut c = Config::default();
+    /// then `local.conf`, each when it exists, then each of `extra`
+    /// (ReaR's `-C`: a path, or a name in `dir` with or without `.conf`),
+    /// which must exist.
+    pub fn read_dir(mut self, dir: &Path, extra: &[String], lenient: bool) -> Result<Config> {
         for name in ["site.conf", "local.conf"] {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {
-                Ok(text) => c.read(&text, &p, lenient)?,
+                Ok(text) => self.read(&text, &p, lenient)?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => bail!("read {}: {e}", p.display()),
             }
         }
-        Ok(c)
+        for name in extra {
+            let p = match Path::new(name) {
+                p if p.is_absolute() => p.to_path_buf(),
+                _ if name.ends_with(".conf") => dir.join(name),
+                _ => dir.join(format!("{name}.conf")),
+            };
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| anyhow::anyhow!("read {} (-C {name}): {e}", p.display()))?;
+            self.read(&text, &p, lenient)?;
+        }
+        Ok(self)
     }
 
     /// Reads one file's text into the variables set so far.
@@ -162,6 +191,17 @@ impl Parser<'_> {
             self.line += 1;
         }
         Some(b)
+    }
+
+    /// The character whose first byte `first` was just taken, whole: the
+    /// text is UTF-8 and every byte the parser stops at is ASCII.
+    fn rest_of_char(&mut self, first: u8) -> String {
+        let mut v = vec![first];
+        while let Some(b) = self.peek().filter(|b| b & 0xC0 == 0x80) {
+            v.push(b);
+            self.i += 1;
+        }
+        String::from_utf8_lossy(&v).into_owned()
     }
 
     fn origin(&self, line: usize) -> Origin {
@@ -483,7 +523,7 @@ impl Parser<'_> {
                         match self.bump() {
                             None => return self.refuse(line, "a ' quote that is never closed"),
                             Some(b'\'') => break,
-                            Some(c) => s.push(c as char),
+                            Some(c) => s.push_str(&self.rest_of_char(c)),
                         }
                     }
                     fields.quoted(&s);
@@ -496,13 +536,13 @@ impl Parser<'_> {
                     self.bump();
                     match self.bump() {
                         Some(b'\n') | None => {}
-                        Some(c) => fields.quoted(&(c as char).to_string()),
+                        Some(c) => fields.quoted(&self.rest_of_char(c)),
                     }
                 }
                 b'$' => self.expansion(fields, false, line)?,
                 _ => {
                     self.bump();
-                    fields.quoted(&(b as char).to_string());
+                    fields.quoted(&self.rest_of_char(b));
                 }
             }
         }
@@ -527,13 +567,13 @@ impl Parser<'_> {
                         Some(c @ (b'"' | b'\\' | b'$' | b'`')) => {
                             fields.quoted(&(c as char).to_string())
                         }
-                        Some(c) => fields.quoted(&format!("\\{}", c as char)),
+                        Some(c) => fields.quoted(&format!("\\{}", self.rest_of_char(c))),
                         None => return self.refuse(line, "a \" quote that is never closed"),
                     }
                 }
                 Some(_) => {
                     let c = self.bump().expect("peeked");
-                    fields.quoted(&(c as char).to_string());
+                    fields.quoted(&self.rest_of_char(c));
                 }
             }
         }

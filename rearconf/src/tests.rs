@@ -218,7 +218,7 @@ fn site_conf_then_local_conf_as_rear_reads_them() {
         "# local wins\nOUTPUT=ISO\nCOPY_AS_IS+=( /local )\n",
     )
     .unwrap();
-    let c = Config::read_dir(d.path(), false).unwrap();
+    let c = Config::default().read_dir(d.path(), &[], false).unwrap();
     assert_eq!(s(&c, "OUTPUT"), "ISO");
     assert_eq!(c.vars["OUTPUT"].origin.file, d.path().join("local.conf"));
     assert_eq!(c.vars["OUTPUT"].origin.line, 2);
@@ -227,8 +227,18 @@ fn site_conf_then_local_conf_as_rear_reads_them() {
     assert_eq!(a(&c, "COPY_AS_IS"), ["/site", "/local"]);
     // A directory with neither file reads as nothing set.
     let empty = tempfile::tempdir().unwrap();
-    assert!(Config::read_dir(empty.path(), false)
+    assert!(Config::default()
+        .read_dir(empty.path(), &[], false)
         .unwrap()
         .vars
         .is_empty());
+}
+
+#[test]
+fn text_beyond_ascii_is_kept_whole() {
+    let c = read("A=/srv/sauvegardé\nB='Zürich'\nC=\"José ${A}\"\nD=( 'ü' \"ä\" ö\\é )\n").unwrap();
+    assert_eq!(s(&c, "A"), "/srv/sauvegardé");
+    assert_eq!(s(&c, "B"), "Zürich");
+    assert_eq!(s(&c, "C"), "José /srv/sauvegardé");
+    assert_eq!(a(&c, "D"), ["ü", "ä", "öé"]);
 }
