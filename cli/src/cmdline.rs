@@ -32,7 +32,7 @@ Typical use:
 #[command(name = "rear-build", version, about = ABOUT, long_about = LONG_ABOUT)]
 pub struct Cli {
     /// The configuration directory (config.toml and conf.d/*.toml).
-    #[arg(short = 'c', long = "config-dir", global = true, value_name = "DIR", default_value = config::DEFAULT_DIR)]
+    #[arg(short = 'c', long = "config-dir", global = true, value_name = "DIR", default_value = config::DEFAULT_DIR, env = "REAR_BUILD_CONFIG_DIR")]
     pub config_dir: PathBuf,
     /// The content-addressed store of files and built layers (default: image.store of the configuration, /var/lib/rear-build/store).
     #[arg(long, global = true, value_name = "DIR")]
@@ -549,6 +549,11 @@ pub struct ImageArgs {
     /// Leave out the default recipes (rescue, storage, network, backup, rear-build).
     #[arg(long)]
     pub no_default_recipes: bool,
+    /// Capture the disks' layout first (savelayout), so the image carries
+    /// the current one, as ReaR's mkrescue does; what the daily check runs
+    /// when the layout changed.
+    #[arg(long)]
+    pub save_layout: bool,
     /// The rescue disk for --media usb: a disk made by `rear-build format`,
     /// its image file, or its REAR-000 partition (default: usb.device, else
     /// the partition labelled REAR-000).

@@ -55,6 +55,10 @@ pub fn run(cli: Cli, rear: Option<&crate::rearcmd::Rear>) -> Result<i32> {
     let host = Host::new(&System);
     match cli.command {
         Command::Image(a) => {
+            if a.save_layout {
+                let layout = Path::new(paths::LAYOUT);
+                layoutcmd::savelayout(&host, layout, &capture_settings(&cfg))?;
+            }
             image_cmd(&cfg, &files, &a)?;
             warn_image_keys(&cfg);
             Ok(0)

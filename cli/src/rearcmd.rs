@@ -35,6 +35,15 @@ impl Rear {
 
 /// `rear-build config import-rear`: the TOML, on stdout or into `output`.
 pub fn import_rear(dir: &Path, output: Option<&Path>, lenient: bool) -> Result<i32> {
+    if !["site.conf", "local.conf"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+    {
+        bail!(
+            "{} holds no site.conf or local.conf: name ReaR's configuration directory",
+            dir.display()
+        );
+    }
     let rear = Rear::read(dir, &[], lenient)?;
     let mut text = rear.import.to_toml(&format!(
         "rear-build configuration imported from ReaR's {} by `rear-build config import-rear`.\n\
@@ -179,7 +188,7 @@ fn native(a: &RearArgs, log: &Path) -> Result<Option<Vec<String>>> {
     let rest: Vec<String> = rest.iter().filter(|x| *x != "--").cloned().collect();
     let plans = matches!(verb.as_str(), "recover" | "layoutonly");
     match verb.as_str() {
-        "mkrescue" => argv.push("image".into()),
+        "mkrescue" => argv.extend(["image".into(), "--save-layout".into()]),
         "mkbackup" | "mkbackuponly" | "recover" | "restoreonly" | "layoutonly" | "checklayout"
         | "savelayout" | "dump" | "mountonly" => argv.push(verb.clone()),
         "format" => {
@@ -396,7 +405,10 @@ mod tests {
 
     #[test]
     fn rears_verbs_and_flags_become_rear_builds() {
-        assert_eq!(native_of(&["-v", "mkrescue"]).unwrap(), ["-v", "image"]);
+        assert_eq!(
+            native_of(&["-v", "mkrescue"]).unwrap(),
+            ["-v", "image", "--save-layout"]
+        );
         assert_eq!(
             native_of(&["-d", "-r", "6.1.0-9-amd64", "mkbackup"]).unwrap(),
             ["--debug", "mkbackup", "-r", "6.1.0-9-amd64"]

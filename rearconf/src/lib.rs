@@ -204,6 +204,15 @@ impl Parser<'_> {
         String::from_utf8_lossy(&v).into_owned()
     }
 
+    /// Whether the byte here starts a word (after a blank, `(`, `=` or `:`).
+    fn word_start(&self) -> bool {
+        self.i == 0
+            || matches!(
+                self.s[self.i - 1],
+                b' ' | b'\t' | b'\n' | b'(' | b'=' | b':'
+            )
+    }
+
     fn origin(&self, line: usize) -> Origin {
         Origin {
             file: self.file.to_path_buf(),
@@ -540,6 +549,20 @@ impl Parser<'_> {
                     }
                 }
                 b'$' => self.expansion(fields, false, line)?,
+                // `~` and `~root` at a word's start: root's home, as ReaR
+                // runs as root.
+                b'~' if self.word_start() => {
+                    self.bump();
+                    if self.s[self.i..].starts_with(b"root") && !self.at(4).is_some_and(is_name) {
+                        self.i += 4;
+                    }
+                    match self.peek() {
+                        None | Some(b'/' | b' ' | b'\t' | b'\n' | b')' | b';' | b':') => {
+                            fields.quoted("/root")
+                        }
+                        _ => fields.quoted("~"),
+                    }
+                }
                 _ => {
                     self.bump();
                     fields.quoted(&self.rest_of_char(b));

@@ -445,7 +445,7 @@ impl Mapper<'_> {
                 None => Some(format!("ssh://{rest}")),
             },
             _ => {
-                self.note(&src, format!("{u}: no {method} target of rear-build has this form; see backup.url in docs/config.md"));
+                self.note(&src, format!("{u}: no {method} target of rear-build has this form, so backup.url keeps its default (usb://REAR-000) until you set it; see backup.url in docs/config.md"));
                 None
             }
         };

@@ -242,3 +242,13 @@ fn text_beyond_ascii_is_kept_whole() {
     assert_eq!(s(&c, "C"), "José /srv/sauvegardé");
     assert_eq!(a(&c, "D"), ["ü", "ä", "öé"]);
 }
+
+#[test]
+fn a_tilde_at_a_words_start_is_roots_home() {
+    let c = read("K=~root/keys\nH=~\nP=/a:~/b\nQ='~/x'\nA=( ~/y x~ ~bob/z )\n").unwrap();
+    assert_eq!(s(&c, "K"), "/root/keys");
+    assert_eq!(s(&c, "H"), "/root");
+    assert_eq!(s(&c, "P"), "/a:/root/b");
+    assert_eq!(s(&c, "Q"), "~/x", "quoted: as it is");
+    assert_eq!(a(&c, "A"), ["/root/y", "x~", "~bob/z"]);
+}
