@@ -178,20 +178,24 @@ fn rear_examples() -> PathBuf {
     ex
 }
 
+/// An example's name, media, method, backup.url, output.url, and one more
+/// (key, value) it sets.
+type Example<'a> = (
+    &'a str,
+    &'a [&'a str],
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    (&'a str, &'a str),
+);
+
 #[test]
 fn the_examples_rear_ships_import_to_their_media_and_backups() {
     let dir = rear_examples();
     let nfs = "nfs://your.NFS.server.IP/path/to/your/rear/backup";
     // Each example: (media, method, backup.url, output.url), and one more
     // setting it makes.
-    let want: &[(
-        &str,
-        &[&str],
-        &str,
-        Option<&str>,
-        Option<&str>,
-        (&str, &str),
-    )] = &[
+    let want: &[Example] = &[
         (
             "PXE-booting-example-with-URL-style.conf",
             &["pxe"],
