@@ -34,6 +34,11 @@ pub struct Cli {
     /// The configuration directory (config.toml and conf.d/*.toml).
     #[arg(short = 'c', long = "config-dir", global = true, value_name = "DIR", default_value = config::DEFAULT_DIR, env = "REAR_BUILD_CONFIG_DIR")]
     pub config_dir: PathBuf,
+    /// Also read ReaR's configuration in DIR (site.conf, then local.conf)
+    /// over rear-build's own, as the `rear` command does; nothing when
+    /// DIR holds neither (rear-build-check.service passes /etc/rear).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub rear_config: Option<PathBuf>,
     /// The content-addressed store of files and built layers (default: image.store of the configuration, /var/lib/rear-build/store).
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,

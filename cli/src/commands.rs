@@ -21,7 +21,14 @@ use std::path::{Path, PathBuf};
 pub fn main() -> i32 {
     let cli = Cli::parse();
     ui::init_log(cli.verbose, cli.debug, cli.trace);
-    finish(run(cli, None))
+    let rear = match &cli.rear_config {
+        Some(dir) => match crate::rearcmd::Rear::read(dir, &[], false) {
+            Ok(r) => Some(r),
+            Err(e) => return finish(Err(e)),
+        },
+        None => None,
+    };
+    finish(run(cli, rear.as_ref()))
 }
 
 /// A command's exit code; an error is printed and logged, and is 2.
@@ -459,7 +466,10 @@ fn write_man(cmd: &clap::Command, name: &str, dir: &Path) -> Result<()> {
         .with_context(|| format!("render the man page of {name}"))?;
     let file = dir.join(format!("{name}.8"));
     std::fs::write(&file, buf).with_context(|| format!("write {}", file.display()))?;
-    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
         write_man(sub, &format!("{name}-{}", sub.get_name()), dir)?;
     }
     Ok(())

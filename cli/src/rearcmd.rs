@@ -21,6 +21,15 @@ impl Rear {
     /// Reads `dir` as ReaR does (`site.conf`, `local.conf`, then `extra`),
     /// never running anything in them.
     pub fn read(dir: &Path, extra: &[String], lenient: bool) -> Result<Rear> {
+        let none = !["site.conf", "local.conf"]
+            .iter()
+            .any(|f| dir.join(f).is_file());
+        if none && extra.is_empty() {
+            // No ReaR configuration: nothing over rear-build's own.
+            return Ok(Rear {
+                import: rc::Import::default(),
+            });
+        }
         let mut cfg = rc::Config::default();
         cfg.preset("HOSTNAME", &rear_builder::rescue::host_name());
         let cfg = cfg.read_dir(dir, extra, lenient)?;
