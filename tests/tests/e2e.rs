@@ -636,3 +636,91 @@ fn e_rsync_borg_restic_on_a_layout() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Inside an installed system: the Debian package installed (the e2e
+/// overlay's own rear-build removed first), ReaR's local.conf and
+/// `rear -v mkrescue`, then the timer's service: nothing rebuilt while the
+/// layout holds, a rebuild once a new logical volume appears.
+const PACKAGE_JOB: &str = r#"
+set -euxo pipefail
+cd "$(dirname "$0")"
+rm -f /usr/local/sbin/rear-build
+hash -r
+dpkg -i rear-build.deb || { apt-get -f install -y; dpkg -i rear-build.deb; }
+test "$(command -v rear-build)" = /usr/bin/rear-build
+test "$(readlink -f "$(command -v rear)")" = /usr/bin/rear-build
+systemctl is-enabled rear-build-check.timer
+systemctl is-active rear-build-check.timer
+test -s /usr/share/man/man8/rear-build.8.gz
+test -s /usr/share/man/man8/rear.8.gz
+test -s /usr/share/bash-completion/completions/rear-build
+mkdir -p /etc/rear
+printf 'OUTPUT=ISO\nBACKUP=NETFS\nBACKUP_URL=usb:///dev/disk/by-label/REAR-000\n' > /etc/rear/local.conf
+rear -v mkrescue
+out=/var/lib/rear-build/output
+test -s $out/rescue.iso
+test -s /var/log/rear/rear-$(hostname).log
+before=$(sha256sum < $out/manifest.json)
+systemctl start rear-build-check.service
+test "$(sha256sum < $out/manifest.json)" = "$before" || { echo "rebuilt without a change"; exit 1; }
+extra=/dev/disk/by-id/virtio-e2e-extra
+pvcreate -y $extra
+vgcreate vgnew $extra
+lvcreate -y -L 64M -n e2enew vgnew
+systemctl start rear-build-check.service
+journalctl -u rear-build-check.service --no-pager | tail -30
+test "$(sha256sum < $out/manifest.json)" != "$before" || { echo "not rebuilt after the new LV"; exit 1; }
+grep -q e2enew /var/lib/rear-build/layout.json
+rear-build checklayout
+echo E2E-PACKAGE-OK
+"#;
+
+/// Issue 15: the Debian package on scenario (a)'s installed system.
+#[test]
+#[ignore = "e2e: ci/e2e"]
+fn f_debian_package_rear_mkrescue_and_the_timer() {
+    if vm_tests_skipped("e2e f") {
+        return;
+    }
+    let (work, disks) = installed("e2e-f", debian::SCENARIO_A, &[4 * GIB]);
+    let bin = rear_tests::bin();
+    let target = bin.parent().and_then(|p| p.parent()).unwrap();
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::process::Command::new(repo.join("ci/deb"))
+        .arg("--no-build")
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ci/deb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deb = std::fs::read(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let job = debian::job_disk_with(work.path(), PACKAGE_JOB, &[("rear-build.deb", 0o644, &deb)]);
+    let extra = debian::blank_disk(&work.path().join("extra.raw"), GIB / 2);
+    let mut vm_disks: Vec<Disk> = disks
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Disk::boot(d, &format!("rbdisk{i}")))
+        .collect();
+    vm_disks.push(Disk::rw(&extra, "e2e-extra"));
+    vm_disks.push(Disk::ro(&job, "e2e-job"));
+    let r = debian::boot_installed(
+        "e2e-f-package",
+        Firmware::Bios,
+        vm_disks,
+        true,
+        Duration::from_secs(1800),
+    );
+    timing("package-vm", r.seconds, "dpkg -i, rear -v mkrescue, the timer's service twice");
+    let log = read(r.console_log.clone());
+    assert_eq!(
+        r.job_exit,
+        Some(0),
+        "the package job failed; console log {}:\n{}",
+        r.console_log.display(),
+        tail(&log, 60)
+    );
+    assert!(log.contains("E2E-PACKAGE-OK"), "{}", tail(&log, 40));
+}
