@@ -412,16 +412,19 @@ fn base_layer(
         mode: 0o700,
         ..Entry::dir("/root")
     });
-    layer.insert(Entry {
-        path: "/init".into(),
-        kind: Kind::Symlink {
-            target: "/usr/bin/rear-build".into(),
-        },
-        mode: 0o777,
-        uid: 0,
-        gid: 0,
-        source: None,
-    });
+    // /init runs rear-build as PID 1; `rear` takes ReaR's command line.
+    for link in ["/init", "/usr/sbin/rear"] {
+        layer.insert(Entry {
+            path: link.into(),
+            kind: Kind::Symlink {
+                target: "/usr/bin/rear-build".into(),
+            },
+            mode: 0o777,
+            uid: 0,
+            gid: 0,
+            source: None,
+        });
+    }
     layer.add_parents();
     Ok(layer)
 }

@@ -57,7 +57,12 @@ pub fn run(cli: Cli, rear: Option<&crate::rearcmd::Rear>) -> Result<i32> {
         }
     }
     let loaded = config::load_all(&cli.config_dir, rear.map(|r| &r.import))?;
-    let (files_cfg, files) = (loaded.config.clone(), loaded.files.clone());
+    let (files_cfg, mut files) = (loaded.config.clone(), loaded.files.clone());
+    if let Some(r) = rear.filter(|r| !r.import.table.is_empty()) {
+        if matches!(cli.command, Command::Image(_) | Command::Mkbackup(_)) {
+            files.push(crate::rearcmd::write_import(&r.import)?);
+        }
+    }
     let cfg = files_cfg.with(&cli.flags());
     let host = Host::new(&System);
     match cli.command {

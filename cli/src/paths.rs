@@ -13,6 +13,12 @@ pub const IMAGE_LAYOUT: &str = "/etc/rear-build/layout.json";
 /// `-s` script, so either resumes where the other stopped.
 pub use rear_layout::progress::DEFAULT_PATH as LAYOUT_STATE;
 /// `image`'s output: vmlinuz, initrd.img, manifest.json.
+/// ReaR's configuration as rear-build's, written when `rear` (or
+/// --rear-config) builds an image, which carries it as
+/// /etc/rear-build/conf.d/zz-rear.toml: `recover` in the rescue system
+/// reads the same settings however it is called.
+pub const REAR_IMPORT: &str = "/var/lib/rear-build/conf.d/zz-rear.toml";
+
 pub const OUTPUT: &str = "/var/lib/rear-build/output";
 /// The content-addressed store.
 /// The newest image `verify` saw per key and host (docs/provenance.md).

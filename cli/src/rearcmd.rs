@@ -42,6 +42,23 @@ impl Rear {
     }
 }
 
+/// ReaR's configuration as rear-build's, into [`paths::REAR_IMPORT`]
+/// for the image to carry; written only when it changed.
+pub fn write_import(import: &rc::Import) -> Result<PathBuf> {
+    let p = PathBuf::from(crate::paths::REAR_IMPORT);
+    let text =
+        import.to_toml("ReaR's configuration as rear-build read it (rear, or --rear-config).");
+    if std::fs::read_to_string(&p).ok().as_deref() == Some(text.as_str()) {
+        return Ok(p);
+    }
+    let dir = p.parent().expect("a directory");
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    let tmp = p.with_extension("toml.part");
+    std::fs::write(&tmp, &text).with_context(|| format!("write {}", tmp.display()))?;
+    std::fs::rename(&tmp, &p).with_context(|| format!("rename into {}", p.display()))?;
+    Ok(p)
+}
+
 /// `rear-build config import-rear`: the TOML, on stdout or into `output`.
 pub fn import_rear(dir: &Path, output: Option<&Path>, lenient: bool) -> Result<i32> {
     if !["site.conf", "local.conf"]

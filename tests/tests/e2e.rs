@@ -713,7 +713,11 @@ fn f_debian_package_rear_mkrescue_and_the_timer() {
         true,
         Duration::from_secs(1800),
     );
-    timing("package-vm", r.seconds, "dpkg -i, rear -v mkrescue, the timer's service twice");
+    timing(
+        "package-vm",
+        r.seconds,
+        "dpkg -i, rear -v mkrescue, the timer's service twice",
+    );
     let log = read(r.console_log.clone());
     assert_eq!(
         r.job_exit,

@@ -370,6 +370,7 @@ fn manifest_describes_every_byte_of_the_initrd() {
     // What a rescue system needs is there.
     for p in [
         "/init",
+        "/usr/sbin/rear",
         "/usr/bin/rear-build",
         "/usr/bin/bash",
         "/usr/sbin/lvm",
