@@ -316,7 +316,7 @@ fn manifest_describes_every_byte_of_the_initrd() {
         let slice = &initrd[offset..offset + size];
         offset += size;
         assert_eq!(l["blake3"], blake3_hex(slice), "layer {name}");
-        let raw = zstd::decode_all(slice).unwrap();
+        let (_, raw) = rear_tests::uncompress_layer(slice);
         assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
         let entries = read_cpio(&raw);
         let listed: Vec<&Value> = files.iter().filter(|f| f["layer"] == name).collect();
@@ -442,4 +442,177 @@ fn walkdir_count(dir: &Path) -> usize {
             }
         })
         .sum()
+}
+
+/// `--compress gzip` and `--compress xz`: each built twice, in other
+/// directories and stores, with another umask, time zone, clock and CPU
+/// set, gives the same initrd.img; every layer is in that compression,
+/// with headers the kernel reads the same everywhere (gzip: no name, mtime
+/// 0, OS Unix; xz: CRC32, LZMA2 alone) and the same archives as zstd's;
+/// `diff` reads either initrd directly, and `store rebuild` makes it again.
+#[test]
+fn gzip_and_xz_initrds_are_reproducible() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let bin = rear_tests::bin();
+    let other = |alg: &str, out: &Path| {
+        let status = std::process::Command::new("taskset")
+            .args(["--cpu-list", "0", "faketime", "2031-05-06 07:08:09"])
+            .args(["sh", "-c", "umask 077; exec \"$@\"", "sh"])
+            .arg(&bin)
+            .args(["image", "--media", "none", "--compress", alg, "--store"])
+            .arg(b.path().join("store"))
+            .arg("--output")
+            .arg(out)
+            .env("TZ", "Pacific/Chatham")
+            .env("NO_FAKE_STAT", "1")
+            .current_dir(b.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{alg}: the second build failed");
+    };
+    let zstd_out = a.path().join("zstd");
+    build(
+        &a.path().join("store"),
+        &zstd_out,
+        &["--media", "none"],
+        &[],
+        None,
+    );
+    let zstd_raw: Vec<Vec<u8>> = layers(&zstd_out).into_iter().map(|l| l.1).collect();
+    let mut sizes = vec![(
+        "zstd",
+        std::fs::metadata(zstd_out.join("initrd.img"))
+            .unwrap()
+            .len(),
+    )];
+    for alg in ["gzip", "xz"] {
+        let (out_a, out_b) = (a.path().join(alg), b.path().join("out").join(alg));
+        let started = std::time::Instant::now();
+        build(
+            &a.path().join("store"),
+            &out_a,
+            &["--media", "none", "--compress", alg],
+            &[("TZ", "UTC")],
+            None,
+        );
+        eprintln!("{alg}: built in {:.1} s", started.elapsed().as_secs_f64());
+        other(alg, &out_b);
+        let (ia, ib) = (out_a.join("initrd.img"), out_b.join("initrd.img"));
+        assert_eq!(
+            sha256_file(&ia),
+            sha256_file(&ib),
+            "{alg}: initrd.img differs"
+        );
+        let m = manifest(&out_a);
+        assert_eq!(m["inputs"]["compression"]["algorithm"], alg);
+        assert_eq!(m["inputs"]["compression"]["chosen"], "requested");
+        assert_eq!(
+            m["inputs"]["compression"]["level"], 6,
+            "{alg}'s default level"
+        );
+        let data = std::fs::read(&ia).unwrap();
+        sizes.push((alg, data.len() as u64));
+        let got = layers(&out_a);
+        assert_eq!(got.len(), 4);
+        for (i, (name, raw, bytes)) in got.iter().enumerate() {
+            assert_eq!(*name, alg, "layer {i}");
+            assert_eq!(
+                raw, &zstd_raw[i],
+                "{alg} layer {i}: another archive than zstd's"
+            );
+            if alg == "gzip" {
+                // FLG 0 (no name, no comment), MTIME 0, OS 3.
+                assert_eq!(&bytes[3..8], &[0, 0, 0, 0, 0], "{alg} layer {i}");
+                assert_eq!(bytes[9], 3, "{alg} layer {i}: OS byte");
+            } else {
+                // Stream flags: check type 1, CRC32; then the block header
+                // names one filter, LZMA2 (0x21), dictionary at most 32 MiB.
+                assert_eq!(&bytes[6..8], &[0, 1], "{alg} layer {i}: not CRC32");
+                assert_eq!(&bytes[13..16], &[0x00, 0x21, 0x01], "{alg} layer {i}");
+                assert!(
+                    bytes[16] <= 26,
+                    "{alg} layer {i}: dictionary byte {}",
+                    bytes[16]
+                );
+            }
+        }
+        // diff reads the initrd without its manifest: the same files.
+        let r = rear_build(
+            &[
+                "diff",
+                zstd_out.join("initrd.img").to_str().unwrap(),
+                ia.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(
+            r.status, 0,
+            "{alg}: diff of the initrds:\n{}{}",
+            r.stdout, r.stderr
+        );
+        // ... and with the manifests, the compression changed.
+        let r = rear_build(
+            &[
+                "diff",
+                "--json",
+                zstd_out.to_str().unwrap(),
+                out_a.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+        let j: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(
+            j["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["what"] == "compression"
+                    && c["a"] == "zstd 3"
+                    && c["b"] == format!("{alg} 6")),
+            "{alg}: {}",
+            r.stdout
+        );
+        // Made again from the store alone, from the manifest.
+        let again = a.path().join(format!("again-{alg}"));
+        let r = rear_build(
+            &[
+                "store",
+                "rebuild",
+                "--store",
+                a.path().join("store").to_str().unwrap(),
+                "--manifest",
+                out_a.join("manifest.json").to_str().unwrap(),
+                "-o",
+                again.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 0, "{alg}: store rebuild:\n{}", r.stderr);
+        assert_eq!(sha256_file(&again.join("initrd.img")), sha256_file(&ia));
+    }
+    eprintln!("initrd.img sizes: {sizes:?}");
+}
+
+/// The layers of the initrd in `out`, as manifest.json cuts it: each
+/// one's compression (by its magic), uncompressed archive, and bytes.
+fn layers(out: &Path) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let data = std::fs::read(out.join("initrd.img")).unwrap();
+    let mut at = 0;
+    manifest(out)["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let part = data[at..at + l["size"].as_u64().unwrap() as usize].to_vec();
+            at += part.len();
+            let (name, raw) = rear_tests::uncompress_layer(&part);
+            assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
+            (name, raw, part)
+        })
+        .collect()
 }
