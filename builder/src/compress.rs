@@ -169,23 +169,57 @@ fn zstd(data: &[u8], level: i32) -> Result<Vec<u8>> {
 
 /// xz as the kernel's decoder reads it: one stream, the CRC32 check (it
 /// does no CRC64 or SHA-256), one LZMA2 filter (no BCJ) with the preset's
-/// dictionary capped at [`XZ_MAX_DICT`]. Single-threaded: liblzma's
-/// threaded encoder splits into blocks by thread count.
+/// dictionary capped at [`XZ_MAX_DICT`]. liblzma's multi-threaded encoder,
+/// with a fixed block size (3 dictionaries, liblzma's own choice): its
+/// output depends on the block size, not on the thread count.
 fn xz(data: &[u8], level: u32) -> Result<Vec<u8>> {
-    use xz2::stream::{Action, Check, Filters, LzmaOptions, Status, Stream};
+    let dict = xz_dict(level);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1)
+        .clamp(1, XZ_MAX_THREADS);
+    xz_with(data, level, threads, (3 * dict as u64).max(1 << 20))
+}
+
+/// Worker threads at most: each holds about 3 blocks of memory.
+const XZ_MAX_THREADS: u32 = 4;
+
+/// The LZMA2 dictionary of xz preset `level` (liblzma's presets 0-9:
+/// 256 KiB to 64 MiB), capped at [`XZ_MAX_DICT`].
+fn xz_dict(level: u32) -> u32 {
+    const PRESET: [u32; 10] = [
+        256 << 10,
+        1 << 20,
+        2 << 20,
+        4 << 20,
+        4 << 20,
+        8 << 20,
+        8 << 20,
+        16 << 20,
+        32 << 20,
+        64 << 20,
+    ];
+    PRESET[level as usize].min(XZ_MAX_DICT)
+}
+
+fn xz_with(data: &[u8], level: u32, threads: u32, block: u64) -> Result<Vec<u8>> {
+    use xz2::stream::{Action, Check, Filters, LzmaOptions, MtStreamBuilder, Status};
     let mut opts = LzmaOptions::new_preset(level).context("an LZMA2 preset")?;
-    // Only preset 9's dictionary (64 MiB) is above the cap; liblzma's
-    // presets 0-8 use 256 KiB to 32 MiB.
-    if level >= 9 {
-        opts.dict_size(XZ_MAX_DICT);
-    }
+    opts.dict_size(xz_dict(level));
     let mut filters = Filters::new();
     filters.lzma2(&opts);
-    let mut s = Stream::new_stream_encoder(&filters, Check::Crc32).context("an xz encoder")?;
+    let mut s = MtStreamBuilder::new()
+        .threads(threads)
+        .block_size(block)
+        .timeout_ms(0)
+        .filters(filters)
+        .check(Check::Crc32)
+        .encoder()
+        .context("an xz encoder")?;
     let mut out = Vec::with_capacity(data.len() / 4 + 4096);
     let mut input = data;
     loop {
-        if out.len() == out.capacity() {
+        if out.capacity() - out.len() < (1 << 16) {
             out.reserve(1 << 20);
         }
         let before = s.total_in();
@@ -521,22 +555,52 @@ mod tests {
         assert!(decompress(&cut[..cut.len() - 3]).is_err());
     }
 
+    /// The first xz block header's filter flags, after the stream header
+    /// (12 bytes): (block flags, filter id, properties size, dictionary byte).
+    fn xz_filter(c: &[u8]) -> (u8, u8, u8, u8) {
+        let flags = c[13];
+        let mut at = 14;
+        // Compressed and uncompressed sizes, when present: varints.
+        for bit in [0x40, 0x80] {
+            if flags & bit != 0 {
+                while c[at] & 0x80 != 0 {
+                    at += 1;
+                }
+                at += 1;
+            }
+        }
+        (flags, c[at], c[at + 1], c[at + 2])
+    }
+
     #[test]
     fn xz_is_what_the_kernel_reads_crc32_and_lzma2_of_at_most_32_mib() {
         for level in 0..=9 {
             let c = compress(Xz, b"kernel", level).unwrap();
             // Stream flags (header bytes 6, 7): 0x00, check type 0x01 = CRC32.
             assert_eq!(&c[6..8], &[0, 1], "level {level}");
-            // The block header: its size byte, flags (one filter, no
-            // sizes), filter id 0x21 (LZMA2), its property size 1, and the
-            // dictionary byte: (2 | b & 1) << (b / 2 + 11), so 32 MiB is 26.
-            assert_eq!(&c[12 + 1..12 + 5], &[0x00, 0x21, 0x01, c[12 + 4]]);
-            assert!(
-                c[12 + 4] <= 26,
-                "level {level}: dictionary byte {}",
-                c[12 + 4]
+            // One filter, LZMA2 (0x21) with its 1-byte property, the
+            // dictionary: (2 | b & 1) << (b / 2 + 11), so 32 MiB is 26.
+            let (flags, id, props, dict) = xz_filter(&c);
+            assert_eq!((flags & 3, id, props), (0, 0x21, 1), "level {level}");
+            assert!(dict <= 26, "level {level}: dictionary byte {dict}");
+            assert_eq!(
+                (2u64 | dict as u64 & 1) << (dict / 2 + 11),
+                xz_dict(level as u32) as u64
             );
         }
+        assert_eq!(xz_dict(9), 32 << 20);
+    }
+
+    #[test]
+    fn xz_bytes_do_not_depend_on_the_thread_count() {
+        let data: Vec<u8> = (0..1_500_000u32)
+            .flat_map(|i| (i * 7 % 1009).to_le_bytes())
+            .collect();
+        let one = xz_with(&data, 1, 1, 1 << 20).unwrap();
+        assert_eq!(one, xz_with(&data, 1, 4, 1 << 20).unwrap());
+        assert_eq!(decompress(&one).unwrap().0, data);
+        // Several blocks, so the threads had work each.
+        assert!(data.len() > 4 << 20);
     }
 
     #[test]
