@@ -624,3 +624,90 @@ fn layers(out: &Path) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
         })
         .collect()
 }
+
+/// A kernel older than 5.9 with no configuration at hand (RHEL 8's
+/// 4.18 here: the host's kernel under that name) gets a gzip initrd by
+/// default and refuses zstd, naming the kernel and what it unpacks; its
+/// config-KVER beside it, when there is one, decides instead.
+#[test]
+fn a_kernel_older_than_5_9_gets_gzip_and_refuses_zstd() {
+    let d = tempfile::tempdir().unwrap();
+    let kver = "4.18.0-513.el8.x86_64";
+    let boot = d.path().join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let host = std::fs::read_dir("/boot")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("vmlinuz-")
+        })
+        .expect("a kernel in /boot");
+    let host_ver = host.file_name().unwrap().to_str().unwrap()["vmlinuz-".len()..].to_string();
+    let kernel = boot.join(format!("vmlinuz-{kver}"));
+    std::fs::copy(&host, &kernel).unwrap();
+    let modules = format!("/lib/modules/{host_ver}");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "image",
+            "--media",
+            "none",
+            "--no-default-recipes",
+            "--omit-module",
+            "*",
+            "--add-module",
+            "dm_zero",
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--modules-dir",
+            &modules,
+            "--store",
+            d.path().join("store").to_str().unwrap(),
+            "--output",
+            d.path().join("out").to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        rear_build(&args, &[], None)
+    };
+    let r = run(&["--compress", "zstd"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("kernel {kver} cannot unpack a zstd initrd"))
+            && r.stderr.contains("its version")
+            && r.stderr.contains("it unpacks xz, gzip"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let m = manifest(&d.path().join("out"));
+    let c = &m["inputs"]["compression"];
+    assert_eq!(
+        (c["algorithm"].as_str(), c["chosen"].as_str()),
+        (Some("gzip"), Some("default"))
+    );
+    assert_eq!(c["kernel_unpacks"], serde_json::json!(["xz", "gzip"]));
+    for (name, _, _) in layers(&d.path().join("out")) {
+        assert_eq!(name, "gzip");
+    }
+    // Its configuration says otherwise: it wins over the version.
+    let config = boot.join(format!("config-{kver}"));
+    std::fs::write(
+        &config,
+        "CONFIG_RD_ZSTD=y\nCONFIG_RD_XZ=y\n# CONFIG_RD_GZIP is not set\n",
+    )
+    .unwrap();
+    let r = run(&["--compress", "gzip"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot unpack a gzip initrd")
+            && r.stderr.contains(config.to_str().unwrap())
+            && r.stderr.contains("it unpacks zstd, xz"),
+        "{}",
+        r.stderr
+    );
+}
