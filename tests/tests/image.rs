@@ -650,6 +650,7 @@ fn a_kernel_older_than_5_9_gets_gzip_and_refuses_zstd() {
     let kernel = boot.join(format!("vmlinuz-{kver}"));
     std::fs::copy(&host, &kernel).unwrap();
     let modules = format!("/lib/modules/{host_ver}");
+    let (store, out) = (d.path().join("store"), d.path().join("out"));
     let run = |extra: &[&str]| {
         let mut args = vec![
             "image",
@@ -665,9 +666,9 @@ fn a_kernel_older_than_5_9_gets_gzip_and_refuses_zstd() {
             "--modules-dir",
             &modules,
             "--store",
-            d.path().join("store").to_str().unwrap(),
+            store.to_str().unwrap(),
             "--output",
-            d.path().join("out").to_str().unwrap(),
+            out.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
         rear_build(&args, &[], None)
