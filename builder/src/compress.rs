@@ -597,7 +597,10 @@ mod tests {
             .flat_map(|i| (i * 7 % 1009).to_le_bytes())
             .collect();
         let one = xz_with(&data, 1, 1, 1 << 20).unwrap();
-        assert!(one == xz_with(&data, 1, 4, 1 << 20).unwrap(), "4 threads, other bytes");
+        assert!(
+            one == xz_with(&data, 1, 4, 1 << 20).unwrap(),
+            "4 threads, other bytes"
+        );
         assert_eq!(decompress(&one).unwrap().0, data);
         // Several blocks, so the threads had work each.
         assert!(data.len() > 4 << 20);
