@@ -142,7 +142,11 @@ pub fn import(store: &Store, from: &Path) -> Result<(Vec<u8>, Moved)> {
 /// against the manifest's hashes. Returns their paths.
 pub fn rebuild(store: &Store, manifest: &[u8], out: &Path) -> Result<Vec<PathBuf>> {
     let m = parse(manifest)?;
+    let algorithm = &m.inputs.compression.algorithm;
     let params = Params {
+        algorithm: crate::compress::Algorithm::parse(algorithm).with_context(|| {
+            format!("the manifest's compression {algorithm:?} is none this rear-build makes (zstd, xz, gzip)")
+        })?,
         level: m.inputs.compression.level,
         epoch: m.inputs.source_date_epoch,
     };
@@ -157,7 +161,12 @@ pub fn rebuild(store: &Store, manifest: &[u8], out: &Path) -> Result<Vec<PathBuf
         for f in m.files.iter().filter(|f| f.layer == info.name) {
             l.insert(f.entry.clone());
         }
-        let data = layer::compress(&l.cpio(store, params.epoch)?, params.level)?;
+        let data = crate::compress::compress(
+            params.algorithm,
+            &l.cpio(store, params.epoch)?,
+            params.level,
+        )
+        .with_context(|| format!("make the {} layer again", info.name))?;
         ensure!(
             layer::sha256_hex(&data) == info.sha256,
             "the {} layer made again differs from the manifest's (sha256 {}, not {})",

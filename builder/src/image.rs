@@ -39,7 +39,11 @@ pub struct Options {
     pub modules: Policy,
     pub firmware_dir: PathBuf,
     pub epoch: u64,
-    pub level: i32,
+    /// The initrd's compression; None: zstd when the kernel unpacks it,
+    /// else a fallback (`compress::choose`).
+    pub compression: Option<crate::compress::Algorithm>,
+    /// Its level; None: the algorithm's default.
+    pub level: Option<i32>,
     /// The saved layout on the host and where it goes in the image, so
     /// `recover` needs no arguments; carried when the file exists.
     pub layout: Option<(PathBuf, String)>,
@@ -668,8 +672,20 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         recipes.push(Recipe::load(r)?);
     }
     recipes.extend(opts.extra_recipes.iter().cloned());
+    let support = kernel.compression_support()?;
+    let algorithm = crate::compress::choose(opts.compression, &kernel.version, &support)?;
+    let level = opts.level.unwrap_or(algorithm.default_level());
+    crate::compress::check_level(algorithm, level, "image.compress_level (--compress-level)")
+        .with_context(|| match opts.compression {
+            Some(_) => format!("the initrd is compressed with {algorithm}"),
+            None => format!(
+                "the initrd is compressed with {algorithm}, the default for kernel {} (set image.compression or --compress)",
+                kernel.version
+            ),
+        })?;
     let params = Params {
-        level: opts.level,
+        algorithm,
+        level,
         epoch: opts.epoch,
     };
     let cache = StatCache::load(&store.root().join("statcache.json"));
@@ -813,8 +829,14 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             source_date_epoch: opts.epoch,
             backup: opts.backup.clone(),
             compression: manifest::Compression {
-                algorithm: "zstd".into(),
-                level: opts.level,
+                algorithm: algorithm.name().into(),
+                level,
+                chosen: match opts.compression {
+                    Some(_) => "requested".into(),
+                    None => "default".into(),
+                },
+                kernel_unpacks: support.unpacks.iter().map(|a| a.name().into()).collect(),
+                kernel_unpacks_from: support.from.clone(),
             },
         },
         layers: Manifest::layer_infos(&layers),

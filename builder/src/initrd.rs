@@ -1,5 +1,6 @@
-//! Reading an initramfs back into entries: zstd frames (any number, as
-//! rear-build concatenates its layers) holding newc cpio archives (any
+//! Reading an initramfs back into entries: zstd, xz or gzip streams (any
+//! number, each told by its magic bytes, as rear-build concatenates its
+//! layers: [`crate::compress::decompress`]) holding newc cpio archives (any
 //! number, each up to its trailer), later entries replacing earlier ones
 //! as the kernel unpacks them. `verify` and `diff` compare what is really
 //! in an initrd with what a manifest says.
@@ -11,11 +12,7 @@ use std::io::Read;
 
 /// The entries of the compressed initrd (or layer) `data`, by path.
 pub fn unpack(data: &[u8]) -> Result<BTreeMap<String, Entry>> {
-    let mut cpio = Vec::new();
-    zstd::stream::read::Decoder::new(data)
-        .context("not zstd")?
-        .read_to_end(&mut cpio)
-        .context("decompress")?;
+    let (cpio, _) = crate::compress::decompress(data)?;
     entries(&cpio)
 }
 

@@ -12,6 +12,41 @@ pub struct Kernel {
     pub modules_dir: PathBuf,
 }
 
+impl Kernel {
+    /// Where this kernel's build configuration may be: beside its image
+    /// (`/boot/config-KVER` for /boot/vmlinuz-KVER), in /boot, or in its
+    /// module directory (as some distributions ship it).
+    pub fn config_candidates(&self) -> Vec<PathBuf> {
+        let name = format!("config-{}", self.version);
+        let mut v: Vec<PathBuf> = self
+            .image
+            .parent()
+            .map(|d| d.join(&name))
+            .into_iter()
+            .collect();
+        v.push(Path::new("/boot").join(&name));
+        v.push(self.modules_dir.join("config"));
+        v.dedup();
+        v
+    }
+
+    /// What this kernel can unpack as its initramfs: from its
+    /// configuration when one is found, else from its version.
+    pub fn compression_support(&self) -> Result<crate::compress::Support> {
+        for p in self.config_candidates() {
+            if p.is_file() {
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("read the kernel configuration {}", p.display()))?;
+                return Ok(crate::compress::support(
+                    &self.version,
+                    Some((&text, &p.display().to_string())),
+                ));
+            }
+        }
+        Ok(crate::compress::support(&self.version, None))
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Choice {
     pub version: Option<String>,
@@ -195,6 +230,33 @@ mod tests {
         };
         let err = choose(&c, d.path()).unwrap_err().to_string();
         assert!(err.contains("vmlinuz-7.0 not found"), "{err}");
+    }
+
+    #[test]
+    fn compression_support_reads_the_configuration_beside_the_image() {
+        let d = tempfile::tempdir().unwrap();
+        // A version no /boot of a build host has.
+        let v = "4.18.0-0.rear-build-test";
+        fake_kernel(d.path(), v);
+        let k = Kernel {
+            version: v.into(),
+            image: d.path().join(format!("boot/vmlinuz-{v}")),
+            modules_dir: d.path().join(format!("lib/modules/{v}")),
+        };
+        let s = k.compression_support().unwrap();
+        assert_eq!(
+            s.unpacks,
+            [
+                crate::compress::Algorithm::Xz,
+                crate::compress::Algorithm::Gzip
+            ]
+        );
+        assert!(s.from.contains("version"), "{}", s.from);
+        let config = d.path().join(format!("boot/config-{v}"));
+        fs::write(&config, "CONFIG_RD_ZSTD=y\n# CONFIG_RD_XZ is not set\n").unwrap();
+        let s = k.compression_support().unwrap();
+        assert_eq!(s.unpacks, [crate::compress::Algorithm::Zstd]);
+        assert_eq!(s.from, config.display().to_string());
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Initramfs layers: a sorted map of entries, written as a deterministic
-//! newc cpio archive and compressed with zstd on its own.
+//! newc cpio archive and compressed on its own (zstd, xz or gzip:
+//! [`crate::compress`]).
 //!
 //! The kernel unpacks concatenated, separately compressed archives in order,
 //! so the image is the concatenation of its layers; a layer is cached in the
 //! store under the hash of everything that determines its bytes.
 
+use crate::compress::Algorithm;
 use anyhow::{Context, Result};
 use rear_store::Store;
 use serde::{Deserialize, Serialize};
@@ -54,6 +56,7 @@ impl Entry {
 /// Compression settings; part of every layer's cache key.
 #[derive(Clone, Copy, Debug, Serialize)]
 pub struct Params {
+    pub algorithm: Algorithm,
     pub level: i32,
     /// mtime of every entry.
     pub epoch: u64,
@@ -135,7 +138,7 @@ impl Layer {
         let mut h = blake3::Hasher::new();
         let head = serde_json::json!({
             "format": FORMAT, "name": self.name, "index": self.index,
-            "level": params.level, "epoch": params.epoch,
+            "compression": params.algorithm, "level": params.level, "epoch": params.epoch,
         });
         h.update(head.to_string().as_bytes());
         for e in self.entries.values() {
@@ -250,7 +253,7 @@ impl Layer {
         let archive = self
             .cpio(store, params.epoch)
             .with_context(|| format!("write the {} layer", self.name))?;
-        let compressed = compress(&archive, params.level)
+        let compressed = crate::compress::compress(params.algorithm, &archive, params.level)
             .with_context(|| format!("compress the {} layer", self.name))?;
         let blake3 = store.put_bytes(&compressed)?;
         let built = Built {
@@ -281,22 +284,6 @@ pub fn cached(store: &Store, key: &str) -> Option<Built> {
             from_cache: true,
             ..b
         })
-}
-
-/// zstd with fixed parameters. Multi-threaded mode gives the same bytes for
-/// any worker count ≥ 1 (but not the same as single-threaded mode), so the
-/// worker count follows the machine and the output does not.
-pub fn compress(data: &[u8], level: i32) -> Result<Vec<u8>> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1)
-        .max(1);
-    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity(data.len() / 3), level)?;
-    enc.multithread(workers)?;
-    enc.include_checksum(true)?;
-    enc.include_contentsize(false)?;
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -394,7 +381,11 @@ mod tests {
     fn same_entries_same_bytes_and_key_tracks_content() {
         let d = tempfile::tempdir().unwrap();
         let store = Store::open(d.path()).unwrap();
-        let params = Params { level: 3, epoch: 1 };
+        let params = Params {
+            algorithm: Algorithm::Zstd,
+            level: 3,
+            epoch: 1,
+        };
         let mut l = Layer::new("config");
         l.insert(file(&store, "/etc/x", b"1", 0o644));
         let k1 = l.key(&params);
@@ -406,7 +397,8 @@ mod tests {
             (b2.sha256, b2.blake3)
         );
         // The bytes do not depend on the cache: rebuilding without it gives the same.
-        let fresh = compress(&l.cpio(&store, 1).unwrap(), 3).unwrap();
+        let fresh =
+            crate::compress::compress(Algorithm::Zstd, &l.cpio(&store, 1).unwrap(), 3).unwrap();
         assert_eq!(sha256_hex(&fresh), b1.sha256);
         l.insert(file(&store, "/etc/x", b"2", 0o644));
         assert_ne!(l.key(&params), k1);
@@ -414,5 +406,36 @@ mod tests {
         assert_ne!(b3.sha256, b1.sha256);
         let raw = zstd::decode_all(&store.read(&b3.blake3).unwrap()[..]).unwrap();
         assert_eq!(raw.len() as u64, b3.uncompressed_size);
+    }
+
+    #[test]
+    fn compression_is_part_of_the_key_and_of_the_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(d.path()).unwrap();
+        let mut l = Layer::new("config");
+        l.insert(file(&store, "/etc/x", b"1", 0o644));
+        let mut seen = std::collections::BTreeSet::new();
+        for algorithm in Algorithm::ALL {
+            let params = Params {
+                algorithm,
+                level: 6,
+                epoch: 1,
+            };
+            let key = l.key(&params);
+            assert!(seen.insert(key.clone()), "{algorithm}: the key of another");
+            // Built after another compression's layer: not taken from its cache.
+            let b = l.build(&store, &params, &key, vec![]).unwrap();
+            assert!(!b.from_cache, "{algorithm}");
+            let data = store.read(&b.blake3).unwrap();
+            assert_eq!(Algorithm::detect(&data), Some(algorithm));
+            let (raw, _) = crate::compress::decompress(&data).unwrap();
+            assert_eq!(raw, l.cpio(&store, 1).unwrap());
+        }
+        let p = |level| Params {
+            algorithm: Algorithm::Xz,
+            level,
+            epoch: 1,
+        };
+        assert_ne!(l.key(&p(1)), l.key(&p(2)));
     }
 }

@@ -3,6 +3,7 @@
 //! knows nothing of the command line: its callers pass [`image::Options`]
 //! and a [`Progress`] to report to.
 
+pub mod compress;
 pub mod diff;
 pub mod dpkg;
 pub mod export;

@@ -98,8 +98,19 @@ pub struct Named {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Compression {
+    /// zstd, xz or gzip: every layer of the initrd.
     pub algorithm: String,
     pub level: i32,
+    /// `requested` (image.compression, --compress) or `default` (zstd
+    /// when the kernel unpacks it, else gzip, else xz).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub chosen: String,
+    /// The compressions the kernel unpacks, of zstd, xz and gzip ...
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kernel_unpacks: Vec<String>,
+    /// ... as its configuration (its path) or its version says.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kernel_unpacks_from: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

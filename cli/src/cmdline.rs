@@ -356,7 +356,7 @@ const PUSH_HELP: &str = "\
 Store a build's output directory in an OCI registry (a Docker registry,
 Harbor, Zot, ...) as an OCI artifact: an image manifest (artifactType
 application/vnd.rear-build.image.v1) whose config is manifest.json and whose
-layers are the kernel, each zstd layer of the initrd and the other artefacts
+layers are the kernel, each compressed layer of the initrd and the other artefacts
 present (rescue.iso, rescue.img, rescue.tap, the PXE tree's kernel and
 initrd), each named by an org.opencontainers.image.title annotation. Every
 artefact is checked against manifest.json first. Each blob is asked for
@@ -510,8 +510,9 @@ pub enum LayoutCommand {
 const IMAGE_HELP: &str = "\
 Build the rescue image: vmlinuz, initrd.img and manifest.json in --output.
 
-The initrd is four layers, each a deterministic cpio archive compressed with
-zstd and cached in the store: base (programs and libraries from the recipes,
+The initrd is four layers, each a deterministic cpio archive compressed
+(--compress: zstd when the kernel unpacks it, 5.9 or newer, else gzip; or
+xz) and cached in the store: base (programs and libraries from the recipes,
 rear-build as /init), modules, firmware and config (hostname, network,
 --include files). Boot it with the kernel command line
   rear.auto=shell       a shell on every console (the default)
@@ -668,5 +669,20 @@ mod tests {
         let cli = Cli::try_parse_from(["rear-build", "recover", "--protect", "WWN-1*"]).unwrap();
         assert_eq!(cli.flags().layout.protect, ["WWN-1*"]);
         assert!(Cli::try_parse_from(["rear-build", "image", "--compress-level", "20"]).is_err());
+        assert!(Cli::try_parse_from(["rear-build", "image", "--compress", "lz4"]).is_err());
+        let cli = Cli::try_parse_from([
+            "rear-build",
+            "image",
+            "--compress",
+            "xz",
+            "--compress-level",
+            "0",
+        ])
+        .unwrap();
+        let f = cli.flags();
+        assert_eq!(
+            (f.image.compression, f.image.compress_level),
+            (Some(rear_builder::compress::Algorithm::Xz), Some(0))
+        );
     }
 }

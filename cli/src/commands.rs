@@ -231,6 +231,7 @@ pub fn image_cmd(
         },
         firmware_dir: c.firmware_dir(),
         epoch: epoch()?,
+        compression: c.compression(),
         level: c.compress_level(),
         layout: Some((
             PathBuf::from(paths::LAYOUT),

@@ -8,6 +8,7 @@
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use rear_backup::Method;
+use rear_builder::compress::Algorithm;
 use rear_closure::modules::PolicyKind;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -283,8 +284,15 @@ pub struct Image {
     /// Extra file or directory for the image, at DEST (default: the same path). Repeatable.
     #[arg(long, value_name = "SRC[:DEST]")]
     pub include: Vec<String>,
-    /// zstd level for the layers, 1-19 (default: image.compress_level, 3).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=19))]
+    /// The initrd's compression (image.compression): zstd, xz or gzip.
+    /// Default: zstd when the kernel unpacks it (CONFIG_RD_ZSTD in its
+    /// /boot/config-KVER; without one, Linux 5.9 or newer), else gzip. A
+    /// choice the kernel cannot unpack is an error.
+    #[arg(long = "compress", value_name = "ALGORITHM", value_parser = compress_parser())]
+    pub compression: Option<Algorithm>,
+    /// The compression level (image.compress_level): zstd 1-19 (default
+    /// 3), xz 0-9 (default 6), gzip 1-9 (default 6).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..=19))]
     pub compress_level: Option<i32>,
     /// Where firmware is found (default: image.firmware_dir, /lib/firmware).
     #[arg(long, value_name = "DIR")]
@@ -340,6 +348,17 @@ fn modules_parser() -> impl clap::builder::TypedValueParser<Value = PolicyKind> 
     .map(|s| s.parse::<PolicyKind>().expect("a possible value"))
 }
 
+/// `--compress`: the builder's algorithm names, with help for each.
+fn compress_parser() -> impl clap::builder::TypedValueParser<Value = Algorithm> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("zstd").help("Fast to make and to unpack; Linux 5.9 or newer"),
+        PossibleValue::new("xz").help("The smallest, slowest to make (CRC32, LZMA2)"),
+        PossibleValue::new("gzip").help("What every kernel unpacks; the largest"),
+    ])
+    .map(|s| s.parse::<Algorithm>().expect("a possible value"))
+}
+
 /// A scalar setting: the flag's value, else the files', else the default.
 fn pick<T: Clone>(flag: &Option<T>, file: &Option<T>, default: &Option<T>) -> T {
     flag.as_ref()
@@ -365,7 +384,9 @@ impl Image {
             omit_modules: Vec::new(),
             recipes: Vec::new(),
             include: Vec::new(),
-            compress_level: Some(3),
+            // By the kernel and the algorithm, at build time.
+            compression: None,
+            compress_level: None,
             firmware_dir: Some("/lib/firmware".into()),
             // Empty: the ISO where the host has its tools (`media`).
             media: Vec::new(),
@@ -428,12 +449,13 @@ impl Image {
     pub fn modules(&self) -> PolicyKind {
         pick(&self.modules, &None, &Image::builtin().modules)
     }
-    pub fn compress_level(&self) -> i32 {
-        pick(
-            &self.compress_level,
-            &None,
-            &Image::builtin().compress_level,
-        )
+    /// None: zstd when the kernel unpacks it, else a fallback.
+    pub fn compression(&self) -> Option<Algorithm> {
+        self.compression
+    }
+    /// None: the algorithm's default level.
+    pub fn compress_level(&self) -> Option<i32> {
+        self.compress_level
     }
     pub fn firmware_dir(&self) -> PathBuf {
         pick(&self.firmware_dir, &None, &Image::builtin().firmware_dir)
@@ -450,11 +472,8 @@ impl Image {
             omit_modules: join(&self.omit_modules, &flags.omit_modules),
             recipes: join(&self.recipes, &flags.recipes),
             include: join(&self.include, &flags.include),
-            compress_level: Some(pick(
-                &flags.compress_level,
-                &self.compress_level,
-                &d.compress_level,
-            )),
+            compression: flags.compression.or(self.compression),
+            compress_level: flags.compress_level.or(self.compress_level),
             firmware_dir: Some(pick(
                 &flags.firmware_dir,
                 &self.firmware_dir,
@@ -956,8 +975,15 @@ impl Config {
                 r.display().to_string()
             );
         }
-        if let Some(l) = self.image.compress_level.filter(|l| !(1..=19).contains(l)) {
-            bail!("image.compress_level = {l}: allowed are 1 to 19");
+        match (self.image.compression, self.image.compress_level) {
+            (Some(a), Some(l)) => rear_builder::compress::check_level(a, l, "image.compress_level")
+                .context("set by image.compression")?,
+            // The algorithm is chosen with the kernel; the build checks
+            // the level against it.
+            (None, Some(l)) if !(0..=19).contains(&l) => bail!(
+                "image.compress_level = {l}: allowed are zstd 1 to 19, xz 0 to 9, gzip 1 to 9"
+            ),
+            _ => {}
         }
         Ok(())
     }
@@ -1006,7 +1032,7 @@ mod tests {
         assert_eq!(c.image.modules().name(), "all");
         assert_eq!(
             c.image.compress_level(),
-            5,
+            Some(5),
             "conf.d files apply in name order, after config.toml"
         );
         assert_eq!(c.layout.protect, ["WWN-1*"]);
@@ -1047,6 +1073,68 @@ mod tests {
         assert!(
             msg.contains("allowed are \"most\", \"all\", \"loaded\""),
             "{msg}"
+        );
+    }
+
+    #[test]
+    fn compression_and_its_level_per_algorithm() {
+        let d = tempfile::tempdir().unwrap();
+        let load_with = |text: &str| {
+            fs::write(d.path().join("config.toml"), text).unwrap();
+            load(d.path()).map(|c| c.0.image)
+        };
+        let i = load_with("").unwrap();
+        assert_eq!(
+            (i.compression(), i.compress_level()),
+            (None, None),
+            "by the kernel"
+        );
+        let i = load_with("[image]\ncompression = \"xz\"\ncompress_level = 0\n").unwrap();
+        assert_eq!(
+            (i.compression(), i.compress_level()),
+            (Some(Algorithm::Xz), Some(0))
+        );
+        for (text, want) in [
+            (
+                "compression = \"xz\"\ncompress_level = 12",
+                "image.compress_level = 12: allowed for xz are 0 to 9",
+            ),
+            (
+                "compression = \"gzip\"\ncompress_level = 0",
+                "image.compress_level = 0: allowed for gzip are 1 to 9",
+            ),
+            (
+                "compression = \"zstd\"\ncompress_level = 0",
+                "image.compress_level = 0: allowed for zstd are 1 to 19",
+            ),
+            (
+                "compress_level = 20",
+                "image.compress_level = 20: allowed are zstd 1 to 19, xz 0 to 9, gzip 1 to 9",
+            ),
+            (
+                "compression = \"lz4\"",
+                "\"lz4\": allowed are \"zstd\", \"xz\", \"gzip\"",
+            ),
+        ] {
+            let msg = format!(
+                "{:#}",
+                load_with(&format!("[image]\n{text}\n")).unwrap_err()
+            );
+            assert!(
+                msg.contains(want) && msg.contains("config.toml"),
+                "{text}: {msg}"
+            );
+        }
+        // The flag goes over the file; its level too.
+        let file = load_with("[image]\ncompression = \"xz\"\ncompress_level = 9\n").unwrap();
+        let flags = Image {
+            compression: Some(Algorithm::Gzip),
+            ..Image::default()
+        };
+        let i = file.with(&flags);
+        assert_eq!(
+            (i.compression(), i.compress_level()),
+            (Some(Algorithm::Gzip), Some(9))
         );
     }
 
@@ -1173,7 +1261,7 @@ mod tests {
         assert_eq!(c.sign.key, Some(PathBuf::from("/k.key")));
         assert_eq!(c.pxe.root(), Some(Path::new("/srv/tftp")));
         assert_eq!(c.image.modules(), PolicyKind::Loaded);
-        assert_eq!(c.image.compress_level(), 9, "from the file");
+        assert_eq!(c.image.compress_level(), Some(9), "from the file");
         assert_eq!(c.image.add_modules, ["a", "b"]);
         assert_eq!(c.image.output(), PathBuf::from("/o"));
         assert_eq!(

@@ -4,7 +4,7 @@
 //!
 //! The image is an OCI image manifest (artifactType [`ARTIFACT_TYPE`])
 //! whose config blob is `manifest.json` and whose layers are the kernel,
-//! each zstd layer of the initrd (so hosts sharing a kernel share those
+//! each compressed layer of the initrd (so hosts sharing a kernel share those
 //! blobs in the registry) and the other artefacts, each annotated with its
 //! file name. The signature files travel as a second artifact whose
 //! `subject` is the image: found through the referrers API, or, where the
@@ -19,6 +19,7 @@ use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::manifest::{OciDescriptor, OciImageManifest};
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
+use rear_builder::compress::Algorithm;
 use rear_builder::manifest::{Artefact, Manifest};
 use rear_builder::provenance::{MANIFEST, MANIFEST_SIG, SUMS, SUMS_SIG};
 use sha2::{Digest, Sha256};
@@ -33,8 +34,29 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.rear-build.image.v1";
 pub const CONFIG_TYPE: &str = "application/vnd.rear-build.manifest.v1+json";
 /// The kernel (vmlinuz).
 pub const KERNEL_TYPE: &str = "application/vnd.rear-build.kernel.v1";
-/// One layer of the initrd: a newc cpio archive, zstd-compressed.
+/// One layer of the initrd: a newc cpio archive, zstd-compressed; an xz
+/// or gzip one has its own type ([`initrd_layer_type`]).
 pub const INITRD_LAYER_TYPE: &str = "application/vnd.rear-build.initrd.layer.v1.cpio+zstd";
+/// An xz-compressed initrd layer.
+pub const INITRD_LAYER_TYPE_XZ: &str = "application/vnd.rear-build.initrd.layer.v1.cpio+xz";
+/// A gzip-compressed initrd layer.
+pub const INITRD_LAYER_TYPE_GZIP: &str = "application/vnd.rear-build.initrd.layer.v1.cpio+gzip";
+
+/// The media type of an initrd layer compressed with `a`.
+pub fn initrd_layer_type(a: Algorithm) -> &'static str {
+    match a {
+        Algorithm::Zstd => INITRD_LAYER_TYPE,
+        Algorithm::Xz => INITRD_LAYER_TYPE_XZ,
+        Algorithm::Gzip => INITRD_LAYER_TYPE_GZIP,
+    }
+}
+
+/// The compression an initrd layer's media type names, if it is one.
+pub fn initrd_layer_compression(media_type: &str) -> Option<Algorithm> {
+    Algorithm::ALL
+        .into_iter()
+        .find(|a| initrd_layer_type(*a) == media_type)
+}
 /// Any other artefact (rescue.iso, rescue.img, rescue.tap, the PXE tree's files).
 pub const ARTEFACT_TYPE: &str = "application/vnd.rear-build.artefact.v1";
 /// The signature artifact's artifactType.
@@ -370,10 +392,19 @@ fn image_blobs(dir: &Path, m: &Manifest) -> Result<(Vec<Blob>, Vec<String>)> {
             "initrd.img: layer {} is not the manifest's (sha256)",
             l.name
         );
-        let title = format!("initrd.img.layers/{:02}-{}.cpio.zst", i + 1, l.name);
+        // Its type and name say the compression its bytes really have.
+        let alg = Algorithm::detect(&part).with_context(|| {
+            format!("initrd.img: layer {} is neither zstd, xz nor gzip", l.name)
+        })?;
+        let title = format!(
+            "initrd.img.layers/{:02}-{}.cpio.{}",
+            i + 1,
+            l.name,
+            alg.extension()
+        );
         blobs.push(blob(
             part,
-            INITRD_LAYER_TYPE,
+            initrd_layer_type(alg),
             &[(TITLE, &title), (LAYER_NAME, &l.name)],
         ));
     }
@@ -718,7 +749,7 @@ pub fn pull(
     let layer_blobs: Vec<&OciDescriptor> = image
         .layers
         .iter()
-        .filter(|d| d.media_type == INITRD_LAYER_TYPE)
+        .filter(|d| initrd_layer_compression(&d.media_type).is_some())
         .collect();
     ensure!(
         layer_blobs.len() == m.layers.len(),
@@ -735,6 +766,16 @@ pub fn pull(
                 .iter()
                 .find(|d| d.digest == want)
                 .with_context(|| format!("{target}: no blob for the initrd layer {}", l.name))?;
+            // The layer's type must be the manifest's compression (the
+            // bytes themselves are checked by their digest).
+            let alg = initrd_layer_compression(&d.media_type);
+            ensure!(
+                alg.map(Algorithm::name) == Some(m.inputs.compression.algorithm.as_str()),
+                "{target}: the initrd layer {} is {}, manifest.json says its compression is {}",
+                l.name,
+                d.media_type,
+                m.inputs.compression.algorithm
+            );
             bytes += s.fetch(&at, d, &mut f)?;
             blobs += 1;
         }
@@ -913,6 +954,21 @@ fn pull_signature(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_compression_has_its_own_layer_type() {
+        for a in Algorithm::ALL {
+            let t = initrd_layer_type(a);
+            assert!(t.starts_with("application/vnd.rear-build.initrd.layer.v1.cpio+"));
+            assert_eq!(initrd_layer_compression(t), Some(a));
+        }
+        assert_eq!(
+            initrd_layer_type(Algorithm::Zstd),
+            "application/vnd.rear-build.initrd.layer.v1.cpio+zstd",
+            "what images pushed before xz and gzip have"
+        );
+        assert_eq!(initrd_layer_compression(KERNEL_TYPE), None);
+    }
 
     #[test]
     fn targets_parse() {

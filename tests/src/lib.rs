@@ -29,6 +29,34 @@ pub fn bin() -> PathBuf {
     p
 }
 
+/// One initrd layer (or several of one compression), uncompressed, and
+/// its compression by the magic bytes: `zstd` (28 b5 2f fd), `xz` (fd 37
+/// 7a 58 5a 00) or `gzip` (1f 8b). Decoded with the crates themselves, not
+/// with rear-build's reader, so a test checks rear-build against them.
+pub fn uncompress_layer(data: &[u8]) -> (&'static str, Vec<u8>) {
+    let mut out = Vec::new();
+    let name = if data.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        out = zstd::decode_all(data).expect("zstd layer");
+        "zstd"
+    } else if data.starts_with(&[0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]) {
+        xz2::read::XzDecoder::new_multi_decoder(data)
+            .read_to_end(&mut out)
+            .expect("xz layer");
+        "xz"
+    } else if data.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::MultiGzDecoder::new(data)
+            .read_to_end(&mut out)
+            .expect("gzip layer");
+        "gzip"
+    } else {
+        panic!(
+            "an initrd layer of unknown compression: {:02x?}",
+            &data[..data.len().min(6)]
+        )
+    };
+    (name, out)
+}
+
 /// Where failing tests leave console logs for inspection.
 pub fn artefact_dir() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artefacts");

@@ -316,7 +316,7 @@ fn manifest_describes_every_byte_of_the_initrd() {
         let slice = &initrd[offset..offset + size];
         offset += size;
         assert_eq!(l["blake3"], blake3_hex(slice), "layer {name}");
-        let raw = zstd::decode_all(slice).unwrap();
+        let (_, raw) = rear_tests::uncompress_layer(slice);
         assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
         let entries = read_cpio(&raw);
         let listed: Vec<&Value> = files.iter().filter(|f| f["layer"] == name).collect();
@@ -443,4 +443,273 @@ fn walkdir_count(dir: &Path) -> usize {
             }
         })
         .sum()
+}
+
+/// `--compress gzip` and `--compress xz`: each built twice, in other
+/// directories and stores, with another umask, time zone, clock and CPU
+/// set, gives the same initrd.img; every layer is in that compression,
+/// with headers the kernel reads the same everywhere (gzip: no name, mtime
+/// 0, OS Unix; xz: CRC32, LZMA2 alone) and the same archives as zstd's;
+/// `diff` reads either initrd directly, and `store rebuild` makes it again.
+/// A small image (no recipes, no modules) at xz level 1, to stay quick:
+/// the full image at the default levels boots in tests/tests/media_vm.rs.
+#[test]
+fn gzip_and_xz_initrds_are_reproducible() {
+    let a = tempfile::tempdir().unwrap();
+    let b = tempfile::tempdir().unwrap();
+    let bin = rear_tests::bin();
+    let small = [
+        "--media",
+        "none",
+        "--no-default-recipes",
+        "--omit-module",
+        "*",
+    ];
+    let other = |args: &[&str], out: &Path| {
+        let status = std::process::Command::new("taskset")
+            .args(["--cpu-list", "0", "faketime", "2031-05-06 07:08:09"])
+            .args(["sh", "-c", "umask 077; exec \"$@\"", "sh"])
+            .arg(&bin)
+            .arg("image")
+            .args(small)
+            .args(args)
+            .arg("--store")
+            .arg(b.path().join("store"))
+            .arg("--output")
+            .arg(out)
+            .env("TZ", "Pacific/Chatham")
+            .env("NO_FAKE_STAT", "1")
+            .current_dir(b.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{args:?}: the second build failed");
+    };
+    let zstd_out = a.path().join("zstd");
+    build(&a.path().join("store"), &zstd_out, &small, &[], None);
+    let zstd_raw: Vec<Vec<u8>> = layers(&zstd_out).into_iter().map(|l| l.1).collect();
+    for (alg, level) in [("gzip", None), ("xz", Some("1"))] {
+        let mut args = vec!["--compress", alg];
+        args.extend(level.iter().flat_map(|l| ["--compress-level", *l]));
+        let (out_a, out_b) = (a.path().join(alg), b.path().join("out").join(alg));
+        let started = std::time::Instant::now();
+        build(
+            &a.path().join("store"),
+            &out_a,
+            &[&small[..], &args].concat(),
+            &[("TZ", "UTC")],
+            None,
+        );
+        eprintln!("{alg}: built in {:.1} s", started.elapsed().as_secs_f64());
+        other(&args, &out_b);
+        let (ia, ib) = (out_a.join("initrd.img"), out_b.join("initrd.img"));
+        assert_eq!(
+            sha256_file(&ia),
+            sha256_file(&ib),
+            "{alg}: initrd.img differs"
+        );
+        let m = manifest(&out_a);
+        let want_level = level.map_or(6, |l| l.parse().unwrap());
+        assert_eq!(m["inputs"]["compression"]["algorithm"], alg);
+        assert_eq!(m["inputs"]["compression"]["chosen"], "requested");
+        assert_eq!(m["inputs"]["compression"]["level"], want_level);
+        let got = layers(&out_a);
+        assert_eq!(got.len(), 4);
+        for (i, (name, raw, bytes)) in got.iter().enumerate() {
+            assert_eq!(*name, alg, "layer {i}");
+            assert_eq!(
+                raw, &zstd_raw[i],
+                "{alg} layer {i}: another archive than zstd's"
+            );
+            if alg == "gzip" {
+                // FLG 0 (no name, no comment), MTIME 0, OS 3.
+                assert_eq!(&bytes[3..8], &[0, 0, 0, 0, 0], "{alg} layer {i}");
+                assert_eq!(bytes[9], 3, "{alg} layer {i}: OS byte");
+            } else {
+                // Stream flags: check type 1, CRC32; then the first block
+                // names one filter, LZMA2 (0x21), dictionary at most 32 MiB.
+                assert_eq!(&bytes[6..8], &[0, 1], "{alg} layer {i}: not CRC32");
+                let flags = bytes[13];
+                let mut at = 14;
+                for bit in [0x40, 0x80] {
+                    if flags & bit != 0 {
+                        at += bytes[at..].iter().position(|b| b & 0x80 == 0).unwrap() + 1;
+                    }
+                }
+                assert_eq!(
+                    (flags & 3, bytes[at], bytes[at + 1]),
+                    (0, 0x21, 1),
+                    "{alg} layer {i}"
+                );
+                assert!(
+                    bytes[at + 2] <= 26,
+                    "{alg} layer {i}: dictionary byte {}",
+                    bytes[at + 2]
+                );
+            }
+        }
+        // diff reads the initrd without its manifest: the same files.
+        let r = rear_build(
+            &[
+                "diff",
+                zstd_out.join("initrd.img").to_str().unwrap(),
+                ia.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(
+            r.status, 0,
+            "{alg}: diff of the initrds:\n{}{}",
+            r.stdout, r.stderr
+        );
+        // ... and with the manifests, the compression changed.
+        let r = rear_build(
+            &[
+                "diff",
+                "--json",
+                zstd_out.to_str().unwrap(),
+                out_a.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 1, "{}{}", r.stdout, r.stderr);
+        let j: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(
+            j["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["what"] == "compression"
+                    && c["a"] == "zstd 3"
+                    && c["b"] == format!("{alg} {want_level}")),
+            "{alg}: {}",
+            r.stdout
+        );
+        // Made again from the store alone, from the manifest.
+        let again = a.path().join(format!("again-{alg}"));
+        let r = rear_build(
+            &[
+                "store",
+                "rebuild",
+                "--store",
+                a.path().join("store").to_str().unwrap(),
+                "--manifest",
+                out_a.join("manifest.json").to_str().unwrap(),
+                "-o",
+                again.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        );
+        assert_eq!(r.status, 0, "{alg}: store rebuild:\n{}", r.stderr);
+        assert_eq!(sha256_file(&again.join("initrd.img")), sha256_file(&ia));
+    }
+}
+
+/// The layers of the initrd in `out`, as manifest.json cuts it: each
+/// one's compression (by its magic), uncompressed archive, and bytes.
+fn layers(out: &Path) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+    let data = std::fs::read(out.join("initrd.img")).unwrap();
+    let mut at = 0;
+    manifest(out)["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            let part = data[at..at + l["size"].as_u64().unwrap() as usize].to_vec();
+            at += part.len();
+            let (name, raw) = rear_tests::uncompress_layer(&part);
+            assert_eq!(raw.len() as u64, l["uncompressed_size"].as_u64().unwrap());
+            (name, raw, part)
+        })
+        .collect()
+}
+
+/// A kernel older than 5.9 with no configuration at hand (RHEL 8's
+/// 4.18 here: the host's kernel under that name) gets a gzip initrd by
+/// default and refuses zstd, naming the kernel and what it unpacks; its
+/// config-KVER beside it, when there is one, decides instead.
+#[test]
+fn a_kernel_older_than_5_9_gets_gzip_and_refuses_zstd() {
+    let d = tempfile::tempdir().unwrap();
+    let kver = "4.18.0-513.el8.x86_64";
+    let boot = d.path().join("boot");
+    std::fs::create_dir_all(&boot).unwrap();
+    let host = std::fs::read_dir("/boot")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("vmlinuz-")
+        })
+        .expect("a kernel in /boot");
+    let host_ver = host.file_name().unwrap().to_str().unwrap()["vmlinuz-".len()..].to_string();
+    let kernel = boot.join(format!("vmlinuz-{kver}"));
+    std::fs::copy(&host, &kernel).unwrap();
+    let modules = format!("/lib/modules/{host_ver}");
+    let (store, out) = (d.path().join("store"), d.path().join("out"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "image",
+            "--media",
+            "none",
+            "--no-default-recipes",
+            "--omit-module",
+            "*",
+            "--add-module",
+            "dm_zero",
+            "--kernel",
+            kernel.to_str().unwrap(),
+            "--modules-dir",
+            &modules,
+            "--store",
+            store.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        rear_build(&args, &[], None)
+    };
+    let r = run(&["--compress", "zstd"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("kernel {kver} cannot unpack a zstd initrd"))
+            && r.stderr.contains("its version")
+            && r.stderr.contains("it unpacks xz, gzip"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[]);
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    let m = manifest(&d.path().join("out"));
+    let c = &m["inputs"]["compression"];
+    assert_eq!(
+        (c["algorithm"].as_str(), c["chosen"].as_str()),
+        (Some("gzip"), Some("default"))
+    );
+    assert_eq!(c["kernel_unpacks"], serde_json::json!(["xz", "gzip"]));
+    for (name, _, _) in layers(&d.path().join("out")) {
+        assert_eq!(name, "gzip");
+    }
+    // Its configuration says otherwise: it wins over the version.
+    let config = boot.join(format!("config-{kver}"));
+    std::fs::write(
+        &config,
+        "CONFIG_RD_ZSTD=y\nCONFIG_RD_XZ=y\n# CONFIG_RD_GZIP is not set\n",
+    )
+    .unwrap();
+    let r = run(&["--compress", "gzip"]);
+    assert_eq!(r.status, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot unpack a gzip initrd")
+            && r.stderr.contains(config.to_str().unwrap())
+            && r.stderr.contains("it unpacks zstd, xz"),
+        "{}",
+        r.stderr
+    );
 }

@@ -8,8 +8,9 @@
 //! console; but for the rescue disk, no key is pressed. The quick tier
 //! boots the ISO as a CD on SeaBIOS and with Secure Boot, the raw disk on
 //! SeaBIOS and the rescue disk on OVMF; the full tier (`ci/test --full`)
-//! the rest and an unsigned ISO refused by Secure Boot.
-use rear_tests::{qemu, rear_build, vm_tests_skipped, Run, Vm};
+//! the rest and an unsigned ISO refused by Secure Boot. The full tier also
+//! boots a gzip and an xz initrd (`--compress`) with the host's kernel.
+use rear_tests::{qemu, rear_build, vm_tests_skipped, Run, Vm, VmSpec};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -461,4 +462,95 @@ fn the_iso_on_the_obdr_tape_boots_as_a_cd_with_seabios() {
         log.contains("rear-build rescue shell"),
         "{name}: no menu on the serial console"
     );
+}
+
+/// Runs inside the rescue system: each of the four layers was unpacked
+/// (base: bash runs this; modules: modprobe loads one the init did not;
+/// config: this script and the image id) and the kernel reported no
+/// unpacking error.
+const COMPRESSED_CHECK: &str = r#"#!/bin/bash
+fails=0
+check() { if "$@" >/tmp/out 2>&1; then echo "CHECK-OK: $*"; else echo "CHECK-FAIL: $* ($(head -c 300 /tmp/out))"; fails=$((fails+1)); fi; }
+check modprobe dm_zero
+check grep -q '^dm_zero ' /proc/modules
+check test -s /etc/rear-build/image-id
+check dmesg
+check sh -c '! dmesg | grep -i "initramfs unpacking failed"'
+echo "IMAGE-ID=$(cat /etc/rear-build/image-id)"
+echo "CHECKS-FAILED=$fails"
+exit $fails
+"#;
+
+/// An initrd compressed with `alg` boots with the host's Debian kernel
+/// (qemu -kernel -initrd) into its init, which runs the check above.
+fn compressed_initrd_boots(alg: &str) {
+    let name = format!("{alg}-initrd-boots");
+    if vm_tests_skipped(&name) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let script = d.path().join("compress-check");
+    std::fs::write(&script, COMPRESSED_CHECK).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let include = format!("{}:/usr/local/bin/compress-check", script.display());
+    let r = image(
+        d.path(),
+        &["--media", "none", "--compress", alg, "--include", &include],
+    );
+    assert_eq!(r.status, 0, "image failed:\n{}", r.stderr);
+    let out = d.path().join("out");
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["inputs"]["compression"]["algorithm"], alg);
+    let initrd = out.join("initrd.img");
+    let size = std::fs::metadata(&initrd).unwrap().len();
+    let started = std::time::Instant::now();
+    let mut vm = Vm::boot(VmSpec {
+        name: &name,
+        kernel: &out.join("vmlinuz"),
+        initrd: &initrd,
+        append: "rear.auto=run:/usr/local/bin/compress-check",
+        disks: vec![],
+        memory_mb: 2048,
+        host_net: false,
+    });
+    vm.expect("REAR-RESCUE-READY", Duration::from_secs(300));
+    let ready = started.elapsed();
+    let exit = vm.expect("REAR-RUN-EXIT=", Duration::from_secs(180));
+    vm.wait_exit(Duration::from_secs(60));
+    let log = vm.save_log();
+    eprintln!(
+        "{name}: initrd.img {size} bytes, REAR-RESCUE-READY after {:.1} s, done after {:.1} s",
+        ready.as_secs_f64(),
+        started.elapsed().as_secs_f64()
+    );
+    let fails: Vec<&String> = vm.log.iter().filter(|l| l.contains("CHECK-FAIL")).collect();
+    let id = format!("IMAGE-ID={}", m["image_id"].as_str().unwrap());
+    assert!(
+        exit.trim_end().ends_with("REAR-RUN-EXIT=0")
+            && fails.is_empty()
+            && vm.log.iter().any(|l| l.trim_end().ends_with(&id)),
+        "{name}: the rescue system did not pass its checks: {fails:?}\nexit line: {exit}\nconsole log: {}",
+        log.display()
+    );
+    assert!(
+        !vm.log
+            .iter()
+            .any(|l| l.contains("Initramfs unpacking failed")),
+        "{name}: the kernel could not unpack it; console log: {}",
+        log.display()
+    );
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn gzip_initrd_boots_with_the_debian_kernel() {
+    compressed_initrd_boots("gzip");
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn xz_initrd_boots_with_the_debian_kernel() {
+    compressed_initrd_boots("xz");
 }

@@ -579,3 +579,72 @@ fn basic_auth_from_a_file_or_the_configuration_and_the_password_shows_nowhere() 
     );
     assert_eq!(files(&pulled), files(&out));
 }
+
+/// A gzip initrd (a small image: no recipes, one module) travels as
+/// gzip layers: media type `...cpio+gzip`, titles `.cpio.gz`; pull with
+/// the key (which checks every layer's files against the manifest, gzip
+/// read back) gives the same bytes.
+#[test]
+fn a_gzip_initrd_is_pushed_as_gzip_layers_and_pulled_back() {
+    let d = tempfile::tempdir().unwrap();
+    let reg = registry(d.path());
+    let (key, public) = keygen(d.path(), "sign");
+    let out = d.path().join("out-gzip");
+    ok(
+        &rear_build(
+            &[
+                "image",
+                "--store",
+                d.path().join("store").to_str().unwrap(),
+                "--output",
+                out.to_str().unwrap(),
+                "--media",
+                "none",
+                "--no-default-recipes",
+                "--omit-module",
+                "*",
+                "--add-module",
+                "dm_zero",
+                "--compress",
+                "gzip",
+                "--sign",
+                key.to_str().unwrap(),
+            ],
+            &[],
+            None,
+        ),
+        "image",
+    );
+    let (_, pinned) = push(&reg, "gzip", &out);
+    let digest = tagged(&reg, "rescue", "gzip");
+    let body = std::fs::read(reg.share.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{digest}/data",
+        &digest[..2]
+    )))
+    .unwrap();
+    let m: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let initrd: Vec<&serde_json::Value> = m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["annotations"]["org.rear-build.initrd.layer"].is_string())
+        .collect();
+    assert_eq!(initrd.len(), 4, "{m}");
+    for l in initrd {
+        assert_eq!(
+            l["mediaType"], "application/vnd.rear-build.initrd.layer.v1.cpio+gzip",
+            "{l}"
+        );
+        let title = l["annotations"]["org.opencontainers.image.title"]
+            .as_str()
+            .unwrap();
+        assert!(title.ends_with(".cpio.gz"), "{title}");
+    }
+    let to = d.path().join("pulled");
+    let r = pull(&pinned, &to, Some(&public));
+    ok(&r, "pull");
+    let (a, b) = (files(&out), files(&to));
+    for f in ["vmlinuz", "initrd.img", "manifest.json"] {
+        assert_eq!(a.get(f), b.get(f), "{f}");
+    }
+}

@@ -133,7 +133,7 @@ fn world_readable_leaks(c: &Canaries, dir: &Path) -> Vec<String> {
     leaks
 }
 
-/// The initrd's layers (concatenated zstd frames, as manifest.json lists
+/// The initrd's layers (concatenated compressed streams, as manifest.json lists
 /// them) uncompressed into one stream, and every entry of their newc
 /// archives: (path, mode, data).
 type Entry = (String, u32, Vec<u8>);
@@ -145,7 +145,7 @@ fn initrd(out: &Path) -> (Vec<u8>, Vec<Entry>) {
     let (mut stream, mut entries, mut offset) = (Vec::new(), Vec::new(), 0usize);
     for l in m["layers"].as_array().unwrap() {
         let size = l["size"].as_u64().unwrap() as usize;
-        let raw = zstd::decode_all(&bytes[offset..offset + size]).unwrap();
+        let (_, raw) = rear_tests::uncompress_layer(&bytes[offset..offset + size]);
         offset += size;
         let mut data = &raw[..];
         loop {

@@ -21,7 +21,7 @@ fn keys(v: &Value, out: &mut Vec<String>) {
 const EXAMPLES: &[&str] = &[
     "[image]\nmodules = \"all\"\nadd_modules = [\"zfs\"]\nomit_modules = [\"nouveau*\"]\n\
      recipes = [\"/etc/rear-build/recipes/site.toml\"]\ninclude = [\"/etc/ssh:/etc/ssh\"]\n\
-     compress_level = 19\noutput = \"/srv/out\"\nstore = \"/srv/store\"\nfirmware_dir = \"/lib/firmware\"\n",
+     compression = \"zstd\"\ncompress_level = 19\noutput = \"/srv/out\"\nstore = \"/srv/store\"\nfirmware_dir = \"/lib/firmware\"\n",
     "[layout]\nexclude_mountpoints = [\"/data\"]\nexclude_vgs = [\"scratch\"]\nonly_vgs = []\n\
      exclude_disks = [\"/dev/sdb\"]\nprotect = [\"WWN-1*\", \"REAR-000\"]\n",
     "[backup]\nmethod = \"tar\"\nurl = \"nfs://server:2049/export/backup\"\n\
@@ -38,6 +38,7 @@ const EXAMPLES: &[&str] = &[
     "[output]\nurl = \"https://dav.example:8443/rear\"\n\
      credentials_file = \"/etc/rear-build/push.cred\"\nca_file = \"/etc/rear-build/ca.pem\"\n",
     "[output]\nurl = \"sftp://push@nas/srv/rescue\"\nmount_options = \"IdentityFile=/root/.ssh/push\"\n",
+    "[image]\ncompression = \"xz\"\ncompress_level = 0\n",
     "[pxe]\nroot = \"/srv/tftp\"\nworld_readable = true\n[obdr]\ndevice = \"/dev/nst0\"\n",
 ];
 
@@ -46,7 +47,16 @@ fn config_toml() {
     let base = Value::try_from(Config::builtin()).expect("defaults serialize");
     let mut names = Vec::new();
     keys(&base, &mut names);
-    names.extend(["external", "backup", "restore"].map(String::from));
+    names.extend(
+        [
+            "external",
+            "backup",
+            "restore",
+            "compression",
+            "compress_level",
+        ]
+        .map(String::from),
+    );
     let mut examples: Vec<String> = EXAMPLES.iter().map(|e| e.to_string()).collect();
     examples.push(Config::builtin().to_toml());
     let origin = "/etc/rear-build/conf.d/10-site.toml";
