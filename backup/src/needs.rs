@@ -16,10 +16,10 @@ pub fn programs(method: Method, target: Option<&Target>, encrypted: bool) -> Vec
             add("tar", "restoring the backup (backup.method tar)");
             add(
                 "zstd",
-                "tar's archives are zstd-compressed (backup.method tar)",
+                "decompressing tar's zstd archives (backup.method tar)",
             );
             if encrypted {
-                add("age", "the archives are encrypted (backup.recipients_file)");
+                add("age", "decrypting the archives (backup.recipients_file)");
             }
         }
         Method::Rsync | Method::Borg | Method::Restic => {

@@ -373,7 +373,7 @@ fn wanted(recipes: &[Recipe], required: &[Required]) -> Result<Wanted> {
     }
     if !missing.is_empty() {
         bail!(
-            "required items are missing:\n  {}\ninstall the packages named (apt-get install ...), or build with recipes that leave them out",
+            "required items are missing:\n  {}\ninstall the packages named (apt-get install ...); what the layout or the backup needs cannot be left out, other items only with recipes that leave them out",
             missing.join("\n  ")
         );
     }

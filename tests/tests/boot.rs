@@ -76,6 +76,7 @@ fn rescue_image_boots_and_runs_the_included_script() {
     // The toolkit's checks ride on this boot: one boot, a few seconds more.
     let mut text = CHECK.to_string();
     let (mut have, mut lack) = (0, Vec::new());
+    text.push_str("toolkit_start=$(date +%s%N)\n");
     for (prog, pkg, cmd) in TOOLKIT {
         if on_host(prog) {
             // `check` runs its words: /usr/bin/kill, not bash's builtin.
@@ -91,6 +92,8 @@ fn rescue_image_boots_and_runs_the_included_script() {
         }
     }
     eprintln!("toolkit: {have} checks; not on this host: {lack:?}");
+    // What the toolkit's checks cost in the boot, for the report.
+    text.push_str("echo \"TOOLKIT-MS=$((($(date +%s%N) - toolkit_start) / 1000000))\"\n");
     text.push_str("echo \"CHECKS-FAILED=$fails\"\nexit $fails\n");
     std::fs::write(&script, text).unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -144,6 +147,9 @@ fn rescue_image_boots_and_runs_the_included_script() {
     let exit = vm.expect("REAR-RUN-EXIT=", Duration::from_secs(180));
     vm.wait_exit(Duration::from_secs(60));
     let log = vm.save_log();
+    if let Some(ms) = vm.log.iter().find(|l| l.starts_with("TOOLKIT-MS=")) {
+        eprintln!("the toolkit's checks took {ms} in the rescue VM");
+    }
     let fails: Vec<&String> = vm.log.iter().filter(|l| l.contains("CHECK-FAIL")).collect();
     let oks = vm.log.iter().filter(|l| l.contains("CHECK-OK")).count();
     assert!(
