@@ -397,7 +397,7 @@ pub fn required_packages(recipes: &[Recipe], required: &[Required]) -> BTreeSet<
 }
 
 /// One line naming the optional programs left out, by package:
-/// `btrfs-progs (btrfs, mkfs.btrfs), less`.
+/// `btrfs-progs (btrfs, mkfs.btrfs, btrfstune, fsck.btrfs), less`.
 pub fn left_out_line(left_out: &BTreeMap<String, Vec<String>>) -> Option<String> {
     if left_out.is_empty() {
         return None;
@@ -407,8 +407,6 @@ pub fn left_out_line(left_out: &BTreeMap<String, Vec<String>>) -> Option<String>
         .map(|(pkg, progs)| {
             if progs.len() == 1 && progs[0] == *pkg {
                 pkg.clone()
-            } else if progs.len() > 3 {
-                format!("{pkg} ({}, +{})", progs[..2].join(", "), progs.len() - 2)
             } else {
                 format!("{pkg} ({})", progs.join(", "))
             }
