@@ -14,6 +14,7 @@ pub mod borg;
 mod fuzz;
 pub mod generation;
 pub mod method;
+pub mod needs;
 pub mod pin;
 pub mod restic;
 pub mod rsync;

@@ -35,6 +35,7 @@ mod net;
 mod power;
 mod rescue;
 mod shell;
+pub mod timesync;
 
 pub use cmdline::{parse_cmdline, Auto};
 pub use coldplug::{collect_modaliases, new_aliases, settled, MODPROBE_BATCH};
@@ -85,7 +86,9 @@ pub fn run() -> ! {
 
     step("modules", || coldplug::coldplug(&config.modules));
     step("hostname", || rescue::set_hostname(&config.hostname));
+    step("keymap", || rescue::load_keymap(config.keymap.as_deref()));
     step("network", || net::configure(&config.network));
+    step("time", || timesync::start(config.ntp.clone()));
     step("sshd", || rescue::start_sshd(config.sshd));
     step("history", || rescue::write_history(&config.history));
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use rear_closure::elf::{Node, Resolver, Want};
 use rear_closure::modules::{self as kmod, ModuleTree, Policy, PolicyKind};
 use rear_store::{StatCache, Store};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -58,6 +58,9 @@ pub struct Options {
     /// The backup the image is made to recover (`METHOD URL`, no
     /// credentials), recorded in the manifest.
     pub backup: Option<String>,
+    /// Programs the layout, the boot setup and the backup need: an error
+    /// when missing, whatever the recipes say.
+    pub required: Vec<Required>,
 }
 
 pub struct Report {
@@ -69,6 +72,8 @@ pub struct Report {
     pub media_notes: Vec<String>,
     /// Layers taken from the cache, by name.
     pub cached: Vec<String>,
+    /// The one line naming the optional tools left out, if any.
+    pub left_out: Option<String>,
 }
 
 /// `SRC[:DEST]` → (SRC, DEST); DEST defaults to SRC's absolute path.
@@ -219,17 +224,48 @@ struct Wanted {
     /// Directory entries from recipe `dirs` (closure takes files only).
     dirs: Vec<PathBuf>,
     modules: Vec<String>,
+    /// Optional programs not on this host: Debian package → programs.
+    left_out: BTreeMap<String, Vec<String>>,
 }
 
-/// Turns recipes into closure wants; a missing required program is an error
-/// naming its package, a missing optional one a warning.
-fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
+/// A program the rescue system must hold whatever the recipes say, and why
+/// (the layout element or setting that needs it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Required {
+    pub program: String,
+    pub why: String,
+}
+
+/// The Debian package of programs the recipes do not name (bookworm's
+/// `dpkg -S`), for the error when one is missing.
+const PACKAGES: &[(&str, &str)] = &[
+    ("mkdir", "coreutils"),
+    ("chroot", "coreutils"),
+    ("dd", "coreutils"),
+    ("mount", "mount"),
+    ("umount", "mount"),
+    ("ip", "iproute2"),
+];
+
+/// Turns recipes into closure wants. A program in `required` must be there
+/// (an error naming why and the package); so must those of a package not
+/// marked optional; the rest is left out when the host lacks it, and
+/// listed in `left_out`.
+fn wanted(recipes: &[Recipe], required: &[Required]) -> Result<Wanted> {
     let mut w = Wanted {
         wants: Vec::new(),
         dirs: Vec::new(),
         modules: Vec::new(),
+        left_out: BTreeMap::new(),
     };
+    let need: BTreeMap<&str, &str> = required
+        .iter()
+        .map(|r| (r.program.as_str(), r.why.as_str()))
+        .collect();
+    let mut named: BTreeSet<&str> = BTreeSet::new();
     let mut missing = Vec::new();
+    // Required programs missing (kept apart from `missing`, which `miss` holds).
+    let mut needed = Vec::new();
     for r in recipes {
         w.modules.extend(r.modules.iter().cloned());
         for p in &r.packages {
@@ -257,12 +293,23 @@ fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
                 }
             };
             for b in &p.binaries {
-                match find_in_path(b) {
-                    Some(path) => w.wants.push(Want {
+                named.insert(b);
+                let why = need.get(b.as_str());
+                match (find_in_path(b), why) {
+                    (Some(path), _) => w.wants.push(Want {
                         path,
-                        optional: p.optional,
+                        optional: p.optional && why.is_none(),
                     }),
-                    None => miss(format!("program {b}"), false),
+                    (None, Some(why)) => needed.push(format!(
+                        "program {b}, needed for {why}: install Debian package {}",
+                        p.name
+                    )),
+                    (None, None) if p.optional => w
+                        .left_out
+                        .entry(p.name.clone())
+                        .or_default()
+                        .push(b.clone()),
+                    (None, None) => miss(format!("program {b}"), false),
                 }
             }
             for item in &p.files {
@@ -315,13 +362,74 @@ fn wanted(recipes: &[Recipe]) -> Result<Wanted> {
             }
         }
     }
+    missing.append(&mut needed);
+    // Required programs no recipe names go in on their own.
+    for r in required
+        .iter()
+        .filter(|r| !named.contains(r.program.as_str()))
+    {
+        match find_in_path(&r.program) {
+            Some(path) => w.wants.push(Want {
+                path,
+                optional: false,
+            }),
+            None => {
+                let pkg = PACKAGES.iter().find(|(p, _)| *p == r.program).map_or(
+                    "the one that provides it (dpkg -S, apt-file search)",
+                    |(_, k)| k,
+                );
+                missing.push(format!(
+                    "program {}, needed for {}: install Debian package {pkg}",
+                    r.program, r.why
+                ));
+            }
+        }
+    }
     if !missing.is_empty() {
         bail!(
-            "required items are missing:\n  {}\ninstall the packages named (apt-get install ...), or build with recipes that leave them out",
+            "required items are missing:\n  {}\ninstall the packages named (apt-get install ...); what the layout or the backup needs cannot be left out, other items only with recipes that leave them out",
             missing.join("\n  ")
         );
     }
     Ok(w)
+}
+
+/// The recipes' packages the build cannot do without: those not marked
+/// optional, and those holding a required program.
+pub fn required_packages(recipes: &[Recipe], required: &[Required]) -> BTreeSet<String> {
+    recipes
+        .iter()
+        .flat_map(|r| &r.packages)
+        .filter(|p| {
+            !p.optional
+                || p.binaries
+                    .iter()
+                    .any(|b| required.iter().any(|r| &r.program == b))
+        })
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+/// One line naming the optional programs left out, by package:
+/// `btrfs-progs (btrfs, mkfs.btrfs, btrfstune, fsck.btrfs), less`.
+pub fn left_out_line(left_out: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    if left_out.is_empty() {
+        return None;
+    }
+    let items: Vec<String> = left_out
+        .iter()
+        .map(|(pkg, progs)| {
+            if progs.len() == 1 && progs[0] == *pkg {
+                pkg.clone()
+            } else {
+                format!("{pkg} ({})", progs.join(", "))
+            }
+        })
+        .collect();
+    Some(format!(
+        "optional tools left out, not installed here (Debian package, its programs): {}",
+        items.join(", ")
+    ))
 }
 
 /// The image paths of the merged-/usr links, as on the host.
@@ -610,7 +718,11 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
     let mut layer = Layer::new("config");
     let keys = Path::new("/root/.ssh/authorized_keys");
     let sshd = keys.is_file();
-    let cfg = crate::rescue::config(modules, sshd);
+    let mut cfg = crate::rescue::config(modules, sshd);
+    let keymap = crate::rescue::host_keymap(Path::new("/"));
+    if keymap.is_some() {
+        cfg.keymap = Some(crate::rescue::KEYMAP_PATH.into());
+    }
     let mut cfg_hash = String::new();
     for (path, mode, data) in crate::rescue::generated(&cfg) {
         let e = h.generated(&path, mode, &data)?;
@@ -620,6 +732,9 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
         layer.insert(e);
     }
     let mut items = Vec::new();
+    if let Some(k) = keymap {
+        items.push((k, crate::rescue::KEYMAP_PATH.to_string()));
+    }
     // The saved layout travels with the image, so `recover` needs no arguments.
     if let Some((host, dest)) = opts.layout.as_ref().filter(|(host, _)| host.is_file()) {
         items.push((host.clone(), dest.clone()));
@@ -699,7 +814,8 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         wants,
         dirs,
         modules: recipe_modules,
-    } = wanted(&recipes)?;
+        left_out,
+    } = wanted(&recipes, &opts.required)?;
     let base = base_layer(&h, wants, &dirs, progress)?;
 
     let tree = ModuleTree::load(&kernel.modules_dir)?;
@@ -925,6 +1041,7 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             .filter(|l| l.from_cache)
             .map(|l| l.name.clone())
             .collect(),
+        left_out: left_out_line(&left_out),
     })
 }
 
@@ -1023,10 +1140,204 @@ mod tests {
             ),
         )
         .unwrap();
-        let w = wanted(&[r]).unwrap();
+        let w = wanted(&[r], &[]).unwrap();
         assert!(w.dirs.contains(&root.join("link")), "{:?}", w.dirs);
         assert!(w.wants.iter().all(|x| x.path != root.join("link")));
         assert!(w.wants.iter().any(|x| x.path == root.join("real/f")));
+    }
+
+    fn req(program: &str, why: &str) -> Required {
+        Required {
+            program: program.into(),
+            why: why.into(),
+        }
+    }
+
+    /// An optional package's program becomes required when the layout
+    /// needs it: its absence is then an error with the reason and package.
+    #[test]
+    fn required_overrides_optional_and_says_why() {
+        let r = Recipe::parse(
+            "t",
+            "[[package]]\nname = \"frob-tools\"\noptional = true\nbinaries = [\"frob-nonexistent\", \"sh\"]\n",
+        )
+        .unwrap();
+        let w = wanted(std::slice::from_ref(&r), &[]).unwrap();
+        assert_eq!(
+            w.left_out.get("frob-tools"),
+            Some(&vec!["frob-nonexistent".to_string()])
+        );
+        let line = left_out_line(&w.left_out).unwrap();
+        assert!(
+            !line.contains('\n') && line.contains("frob-tools (frob-nonexistent)"),
+            "{line}"
+        );
+        let err = format!(
+            "{:#}",
+            wanted(
+                &[r],
+                &[req(
+                    "frob-nonexistent",
+                    "make a frob file system on /dev/md0"
+                )]
+            )
+            .err()
+            .unwrap()
+        );
+        assert!(
+            err.contains("program frob-nonexistent, needed for make a frob file system on /dev/md0: install Debian package frob-tools"),
+            "{err}"
+        );
+    }
+
+    /// A required program no recipe names goes in by itself, or is an
+    /// error naming its package from the table.
+    #[test]
+    fn required_programs_outside_the_recipes() {
+        let w = wanted(&[], &[req("sh", "the shell")]).unwrap();
+        assert!(w
+            .wants
+            .iter()
+            .any(|x| x.path.ends_with("sh") && !x.optional));
+        let err = format!(
+            "{:#}",
+            wanted(&[], &[req("/nonexistent/ip", "x")]).err().unwrap()
+        );
+        assert!(
+            err.contains("program /nonexistent/ip, needed for x"),
+            "{err}"
+        );
+        assert_eq!(left_out_line(&BTreeMap::new()), None);
+    }
+
+    fn builtin() -> Vec<Recipe> {
+        recipe::BUILTIN
+            .iter()
+            .map(|(n, t)| Recipe::parse(n, t).unwrap())
+            .collect()
+    }
+
+    fn layout_needs(l: &rear_layout::Layout) -> Vec<Required> {
+        rear_layout::needs::programs(l)
+            .unwrap()
+            .into_iter()
+            .map(|n| req(&n.program, &n.why))
+            .collect()
+    }
+
+    /// The host of RAID1 + LVM + xfs (no btrfs, LUKS or FAT) with a tar
+    /// backup: none of the ten packages such a minimal server lacks is
+    /// required; LVM's, md's, xfs's and sfdisk's are.
+    #[test]
+    fn raid1_lvm_xfs_requires_only_its_own_packages() {
+        let mut l = rear_layout::scenarios::raid1_lvm_thin();
+        l.lvs.retain(|v| v.segtype == "linear");
+        let mut required = layout_needs(&l);
+        required.push(req("tar", "backup"));
+        required.push(req("zstd", "backup"));
+        let pkgs = required_packages(&builtin(), &required);
+        for never in [
+            "btrfs-progs",
+            "cryptsetup-bin",
+            "dosfstools",
+            "parted",
+            "gdisk",
+            "procps",
+            "iproute2",
+            "less",
+            "vim-tiny",
+            "thin-provisioning-tools",
+        ] {
+            assert!(!pkgs.contains(never), "{never} required: {pkgs:?}");
+        }
+        for want in [
+            "lvm2",
+            "mdadm",
+            "xfsprogs",
+            "fdisk",
+            "util-linux",
+            "tar",
+            "zstd",
+        ] {
+            assert!(pkgs.contains(want), "{want} not required: {pkgs:?}");
+        }
+        // `kill` is procps's, and nothing requires it.
+        assert!(!required.iter().any(|r| r.program == "kill"));
+        // With LUKS on top, cryptsetup is required, naming the volume.
+        let l = rear_layout::scenarios::luks_on_lvm();
+        let required = layout_needs(&l);
+        assert!(required_packages(&builtin(), &required).contains("cryptsetup-bin"));
+        let c = required.iter().find(|r| r.program == "cryptsetup").unwrap();
+        assert!(c.why.contains("LUKS"), "{c:?}");
+    }
+
+    /// Every program the planner runs for any example layout is named by a
+    /// built-in recipe, or by the package table: a missing one is reported
+    /// with its package, never as "unknown".
+    #[test]
+    fn every_planned_program_has_a_package() {
+        let recipes: Vec<Recipe> = recipe::BUILTIN
+            .iter()
+            .map(|(n, t)| Recipe::parse(n, t).unwrap())
+            .collect();
+        let named = |p: &str| {
+            recipes
+                .iter()
+                .flat_map(|r| &r.packages)
+                .any(|k| k.binaries.iter().any(|b| b == p))
+                || PACKAGES.iter().any(|(x, _)| *x == p)
+        };
+        use rear_layout::scenarios as s;
+        for l in [
+            s::gpt_esp_ext4_swap(),
+            s::raid1_lvm_thin(),
+            s::luks_on_lvm(),
+            s::msdos_logical(),
+            s::msdos_only_logical(),
+            s::gpt_lvm_linear(),
+            s::bios_gpt_grub(),
+            s::uefi_gpt_grub(),
+            s::whole_disk_ext4_root(),
+            s::whole_disk_lvm(),
+            s::whole_disk_raid1(),
+            s::whole_disk_luks(),
+        ] {
+            for n in rear_layout::needs::programs(&l).unwrap() {
+                assert!(
+                    named(&n.program),
+                    "{} ({}) has no package",
+                    n.program,
+                    n.why
+                );
+            }
+        }
+    }
+
+    /// The recipes' package names are dpkg's (on this host, for every
+    /// program dpkg knows): `kill` is procps's, `sfdisk` fdisk's, `mount`
+    /// mount's on Debian 12, whatever older releases said.
+    #[test]
+    fn recipe_packages_agree_with_dpkg() {
+        let db = crate::dpkg::Db::load(Path::new("/"));
+        let mut wrong = Vec::new();
+        for (n, t) in recipe::BUILTIN {
+            for p in Recipe::parse(n, t).unwrap().packages {
+                for b in &p.binaries {
+                    let Some(path) = find_in_path(b) else {
+                        continue;
+                    };
+                    if let Some(o) = db.owner(&path.to_string_lossy()) {
+                        if o.package != p.name {
+                            wrong.push(format!(
+                                "{b}: recipe {n} says {}, dpkg {}",
+                                p.name, o.package
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
     }
 
     #[test]
@@ -1036,7 +1347,7 @@ mod tests {
             "[[package]]\nname = \"frobnicator-tools\"\nbinaries = [\"frobnicate-nonexistent\"]\n",
         )
         .unwrap();
-        let err = format!("{:#}", wanted(&[r]).err().unwrap());
+        let err = format!("{:#}", wanted(&[r], &[]).err().unwrap());
         assert!(
             err.contains("program frobnicate-nonexistent")
                 && err.contains("Debian package frobnicator-tools"),
@@ -1047,6 +1358,6 @@ mod tests {
             "[[package]]\nname = \"x\"\noptional = true\nbinaries = [\"frobnicate-nonexistent\"]\n",
         )
         .unwrap();
-        assert!(wanted(&[r]).unwrap().wants.is_empty());
+        assert!(wanted(&[r], &[]).unwrap().wants.is_empty());
     }
 }

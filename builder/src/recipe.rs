@@ -9,16 +9,24 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// Built-in recipes: (name, text). The first four are the defaults.
+/// Built-in recipes: (name, text), all of them defaults.
 pub const BUILTIN: &[(&str, &str)] = &[
     ("rescue", include_str!("../../recipes/rescue.toml")),
     ("storage", include_str!("../../recipes/storage.toml")),
     ("network", include_str!("../../recipes/network.toml")),
     ("backup", include_str!("../../recipes/backup.toml")),
     ("rear-build", include_str!("../../recipes/rear-build.toml")),
+    ("toolkit", include_str!("../../recipes/toolkit.toml")),
 ];
 
-pub const DEFAULTS: &[&str] = &["rescue", "storage", "network", "backup", "rear-build"];
+pub const DEFAULTS: &[&str] = &[
+    "rescue",
+    "storage",
+    "network",
+    "backup",
+    "rear-build",
+    "toolkit",
+];
 
 const RECIPE_DIR: &str = "/etc/rear-build/recipes";
 

@@ -111,7 +111,140 @@ pub fn config(modules: Vec<String>, sshd: bool) -> RescueConfig {
             "rear-build --help".into(),
         ],
         banner: BANNER.into(),
+        keymap: None,
+        ntp: host_ntp_servers(std::path::Path::new("/")),
     }
+}
+
+/// systemd-timesyncd's servers when it is enabled with none configured
+/// (Debian builds it with these).
+const TIMESYNCD_DEBIAN: &[&str] = &[
+    "0.debian.pool.ntp.org",
+    "1.debian.pool.ntp.org",
+    "2.debian.pool.ntp.org",
+    "3.debian.pool.ntp.org",
+];
+
+/// Files below `root` matching `dir/*.ext`, sorted, after `first`.
+fn conf_files(root: &std::path::Path, first: &str, dir: &str, ext: &str) -> Vec<String> {
+    let mut out = vec![first.to_string()];
+    let mut more: Vec<String> = std::fs::read_dir(root.join(dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(ext))
+        .map(|n| format!("{dir}/{n}"))
+        .collect();
+    more.sort();
+    out.extend(more);
+    out
+}
+
+/// The NTP servers this host syncs its clock with, from the first time
+/// service configured: chrony (`server`/`pool` lines, sources.d too),
+/// ntpsec or ntp (`server`/`pool`), systemd-timesyncd (`NTP=`, else
+/// `FallbackNTP=`, else Debian's built-in pool when it is enabled).
+/// Empty when none is: the rescue system then leaves the clock alone.
+pub fn host_ntp_servers(root: &std::path::Path) -> Vec<String> {
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_default();
+    let lines_of = |files: Vec<String>, keys: &[&str]| -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for f in files {
+            for l in read(&f).lines() {
+                let mut w = l.split_whitespace();
+                if let (Some(k), Some(host)) = (w.next(), w.next()) {
+                    if keys.contains(&k) && !out.iter().any(|o| o == host) {
+                        out.push(host.to_string());
+                    }
+                }
+            }
+        }
+        out
+    };
+    let chrony = lines_of(
+        [
+            conf_files(root, "etc/chrony/chrony.conf", "etc/chrony/conf.d", ".conf"),
+            conf_files(root, "etc/chrony.conf", "etc/chrony/sources.d", ".sources"),
+        ]
+        .concat(),
+        &["server", "pool", "peer"],
+    );
+    if !chrony.is_empty() {
+        return chrony;
+    }
+    let ntp = lines_of(
+        vec!["etc/ntpsec/ntp.conf".into(), "etc/ntp.conf".into()],
+        &["server", "pool"],
+    );
+    if !ntp.is_empty() {
+        return ntp;
+    }
+    let files = conf_files(
+        root,
+        "etc/systemd/timesyncd.conf",
+        "etc/systemd/timesyncd.conf.d",
+        ".conf",
+    );
+    let setting = |key: &str| -> Vec<String> {
+        // The last assignment wins, as in systemd's parser.
+        let mut v = Vec::new();
+        for f in &files {
+            for l in read(f).lines() {
+                if let Some(val) = l.trim().strip_prefix(key).and_then(|r| r.strip_prefix('=')) {
+                    v = val.split_whitespace().map(str::to_string).collect();
+                }
+            }
+        }
+        v
+    };
+    let (ntp, fallback) = (setting("NTP"), setting("FallbackNTP"));
+    if !ntp.is_empty() {
+        return ntp;
+    }
+    if !fallback.is_empty() {
+        return fallback;
+    }
+    let enabled = root
+        .join("etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service")
+        .exists();
+    if enabled {
+        return TIMESYNCD_DEBIAN.iter().map(|s| s.to_string()).collect();
+    }
+    Vec::new()
+}
+
+/// Where the host's console key map goes in the image.
+pub const KEYMAP_PATH: &str = "/etc/rear-build/keymap.kmap.gz";
+
+/// The host's console key map, as console-setup compiled it for the
+/// console (`/etc/console-setup/cached_*.kmap.gz`, written by
+/// setupcon from /etc/default/keyboard), below `root`. Without that cache
+/// the XKB layout of /etc/default/keyboard would need ckbcomp (Perl) to
+/// become a console map: then there is none, and the rescue console keeps
+/// the kernel's (US) map.
+pub fn host_keymap(root: &std::path::Path) -> Option<std::path::PathBuf> {
+    let dir = root.join("etc/console-setup");
+    let mut maps: Vec<_> = std::fs::read_dir(&dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("cached") && n.ends_with(".kmap.gz"))
+        })
+        .collect();
+    maps.sort();
+    let found = maps.into_iter().next();
+    if found.is_none() && root.join("etc/default/keyboard").is_file() {
+        log::info!(
+            "no compiled console key map in {} (console-setup's setupcon makes one): the rescue console keeps the kernel's US map",
+            dir.display()
+        );
+    }
+    found
 }
 
 /// Files the rescue system needs that are generated, not copied.
@@ -202,6 +335,62 @@ mod tests {
         assert_eq!(net.routes.len(), 1);
         assert_eq!(net.routes[0].gateway.as_deref(), Some("192.0.2.1"));
         assert_eq!(net.nameservers, ["192.0.2.53"]);
+    }
+
+    #[test]
+    fn ntp_servers_from_chrony_ntpsec_or_timesyncd() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |p: &str, t: &str| {
+            let p = d.path().join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        assert!(host_ntp_servers(d.path()).is_empty());
+        // timesyncd enabled, nothing configured: Debian's pool.
+        w(
+            "etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service",
+            "",
+        );
+        w("etc/systemd/timesyncd.conf", "[Time]\n#NTP=\n");
+        assert_eq!(host_ntp_servers(d.path())[0], "0.debian.pool.ntp.org");
+        w(
+            "etc/systemd/timesyncd.conf.d/site.conf",
+            "[Time]\nNTP=ntp1.example ntp2.example\n",
+        );
+        assert_eq!(host_ntp_servers(d.path()), ["ntp1.example", "ntp2.example"]);
+        w(
+            "etc/ntpsec/ntp.conf",
+            "# x\npool 2.debian.pool.ntp.org iburst\nserver 192.0.2.1\n",
+        );
+        assert_eq!(
+            host_ntp_servers(d.path()),
+            ["2.debian.pool.ntp.org", "192.0.2.1"]
+        );
+        w(
+            "etc/chrony/chrony.conf",
+            "pool pool.example iburst\nsourcedir /run/chrony-dhcp\n",
+        );
+        w(
+            "etc/chrony/sources.d/local.sources",
+            "server 192.0.2.9 iburst\n",
+        );
+        assert_eq!(host_ntp_servers(d.path()), ["pool.example", "192.0.2.9"]);
+    }
+
+    #[test]
+    fn the_key_map_is_console_setup_s_cache() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(host_keymap(d.path()), None);
+        let cs = d.path().join("etc/console-setup");
+        std::fs::create_dir_all(&cs).unwrap();
+        std::fs::write(cs.join("cached_setup_keyboard.sh"), "").unwrap();
+        std::fs::write(cs.join("compose.ISO-8859-1.inc"), "").unwrap();
+        assert_eq!(host_keymap(d.path()), None);
+        std::fs::write(cs.join("cached_UTF-8_del.kmap.gz"), "").unwrap();
+        assert_eq!(
+            host_keymap(d.path()),
+            Some(cs.join("cached_UTF-8_del.kmap.gz"))
+        );
     }
 
     #[test]

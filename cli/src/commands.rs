@@ -184,6 +184,49 @@ fn epoch() -> Result<u64> {
     }
 }
 
+/// What the rescue system must hold for this machine: a shell, what
+/// recreating the saved layout runs (or, with none saved, the layout as it
+/// is now), and what restoring the backup runs. Everything else the
+/// recipes name is optional.
+fn required_programs(cfg: &config::Config) -> Vec<image::Required> {
+    let req = |p: &str, why: &str| image::Required {
+        program: p.into(),
+        why: why.into(),
+    };
+    let mut out = vec![
+        req("sh", "the rescue shell and scripts"),
+        req("bash", "the rescue shell"),
+    ];
+    let saved = Path::new(paths::LAYOUT);
+    let layout = if saved.is_file() {
+        layoutcmd::load(saved).map(|l| (l, format!("the saved layout {}", saved.display())))
+    } else {
+        layoutcmd::capture_now(&Host::new(&System), &capture_settings(cfg))
+            .map(|l| (l, "the layout as captured now (none saved)".to_string()))
+    };
+    match layout.and_then(|(l, from)| {
+        rear_layout::needs::programs(&l)
+            .map(|n| (n, from))
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }) {
+        Ok((needs, from)) => out.extend(needs.into_iter().map(|n| image::Required {
+            program: n.program,
+            why: format!("{} ({from})", n.why),
+        })),
+        Err(e) => log::warn!(
+            "no layout tool is required, as the layout is not known (rear-build savelayout saves it): {e:#}"
+        ),
+    }
+    let b = &cfg.backup;
+    let target = rear_backup::target::Target::parse_for(b.method, &b.url).ok();
+    for (p, why) in
+        rear_backup::needs::programs(b.method, target.as_ref(), !b.recipients_file.is_empty())
+    {
+        out.push(image::Required { program: p, why });
+    }
+    out
+}
+
 /// Builds the image; returns the paths of vmlinuz, initrd.img, the media
 /// and manifest.json.
 pub fn image_cmd(
@@ -254,6 +297,7 @@ pub fn image_cmd(
             .map(|k| crate::signcmd::load_key(k, cfg.sign.password_file.as_deref()))
             .transpose()?
             .map(std::sync::Arc::new),
+        required: required_programs(cfg),
         backup: cfg.backup.method.is_backend().then(|| {
             format!(
                 "{} {}",
@@ -284,6 +328,9 @@ pub fn image_cmd(
         initrd.size as f64 / (1 << 20) as f64,
         took.as_secs_f64()
     );
+    if let Some(l) = &report.left_out {
+        eprintln!("rear-build: {l}");
+    }
     for n in &report.media_notes {
         eprintln!("rear-build: {n}");
     }

@@ -19,7 +19,7 @@ use crate::paths::LAYOUT_STATE as STATE;
 /// This machine's layout; a mounted file system capture cannot represent
 /// and no setting leaves out is an error naming it and the settings that
 /// would (savelayout, checklayout and mkbackup all capture through here).
-fn capture_now(src: &dyn Source, settings: &Settings) -> Result<Layout> {
+pub(crate) fn capture_now(src: &dyn Source, settings: &Settings) -> Result<Layout> {
     let c = capture::capture_all(src, &settings.capture_options())
         .context("capture the storage layout")?;
     if !c.unmodelled.is_empty() {

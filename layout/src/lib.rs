@@ -12,6 +12,7 @@ pub mod compare;
 mod fuzz;
 pub mod gpt;
 pub mod model;
+pub mod needs;
 pub mod plan;
 pub mod present;
 pub mod progress;

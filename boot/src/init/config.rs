@@ -18,6 +18,12 @@ pub struct RescueConfig {
     pub history: Vec<String>,
     /// Banner printed before each shell.
     pub banner: String,
+    /// The host's console key map in the image (a `loadkeys` file), loaded at boot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keymap: Option<String>,
+    /// NTP servers the host syncs with; the clock is set from one at boot.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ntp: Vec<String>,
 }
 
 /// The host's network configuration, replayed on the interfaces with the same MAC addresses.
@@ -119,6 +125,8 @@ mod tests {
             sshd: true,
             history: vec!["rear-build recover".into()],
             banner: "Welcome".into(),
+            keymap: Some("/etc/rear-build/keymap.kmap.gz".into()),
+            ntp: vec!["192.0.2.123".into()],
         }
     }
 

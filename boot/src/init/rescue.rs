@@ -45,6 +45,20 @@ pub(crate) fn set_hostname(name: &str) {
     }
 }
 
+/// Loads the host's console key map, so the keyboard types on recovery day
+/// what it types on the machine.
+pub(crate) fn load_keymap(keymap: Option<&str>) {
+    let Some(map) = keymap else { return };
+    let Some(loadkeys) = exec::find_program("loadkeys") else {
+        say!("keymap {map}: loadkeys is not in the image (package kbd); keeping the kernel's key map");
+        return;
+    };
+    match exec::run(&[loadkeys.to_string_lossy().as_ref(), "-q", map]) {
+        Ok(_) => say!("keymap {map} loaded"),
+        Err(e) => say!("keymap {map}: {e}"),
+    }
+}
+
 /// Starts sshd when the configuration asks for it and root has authorized keys.
 pub(crate) fn start_sshd(enabled: bool) {
     if !enabled {
