@@ -144,7 +144,25 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
                 .flatten()
             {
                 drop_keys(x, &["size"]);
+                // Partitions on an array.
+                for p in x
+                    .get_mut("partitions")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    drop_keys(p, &["size"]);
+                }
             }
+        }
+        // Extents move when a volume group is recreated on other sizes.
+        for lv in o
+            .get_mut("lvs")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            drop_keys(lv, &["segments"]);
         }
     }
     v
@@ -210,7 +228,7 @@ fn diff_lists(kind: &str, a: &[Value], b: &[Value], out: &mut Vec<String>) {
                 if let (Some(oa), Some(ob)) = (va.as_object(), vb.as_object()) {
                     diff_objects(kind, k, oa, ob, out);
                 }
-                if kind == "disk" {
+                if kind == "disk" || kind == "raid" {
                     let parts = |v: &Value| {
                         v.get("partitions")
                             .and_then(Value::as_array)
