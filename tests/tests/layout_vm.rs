@@ -417,6 +417,29 @@ sfdisk --dump /dev/md127
 lvs --segments -o lv_name,seg_start_pe,seg_pe_ranges vgm
 "#;
 
+/// (i) an Intel RST (IMSM) container on the whole disks /dev/vda and
+/// /dev/vdb, a RAID1 volume in it, GPT on the volume with two ext4. mdadm
+/// makes IMSM metadata without the platform's option ROM only with
+/// IMSM_NO_PLATFORM=1, and on virtio disks (no SCSI serial) only with
+/// IMSM_DEVNAME_AS_SERIAL=1; recover inherits both.
+const SCENARIO_I: &str = r#"
+export IMSM_NO_PLATFORM=1 IMSM_DEVNAME_AS_SERIAL=1
+mdadm --create /dev/md/imsm0 --run --metadata=imsm --raid-devices=2 /dev/vda /dev/vdb
+mdadm --create /dev/md/vol0 --run --level=1 --raid-devices=2 --size=614400 /dev/md/imsm0
+cat /proc/mdstat
+md=$(readlink -f /dev/md/vol0)
+sfdisk "$md" <<EOF
+label: gpt
+size=100MiB, type=L, name=boot
+type=L, name=root
+EOF
+mkfs.ext4 -q -L iboot "${md}p1"
+mkfs.ext4 -q -L iroot "${md}p2"
+mkdir -p /mnt/t && mount "${md}p2" /mnt/t && mkdir -p /mnt/t/boot && mount "${md}p1" /mnt/t/boot
+recover_and_capture /dev/vda /dev/vdb
+cat /proc/mdstat
+"#;
+
 struct Image {
     kernel: PathBuf,
     initrd: PathBuf,
@@ -473,6 +496,7 @@ fn image() -> &'static Image {
             ("e", SCENARIO_E),
             ("f", SCENARIO_F),
             ("g", SCENARIO_G),
+            ("i", SCENARIO_I),
             ("m", SCENARIO_M),
             ("r", SCENARIO_R),
             ("w", SCENARIO_W),
@@ -887,6 +911,43 @@ fn m_partitioned_raid1_of_whole_disks_keeps_lv_extents() {
             assert!(fs.contains(&want), "{want:?} in {fs:?}");
         }
         assert!(l.filesystems.iter().all(|f| f.uuid.is_some()));
+    }
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn i_imsm_container_volume_with_gpt() {
+    if vm_tests_skipped("layout i") {
+        return;
+    }
+    let out = scenario("i", &[1 << 30, 1 << 30]);
+    // The container's metadata gives its UUIDs anew: compare leaves them.
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    for l in [&l, &load(&out, "after.json")] {
+        let c = l
+            .raids
+            .iter()
+            .find(|r| r.is_container())
+            .expect("a container");
+        assert_eq!(
+            (c.metadata.as_str(), &c.devices[..]),
+            (
+                "imsm",
+                &["/dev/vda".to_string(), "/dev/vdb".to_string()][..]
+            )
+        );
+        let v = l
+            .raids
+            .iter()
+            .find(|r| !r.is_container())
+            .expect("a volume");
+        assert_eq!(v.devices, [c.device.clone()]);
+        assert_eq!(v.level, "raid1");
+        assert_eq!(v.member_size, Some(614400 << 10));
+        assert_eq!(v.label, Some(rear_layout::Label::Gpt));
+        assert_eq!(v.partitions.len(), 2);
+        let labels: Vec<Option<&str>> = l.filesystems.iter().map(|f| f.label.as_deref()).collect();
+        assert_eq!(labels, [Some("iboot"), Some("iroot")]);
     }
 }
 

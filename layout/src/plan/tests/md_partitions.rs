@@ -196,7 +196,9 @@ fn lvs_of_a_layout_without_segments_keep_the_old_plan() {
 
 #[test]
 fn an_imsm_container_is_made_before_the_volume_in_it() {
-    let l = scenarios::imsm_raid1();
+    let mut l = scenarios::imsm_raid1();
+    // Listed after the volume in it, as capture may find them.
+    l.raids.reverse();
     let opts = Options {
         map: [
             ("/dev/sda".to_string(), "/dev/sdc".to_string()),
