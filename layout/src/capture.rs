@@ -479,7 +479,7 @@ pub fn capture_all(src: &dyn Source, opts: &Options) -> Result<Captured, Capture
     let members: BTreeSet<String> = cx
         .devs
         .iter()
-        .filter(|d| d.type_ == "disk" && cx.blkid_type(&d.path) == Some("linux_raid_member"))
+        .filter(|d| d.type_ == "disk" && cx.blkid_type(&d.path).is_some_and(md_member))
         .map(|d| d.path.clone())
         .collect();
     cx.devs
@@ -516,7 +516,7 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
     for d in candidates {
         let pttype = cx
             .blkid_of(&d.path)
-            .filter(|m| m.get("TYPE").map(String::as_str) != Some("linux_raid_member"))
+            .filter(|m| !m.get("TYPE").is_some_and(|t| md_member(t)))
             .and_then(|m| m.get("PTTYPE"))
             .cloned();
         let kname = d.kname.clone();
@@ -599,6 +599,12 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         );
     }
     Ok(())
+}
+
+/// A `blkid` type of an md member: md's own superblock, or an IMSM (Intel
+/// RST) or DDF container's metadata.
+fn md_member(t: &str) -> bool {
+    matches!(t, "linux_raid_member" | "isw_raid_member" | "ddf_raid_member")
 }
 
 fn is_md(d: &BlockDev) -> bool {
@@ -925,7 +931,8 @@ fn capture_filesystems(
                 });
                 continue;
             }
-            "LVM2_member" | "linux_raid_member" | "crypto_LUKS" => continue,
+            "LVM2_member" | "crypto_LUKS" => continue,
+            t if md_member(t) => continue,
             t if FS_TYPES.contains(&t) => {}
             other => {
                 let what = format!("a {other} signature: not supported");
