@@ -424,6 +424,9 @@ lvs --segments -o lv_name,seg_start_pe,seg_pe_ranges vgm
 /// IMSM_DEVNAME_AS_SERIAL=1; recover inherits both.
 const SCENARIO_I: &str = r#"
 export IMSM_NO_PLATFORM=1 IMSM_DEVNAME_AS_SERIAL=1
+# Unmounted and stopped before power-off: the init kills mdmon, and writes
+# to an IMSM volume without it wait for ever.
+trap 'rc=$?; echo "SCRIPT-EXIT=$rc"; save_results; umount -R /mnt/t || true; mdadm --stop --scan || true; exit $rc' EXIT
 mdadm --create /dev/md/imsm0 --run --metadata=imsm --raid-devices=2 /dev/vda /dev/vdb
 mdadm --create /dev/md/vol0 --run --level=1 --raid-devices=2 --size=614400 /dev/md/imsm0
 cat /proc/mdstat
