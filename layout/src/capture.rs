@@ -604,7 +604,10 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
 /// A `blkid` type of an md member: md's own superblock, or an IMSM (Intel
 /// RST) or DDF container's metadata.
 fn md_member(t: &str) -> bool {
-    matches!(t, "linux_raid_member" | "isw_raid_member" | "ddf_raid_member")
+    matches!(
+        t,
+        "linux_raid_member" | "isw_raid_member" | "ddf_raid_member"
+    )
 }
 
 fn is_md(d: &BlockDev) -> bool {

@@ -548,50 +548,6 @@ pub fn whole_disk_luks() -> Layout {
     l
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every scenario is a layout the planner takes (on disks of its own
-    /// names and sizes) and that survives its JSON form.
-    #[test]
-    fn every_scenario_plans_and_round_trips() {
-        use crate::plan::{plan, Options, PresentDisk};
-        for (name, l) in [
-            ("gpt_esp_ext4_swap", gpt_esp_ext4_swap()),
-            ("raid1_lvm_thin", raid1_lvm_thin()),
-            ("luks_on_lvm", luks_on_lvm()),
-            ("msdos_logical", msdos_logical()),
-            ("msdos_only_logical", msdos_only_logical()),
-            ("gpt_lvm_linear", gpt_lvm_linear()),
-            ("bios_gpt_grub", bios_gpt_grub()),
-            ("uefi_gpt_grub", uefi_gpt_grub()),
-            ("whole_disk_ext4_root", whole_disk_ext4_root()),
-            ("whole_disk_lvm", whole_disk_lvm()),
-            ("whole_disk_raid1", whole_disk_raid1()),
-            ("whole_disk_luks", whole_disk_luks()),
-        ] {
-            assert_eq!(Layout::from_json(&l.to_json()).unwrap(), l, "{name}");
-            let here: Vec<PresentDisk> = l
-                .disks
-                .iter()
-                .map(|d| PresentDisk {
-                    device: d.device.clone(),
-                    size: d.size,
-                    logical_sector_size: 512,
-                    ..Default::default()
-                })
-                .collect();
-            let opts = Options {
-                passphrase_file: Some("/media/pass".into()),
-                ..Default::default()
-            };
-            let p = plan(&l, &here, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(!p.steps.is_empty(), "{name}");
-        }
-    }
-}
-
 /// md RAID1 /dev/md127 ("sys", metadata 1.2) of the whole disks /dev/vda
 /// and /dev/vdb (1 GiB, serials OLD0, OLD1) with a GPT on the array: an
 /// ESP (vfat) on md127p1, /boot (ext4) on md127p2, an LVM PV on md127p3.
@@ -717,4 +673,48 @@ pub fn imsm_raid1() -> Layout {
     });
     l.mounts.push(mount(&partition_device(md, 1), "/", "ext4"));
     l
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every scenario is a layout the planner takes (on disks of its own
+    /// names and sizes) and that survives its JSON form.
+    #[test]
+    fn every_scenario_plans_and_round_trips() {
+        use crate::plan::{plan, Options, PresentDisk};
+        for (name, l) in [
+            ("gpt_esp_ext4_swap", gpt_esp_ext4_swap()),
+            ("raid1_lvm_thin", raid1_lvm_thin()),
+            ("luks_on_lvm", luks_on_lvm()),
+            ("msdos_logical", msdos_logical()),
+            ("msdos_only_logical", msdos_only_logical()),
+            ("gpt_lvm_linear", gpt_lvm_linear()),
+            ("bios_gpt_grub", bios_gpt_grub()),
+            ("uefi_gpt_grub", uefi_gpt_grub()),
+            ("whole_disk_ext4_root", whole_disk_ext4_root()),
+            ("whole_disk_lvm", whole_disk_lvm()),
+            ("whole_disk_raid1", whole_disk_raid1()),
+            ("whole_disk_luks", whole_disk_luks()),
+        ] {
+            assert_eq!(Layout::from_json(&l.to_json()).unwrap(), l, "{name}");
+            let here: Vec<PresentDisk> = l
+                .disks
+                .iter()
+                .map(|d| PresentDisk {
+                    device: d.device.clone(),
+                    size: d.size,
+                    logical_sector_size: 512,
+                    ..Default::default()
+                })
+                .collect();
+            let opts = Options {
+                passphrase_file: Some("/media/pass".into()),
+                ..Default::default()
+            };
+            let p = plan(&l, &here, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!p.steps.is_empty(), "{name}");
+        }
+    }
 }

@@ -944,7 +944,7 @@ fn i_imsm_container_volume_with_gpt() {
             .iter()
             .find(|r| !r.is_container())
             .expect("a volume");
-        assert_eq!(v.devices, [c.device.clone()]);
+        assert_eq!(v.devices, std::slice::from_ref(&c.device));
         assert_eq!(v.level, "raid1");
         assert_eq!(v.member_size, Some(614400 << 10));
         assert_eq!(v.label, Some(rear_layout::Label::Gpt));

@@ -342,8 +342,9 @@ pub fn parse_lv_segments(
     text: &str,
 ) -> Result<BTreeMap<(String, String), Vec<crate::model::Segment>>, CaptureError> {
     let v = lvm_json(text)?;
-    let mut rows: BTreeMap<(String, String), Vec<(u64, Option<crate::model::Segment>)>> =
-        BTreeMap::new();
+    // (vg, lv) → (first logical extent, the segment when it is linear).
+    type Rows = BTreeMap<(String, String), Vec<(u64, Option<crate::model::Segment>)>>;
+    let mut rows: Rows = BTreeMap::new();
     for r in lvm_rows(&v, "seg")? {
         let (Some(vg), Some(lv)) = (jstr(r, "vg_name"), jstr(r, "lv_name")) else {
             continue;
