@@ -115,10 +115,12 @@ impl Resolver {
             })
             .unwrap_or_default();
         if slaves.is_empty() {
-            // A stopped md array's node (`md/` in sysfs, no members) lives
-            // on no disk: recreating the array there writes its members,
-            // which are checked themselves.
-            if !(name.starts_with("md") && node.join("md").is_dir() && depth == 0) {
+            // A stopped md array's node (no members, `md/` in sysfs or a
+            // size of 0) lives on no disk: recreating the array there
+            // writes its members, which are checked themselves.
+            let empty = node.join("md").is_dir()
+                || fs::read_to_string(node.join("size")).is_ok_and(|t| t.trim() == "0");
+            if !(name.starts_with("md") && empty && depth == 0) {
                 out.insert(name.to_string());
             }
         } else {
@@ -585,8 +587,9 @@ mod tests {
     fn a_stopped_md_node_is_on_no_disk() {
         let (d, r, dev) = fake();
         let node = r.sys.join("devices/virtual/block/md127");
-        fs::create_dir_all(node.join("md")).unwrap();
         fs::create_dir_all(node.join("slaves")).unwrap();
+        // Stopped: no members, size 0 (the `md/` directory may be gone).
+        fs::write(node.join("size"), "0\n").unwrap();
         symlink(&node, r.sys.join("class/block/md127")).unwrap();
         fs::write(d.path().join("dev/md127"), "").unwrap();
         let md = format!("{dev}/md127");
