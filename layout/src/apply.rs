@@ -115,14 +115,7 @@ impl Resolver {
             })
             .unwrap_or_default();
         if slaves.is_empty() {
-            // A stopped md array's node (no members, `md/` in sysfs or a
-            // size of 0) lives on no disk: recreating the array there
-            // writes its members, which are checked themselves.
-            let empty = node.join("md").is_dir()
-                || fs::read_to_string(node.join("size")).is_ok_and(|t| t.trim() == "0");
-            if !(name.starts_with("md") && empty && depth == 0) {
-                out.insert(name.to_string());
-            }
+            out.insert(name.to_string());
         } else {
             for s in slaves {
                 self.disks_of(&s, out, depth + 1);
@@ -579,26 +572,6 @@ mod tests {
         let err = check_writes("mkfs", &[p1], &one, &|_| false, &r).unwrap_err();
         assert!(matches!(err, ApplyError::Outside { .. }), "{err}");
         assert!(err.to_string().contains("/dev/vdb"), "{err}");
-    }
-
-    /// A stopped array's node (no members) is on no disk: `mdadm --create`
-    /// may reuse it, its members being checked on their own.
-    #[test]
-    fn a_stopped_md_node_is_on_no_disk() {
-        let (d, r, dev) = fake();
-        let node = r.sys.join("devices/virtual/block/md127");
-        fs::create_dir_all(node.join("slaves")).unwrap();
-        // Stopped: no members, size 0 (the `md/` directory may be gone).
-        fs::write(node.join("size"), "0\n").unwrap();
-        symlink(&node, r.sys.join("class/block/md127")).unwrap();
-        fs::write(d.path().join("dev/md127"), "").unwrap();
-        let md = format!("{dev}/md127");
-        assert_eq!(r.disks(&md).unwrap(), BTreeSet::new());
-        let t: BTreeSet<String> = [format!("{dev}/vdb")].into();
-        check_writes("raid", &[md, format!("{dev}/vdb")], &t, &|_| false, &r).unwrap();
-        // Not md: a device without slaves is a disk of its own.
-        let err = check_writes("x", &[format!("{dev}/vda")], &t, &|_| false, &r).unwrap_err();
-        assert!(matches!(err, ApplyError::Outside { .. }), "{err}");
     }
 
     #[test]

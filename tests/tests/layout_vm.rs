@@ -3,7 +3,8 @@
 //! captures it, the disks are wiped, `recover --layout-only --yes`
 //! recreates it, and a second capture is compared with the first.
 //!
-//! The quick tier (CI) runs scenarios a, c and g; the rest are ignored by
+//! The quick tier (CI) runs scenarios a, c and g; the rest (b, d, e, f, i,
+//! m, w) are ignored by
 //! default and run with `ci/test --full` (`cargo test ... -- --ignored`).
 
 use rear_layout::{compare, Layout};
