@@ -539,6 +539,41 @@ mod tests {
         assert!(rec.calls().is_empty(), "nothing ran");
     }
 
+    /// An IMSM volume's partition (md126p1 → md126, whose members are the
+    /// container's disks vda and vdb) is checked against both disks.
+    #[test]
+    fn a_partition_of_an_array_in_a_container_resolves_to_its_disks() {
+        let (d, r, dev) = fake();
+        let sys = &r.sys;
+        let virt = sys.join("devices/virtual/block");
+        for md in ["md127", "md126"] {
+            fs::create_dir_all(virt.join(md).join("slaves")).unwrap();
+            for disk in ["vda", "vdb"] {
+                symlink(
+                    sys.join(format!("devices/pci/{disk}")),
+                    virt.join(md).join("slaves").join(disk),
+                )
+                .unwrap();
+            }
+            symlink(virt.join(md), sys.join("class/block").join(md)).unwrap();
+        }
+        fs::create_dir_all(virt.join("md126/md126p1")).unwrap();
+        fs::write(virt.join("md126/md126p1/partition"), "1").unwrap();
+        symlink(virt.join("md126/md126p1"), sys.join("class/block/md126p1")).unwrap();
+        fs::write(d.path().join("dev/md126p1"), "").unwrap();
+        let p1 = format!("{dev}/md126p1");
+        assert_eq!(
+            r.disks(&p1).unwrap(),
+            BTreeSet::from(["vda".to_string(), "vdb".to_string()])
+        );
+        let both: BTreeSet<String> = [format!("{dev}/vda"), format!("{dev}/vdb")].into();
+        check_writes("mkfs", std::slice::from_ref(&p1), &both, &|_| false, &r).unwrap();
+        let one: BTreeSet<String> = [format!("{dev}/vda")].into();
+        let err = check_writes("mkfs", &[p1], &one, &|_| false, &r).unwrap_err();
+        assert!(matches!(err, ApplyError::Outside { .. }), "{err}");
+        assert!(err.to_string().contains("/dev/vdb"), "{err}");
+    }
+
     #[test]
     fn unknown_devices_are_refused_unless_created_by_the_plan() {
         let (d, r, dev) = fake();

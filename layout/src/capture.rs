@@ -473,6 +473,18 @@ pub fn capture_all(src: &dyn Source, opts: &Options) -> Result<Captured, Capture
         }
     }
 
+    // A whole-disk md member with its superblock at the end (0.90, 1.0)
+    // shows the array's partition table at its start as well: partitions
+    // the kernel found there are the array's, seen through one member.
+    let members: BTreeSet<String> = cx
+        .devs
+        .iter()
+        .filter(|d| d.type_ == "disk" && cx.blkid_type(&d.path).is_some_and(md_member))
+        .map(|d| d.path.clone())
+        .collect();
+    cx.devs
+        .retain(|d| !(d.type_ == "part" && d.parents.iter().any(|p| members.contains(p))));
+
     let mut layout = Layout::new();
     capture_disks(&mut cx, &mut layout)?;
     capture_raids(&mut cx, &mut layout)?;
@@ -497,14 +509,16 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
     let candidates: Vec<BlockDev> = cx
         .devs
         .iter()
-        .filter(|d| d.type_ == "disk" || (is_md(d) && d.type_ != "part"))
+        // An md array, partitioned or not, is a Raid (capture_raids).
+        .filter(|d| d.type_ == "disk" && !is_md(d))
         .cloned()
         .collect();
     for d in candidates {
-        let pttype = cx.blkid_of(&d.path).and_then(|m| m.get("PTTYPE")).cloned();
-        if is_md(&d) && pttype.is_none() {
-            continue; // an array holding a PV or filesystem directly: a Raid only
-        }
+        let pttype = cx
+            .blkid_of(&d.path)
+            .filter(|m| !m.get("TYPE").is_some_and(|t| md_member(t)))
+            .and_then(|m| m.get("PTTYPE"))
+            .cloned();
         let kname = d.kname.clone();
         let size = cx
             .sys(&kname, "size")
@@ -587,6 +601,15 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
     Ok(())
 }
 
+/// A `blkid` type of an md member: md's own superblock, or an IMSM (Intel
+/// RST) or DDF container's metadata.
+fn md_member(t: &str) -> bool {
+    matches!(
+        t,
+        "linux_raid_member" | "isw_raid_member" | "ddf_raid_member"
+    )
+}
+
 fn is_md(d: &BlockDev) -> bool {
     (d.kname.starts_with("md") && d.kname[2..].chars().all(|c| c.is_ascii_digit()))
         || d.type_.starts_with("raid")
@@ -601,13 +624,32 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         .filter(|d| is_md(d) && d.type_ != "part")
         .cloned()
         .collect();
+    // md name (`imsm0`, as /dev/md/imsm0) → device, to find containers by.
+    let mut by_name: BTreeMap<String, String> = BTreeMap::new();
+    // Member array → its container as mdadm names it.
+    let mut container_of: Vec<(usize, String)> = Vec::new();
     for d in mds {
         let argv = ["mdadm", "--detail", "--export", d.path.as_str()];
         let text = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
         let mut r = parse_mdadm_export(&text).map_err(|e| e.of(&d.path))?;
-        if r.level == "container" || d.type_ == "md" && r.devices.is_empty() {
+        let export = parse_export_kv(&text);
+        if let Some(n) = export.get("MD_DEVNAME") {
+            by_name.insert(n.clone(), d.path.clone());
+        }
+        if let Some(c) = export.get("MD_CONTAINER") {
+            // The member array lives in the container, across its disks.
+            container_of.push((layout.raids.len(), c.clone()));
+            r.spares.clear();
+            if r.name.is_none() {
+                r.name = export.get("MD_DEVNAME").cloned();
+            }
+        } else if r.level == "container" {
+            // A container's disks have no role in it: every one counts.
+            r.devices.append(&mut r.spares);
+            r.devices.sort();
+        } else if d.type_ == "md" && r.devices.is_empty() {
             let what = format!(
-                "an md {} (external metadata {}) is not supported",
+                "an md {} (metadata {}) without member devices is not supported",
                 r.level, r.metadata
             );
             cx.note(&d.path, what.clone());
@@ -624,6 +666,28 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         r.spares = r.spares.iter().map(|m| cx.canon(m)).collect();
         r.chunk = detail.chunk;
         r.layout = detail.layout;
+        if export.contains_key("MD_CONTAINER") {
+            r.member_size = detail.used_dev_size;
+        }
+        let pttype = cx.blkid_of(&d.path).and_then(|m| m.get("PTTYPE")).cloned();
+        if let Some(pt) = pttype {
+            let argv = ["sfdisk", "--json", d.path.as_str()];
+            let t = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
+            match parse_sfdisk(&t, 512) {
+                Ok(table) => {
+                    r.label = Some(table.label);
+                    r.identifier = table.identifier;
+                    r.partitions = table.partitions;
+                    for p in &mut r.partitions {
+                        p.device = cx.canon(&p.device);
+                    }
+                }
+                Err(e) => {
+                    cx.unsupported.insert(d.path.clone(), e.to_string());
+                    cx.note(&d.path, format!("partition table ({pt}) left out: {e}"));
+                }
+            }
+        }
         r.size = cx
             .sys(&d.kname, "size")
             .and_then(|s| s.parse::<u64>().ok())
@@ -640,7 +704,31 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         }
         layout.raids.push(r);
     }
+    for (i, c) in container_of {
+        let base = c.rsplit('/').next().unwrap_or(&c).to_string();
+        let dev = by_name.get(&base).cloned().unwrap_or_else(|| cx.canon(&c));
+        let metadata = layout
+            .raids
+            .iter()
+            .find(|x| x.device == dev)
+            .map(|x| x.metadata.clone());
+        let r = &mut layout.raids[i];
+        r.devices = vec![dev];
+        if let Some(m) =
+            metadata.filter(|_| r.metadata.is_empty() || r.metadata.starts_with("external:"))
+        {
+            r.metadata = m;
+        }
+    }
     Ok(())
+}
+
+/// `KEY=value` lines of `mdadm --detail --export`.
+fn parse_export_kv(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
 /// LUKS, and device-mapper devices that are neither LVM nor LUKS.
@@ -784,8 +872,35 @@ fn capture_lvm(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> {
         cx.note(&dev, what.clone());
         cx.unsupported.insert(dev, what);
     }
+    // Where each linear LV's extents lie, so recovery puts them back there;
+    // without it (an older LVM, a failure) they are allocated anew.
+    let seg_argv = [
+        "lvs",
+        "--segments",
+        "--reportformat",
+        "json",
+        "-o",
+        "vg_name,lv_name,segtype,seg_start_pe,seg_pe_ranges",
+    ];
+    let segments = cx
+        .src
+        .run(&seg_argv)
+        .ok()
+        .and_then(|t| parse_lv_segments(&t).ok())
+        .unwrap_or_default();
     for mut lv in rep.lvs {
         lv.device = cx.canon(&lv.device);
+        if lv.segtype == "linear" {
+            if let Some(segs) = segments.get(&(lv.vg.clone(), lv.name.clone())) {
+                lv.segments = segs
+                    .iter()
+                    .map(|s| Segment {
+                        pv: cx.canon(&s.pv),
+                        ..s.clone()
+                    })
+                    .collect();
+            }
+        }
         layout.lvs.push(lv);
     }
     Ok(())
@@ -819,7 +934,8 @@ fn capture_filesystems(
                 });
                 continue;
             }
-            "LVM2_member" | "linux_raid_member" | "crypto_LUKS" => continue,
+            "LVM2_member" | "crypto_LUKS" => continue,
+            t if md_member(t) => continue,
             t if FS_TYPES.contains(&t) => {}
             other => {
                 let what = format!("a {other} signature: not supported");
@@ -1163,6 +1279,9 @@ fn build_graph(cx: &Ctx, l: &Layout) -> Graph {
         g.node(&r.device);
         for m in r.devices.iter().chain(&r.spares) {
             g.edge(&r.device, m);
+        }
+        for p in &r.partitions {
+            g.edge(&p.device, &r.device);
         }
     }
     for x in &l.luks {

@@ -90,6 +90,18 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
         }
     }
     if opts.recreated {
+        // IMSM/DDF metadata assigns its containers' and arrays' UUIDs.
+        for r in o
+            .get_mut("raids")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let m = r["metadata"].as_str().unwrap_or_default();
+            if m == "imsm" || m == "ddf" || m.starts_with("external:") {
+                drop_keys(r, &["uuid"]);
+            }
+        }
         for lv in o
             .get_mut("lvs")
             .and_then(Value::as_array_mut)
@@ -144,7 +156,25 @@ fn prepare(l: &Layout, opts: &Options, saved: bool) -> Value {
                 .flatten()
             {
                 drop_keys(x, &["size"]);
+                // Partitions on an array.
+                for p in x
+                    .get_mut("partitions")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    drop_keys(p, &["size"]);
+                }
             }
+        }
+        // Extents move when a volume group is recreated on other sizes.
+        for lv in o
+            .get_mut("lvs")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            drop_keys(lv, &["segments"]);
         }
     }
     v
@@ -210,7 +240,7 @@ fn diff_lists(kind: &str, a: &[Value], b: &[Value], out: &mut Vec<String>) {
                 if let (Some(oa), Some(ob)) = (va.as_object(), vb.as_object()) {
                     diff_objects(kind, k, oa, ob, out);
                 }
-                if kind == "disk" {
+                if kind == "disk" || kind == "raid" {
                     let parts = |v: &Value| {
                         v.get("partitions")
                             .and_then(Value::as_array)
@@ -295,6 +325,33 @@ mod tests {
         let d = diff(&saved, &now, &o);
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].contains("efi_entries"), "{d:?}");
+    }
+
+    /// A partition of an array and an LV's extents compare as a disk's
+    /// partition does; across resized disks the extents do not.
+    #[test]
+    fn array_partitions_and_lv_segments_are_compared() {
+        let saved = crate::scenarios::partitioned_raid1_lvm();
+        let o = Options {
+            recreated: true,
+            ..Default::default()
+        };
+        assert_eq!(diff(&saved, &saved, &o), Vec::<String>::new());
+        let mut now = saved.clone();
+        now.raids[0].partitions[1].uuid = Some("ffffffff-0000-4000-8000-000000000000".into());
+        let d = diff(&saved, &now, &o);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("partition /dev/md127p2: uuid"), "{d:?}");
+        let mut now = saved.clone();
+        now.lvs[1].segments[0].start = 30;
+        let d = diff(&saved, &now, &o);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("lv vgm/root: segments"), "{d:?}");
+        let sized = Options {
+            ignore_sizes: true,
+            ..o
+        };
+        assert_eq!(diff(&saved, &now, &sized), Vec::<String>::new());
     }
 
     #[test]

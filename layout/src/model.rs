@@ -156,6 +156,47 @@ pub struct Raid {
     pub layout: Option<String>,
     /// Array size, bytes.
     pub size: u64,
+    /// A member array of a container (IMSM, DDF): the space it takes on
+    /// each member disk, bytes (mdadm `--size`); None: all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_size: Option<u64>,
+    /// A partition table on the array itself (`/dev/md127p1`); None: the
+    /// array holds its content directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// Its GPT disk GUID or MBR identifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partitions: Vec<Partition>,
+}
+
+impl Raid {
+    /// An IMSM or DDF container: holds member arrays, not data.
+    pub fn is_container(&self) -> bool {
+        self.level == "container"
+    }
+
+    /// Metadata kept outside md's own superblock (a container's format).
+    pub fn external_metadata(&self) -> bool {
+        let m = self.metadata.as_str();
+        m == "imsm" || m == "ddf" || m.starts_with("external:")
+    }
+
+    /// The array's partition table as a disk, for what partitions a disk
+    /// (geometry, checks, sfdisk input).
+    pub fn as_disk(&self) -> Disk {
+        Disk {
+            device: self.device.clone(),
+            size: self.size,
+            logical_sector_size: 512,
+            physical_sector_size: 512,
+            label: self.label,
+            identifier: self.identifier.clone(),
+            partitions: self.partitions.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +286,22 @@ pub struct Lv {
     pub metadata_size: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_size: Option<u64>,
+    /// Where a linear LV's extents lie, in its logical order; empty when
+    /// not captured (layouts saved before) or not linear.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<Segment>,
+}
+
+/// A run of physical extents of a logical volume.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// The PV's device.
+    pub pv: String,
+    /// First physical extent on it.
+    pub start: u64,
+    /// Extents.
+    pub count: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -425,6 +482,36 @@ mod tests {
         assert_eq!(partition_device("/dev/nvme0n1", 1), "/dev/nvme0n1p1");
         assert_eq!(partition_device("/dev/md0", 1), "/dev/md0p1");
         assert_eq!(lv_device("vg-a", "root"), "/dev/mapper/vg--a-root");
+    }
+
+    /// A layout saved before arrays had partition tables, containers and
+    /// LVs segments still loads, the new fields at their defaults; one with
+    /// them round-trips.
+    #[test]
+    fn layouts_saved_before_segments_and_array_tables_still_load() {
+        let old = r#"{
+  "schema": 1,
+  "disks": [{"device": "/dev/vda", "size": 1073741824}, {"device": "/dev/vdb", "size": 1073741824}],
+  "raids": [{"device": "/dev/md0", "level": "raid1", "devices": ["/dev/vda", "/dev/vdb"],
+             "metadata": "1.2", "uuid": "0:1:2:3", "size": 1064304640}],
+  "pvs": [{"device": "/dev/md0", "uuid": "u", "vg": "vg", "size": 1064304640}],
+  "vgs": [{"name": "vg", "extent_size": 4194304, "size": 1060110336}],
+  "lvs": [{"vg": "vg", "name": "root", "device": "/dev/mapper/vg-root", "segtype": "linear", "size": 104857600}]
+}"#;
+        let l = Layout::from_json(old).unwrap();
+        let r = &l.raids[0];
+        assert_eq!((r.label, r.member_size), (None, None));
+        assert!(r.partitions.is_empty() && r.identifier.is_none());
+        assert!(l.lvs[0].segments.is_empty());
+        // Nothing new is written for them either.
+        let json = l.to_json();
+        for k in ["segments", "partitions", "member_size", "identifier"] {
+            assert!(!json.contains(k), "{k} in {json}");
+        }
+        let l = crate::scenarios::partitioned_raid1_lvm();
+        assert_eq!(Layout::from_json(&l.to_json()).unwrap(), l);
+        let l = crate::scenarios::imsm_raid1();
+        assert_eq!(Layout::from_json(&l.to_json()).unwrap(), l);
     }
 
     #[test]

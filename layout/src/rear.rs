@@ -19,13 +19,13 @@
 //! |---|---|---|
 //! | `disk` | 200_partition_layout.sh | `<dev> <bytes> [<label>]`; label is parted's name: `msdos`, `gpt`, `gpt_sync_mbr`, `dasd`, `loop` (a file system on the whole disk), `unknown` or nothing (no partition table) |
 //! | `part` | 200_partition_layout.sh | `<disk> <bytes> <start bytes> <msdos kind or GPT name> <flags,or none> <partdev> [<partuuid>]`; GPT names are percent-encoded since ReaR 2.4 (before, blanks were written as `0x20`), `rear-noname`: no name; the PARTUUID field is written after 2.9 (`no-partuuid` when there is none) |
-//! | `raidarray` | 210_raid_layout.sh (2.7+) | `<dev> level= raid-devices= devices=a,b [name=] [metadata=] [uuid=] [layout=] [chunk=KiB] [spare-devices=] [size=KiB]` |
-//! | `raid` | 21_raid_layout.sh (up to 2.6) | `<dev> metadata= level= raid-devices= uuid= [name=] [spare-devices=] [layout=] [chunk=KiB] devices=a,b` |
-//! | `raiddisk` | 210_raid_layout.sh (2.7+) | `<md dev> <bytes> [<label>]`, followed by `part` lines when the array is partitioned |
+//! | `raidarray` | 210_raid_layout.sh (2.7+) | `<dev> level= raid-devices= devices=a,b [name=] [metadata=] [uuid=] [layout=] [chunk=KiB] [spare-devices=] [size=KiB]`; `level=container` (`metadata=imsm`/`ddf`): an IMSM/DDF container on its disks; `devices=<container> size=<KiB per disk>`: an array inside it |
+//! | `raid` | 21_raid_layout.sh (up to 2.6) | `<dev> metadata= level= raid-devices= uuid= [name=] [spare-devices=] [layout=] [chunk=KiB] devices=a,b`, followed by `part` lines naming the array when it is partitioned (no label: msdos when all are primary/extended/logical, else GPT) |
+//! | `raiddisk` | 210_raid_layout.sh (2.7+) | `<md dev> <bytes> [<label>]`, followed by `part` lines when the array is partitioned: the array's partition table |
 //! | `lvmdev` | 220_lvm_layout.sh | `/dev/<vg> <pv> <uuid> <size>`; the size is in 512-byte sectors up to ReaR 2.7 (`pvdisplay -c`) and in bytes from 2.8 on (`pvdisplay -C --units b`) |
 //! | `lvmgrp` | 220_lvm_layout.sh | `/dev/<vg> <extent KiB> <extents> <KiB>` (`vgdisplay -c`) |
 //! | `lvmvol` | 220_lvm_layout.sh | 2.4+: `/dev/<vg> <lv> <bytes>b <lv_layout> [key:value ...]` (`poolmetadatasize:` since 2.8); before: `/dev/<vg> <lv> <extents> <512-byte sectors>` (`lvdisplay -c`) |
-//! | `fs` | 230_filesystem_layout.sh | `<dev> <mountpoint> <fstype> [key=value ...] options=<mount options>`; btrfs `nodesize=`, `sectorsize=`, `features=` after 2.9 |
+//! | `fs` | 230_filesystem_layout.sh | `<dev> <mountpoint> <fstype> [key=value ...] options=<mount options>`; btrfs `nodesize=`, `sectorsize=`, `features=` after 2.9; ext `reserved_blocks=N%`, in old versions a block count `N` |
 //! | `btrfsdefaultsubvol`, `btrfssnapshotsubvol`, `btrfsnormalsubvol` | 230_filesystem_layout.sh | `<dev> <mountpoint> <subvolume id> <path>` (`/`: the top level) |
 //! | `btrfsmountedsubvol` | 230_filesystem_layout.sh | `<dev> <mountpoint> <mount options> [<path>]` |
 //! | `btrfsnocopyonwrite` | 230_filesystem_layout.sh (2.3+) | `<path>` |
@@ -770,6 +770,10 @@ fn parse_lvmvol(l: &Line) -> Result<LvmVolRec, ImportError> {
     })
 }
 
+/// A reserved block count read from an old disklayout.conf, until
+/// [`Builder::reserved_counts`] makes it a percentage.
+const RESERVED_COUNT: &str = "reserved_blocks (count)";
+
 /// ext: `uuid= label= blocksize= reserved_blocks=N% max_mounts=
 /// check_interval=Nd bytes_per_inode= [default_mount_options=]`;
 /// vfat, xfs, reiserfs: `uuid= label=`; btrfs: `uuid= label= [nodesize=]
@@ -824,12 +828,19 @@ fn parse_fs(l: &Line) -> Result<FsRec, ImportError> {
                 "block_size"
             }
             "reserved_blocks" => {
-                // A percentage since ReaR 1.x (`5%`).
-                let pct = v.strip_suffix('%').ok_or_else(|| {
-                    l.err(format!("fs: reserved_blocks \"{v}\" is not a percentage"))
-                })?;
-                l.num("reserved_blocks", pct)?;
-                fs.attrs.insert("reserved_percent".into(), pct.to_string());
+                // A percentage (`5%`) in newer ReaR, a block count in older
+                // ones (tune2fs's "Reserved block count"), made a percentage
+                // once the device's size is known (Builder::reserved_counts).
+                match v.strip_suffix('%') {
+                    Some(pct) => {
+                        l.num("reserved_blocks", pct)?;
+                        fs.attrs.insert("reserved_percent".into(), pct.to_string());
+                    }
+                    None => {
+                        let n = l.num("reserved_blocks", &v)?;
+                        fs.attrs.insert(RESERVED_COUNT.into(), n.to_string());
+                    }
+                }
                 continue;
             }
             "bytes_per_inode" | "nodesize" | "sectorsize" => {
@@ -1017,11 +1028,55 @@ impl Builder {
             }
         }
         self.add_raids(raids, raid_disks, &err)?;
+        self.raid_labels(&parts);
         self.add_partitions(parts, &err)?;
         self.add_lvm(pvs, vgs, lvs, &err)?;
         self.add_btrfs(subvols, mounted, nocow, &err)?;
         self.partition_types();
+        self.reserved_counts();
         Ok(self.layout)
+    }
+
+    /// Old ReaR's `reserved_blocks=N` (a count) as the percentage mkfs
+    /// takes (`-m`, a fraction allowed): N of the blocks the device holds.
+    /// Half a block more, as mke2fs rounds the product down.
+    fn reserved_counts(&mut self) {
+        let sizes: BTreeMap<String, u64> = self
+            .layout
+            .disks
+            .iter()
+            .flat_map(|d| {
+                std::iter::once((d.device.clone(), d.size))
+                    .chain(d.partitions.iter().map(|p| (p.device.clone(), p.size)))
+            })
+            .chain(self.layout.raids.iter().flat_map(|r| {
+                std::iter::once((r.device.clone(), r.size))
+                    .chain(r.partitions.iter().map(|p| (p.device.clone(), p.size)))
+            }))
+            .chain(self.layout.lvs.iter().map(|l| (l.device.clone(), l.size)))
+            .filter(|(_, s)| *s > 0)
+            .collect();
+        for fs in &mut self.layout.filesystems {
+            let Some(count) = fs.attrs.remove(RESERVED_COUNT) else {
+                continue;
+            };
+            let count: u64 = count.parse().unwrap_or(0);
+            let block: Option<u64> = fs.attrs.get("block_size").and_then(|b| b.parse().ok());
+            let blocks = match (sizes.get(&fs.device), block) {
+                (Some(size), Some(b)) if b > 0 && size / b > 0 => size / b,
+                _ => {
+                    self.layout.notes.push(note(
+                        &fs.device,
+                        format!("reserved_blocks={count} (a block count) is not imported: the size of the device or the block size is not known"),
+                    ));
+                    continue;
+                }
+            };
+            let pct = (count as f64 + 0.5) * 100.0 / blocks as f64;
+            let text = format!("{pct:.6}");
+            let text = text.trim_end_matches('0').trim_end_matches('.');
+            fs.attrs.insert("reserved_percent".into(), text.to_string());
+        }
     }
 
     fn add_disk(
@@ -1106,49 +1161,23 @@ impl Builder {
         Ok(())
     }
 
-    /// RAID arrays, their sizes from `raiddisk` lines, and the partition
-    /// tables on them (not representable: notes).
+    /// RAID arrays (IMSM/DDF containers and the arrays inside them among
+    /// them), their sizes and partition tables from `raiddisk` lines.
     fn add_raids(
         &mut self,
         raids: Vec<(usize, RaidRec)>,
         raid_disks: Vec<(usize, DiskRec)>,
         err: &impl Fn(usize, String) -> ImportError,
     ) -> Result<(), ImportError> {
-        let containers: BTreeSet<String> = raids
+        let containers: BTreeMap<String, String> = raids
             .iter()
             .filter(|(_, r)| r.raid.level == "container")
-            .map(|(_, r)| r.raid.device.clone())
+            .map(|(_, r)| (r.raid.device.clone(), r.raid.metadata.clone()))
             .collect();
-        // Arrays seen but not imported: their partitions become notes too.
-        let mut not_imported = BTreeSet::new();
         for (no, r) in raids {
             let dev = r.raid.device.clone();
             if self.layout.raids.iter().any(|x| x.device == dev) {
                 return Err(err(no, format!("raid: {dev} is listed twice")));
-            }
-            if r.raid.level == "container" {
-                self.layout.notes.push(note(
-                    &dev,
-                    format!(
-                        "RAID container (metadata {}, devices {}) is not supported yet",
-                        r.raid.metadata,
-                        r.members.join(",")
-                    ),
-                ));
-                not_imported.insert(dev);
-                continue;
-            }
-            if r.members.iter().any(|m| containers.contains(m)) || r.container_size.is_some() {
-                self.layout.notes.push(note(
-                    &dev,
-                    format!(
-                        "{} array inside the RAID container {} is not supported yet",
-                        r.raid.level,
-                        r.members.join(",")
-                    ),
-                ));
-                not_imported.insert(dev);
-                continue;
             }
             for k in &r.unknown {
                 self.layout
@@ -1156,6 +1185,34 @@ impl Builder {
                     .push(note(&dev, format!("RAID option {k} is not imported")));
             }
             let mut raid = r.raid;
+            if raid.level == "container" {
+                // Its disks have no roles: every one is the container's.
+                raid.devices = r.members;
+                self.layout.raids.push(raid);
+                continue;
+            }
+            if let [c] = &r.members[..] {
+                if let Some(metadata) = containers.get(c) {
+                    // An array inside a container: on the container, across
+                    // its disks; `size=` is what it takes of each (KiB).
+                    raid.devices = r.members.clone();
+                    if raid.metadata.is_empty() || raid.metadata.starts_with("external:") {
+                        raid.metadata = metadata.clone();
+                    }
+                    raid.member_size = r.container_size.and_then(|k| k.checked_mul(1024));
+                    self.layout.raids.push(raid);
+                    continue;
+                }
+            }
+            if r.container_size.is_some() {
+                return Err(err(
+                    no,
+                    format!(
+                        "raid: {dev} has size= (an array inside a container) but its device {} is no container listed here",
+                        r.members.join(",")
+                    ),
+                ));
+            }
             let active = r.raid_devices.min(r.members.len());
             raid.devices = r.members[..active].to_vec();
             raid.spares = r.members[active..].to_vec();
@@ -1173,11 +1230,6 @@ impl Builder {
         }
         for (no, d) in raid_disks {
             let Some(raid) = self.layout.raids.iter_mut().find(|r| r.device == d.dev) else {
-                if not_imported.contains(&d.dev) {
-                    self.foreign
-                        .insert(d.dev.clone(), "the RAID array is not imported".into());
-                    continue;
-                }
                 if self.excluded.contains(&d.dev) {
                     continue;
                 }
@@ -1188,17 +1240,44 @@ impl Builder {
             };
             raid.size = d.size;
             match d.label.as_deref() {
-                None | Some("unknown") | Some("loop") => {}
+                None | Some("unknown") | Some("loop") | Some("") => {}
+                Some("gpt") | Some("gpt_sync_mbr") => raid.label = Some(Label::Gpt),
+                Some("msdos") => raid.label = Some(Label::Msdos),
                 Some(label) => {
-                    let what = format!(
-                        "{label} partition table on a RAID array: partitions on RAID arrays are not representable in the model"
-                    );
+                    let what = format!("{label} partition table on a RAID array is not supported");
                     self.foreign.insert(d.dev.clone(), what.clone());
                     self.layout.notes.push(note(&d.dev, what));
                 }
             }
         }
         Ok(())
+    }
+
+    /// Old ReaR (before 2.7) wrote `part` lines for a partitioned array
+    /// without its partition table's type: msdos when every partition is
+    /// primary, extended or logical, GPT otherwise (a GPT name).
+    fn raid_labels(&mut self, parts: &[(usize, PartRec)]) {
+        for r in &mut self.layout.raids {
+            let mine: Vec<&PartRec> = parts
+                .iter()
+                .map(|(_, p)| p)
+                .filter(|p| p.disk == r.device)
+                .collect();
+            if r.label.is_some() || mine.is_empty() {
+                continue;
+            }
+            let msdos = mine
+                .iter()
+                .all(|p| matches!(p.name_or_kind.as_str(), "primary" | "extended" | "logical"));
+            r.label = Some(if msdos { Label::Msdos } else { Label::Gpt });
+            self.layout.notes.push(note(
+                &r.device,
+                format!(
+                    "disklayout.conf does not say which partition table the array has (no raiddisk line); {} assumed from its partitions",
+                    if msdos { "msdos" } else { "GPT" }
+                ),
+            ));
+        }
     }
 
     fn add_partitions(
@@ -1224,16 +1303,23 @@ impl Builder {
                     .push(note(&p.dev, "partition of an excluded disk; not imported"));
                 continue;
             }
-            let Some(disk) = self.layout.disks.iter_mut().find(|d| d.device == p.disk) else {
-                return Err(err(no, format!("part: no disk line for {}", p.disk)));
+            // A disk's, or an array's (`part /dev/md126 ... /dev/md126p1`).
+            let (label, list) = match self.layout.disks.iter_mut().find(|d| d.device == p.disk) {
+                Some(d) => (d.label, &mut d.partitions),
+                None => match self.layout.raids.iter_mut().find(|r| r.device == p.disk) {
+                    Some(r) => (r.label, &mut r.partitions),
+                    None => {
+                        return Err(err(no, format!("part: no disk line for {}", p.disk)));
+                    }
+                },
             };
-            let Some(label) = disk.label else {
+            let Some(label) = label else {
                 return Err(err(
                     no,
                     format!("part: disk {} has no partition table", p.disk),
                 ));
             };
-            if disk.partitions.iter().any(|x| x.number == p.number) {
+            if list.iter().any(|x| x.number == p.number) {
                 return Err(err(
                     no,
                     format!("part: partition {} is listed twice", p.dev),
@@ -1277,7 +1363,7 @@ impl Builder {
                 }
             }
             self.layout.notes.extend(notes);
-            disk.partitions.push(part);
+            list.push(part);
         }
         Ok(())
     }

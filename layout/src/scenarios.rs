@@ -548,6 +548,133 @@ pub fn whole_disk_luks() -> Layout {
     l
 }
 
+/// md RAID1 /dev/md127 ("sys", metadata 1.2) of the whole disks /dev/vda
+/// and /dev/vdb (1 GiB, serials OLD0, OLD1) with a GPT on the array: an
+/// ESP (vfat) on md127p1, /boot (ext4) on md127p2, an LVM PV on md127p3.
+/// In vgm (4 MiB extents), `root` holds extents 0-24 and 40-44 and `home`
+/// 25-39: not in name order, and root in two segments.
+pub fn partitioned_raid1_lvm() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/vda", GIB, "OLD0"));
+    l.disks.push(whole("/dev/vdb", GIB, "OLD1"));
+    let md = "/dev/md127";
+    let size = GIB - 8 * MIB;
+    let part = |n: u32, start: u64, size: u64, t: &str| Partition {
+        uuid: Some(format!("00000000-0000-4000-8000-0000000001{n:02}")),
+        ..gpt_part(md, n, start, size, t)
+    };
+    l.raids.push(Raid {
+        device: md.into(),
+        level: "raid1".into(),
+        devices: vec!["/dev/vda".into(), "/dev/vdb".into()],
+        metadata: "1.2".into(),
+        uuid: "00000127:11111111:22222222:33333333".into(),
+        name: Some("sys".into()),
+        size,
+        label: Some(Label::Gpt),
+        identifier: Some("12700000-2222-4333-8444-555555555555".into()),
+        partitions: vec![
+            part(1, MIB, 64 * MIB, gpt::ESP),
+            part(2, 65 * MIB, 128 * MIB, gpt::LINUX_FS),
+            part(3, 193 * MIB, size - 194 * MIB, gpt::LINUX_LVM),
+        ],
+        ..Default::default()
+    });
+    let pv = partition_device(md, 3);
+    l.pvs.push(Pv {
+        device: pv.clone(),
+        uuid: "pvuuid-m".into(),
+        vg: "vgm".into(),
+        size: size - 194 * MIB,
+    });
+    l.vgs.push(Vg {
+        name: "vgm".into(),
+        extent_size: 4 * MIB,
+        size: 200 * 4 * MIB,
+        ..Default::default()
+    });
+    let seg = |start: u64, count: u64| Segment {
+        pv: pv.clone(),
+        start,
+        count,
+    };
+    for (name, segments) in [
+        ("home", vec![seg(25, 15)]),
+        ("root", vec![seg(0, 25), seg(40, 5)]),
+    ] {
+        let size = segments.iter().map(|s| s.count).sum::<u64>() * 4 * MIB;
+        l.lvs.push(Lv {
+            vg: "vgm".into(),
+            name: name.into(),
+            device: lv_device("vgm", name),
+            segtype: "linear".into(),
+            size,
+            segments,
+            ..Default::default()
+        });
+    }
+    for (dev, fstype) in [
+        (partition_device(md, 1), "vfat"),
+        (partition_device(md, 2), "ext4"),
+        (lv_device("vgm", "root"), "ext4"),
+        (lv_device("vgm", "home"), "ext4"),
+    ] {
+        l.filesystems.push(Filesystem {
+            device: dev,
+            fstype: fstype.into(),
+            ..Default::default()
+        });
+    }
+    l.mounts.push(mount(&lv_device("vgm", "root"), "/", "ext4"));
+    l.mounts
+        .push(mount(&partition_device(md, 2), "/boot", "ext4"));
+    l.mounts
+        .push(mount(&partition_device(md, 1), "/boot/efi", "vfat"));
+    l.mounts
+        .push(mount(&lv_device("vgm", "home"), "/home", "ext4"));
+    l
+}
+
+/// An Intel RST (IMSM) container /dev/md127 on the whole disks /dev/sda
+/// and /dev/sdb (1 GiB, serials OLD0, OLD1), the RAID1 volume /dev/md126
+/// ("vol0", 900 MiB of each disk) in it, a GPT on the volume with ext4 on
+/// md126p1 at /.
+pub fn imsm_raid1() -> Layout {
+    let mut l = Layout::new();
+    l.disks.push(whole("/dev/sda", GIB, "OLD0"));
+    l.disks.push(whole("/dev/sdb", GIB, "OLD1"));
+    l.raids.push(Raid {
+        device: "/dev/md127".into(),
+        level: "container".into(),
+        devices: vec!["/dev/sda".into(), "/dev/sdb".into()],
+        metadata: "imsm".into(),
+        uuid: "c0c0c0c0:11111111:22222222:33333333".into(),
+        ..Default::default()
+    });
+    let md = "/dev/md126";
+    l.raids.push(Raid {
+        device: md.into(),
+        level: "raid1".into(),
+        devices: vec!["/dev/md127".into()],
+        metadata: "imsm".into(),
+        uuid: "v0v0v0v0:11111111:22222222:33333333".into(),
+        name: Some("vol0".into()),
+        size: 900 * MIB,
+        member_size: Some(900 * MIB),
+        label: Some(Label::Gpt),
+        partitions: vec![gpt_part(md, 1, MIB, 800 * MIB, gpt::LINUX_FS)],
+        ..Default::default()
+    });
+    l.filesystems.push(Filesystem {
+        device: partition_device(md, 1),
+        fstype: "ext4".into(),
+        uuid: Some("aaaaaaaa-0000-4000-8000-000000000126".into()),
+        ..Default::default()
+    });
+    l.mounts.push(mount(&partition_device(md, 1), "/", "ext4"));
+    l
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -53,7 +53,16 @@ fn node(l: &Layout, dev: &str, kind: &str, size: u64, depth: usize, out: &mut St
         .iter()
         .filter(|r| r.devices.iter().chain(&r.spares).any(|d| d == dev))
     {
-        node(l, &r.device, &r.level, r.size, depth + 1, out);
+        let kind = match r.label {
+            Some(Label::Gpt) => format!("{} gpt", r.level),
+            Some(Label::Msdos) => format!("{} msdos", r.level),
+            None => r.level.clone(),
+        };
+        node(l, &r.device, &kind, r.size, depth + 1, out);
+        // The partition table on the array.
+        for p in &r.partitions {
+            node(l, &p.device, "part", p.size, depth + 2, out);
+        }
     }
     for c in l.luks.iter().filter(|c| c.backing == dev) {
         node(

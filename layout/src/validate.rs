@@ -20,6 +20,21 @@ pub fn check(l: &Layout) -> Result<(), String> {
         device(&d.device, &format!("disk {}", d.device))?;
         partitions(d)?;
     }
+    for r in &l.raids {
+        let mut d = r.as_disk();
+        d.device = format!("array {}", r.device);
+        // Imported without its size (no raiddisk line): the end unchecked.
+        if d.size == 0 {
+            d.size = u64::MAX;
+        }
+        partitions(&d)?;
+        if r.is_container() && (r.label.is_some() || !r.partitions.is_empty()) {
+            return Err(format!(
+                "RAID container {}: a container holds arrays, not partitions",
+                r.device
+            ));
+        }
+    }
     let devices = l
         .raids
         .iter()
@@ -266,6 +281,8 @@ mod tests {
         for l in [
             scenarios::gpt_esp_ext4_swap(),
             scenarios::raid1_lvm_thin(),
+            scenarios::partitioned_raid1_lvm(),
+            scenarios::imsm_raid1(),
             scenarios::luks_on_lvm(),
             scenarios::msdos_logical(),
             scenarios::msdos_only_logical(),

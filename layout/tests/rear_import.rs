@@ -325,6 +325,7 @@ fn fixture_raid_lvm() {
                 chunk: None,
                 layout: None,
                 size: 732954624,
+                ..Default::default()
             },
             Raid {
                 device: "/dev/md1".into(),
@@ -337,21 +338,23 @@ fn fixture_raid_lvm() {
                 chunk: Some(64 << 10),
                 layout: None,
                 size: 417333248,
+                label: Some(Label::Gpt),
+                partitions: vec![Partition {
+                    number: 1,
+                    device: "/dev/md1p1".into(),
+                    start: 1 << 20,
+                    size: 416267776,
+                    type_: LINUX_FS.into(),
+                    name: Some("scratch".into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
             },
         ]
     );
-    // md1 carries a GPT: not representable, so notes, never dropped silently.
-    assert!(has_note(
-        &l,
-        "/dev/md1",
-        "gpt partition table on a RAID array"
-    ));
-    assert!(has_note(
-        &l,
-        "/dev/md1p1",
-        "partition 1 (416267776 bytes at 1048576) not imported"
-    ));
-    assert_eq!(l.notes.len(), 6, "{:#?}", l.notes);
+    // md1 carries a GPT: the partition table of the array.
+    assert!(notes_for(&l, "/dev/md1p1").is_empty(), "{:?}", l.notes);
+    assert_eq!(l.notes.len(), 4, "{:#?}", l.notes);
 
     // ReaR 2.7 writes PV sizes in 512-byte sectors.
     assert_eq!(
@@ -912,6 +915,7 @@ raid /dev/md0 metadata=0.90 level=raid1 raid-devices=2 uuid=a1b2c3d4:e5f6a7b8:c9
             chunk: None,
             layout: None,
             size: 12884705280,
+            ..Default::default()
         }
     );
     let md5 = &l.raids[1];
@@ -937,9 +941,10 @@ raid /dev/md0 metadata=0.90 level=raid1 raid-devices=2 uuid=a1b2c3d4:e5f6a7b8:c9
 }
 
 /// IMSM containers and the arrays inside them (210_raid_layout.sh's own
-/// example) are not representable: notes.
+/// example): the container on its disks, the array on the container with
+/// the size it takes of each disk, the GPT on the array.
 #[test]
-fn raid_containers_are_notes() {
+fn raid_containers_and_their_arrays() {
     let l = ok("\
 raidarray /dev/md127 metadata=imsm level=container raid-devices=2 uuid=4d5cf215:80024c95:e19fdff4:2fba35a8 name=imsm0 devices=/dev/sda,/dev/sdb
 raiddisk /dev/md127 0 unknown
@@ -947,14 +952,228 @@ raidarray /dev/md126 level=raid1 raid-devices=2 uuid=ffb80762:127807b3:3d7e4f4d:
 raiddisk /dev/md126 400083124224 gpt
 part /dev/md126 629145600 1048576 EFI%20System%20Partition boot,esp /dev/md126p1
 ");
-    assert!(l.raids.is_empty());
-    assert!(has_note(&l, "/dev/md127", "RAID container (metadata imsm"));
+    let c = &l.raids[0];
+    assert_eq!(
+        (c.device.as_str(), c.level.as_str(), c.metadata.as_str()),
+        ("/dev/md127", "container", "imsm")
+    );
+    assert_eq!(c.devices, ["/dev/sda", "/dev/sdb"]);
+    assert!(c.spares.is_empty() && c.partitions.is_empty());
+    let v = &l.raids[1];
+    assert_eq!(v.devices, ["/dev/md127"]);
+    assert_eq!(v.metadata, "imsm", "the container's");
+    assert_eq!(v.member_size, Some(390706176 << 10));
+    assert_eq!(v.size, 400083124224);
+    assert_eq!(v.label, Some(Label::Gpt));
+    assert_eq!(v.partitions.len(), 1);
+    assert_eq!(v.partitions[0].type_, ESP);
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+    // size= names an array in a container: one that is not listed is an error.
+    let e =
+        err("raidarray /dev/md126 level=raid1 raid-devices=2 devices=/dev/md9 size=390706176\n");
+    assert!(e.message.contains("no container"), "{e}");
+}
+
+/// Hand-written (fixtures/rear/hand): an IMSM container, the RAID1 volume
+/// in it, GPT, LVM and file systems on it, as ReaR 2.7+ writes them.
+#[test]
+fn hand_fixture_imsm() {
+    let l = fixture("hand/imsm");
+    let disks: Vec<(&str, u64, Option<Label>)> = l
+        .disks
+        .iter()
+        .map(|d| (d.device.as_str(), d.size, d.label))
+        .collect();
+    assert_eq!(
+        disks,
+        [
+            ("/dev/sda", 500107862016, None),
+            ("/dev/sdb", 500107862016, None)
+        ]
+    );
+    let devs: Vec<(&str, &str, &str)> = l
+        .raids
+        .iter()
+        .map(|r| (r.device.as_str(), r.level.as_str(), r.metadata.as_str()))
+        .collect();
+    assert_eq!(
+        devs,
+        [
+            ("/dev/md127", "container", "imsm"),
+            ("/dev/md126", "raid1", "imsm")
+        ]
+    );
+    assert_eq!(l.raids[0].devices, ["/dev/sda", "/dev/sdb"]);
+    let vol = &l.raids[1];
+    assert_eq!(vol.devices, ["/dev/md127"]);
+    assert_eq!(vol.name.as_deref(), Some("vol0"));
+    assert_eq!(vol.member_size, Some(488383488 * 1024));
+    assert_eq!((vol.size, vol.label), (500104691712, Some(Label::Gpt)));
+    let parts: Vec<(&str, u64, u64, &str)> = vol
+        .partitions
+        .iter()
+        .map(|p| (p.device.as_str(), p.start, p.size, p.type_.as_str()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("/dev/md126p1", 1 << 20, 512 << 20, ESP),
+            ("/dev/md126p2", 513 << 20, 1 << 30, LINUX_FS),
+            ("/dev/md126p3", 1537 << 20, 498491965440, LINUX_LVM),
+        ]
+    );
+    assert_eq!(l.pvs[0].device, "/dev/md126p3");
+    assert_eq!(l.pvs[0].size, 498491965440);
+    let mounts: Vec<(&str, &str)> = l
+        .mounts
+        .iter()
+        .map(|m| (m.mountpoint.as_str(), m.device.as_str()))
+        .collect();
+    for want in [
+        ("/boot/efi", "/dev/md126p1"),
+        ("/boot", "/dev/md126p2"),
+        ("/", "/dev/mapper/vgsys-root"),
+        ("/home", "/dev/mapper/vgsys-home"),
+    ] {
+        assert!(mounts.contains(&want), "{want:?} in {mounts:?}");
+    }
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+    // It plans: container, volume in it, its table, then the rest.
+    let present: Vec<rear_layout::plan::PresentDisk> = ["/dev/sda", "/dev/sdb"]
+        .iter()
+        .map(|d| rear_layout::plan::PresentDisk {
+            device: d.to_string(),
+            size: 500107862016,
+            logical_sector_size: 512,
+            ..Default::default()
+        })
+        .collect();
+    let p = rear_layout::plan::plan(
+        &l,
+        &present,
+        &rear_layout::plan::Options {
+            passphrase_file: None,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids: Vec<&str> = p.steps.iter().map(|s| s.id.as_str()).collect();
+    let at = |id: &str| {
+        ids.iter()
+            .position(|s| *s == id)
+            .unwrap_or_else(|| panic!("{id} in {ids:?}"))
+    };
+    assert!(at("raid:/dev/md127") < at("raid:/dev/md126"));
+    assert!(at("raid:/dev/md126") < at("partition:/dev/md126"));
+    assert!(at("partition:/dev/md126") < at("pv:/dev/md126p3"));
+}
+
+/// Hand-written: a RAID1 of whole disks with a GPT on it (ReaR 2.7+).
+#[test]
+fn hand_fixture_md_whole_gpt() {
+    let l = fixture("hand/md-whole-gpt");
+    assert!(l
+        .disks
+        .iter()
+        .all(|d| d.label.is_none() && d.partitions.is_empty()));
+    assert_eq!(l.raids.len(), 1);
+    let md = &l.raids[0];
+    assert_eq!(md.devices, ["/dev/vda", "/dev/vdb"]);
+    assert_eq!(
+        (md.metadata.as_str(), md.name.as_deref()),
+        ("1.2", Some("sys"))
+    );
+    assert_eq!((md.size, md.label), (1064304640, Some(Label::Gpt)));
+    let parts: Vec<(u32, u64, u64, &str, Option<&str>)> = md
+        .partitions
+        .iter()
+        .map(|p| {
+            (
+                p.number,
+                p.start,
+                p.size,
+                p.type_.as_str(),
+                p.name.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (1, 1 << 20, 64 << 20, ESP, Some("EFI system")),
+            (2, 65 << 20, 128 << 20, LINUX_FS, Some("boot")),
+            (3, 193 << 20, 821 << 20, LINUX_LVM, Some("lvm")),
+        ]
+    );
+    assert_eq!(fs(&l, "/dev/md127p1").fstype, "vfat");
+    assert_eq!(mount(&l, "/boot").device, "/dev/md127p2");
+    assert!(l.notes.is_empty(), "{:?}", l.notes);
+}
+
+/// Hand-written, ReaR up to 2.6: a `raid` line, the array's partitions as
+/// `part` lines without a raiddisk line (msdos, from their kinds), and
+/// reserved_blocks= as a block count, made a percentage of the device's
+/// blocks that gives mke2fs the same count.
+#[test]
+fn hand_fixture_md_old() {
+    let l = fixture("hand/md-old");
+    let md = &l.raids[0];
+    assert_eq!(md.devices, ["/dev/sda", "/dev/sdb"]);
+    assert_eq!((md.metadata.as_str(), md.size), ("1.0", 0));
+    assert_eq!(md.label, Some(Label::Msdos));
+    let parts: Vec<(&str, u64, u64, &str)> = md
+        .partitions
+        .iter()
+        .map(|p| (p.device.as_str(), p.start, p.size, p.type_.as_str()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("/dev/md127p1", 1 << 20, 200 << 20, "0x83"),
+            ("/dev/md127p2", 201 << 20, 249846677504, "0x8e"),
+        ]
+    );
+    assert!(has_note(&l, "/dev/md127", "msdos assumed"));
+    // Old lvmdev: sectors.
+    assert_eq!(l.pvs[0].size, 249846677504);
+    let lv = |n: &str| l.lvs.iter().find(|v| v.name == n).unwrap().size;
+    assert_eq!((lv("lv_root"), lv("lv_home")), (20 << 30, 50 << 30));
+    // Counts to percentages: 10240 of /boot's 204800 1 KiB blocks, 262144
+    // of root's 5242880 4 KiB blocks, none of home's.
+    let pct = |dev: &str| fs(&l, dev).attrs["reserved_percent"].clone();
+    assert_eq!(pct("/dev/md127p1"), "5.000244");
+    assert_eq!(pct("/dev/mapper/vg00-lv_root"), "5.00001");
+    assert_eq!(pct("/dev/mapper/vg00-lv_home"), "0.000004");
+    for (dev, blocks, want) in [
+        ("/dev/md127p1", 204800u64, 10240u64),
+        ("/dev/mapper/vg00-lv_root", 5242880, 262144),
+        ("/dev/mapper/vg00-lv_home", 13107200, 0),
+    ] {
+        // What mke2fs makes of it: the percentage of the blocks, rounded down.
+        let p: f64 = pct(dev).parse().unwrap();
+        assert_eq!((p * blocks as f64 / 100.0) as u64, want, "{dev}");
+    }
+    assert!(!fs(&l, "/dev/md127p1")
+        .attrs
+        .keys()
+        .any(|k| k.contains("count")));
+}
+
+#[test]
+fn reserved_blocks_count_without_a_known_size_is_a_note() {
+    let l = ok("\
+disk /dev/sda 1073741824 unknown
+fs /dev/sdz1 /data ext4 uuid=d39c67c3-d115-444f-afa1-7689e7f5bb6d label= blocksize=4096 reserved_blocks=1000 options=rw
+");
+    assert!(!fs(&l, "/dev/sdz1").attrs.contains_key("reserved_percent"));
     assert!(has_note(
         &l,
-        "/dev/md126",
-        "raid1 array inside the RAID container /dev/md127"
+        "/dev/sdz1",
+        "reserved_blocks=1000 (a block count) is not imported"
     ));
-    assert!(has_note(&l, "/dev/md126p1", "not imported"));
+    // A percentage stays one.
+    let l = ok("fs /dev/sdz1 /data ext4 reserved_blocks=3% options=rw\n");
+    assert_eq!(fs(&l, "/dev/sdz1").attrs["reserved_percent"], "3");
 }
 
 /// 220_lvm_layout.sh, ReaR 2.8+: sizes in bytes, `poolmetadatasize:`.
@@ -1523,7 +1742,8 @@ fn errors_name_the_line() {
         ("lvmgrp /dev/vg 4096\nlvmvol /dev/vg lv 10b linear\nlvmvol /dev/vg lv 10b linear", 3, "lvmvol: /dev/mapper/vg-lv is listed twice"),
         ("fs /dev/sda1 /", 1, "fs: too few fields"),
         ("fs /dev/sda1 / ext4 uuid=x garbage", 1, "fs: \"garbage\" is not key=value"),
-        ("fs /dev/sda1 / ext4 reserved_blocks=5", 1, "fs: reserved_blocks \"5\" is not a percentage"),
+        ("fs /dev/sda1 / ext4 reserved_blocks=5x", 1, "fs: reserved_blocks \"5x\" is not a number"),
+        ("fs /dev/sda1 / ext4 reserved_blocks=x%", 1, "fs: reserved_blocks \"x\" is not a number"),
         ("fs /dev/sda1 / ext4 blocksize=4k", 1, "fs: blocksize \"4k\" is not a number"),
         ("fs /dev/sda1 / ext4 options=rw\nfs /dev/sda2 / ext4 options=rw", 2, "fs: mount point / is listed twice"),
         ("fs /dev/sda1 / ext4 options=rw\nfs /dev/sda1 /x xfs options=rw", 2, "fs: /dev/sda1 is listed as ext4 before and as xfs here"),

@@ -111,6 +111,26 @@ pub fn sha256_file(p: &Path) -> String {
 }
 
 /// True when the caller opted out of VM tests; says so on stderr.
+/// A test known to fail, run only with REAR_KNOWN_FAILING=1; otherwise
+/// listed as skipped (with why) for ci/test to report, never as passed.
+pub fn known_failing(name: &str, why: &str) -> bool {
+    if std::env::var("REAR_KNOWN_FAILING").is_ok_and(|v| v == "1") {
+        return false;
+    }
+    eprintln!("SKIPPED {name}: known to fail ({why}); REAR_KNOWN_FAILING=1 runs it");
+    if let Some(list) = std::env::var_os("REAR_SKIPPED_LIST") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(list)
+        {
+            let _ = writeln!(f, "{name} (known to fail: {why})");
+        }
+    }
+    true
+}
+
 pub fn vm_tests_skipped(name: &str) -> bool {
     if std::env::var("REAR_SKIP_VM").is_ok_and(|v| v == "1") {
         eprintln!("SKIPPED {name}: REAR_SKIP_VM=1 was set");

@@ -3,7 +3,8 @@
 //! captures it, the disks are wiped, `recover --layout-only --yes`
 //! recreates it, and a second capture is compared with the first.
 //!
-//! The quick tier (CI) runs scenarios a, c and g; the rest are ignored by
+//! The quick tier (CI) runs scenarios a, c and g; the rest (b, d, e, f, i,
+//! m, w) are ignored by
 //! default and run with `ci/test --full` (`cargo test ... -- --ignored`).
 
 use rear_layout::{compare, Layout};
@@ -384,6 +385,65 @@ must_fail too-small rear-build recover --yes --map /dev/vda=/dev/vdc
 rear-build recover --yes --restart 2>&1 | tee /results/ok.out
 "##;
 
+/// (m) a partitioned RAID1 of whole disks, as on many servers: md127 on
+/// /dev/vda and /dev/vdb themselves, GPT on the array (ESP, /boot, an LVM
+/// PV), and LVs whose extents are not in name order: root's first
+/// segment at the PV's start, home after it, root's second segment after
+/// home.
+const SCENARIO_M: &str = r#"
+mdadm --create /dev/md127 --run --metadata=1.2 --level=1 --raid-devices=2 --name=sys /dev/vda /dev/vdb
+sfdisk /dev/md127 <<EOF
+label: gpt
+size=64MiB, type=U, name="EFI system"
+size=128MiB, type=L, name=boot
+type=E6D6D379-F507-44C2-A23C-238F2A3DF928, name=lvm
+EOF
+mkfs.vfat -F 32 -n ESP /dev/md127p1
+mkfs.ext4 -q -L boot /dev/md127p2
+pvcreate /dev/md127p3
+vgcreate vgm /dev/md127p3
+lvcreate -y -L 100M -n root vgm
+lvcreate -y -L 60M -n home vgm
+lvextend -y -L +20M vgm/root
+lvs --segments -o lv_name,seg_start_pe,seg_pe_ranges vgm
+mkfs.ext4 -q -L root /dev/vgm/root
+mkfs.ext4 -q -L home /dev/vgm/home
+mkdir -p /mnt/t && mount /dev/vgm/root /mnt/t
+mkdir -p /mnt/t/boot /mnt/t/home && mount /dev/md127p2 /mnt/t/boot && mount /dev/vgm/home /mnt/t/home
+mkdir -p /mnt/t/boot/efi && mount /dev/md127p1 /mnt/t/boot/efi
+recover_and_capture /dev/vda /dev/vdb
+cat /proc/mdstat
+mdadm --detail /dev/md127
+sfdisk --dump /dev/md127
+lvs --segments -o lv_name,seg_start_pe,seg_pe_ranges vgm
+"#;
+
+/// (i) an Intel RST (IMSM) container on the whole disks /dev/vda and
+/// /dev/vdb, a RAID1 volume in it, GPT on the volume with two ext4. mdadm
+/// makes IMSM metadata without the platform's option ROM only with
+/// IMSM_NO_PLATFORM=1, and on virtio disks (no SCSI serial) only with
+/// IMSM_DEVNAME_AS_SERIAL=1; recover inherits both.
+const SCENARIO_I: &str = r#"
+export IMSM_NO_PLATFORM=1 IMSM_DEVNAME_AS_SERIAL=1
+# Unmounted and stopped before power-off: the init kills mdmon, and writes
+# to an IMSM volume without it wait for ever.
+trap 'rc=$?; echo "SCRIPT-EXIT=$rc"; save_results; umount -R /mnt/t || true; mdadm --stop --scan || true; exit $rc' EXIT
+mdadm --create /dev/md/imsm0 --run --metadata=imsm --raid-devices=2 /dev/vda /dev/vdb
+mdadm --create /dev/md/vol0 --run --level=1 --raid-devices=2 --size=614400 /dev/md/imsm0
+cat /proc/mdstat
+md=$(readlink -f /dev/md/vol0)
+sfdisk "$md" <<EOF
+label: gpt
+size=100MiB, type=L, name=boot
+type=L, name=root
+EOF
+mkfs.ext4 -q -L iboot "${md}p1"
+mkfs.ext4 -q -L iroot "${md}p2"
+mkdir -p /mnt/t && mount "${md}p2" /mnt/t && mkdir -p /mnt/t/boot && mount "${md}p1" /mnt/t/boot
+recover_and_capture /dev/vda /dev/vdb
+cat /proc/mdstat
+"#;
+
 struct Image {
     kernel: PathBuf,
     initrd: PathBuf,
@@ -440,6 +500,8 @@ fn image() -> &'static Image {
             ("e", SCENARIO_E),
             ("f", SCENARIO_F),
             ("g", SCENARIO_G),
+            ("i", SCENARIO_I),
+            ("m", SCENARIO_M),
             ("r", SCENARIO_R),
             ("w", SCENARIO_W),
             ("x", SCENARIO_X),
@@ -800,6 +862,101 @@ fn w_whole_disks_without_partition_tables() {
         .any(|r| r.devices == ["/dev/vdc", "/dev/vdd"] && r.level == "raid1"));
     assert!(l.luks.iter().any(|k| k.backing == "/dev/vde"));
     assert!(l.mounts.iter().any(|m| m.mountpoint == "/mnt/t/crypt"));
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn m_partitioned_raid1_of_whole_disks_keeps_lv_extents() {
+    if vm_tests_skipped("layout m") {
+        return;
+    }
+    let out = scenario("m", &[1 << 30, 1 << 30]);
+    // Partition table (start, size, type, PARTUUID, name), md level,
+    // metadata and UUID, LV segments, file system UUIDs and labels.
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    let after = load(&out, "after.json");
+    for l in [&l, &after] {
+        assert_eq!(l.raids.len(), 1, "{:?}", l.raids);
+        let md = &l.raids[0];
+        assert_eq!(md.device, "/dev/md127");
+        assert_eq!((md.level.as_str(), md.metadata.as_str()), ("raid1", "1.2"));
+        assert_eq!(md.devices, ["/dev/vda", "/dev/vdb"]);
+        assert_eq!(md.label, Some(rear_layout::Label::Gpt));
+        let parts: Vec<&str> = md.partitions.iter().map(|p| p.device.as_str()).collect();
+        assert_eq!(parts, ["/dev/md127p1", "/dev/md127p2", "/dev/md127p3"]);
+        assert!(md.partitions.iter().all(|p| p.uuid.is_some()));
+        // The disks under it hold the array alone, no table of their own.
+        assert!(l.disks.iter().all(|d| d.label.is_none()), "{:?}", l.disks);
+        let segs = |name: &str| -> Vec<(String, u64, u64)> {
+            l.lvs
+                .iter()
+                .find(|v| v.name == name)
+                .unwrap_or_else(|| panic!("no LV {name}"))
+                .segments
+                .iter()
+                .map(|s| (s.pv.clone(), s.start, s.count))
+                .collect()
+        };
+        // 4 MiB extents: root 25 at 0, home 15 at 25, root's 5 more at 40.
+        let pv = "/dev/md127p3".to_string();
+        assert_eq!(segs("root"), [(pv.clone(), 0, 25), (pv.clone(), 40, 5)]);
+        assert_eq!(segs("home"), [(pv, 25, 15)]);
+        let fs: Vec<(&str, Option<&str>)> = l
+            .filesystems
+            .iter()
+            .map(|f| (f.fstype.as_str(), f.label.as_deref()))
+            .collect();
+        for want in [
+            ("vfat", Some("ESP")),
+            ("ext4", Some("boot")),
+            ("ext4", Some("root")),
+            ("ext4", Some("home")),
+        ] {
+            assert!(fs.contains(&want), "{want:?} in {fs:?}");
+        }
+        assert!(l.filesystems.iter().all(|f| f.uuid.is_some()));
+    }
+}
+
+#[test]
+#[ignore = "full VM tier: ci/test --full"]
+fn i_imsm_container_volume_with_gpt() {
+    if rear_tests::known_failing(
+        "layout i",
+        "recreating the IMSM container is refused: /dev/md127 is on /dev/md127, which is not a target",
+    ) || vm_tests_skipped("layout i")
+    {
+        return;
+    }
+    let out = scenario("i", &[1 << 30, 1 << 30]);
+    // The container's metadata gives its UUIDs anew: compare leaves them.
+    let l = assert_same(&out, "saved.json", "after.json", &recreated());
+    for l in [&l, &load(&out, "after.json")] {
+        let c = l
+            .raids
+            .iter()
+            .find(|r| r.is_container())
+            .expect("a container");
+        assert_eq!(
+            (c.metadata.as_str(), &c.devices[..]),
+            (
+                "imsm",
+                &["/dev/vda".to_string(), "/dev/vdb".to_string()][..]
+            )
+        );
+        let v = l
+            .raids
+            .iter()
+            .find(|r| !r.is_container())
+            .expect("a volume");
+        assert_eq!(v.devices, std::slice::from_ref(&c.device));
+        assert_eq!(v.level, "raid1");
+        assert_eq!(v.member_size, Some(614400 << 10));
+        assert_eq!(v.label, Some(rear_layout::Label::Gpt));
+        assert_eq!(v.partitions.len(), 2);
+        let labels: Vec<Option<&str>> = l.filesystems.iter().map(|f| f.label.as_deref()).collect();
+        assert_eq!(labels, [Some("iboot"), Some("iroot")]);
+    }
 }
 
 #[test]

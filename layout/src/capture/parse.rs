@@ -334,6 +334,49 @@ fn lvm_rows<'a>(v: &'a Value, kind: &str) -> Result<&'a Vec<Value>, CaptureError
         .ok_or_else(|| perr("LVM json report", format!("no report.{kind} array")))
 }
 
+/// `lvs --segments --reportformat json -o vg_name,lv_name,segtype,seg_start_pe,seg_pe_ranges`:
+/// (vg, lv) → its linear segments in logical order. An LV with any
+/// segment on more than one range (striped, RAID) or on no PV (a pool's
+/// hidden volumes) gets none.
+pub fn parse_lv_segments(
+    text: &str,
+) -> Result<BTreeMap<(String, String), Vec<crate::model::Segment>>, CaptureError> {
+    let v = lvm_json(text)?;
+    // (vg, lv) → (first logical extent, the segment when it is linear).
+    type Rows = BTreeMap<(String, String), Vec<(u64, Option<crate::model::Segment>)>>;
+    let mut rows: Rows = BTreeMap::new();
+    for r in lvm_rows(&v, "seg")? {
+        let (Some(vg), Some(lv)) = (jstr(r, "vg_name"), jstr(r, "lv_name")) else {
+            continue;
+        };
+        let le = jnum(r, "seg_start_pe").unwrap_or(0);
+        let ranges = jstr(r, "seg_pe_ranges").unwrap_or_default();
+        let words: Vec<&str> = ranges.split_whitespace().collect();
+        // `/dev/vdb1:0-24`: extents 0 to 24 (inclusive) of /dev/vdb1.
+        let seg = match (jstr(r, "segtype").as_deref(), &words[..]) {
+            (Some("linear") | None, [one]) => one.rsplit_once(':').and_then(|(pv, range)| {
+                let (a, b) = range.split_once('-')?;
+                let (a, b): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+                (pv.starts_with("/dev/") && b >= a).then(|| crate::model::Segment {
+                    pv: pv.to_string(),
+                    start: a,
+                    count: b - a + 1,
+                })
+            }),
+            _ => None,
+        };
+        rows.entry((vg, lv)).or_default().push((le, seg));
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(k, mut segs)| {
+            segs.sort_by_key(|(le, _)| *le);
+            let all: Option<Vec<_>> = segs.into_iter().map(|(_, s)| s).collect();
+            all.map(|a| (k, a))
+        })
+        .collect())
+}
+
 fn lvm_json(text: &str) -> Result<Value, CaptureError> {
     serde_json::from_str(text).map_err(|e| perr("LVM json report", e.to_string()))
 }
@@ -544,6 +587,8 @@ pub struct MdDetail {
     pub layout: Option<String>,
     pub size: Option<u64>,
     pub raid_devices: Option<u32>,
+    /// "Used Dev Size" (what each member gives the array), bytes.
+    pub used_dev_size: Option<u64>,
 }
 
 pub fn parse_mdadm_detail(text: &str) -> MdDetail {
@@ -564,6 +609,13 @@ pub fn parse_mdadm_detail(text: &str) -> MdDetail {
                     .and_then(|k| k.checked_mul(1024))
             }
             "Raid Devices" => d.raid_devices = v.parse().ok(),
+            "Used Dev Size" => {
+                d.used_dev_size = v
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .and_then(|k| k.checked_mul(1024))
+            }
             _ => {}
         }
     }

@@ -52,11 +52,21 @@ const LVS: &[&str] = &[
     "lv_name,vg_name,lv_uuid,lv_size,segtype,stripes,stripe_size,pool_lv,lv_metadata_size,chunk_size,lv_attr,data_stripes,lv_dm_path",
 ];
 
+/// What capture asked a fixture for that it does not hold. The fixtures
+/// were recorded before capture asked for LV segments (record-lib.sh
+/// records them now), and capture goes on without them.
+fn unrecorded(src: &FixtureSource) -> Vec<String> {
+    src.missing()
+        .into_iter()
+        .filter(|c| !c.starts_with("lvs --segments "))
+        .collect()
+}
+
 fn capture_of(scenario: &str, opts: &Options) -> Layout {
     let src = FixtureSource::new(fixture_dir(scenario));
     let l = capture(&src, opts).unwrap_or_else(|e| panic!("{scenario}: {e}"));
     assert_eq!(
-        src.missing(),
+        unrecorded(&src),
         Vec::<String>::new(),
         "{scenario}: asked for what was not recorded"
     );
@@ -1537,7 +1547,7 @@ impl Source for WholeDisk {
 /// The layout of a whole-disk source, with nothing asked that was not recorded.
 fn capture_whole(src: &WholeDisk) -> Captured {
     let c = capture_all(src, &Options::default()).unwrap();
-    assert_eq!(src.base.missing(), Vec::<String>::new(), "not recorded");
+    assert_eq!(unrecorded(&src.base), Vec::<String>::new(), "not recorded");
     assert_eq!(Layout::from_json(&c.layout.to_json()).unwrap(), c.layout);
     c
 }
@@ -1950,4 +1960,44 @@ fn unreadable_per_device_reports_name_the_device() {
     let src = Overlay::new("luks-lvm").cmd(&["cryptsetup", "luksDump", "/dev/vda1"], Ok("junk"));
     let e = capture(&src, &Options::default()).unwrap_err().to_string();
     assert!(e.contains("/dev/vda1: no Version"), "{e}");
+}
+
+/// `lvs --segments`: linear LVs' extents in logical order; an LV with a
+/// striped segment, or on hidden volumes, has none.
+#[test]
+fn lv_segments() {
+    let text = r#"{"report": [{"seg": [
+        {"vg_name":"vgm", "lv_name":"root", "segtype":"linear", "seg_start_pe":"25", "seg_pe_ranges":"/dev/md127p3:40-44"},
+        {"vg_name":"vgm", "lv_name":"root", "segtype":"linear", "seg_start_pe":"0", "seg_pe_ranges":"/dev/md127p3:0-24"},
+        {"vg_name":"vgm", "lv_name":"home", "segtype":"linear", "seg_start_pe":"0", "seg_pe_ranges":"/dev/md127p3:25-39"},
+        {"vg_name":"vgm", "lv_name":"st", "segtype":"striped", "seg_start_pe":"0", "seg_pe_ranges":"/dev/vdb:0-9 /dev/vdc:0-9"},
+        {"vg_name":"vgm", "lv_name":"pool", "segtype":"thin-pool", "seg_start_pe":"0", "seg_pe_ranges":"[pool_tdata]:0-49"}
+    ]}]}"#;
+    let segs = parse_lv_segments(text).unwrap();
+    let seg = |pv: &str, start, count| Segment {
+        pv: pv.into(),
+        start,
+        count,
+    };
+    assert_eq!(
+        segs[&("vgm".to_string(), "root".to_string())],
+        [seg("/dev/md127p3", 0, 25), seg("/dev/md127p3", 40, 5)]
+    );
+    assert_eq!(
+        segs[&("vgm".to_string(), "home".to_string())],
+        [seg("/dev/md127p3", 25, 15)]
+    );
+    assert!(!segs.contains_key(&("vgm".to_string(), "st".to_string())));
+    assert!(!segs.contains_key(&("vgm".to_string(), "pool".to_string())));
+    assert!(parse_lv_segments("{}").is_err());
+}
+
+/// `mdadm --detail` of an array inside a container: what it uses of each disk.
+#[test]
+fn mdadm_detail_used_dev_size() {
+    let d = parse_mdadm_detail(
+        "/dev/md126:\n         Container : /dev/md/imsm0, member 0\n        Raid Level : raid1\n        Array Size : 921600 (900.00 MiB 943.72 MB)\n     Used Dev Size : 921600 (900.00 MiB 943.72 MB)\n      Raid Devices : 2\n",
+    );
+    assert_eq!(d.used_dev_size, Some(921600 << 10));
+    assert_eq!(d.size, Some(921600 << 10));
 }

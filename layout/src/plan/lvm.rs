@@ -61,11 +61,20 @@ pub(super) fn volumes(cx: &mut Ctx) -> Result<(), PlanError> {
             .argv(a)
             .writes(writes.clone()),
         );
-        // Thin pools before the volumes in them.
-        let mut lvs: Vec<&Lv> = layout.lvs.iter().filter(|l| l.vg == vg.name).collect();
-        lvs.sort_by_key(|l| (l.segtype == "thin", l.name.clone()));
-        for lv in lvs {
-            let a = lv_argv(lv)?;
+        for lv in in_pe_order(layout, vg) {
+            let placed = placement(cx, vg, lv);
+            let mut a = lv_argv(lv)?;
+            if let Some(first) = placed.first() {
+                // Its first segment at its own extents; the rest extend it.
+                let size = a.iter().position(|w| w.starts_with("--size=")).unwrap();
+                a[size] = format!("--extents={}", first.count);
+                a.push(pe_range(cx, first));
+            } else if !lv.segments.is_empty() && lv.segtype == "linear" {
+                cx.notes.push(format!(
+                    "{}/{}: a physical volume under it shrank; allocated in its original order, not at its original extents",
+                    lv.vg, lv.name
+                ));
+            }
             let dev = lv_device(&lv.vg, &lv.name);
             cx.under.insert(dev.clone(), pvs.clone());
             cx.push(
@@ -81,11 +90,87 @@ pub(super) fn volumes(cx: &mut Ctx) -> Result<(), PlanError> {
                 )
                 .argv(a)
                 .writes(writes.clone())
-                .creates([dev]),
+                .creates([dev.clone()]),
             );
+            for (i, seg) in placed.iter().enumerate().skip(1) {
+                let a = argv([
+                    "lvextend".to_string(),
+                    "--yes".into(),
+                    format!("--extents=+{}", seg.count),
+                    format!("{}/{}", lv.vg, lv.name),
+                    pe_range(cx, seg),
+                ]);
+                cx.push(
+                    Step::new(
+                        format!("lvextend:{}/{}:{i}", lv.vg, lv.name),
+                        format!(
+                            "extend {}/{} by its segment {} at extent {} of {}",
+                            lv.vg,
+                            lv.name,
+                            i + 1,
+                            seg.start,
+                            cx.r.get(&seg.pv)
+                        ),
+                    )
+                    .argv(a)
+                    .writes(writes.iter().cloned().chain([dev.clone()])),
+                );
+            }
         }
     }
     Ok(())
+}
+
+/// The volume group's LVs in the order their extents lay on the PVs
+/// (capture's segments; LVs without them after, by name), thin pools
+/// before the volumes in them: plain allocation then also puts each where
+/// it was, as long as the ones before it take what they took.
+fn in_pe_order<'a>(layout: &'a Layout, vg: &Vg) -> Vec<&'a Lv> {
+    let pv_index = |dev: &str| {
+        layout
+            .pvs
+            .iter()
+            .filter(|p| p.vg == vg.name)
+            .position(|p| p.device == dev)
+            .unwrap_or(usize::MAX)
+    };
+    let mut lvs: Vec<&Lv> = layout.lvs.iter().filter(|l| l.vg == vg.name).collect();
+    lvs.sort_by_key(|l| {
+        let first = l
+            .segments
+            .first()
+            .map_or((usize::MAX, u64::MAX), |s| (pv_index(&s.pv), s.start));
+        (l.segtype == "thin", first, l.name.clone())
+    });
+    lvs
+}
+
+/// The segments of a linear LV to allocate at their original extents:
+/// all of them when every PV under it kept its size or grew, and they add
+/// up to its size; none otherwise (plain allocation).
+fn placement<'a>(cx: &Ctx, vg: &Vg, lv: &'a Lv) -> &'a [Segment] {
+    let layout = cx.layout;
+    let fits = lv.segtype == "linear"
+        && !lv.segments.is_empty()
+        && lv.segments.iter().map(|s| s.count).sum::<u64>() * vg.extent_size == lv.size
+        && lv.segments.iter().all(|s| {
+            s.count > 0
+                && layout
+                    .pvs
+                    .iter()
+                    .any(|p| p.device == s.pv && p.vg == vg.name)
+                && cx.grown.get(&s.pv).copied().unwrap_or(0) >= 0
+        });
+    if fits {
+        &lv.segments
+    } else {
+        &[]
+    }
+}
+
+/// `PV:FIRST-LAST` (lvcreate's and lvextend's physical extent range).
+fn pe_range(cx: &Ctx, s: &Segment) -> String {
+    format!("{}:{}-{}", cx.r.get(&s.pv), s.start, s.start + s.count - 1)
 }
 
 /// Capacity check before anything is written: the volume group changes by

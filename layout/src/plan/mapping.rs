@@ -245,6 +245,12 @@ impl Renamer {
                 names.insert(p.device.clone(), partition_device(new, p.number));
             }
         }
+        // Arrays keep their names; their partitions are named after them.
+        for r in &layout.raids {
+            for p in &r.partitions {
+                names.insert(p.device.clone(), partition_device(&r.device, p.number));
+            }
+        }
         Renamer { names }
     }
     pub(super) fn get(&self, dev: &str) -> String {

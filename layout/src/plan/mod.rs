@@ -278,7 +278,7 @@ fn plan_checked(
     partitions::refit_disks(&mut cx)?;
     partitions::wipe(&mut cx);
     partitions::tables(&mut cx);
-    raid::arrays(&mut cx);
+    raid::arrays(&mut cx)?;
     // LUKS on a logical volume comes after LVM, which makes its backing device.
     luks::volumes(&mut cx, luks::Backing::NotLv)?;
     lvm::volumes(&mut cx)?;
@@ -333,7 +333,8 @@ pub fn check_confined(plan: &Plan) -> Result<(), PlanError> {
             allowed.insert(c.clone());
         }
         for w in &s.writes {
-            let partition_of_target = plan.targets.iter().any(|t| {
+            // A partition of a target disk, or of an array made on them.
+            let partition_of_target = plan.targets.iter().chain(&allowed).any(|t| {
                 w.strip_prefix(t.as_str()).is_some_and(|rest| {
                     !rest.is_empty()
                         && rest

@@ -4,6 +4,7 @@ mod fs;
 mod geometry;
 mod luks;
 mod mapping;
+mod md_partitions;
 mod raid_lvm;
 mod script;
 mod whole_disk;
