@@ -118,6 +118,13 @@ pub fn known_failing(name: &str, why: &str) -> bool {
         return false;
     }
     eprintln!("SKIPPED {name}: known to fail ({why}); REAR_KNOWN_FAILING=1 runs it");
+    list_skipped(&format!("{name} (known to fail: {why})"));
+    true
+}
+
+/// The harness counts a test that returns as passed: ci/test reads this
+/// list (REAR_SKIPPED_LIST) to report it as skipped instead.
+fn list_skipped(line: &str) {
     if let Some(list) = std::env::var_os("REAR_SKIPPED_LIST") {
         use std::io::Write;
         if let Ok(mut f) = std::fs::OpenOptions::new()
@@ -125,27 +132,15 @@ pub fn known_failing(name: &str, why: &str) -> bool {
             .create(true)
             .open(list)
         {
-            let _ = writeln!(f, "{name} (known to fail: {why})");
+            let _ = writeln!(f, "{line}");
         }
     }
-    true
 }
 
 pub fn vm_tests_skipped(name: &str) -> bool {
     if std::env::var("REAR_SKIP_VM").is_ok_and(|v| v == "1") {
         eprintln!("SKIPPED {name}: REAR_SKIP_VM=1 was set");
-        // The harness counts a test that returns as passed: ci/test reads
-        // this list to report it as skipped instead.
-        if let Some(list) = std::env::var_os("REAR_SKIPPED_LIST") {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(list)
-            {
-                let _ = writeln!(f, "{name}");
-            }
-        }
+        list_skipped(name);
         return true;
     }
     assert!(
