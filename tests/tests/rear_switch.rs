@@ -472,7 +472,7 @@ fn called_as_rear_it_takes_rears_flags_and_shows_where_each_setting_came_from() 
             "boot_cmdline = \"quiet net.ifnames=0\"",
             format!("{dir}/extra.conf:1 (KERNEL_CMDLINE)"),
         ),
-        ("compress_level = 3", "default".to_string()),
+        ("boot_timeout = 5", "default".to_string()),
     ] {
         assert!(
             out.lines()
