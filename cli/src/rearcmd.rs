@@ -21,10 +21,7 @@ impl Rear {
     /// Reads `dir` as ReaR does (`site.conf`, `local.conf`, then `extra`),
     /// never running anything in them.
     pub fn read(dir: &Path, extra: &[String], lenient: bool) -> Result<Rear> {
-        let none = !["site.conf", "local.conf"]
-            .iter()
-            .any(|f| dir.join(f).is_file());
-        if none && extra.is_empty() {
+        if !rc::present(dir) && extra.is_empty() {
             // No ReaR configuration: nothing over rear-build's own.
             return Ok(Rear {
                 import: rc::Import::default(),
@@ -61,10 +58,7 @@ pub fn write_import(import: &rc::Import) -> Result<PathBuf> {
 
 /// `rear-build config import-rear`: the TOML, on stdout or into `output`.
 pub fn import_rear(dir: &Path, output: Option<&Path>, lenient: bool) -> Result<i32> {
-    if !["site.conf", "local.conf"]
-        .iter()
-        .any(|f| dir.join(f).is_file())
-    {
+    if !rc::present(dir) {
         bail!(
             "{} holds no site.conf or local.conf: name ReaR's configuration directory",
             dir.display()
@@ -349,28 +343,8 @@ pub fn mount_plan(
     if !layout.vgs.is_empty() {
         out.push(vec!["vgchange".into(), "-ay".into()]);
     }
-    let mut mounts: Vec<_> = layout
-        .mounts
-        .iter()
-        .filter(|m| m.fstype != "swap")
-        .collect();
-    mounts.sort_by_key(|m| {
-        (
-            m.mountpoint != "/",
-            m.mountpoint.matches('/').count(),
-            m.mountpoint.clone(),
-        )
-    });
-    for m in mounts {
-        let at = format!(
-            "{}{}",
-            root.trim_end_matches('/'),
-            if m.mountpoint == "/" {
-                ""
-            } else {
-                &m.mountpoint
-            }
-        );
+    for m in layout.mounts_in_order() {
+        let at = m.below(root);
         out.push(vec!["mkdir".into(), "-p".into(), at.clone()]);
         let mut opts: Vec<String> = Vec::new();
         if read_only {

@@ -368,6 +368,25 @@ pub struct Mount {
 const OWNER_OPTIONS: &[&str] = &["uid", "gid", "umask", "fmask", "dmask", "allow_utime"];
 
 impl Mount {
+    /// Where it goes below `root` (`/mnt/local` + `/home`; the root itself
+    /// at `root`).
+    pub fn below(&self, root: &str) -> String {
+        let at = format!(
+            "{}{}",
+            root.trim_end_matches('/'),
+            if self.mountpoint == "/" {
+                ""
+            } else {
+                &self.mountpoint
+            }
+        );
+        if at.is_empty() {
+            "/".to_string()
+        } else {
+            at
+        }
+    }
+
     /// Whether owners and modes on this file system come from its mount
     /// options rather than from the file system.
     pub fn modes_from_options(fstype: &str) -> bool {
@@ -424,6 +443,23 @@ pub struct Note {
 }
 
 impl Layout {
+    /// The mounted file systems (not swap) in the order they are mounted:
+    /// `/` first, then by depth, then by name.
+    pub fn mounts_in_order(&self) -> Vec<&Mount> {
+        let mut mounts: Vec<&Mount> = self.mounts.iter().filter(|m| m.fstype != "swap").collect();
+        mounts.sort_by_key(|m| {
+            (
+                if m.mountpoint == "/" {
+                    0
+                } else {
+                    m.mountpoint.matches('/').count()
+                },
+                m.mountpoint.clone(),
+            )
+        });
+        mounts
+    }
+
     pub fn new() -> Layout {
         Layout {
             schema: SCHEMA,

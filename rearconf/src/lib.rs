@@ -11,6 +11,14 @@
 use anyhow::{bail, Result};
 
 pub mod map;
+
+/// ReaR's configuration files, in the order ReaR reads them.
+pub const FILES: [&str; 2] = ["site.conf", "local.conf"];
+
+/// Whether `dir` holds any of [`FILES`].
+pub fn present(dir: &Path) -> bool {
+    FILES.iter().any(|f| dir.join(f).is_file())
+}
 pub use map::{map, Import, Note, Source};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -109,7 +117,7 @@ impl Config {
     /// (ReaR's `-C`: a path, or a name in `dir` with or without `.conf`),
     /// which must exist.
     pub fn read_dir(mut self, dir: &Path, extra: &[String], lenient: bool) -> Result<Config> {
-        for name in ["site.conf", "local.conf"] {
+        for name in FILES {
             let p = dir.join(name);
             match std::fs::read_to_string(&p) {
                 Ok(text) => self.read(&text, &p, lenient)?,

@@ -8,37 +8,9 @@ use crate::model::*;
 /// below `opts.mount_root`: `/` first, then by depth.
 pub(super) fn mounts(cx: &mut Ctx) {
     let (layout, opts) = (cx.layout, cx.opts);
-    let mut mounts: Vec<&Mount> = layout
-        .mounts
-        .iter()
-        .filter(|m| m.fstype != "swap")
-        .collect();
-    mounts.sort_by_key(|m| {
-        (
-            if m.mountpoint == "/" {
-                0
-            } else {
-                m.mountpoint.matches('/').count()
-            },
-            m.mountpoint.clone(),
-        )
-    });
-    for m in mounts {
+    for m in layout.mounts_in_order() {
         let dev = cx.r.get(&m.device);
-        let target = format!(
-            "{}{}",
-            opts.mount_root.trim_end_matches('/'),
-            if m.mountpoint == "/" {
-                ""
-            } else {
-                &m.mountpoint
-            }
-        );
-        let target = if target.is_empty() {
-            "/".to_string()
-        } else {
-            target
-        };
+        let target = m.below(&opts.mount_root);
         cx.push(
             Step::new(
                 format!("mkdir:{target}"),
