@@ -232,6 +232,16 @@ pub enum Command {
         #[arg(long)]
         read_only: bool,
     },
+    /// Write a partition table (GPT or MBR) read from an sfdisk-style script on stdin, or print a disk's table as one (--dump).
+    #[command(long_about = PARTITION_TABLE_HELP)]
+    PartitionTable {
+        /// The disk (or disk image file).
+        #[arg(value_name = "DEVICE")]
+        device: PathBuf,
+        /// Print the table on DEVICE as a script instead of writing one.
+        #[arg(long)]
+        dump: bool,
+    },
     /// Write the man pages (man) or a shell's completions (bash, zsh, fish) into DIR, for packaging.
     #[command(hide = true)]
     Generate {
@@ -277,6 +287,32 @@ Exit 1 when the result would not load as it stands.
   rear-build config import-rear
   rear-build config import-rear /etc/rear -o /etc/rear-build/conf.d/50-rear.toml
   rear-build config import-rear --lenient /srv/old-rear-configs/web1";
+
+const PARTITION_TABLE_HELP: &str = "\
+Write the partition table a script on standard input describes onto
+DEVICE, then make the kernel use it: the recovery plan's partitioning
+step, so the rescue system needs no partitioning program. The script is
+sfdisk's format (the lines `rear-build recover --dry-run` and the -s
+script show; `sfdisk DEVICE` takes the same script by hand):
+
+  label: gpt
+  label-id: 0a2f1e9c-7a33-4ac6-8d5c-5f5e1f0b8a01
+  unit: sectors
+  sector-size: 512
+  /dev/vda1 : start=2048, size=2048, type=21686148-6449-6e6f-744e-656564454649
+  /dev/vda2 : start=4096, size=8380416, type=0fc63daf-8483-4772-8e79-3d69d8477de4, name=\"root\"
+
+GPT (type GUIDs, uuid=, name=, attrs=) and MBR (`label: dos`, hex types,
+`bootable`, logical partitions 5 and up inside one extended partition).
+What is missing (label-id, uuid) gets a new random value. The disk is
+opened exclusively: one in use (mounted, or held by md, LVM or
+device-mapper) is refused. The table must fit the disk and its sector
+size; nothing is written otherwise. Everything on DEVICE outside the new
+partitions' sectors, up to 1 MiB at each end, is zeroed (old tables and
+signatures). --dump prints the table on DEVICE in the same form.
+
+  rear-build partition-table --dump /dev/sda
+  rear-build partition-table /dev/sdb < sda.table";
 
 const MOUNTONLY_HELP: &str = "\
 Mount the file systems of the saved layout below --root (/mnt/local), to

@@ -89,6 +89,7 @@ pub fn run(cli: Cli, rear: Option<&crate::rearcmd::Rear>) -> Result<i32> {
             read_only,
         } => crate::rearcmd::mountonly(&layout, &root, read_only),
         Command::Generate { what, dir } => generate(&what, &dir),
+        Command::PartitionTable { device, dump } => layoutcmd::partition_table(&device, dump),
         Command::Mkbackuponly { layout } => backupcmd::unmounting_target(|| {
             backupcmd::mkbackuponly(
                 &cfg.backup,

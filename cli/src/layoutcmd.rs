@@ -10,7 +10,7 @@ use rear_layout::capture::{self, Source};
 use rear_layout::plan::{self, Resize};
 use rear_layout::{compare, present, show, Layout};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::config::Layout as Settings;
@@ -63,6 +63,32 @@ fn write(path: &Path, layout: &Layout) -> Result<()> {
 }
 
 /// Captures the layout of the system `src` describes into `output`.
+/// `partition-table`: the script on stdin onto `device`, or (`dump`) the
+/// table on `device` printed as one.
+pub fn partition_table(device: &Path, dump: bool) -> Result<i32> {
+    if dump {
+        let t = rear_ptable::read(device, 512)?;
+        print!("{}", t.script(&device.to_string_lossy()));
+        return Ok(0);
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("read the partition table script from standard input")?;
+    let t = rear_ptable::Table::parse_script(&text).context("the script on standard input")?;
+    rear_ptable::write(device, &t)?;
+    say!(
+        "wrote a {} partition table with {} partition(s) to {}",
+        match t.label {
+            rear_ptable::Label::Gpt => "GPT",
+            rear_ptable::Label::Dos => "MBR",
+        },
+        t.parts.len(),
+        device.display()
+    );
+    Ok(0)
+}
+
 pub fn savelayout(src: &dyn Source, output: &Path, args: &Settings) -> Result<i32> {
     let layout = capture_now(src, args)?;
     write(output, &layout)?;

@@ -480,10 +480,10 @@ mod tests {
             "parents first"
         );
         assert!(mounts.iter().all(|a| a.contains(&"ro".to_string())));
-        assert!(plan
-            .iter()
-            .all(|a| !["mkfs", "sfdisk", "wipefs", "lvcreate", "pvcreate"]
+        assert!(plan.iter().all(
+            |a| !["mkfs", "rear-build", "wipefs", "lvcreate", "pvcreate"]
                 .iter()
-                .any(|w| a[0].starts_with(w))));
+                .any(|w| a[0].starts_with(w))
+        ));
     }
 }

@@ -145,6 +145,12 @@ pub trait Source {
     fn run(&self, argv: &[&str]) -> Result<String, String>;
     /// Reads a file (e.g. /proc/self/mountinfo, /sys/block/vda/size).
     fn read(&self, path: &str) -> Result<String, String>;
+    /// The partition table of `dev` read without sfdisk, for when
+    /// `sfdisk --json` fails (a minimal system has no sfdisk; before
+    /// util-linux 2.27 it has no --json). None: not available here.
+    fn own_table(&self, _dev: &str, _sector_size: u32) -> Option<Result<PartitionTable, String>> {
+        None
+    }
 }
 
 /// The running system: commands run through `exec` (so each is logged)
@@ -193,6 +199,16 @@ impl Source for Host<'_> {
         std::fs::read(self.root.join(path.trim_start_matches('/')))
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map_err(|e| e.to_string())
+    }
+
+    /// The device below `root`, read by rear-ptable.
+    fn own_table(&self, dev: &str, sector_size: u32) -> Option<Result<PartitionTable, String>> {
+        let path = self.root.join(dev.trim_start_matches('/'));
+        path.exists().then(|| {
+            rear_ptable::read(&path, sector_size)
+                .map(|t| parse::from_ptable(&t, dev))
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -558,23 +574,19 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
             ..Default::default()
         };
         if let Some(pt) = pttype {
-            let argv = ["sfdisk", "--json", d.path.as_str()];
-            match cx.src.run(&argv) {
-                Ok(t) => match parse_sfdisk(&t, logical) {
-                    Ok(table) => {
-                        disk.label = Some(table.label);
-                        disk.identifier = table.identifier;
-                        disk.partitions = table.partitions;
-                        for p in &mut disk.partitions {
-                            p.device = cx.canon(&p.device);
-                        }
+            match partition_table(cx.src, &d.path, logical)? {
+                Ok(table) => {
+                    disk.label = Some(table.label);
+                    disk.identifier = table.identifier;
+                    disk.partitions = table.partitions;
+                    for p in &mut disk.partitions {
+                        p.device = cx.canon(&p.device);
                     }
-                    Err(e) => {
-                        cx.unsupported.insert(d.path.clone(), e.to_string());
-                        cx.note(&d.path, format!("partition table ({pt}) left out: {e}"));
-                    }
-                },
-                Err(e) => return Err(cmd_err(&argv, e)),
+                }
+                Err(e) => {
+                    cx.unsupported.insert(d.path.clone(), e.to_string());
+                    cx.note(&d.path, format!("partition table ({pt}) left out: {e}"));
+                }
             }
         }
         layout.disks.push(disk);
@@ -599,6 +611,32 @@ fn capture_disks(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         );
     }
     Ok(())
+}
+
+/// The partition table of `dev`: `sfdisk --json`, or where that fails,
+/// the table the source reads itself ([`Source::own_table`]). The outer
+/// error: neither could read the device; the inner: what was read is not
+/// a table the layout takes.
+fn partition_table(
+    src: &dyn Source,
+    dev: &str,
+    sector_size: u32,
+) -> Result<Result<PartitionTable, CaptureError>, CaptureError> {
+    let argv = ["sfdisk", "--json", dev];
+    match src.run(&argv) {
+        Ok(t) => Ok(parse_sfdisk(&t, sector_size)),
+        Err(e) => match src.own_table(dev, sector_size) {
+            Some(Ok(t)) => {
+                log::info!(
+                    "{}: {e}; the partition table was read without it",
+                    argv.join(" ")
+                );
+                Ok(Ok(t))
+            }
+            Some(Err(own)) => Err(cmd_err(&argv, format!("{e}; read directly: {own}"))),
+            None => Err(cmd_err(&argv, e)),
+        },
+    }
 }
 
 /// A `blkid` type of an md member: md's own superblock, or an IMSM (Intel
@@ -671,9 +709,7 @@ fn capture_raids(cx: &mut Ctx, layout: &mut Layout) -> Result<(), CaptureError> 
         }
         let pttype = cx.blkid_of(&d.path).and_then(|m| m.get("PTTYPE")).cloned();
         if let Some(pt) = pttype {
-            let argv = ["sfdisk", "--json", d.path.as_str()];
-            let t = cx.src.run(&argv).map_err(|e| cmd_err(&argv, e))?;
-            match parse_sfdisk(&t, 512) {
+            match partition_table(cx.src, &d.path, 512)? {
                 Ok(table) => {
                     r.label = Some(table.label);
                     r.identifier = table.identifier;

@@ -491,13 +491,7 @@ impl Layout {
 }
 
 /// `/dev/vda` + 1 → `/dev/vda1`; `/dev/nvme0n1` + 1 → `/dev/nvme0n1p1`.
-pub fn partition_device(disk: &str, number: u32) -> String {
-    if disk.ends_with(|c: char| c.is_ascii_digit()) {
-        format!("{disk}p{number}")
-    } else {
-        format!("{disk}{number}")
-    }
-}
+pub use rear_ptable::partition_device;
 
 /// `/dev/mapper/<vg>-<lv>` with dashes doubled, as device-mapper names them.
 pub fn lv_device(vg: &str, lv: &str) -> String {

@@ -46,10 +46,13 @@ pub fn programs(layout: &Layout) -> Result<Vec<Need>, PlanError> {
         let e = seen.entry(program.to_string()).or_insert((why, 0));
         e.1 += 1;
     };
-    for s in &p.steps {
-        if let Some(prog) = s.argv.first() {
-            add(prog, s.what.clone());
-        }
+    // rear-build itself (it writes the partition tables) is always there.
+    for s in p
+        .steps
+        .iter()
+        .filter(|s| s.argv.first().is_some_and(|p| p != "rear-build"))
+    {
+        add(&s.argv[0], s.what.clone());
     }
     // Recovery beside the plan: disks are identified by blkid, the
     // recreated file systems mounted and unmounted, and finalize runs the
@@ -97,9 +100,9 @@ mod tests {
             .collect()
     }
 
-    /// The typical RAID1 + LVM server: md, LVM, xfs, and sfdisk for the
-    /// partition tables; nothing of btrfs, LUKS, FAT, parted or gdisk, and
-    /// none of the operator's conveniences.
+    /// The typical RAID1 + LVM server: md, LVM, xfs; nothing of btrfs,
+    /// LUKS, FAT, and no partitioning program (rear-build writes the
+    /// tables), and none of the operator's conveniences.
     #[test]
     fn raid1_lvm_xfs_needs_only_its_own_tools() {
         let mut l = scenarios::raid1_lvm_thin();
@@ -107,8 +110,7 @@ mod tests {
         l.lvs.retain(|v| v.segtype == "linear");
         let got = names(&l);
         for want in [
-            "sfdisk", "mdadm", "pvcreate", "vgcreate", "lvcreate", "mkfs.xfs", "blkid", "mount",
-            "chroot",
+            "mdadm", "pvcreate", "vgcreate", "lvcreate", "mkfs.xfs", "blkid", "mount", "chroot",
         ] {
             assert!(got.iter().any(|g| g == want), "{want} not in {got:?}");
         }
@@ -119,6 +121,8 @@ mod tests {
             "mkfs.vfat",
             "mkfs.fat",
             "parted",
+            "sfdisk",
+            "rear-build",
             "sgdisk",
             "gdisk",
             "ps",
@@ -154,7 +158,7 @@ mod tests {
     #[test]
     fn each_file_system_brings_its_mkfs_and_swap_mkswap() {
         let got = names(&scenarios::gpt_esp_ext4_swap());
-        for want in ["mkfs.vfat", "mkfs.ext4", "mkswap", "sfdisk", "wipefs"] {
+        for want in ["mkfs.vfat", "mkfs.ext4", "mkswap", "wipefs"] {
             assert!(got.iter().any(|g| g == want), "{want} not in {got:?}");
         }
         assert!(

@@ -3,7 +3,9 @@
 //! anything. Sizes are bytes.
 
 use super::CaptureError;
-use crate::model::{EfiEntry, Label, Luks, Lv, PartKind, Partition, Pv, Raid, Subvolume, Vg};
+use crate::model::{
+    partition_device, EfiEntry, Label, Luks, Lv, PartKind, Partition, Pv, Raid, Subvolume, Vg,
+};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -243,17 +245,11 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
             Label::Msdos => {
                 let n = u32::from_str_radix(raw_type.trim_start_matches("0x"), 16)
                     .map_err(|_| perr("sfdisk --json", format!("{node}: MBR type {raw_type:?}")))?;
-                let kind = if matches!(n, 0x5 | 0xf | 0x85) {
-                    PartKind::Extended
-                } else if number >= 5 {
-                    PartKind::Logical
-                } else {
-                    PartKind::Primary
-                };
-                let uuid = identifier
-                    .as_ref()
-                    .map(|id| format!("{}-{number:02}", id.trim_start_matches("0x")));
-                (format!("0x{n:x}"), kind, uuid)
+                (
+                    format!("0x{n:x}"),
+                    mbr_kind(n, number),
+                    mbr_partuuid(identifier.as_deref(), number),
+                )
             }
         };
         let bytes = |what: &str, n: u64| {
@@ -287,6 +283,64 @@ pub fn parse_sfdisk(text: &str, sector_size: u32) -> Result<PartitionTable, Capt
         identifier,
         partitions,
     })
+}
+
+/// An MBR partition's kind by its type and number.
+fn mbr_kind(type_: u32, number: u32) -> PartKind {
+    if matches!(type_, 0x5 | 0xf | 0x85) {
+        PartKind::Extended
+    } else if number >= 5 {
+        PartKind::Logical
+    } else {
+        PartKind::Primary
+    }
+}
+
+/// An MBR partition's PARTUUID: the disk identifier and the number.
+fn mbr_partuuid(identifier: Option<&str>, number: u32) -> Option<String> {
+    identifier.map(|id| format!("{}-{number:02}", id.trim_start_matches("0x")))
+}
+
+/// A table read by rear-ptable (where sfdisk is missing, or too old for
+/// `--json`), as [`parse_sfdisk`] gives it; partitions are named after
+/// `dev` as the kernel names them.
+pub fn from_ptable(t: &rear_ptable::Table, dev: &str) -> PartitionTable {
+    let ss = t.sector_size as u64;
+    let gpt = t.label == rear_ptable::Label::Gpt;
+    let identifier = t.id.clone();
+    let partitions = t
+        .parts
+        .iter()
+        .map(|p| {
+            let n = u32::from_str_radix(&p.type_, 16).unwrap_or(0);
+            Partition {
+                number: p.number,
+                device: partition_device(dev, p.number),
+                start: p.start * ss,
+                size: p.size * ss,
+                type_: match gpt {
+                    true => p.type_.clone(),
+                    false => format!("0x{n:x}"),
+                },
+                kind: match gpt {
+                    true => PartKind::Primary,
+                    false => mbr_kind(n, p.number),
+                },
+                name: p.name.clone(),
+                uuid: match gpt {
+                    true => p.uuid.clone(),
+                    false => mbr_partuuid(identifier.as_deref(), p.number),
+                },
+                attributes: p.attrs.clone(),
+                bootable: p.bootable,
+            }
+        })
+        .collect();
+    PartitionTable {
+        label: if gpt { Label::Gpt } else { Label::Msdos },
+        identifier,
+        partitions,
+    }
 }
 
 /// `/dev/vda12` → 12, `/dev/nvme0n1p3` → 3, `/dev/mapper/mpatha-part2` → 2.

@@ -203,6 +203,46 @@ fn a_host_with_a_fake_replays_a_fixture_and_logs_the_lvm_options() {
     assert_eq!(pvs.env_value("LC_ALL").unwrap(), "C");
 }
 
+/// A host without sfdisk: each disk's table is read from the disk itself
+/// (here an image file under the host's root with the recorded table
+/// written onto it), and the layout is the one captured with sfdisk.
+#[test]
+fn without_sfdisk_the_tables_are_read_from_the_disks() {
+    for scenario in ["gpt-esp", "msdos-logical"] {
+        let want = capture_of(scenario, &Options::default());
+        let fixture = FixtureSource::new(fixture_dir(scenario));
+        let root = tempfile::tempdir().unwrap();
+        for e in std::fs::read_dir(fixture.files()).unwrap().flatten() {
+            std::os::unix::fs::symlink(e.path(), root.path().join(e.file_name())).unwrap();
+        }
+        std::fs::create_dir(root.path().join("dev")).unwrap();
+        for d in want.disks.iter().filter(|d| d.label.is_some()) {
+            let img = root.path().join(d.device.trim_start_matches('/'));
+            std::fs::File::create(&img)
+                .unwrap()
+                .set_len(d.size)
+                .unwrap();
+            rear_ptable::write(&img, &crate::plan::table(d, &d.partitions)).unwrap();
+        }
+        let fake = rear_exec::Fake::answering(move |c| {
+            if c.program() == "sfdisk" {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "sfdisk: No such file or directory",
+                ));
+            }
+            fixture.answer(c)
+        });
+        let host = Host {
+            exec: &fake,
+            root: root.path().to_path_buf(),
+        };
+        let got = capture(&host, &Options::default()).unwrap();
+        assert_eq!(got, want, "{scenario}");
+        assert!(fake.calls().iter().any(|c| c.program() == "sfdisk"));
+    }
+}
+
 // ------------------------------------------------------------ parsers
 
 #[test]

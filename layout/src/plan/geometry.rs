@@ -1,9 +1,8 @@
 //! Partition geometry: partitions refitted to a disk of another size, and
-//! the sfdisk script that writes a partition table.
+//! the table (as an sfdisk script) that `rear-build partition-table` writes.
 
 use super::{human, PlanError, Resize};
 use crate::model::*;
-use std::fmt::Write as _;
 
 pub(super) const MIB: u64 = 1 << 20;
 
@@ -161,45 +160,39 @@ fn scale(parts: &mut [Partition], factor: f64) {
     }
 }
 
-/// The sfdisk script that recreates a partition table.
-pub fn sfdisk_script(disk: &Disk, parts: &[Partition], new_dev: &str) -> String {
+/// The table that recreates `disk`'s partitions `parts` (starts and
+/// sizes in bytes), in its sectors.
+pub fn table(disk: &Disk, parts: &[Partition]) -> rear_ptable::Table {
     let sector = disk.logical_sector_size.max(512) as u64;
-    let mut s = String::new();
-    let label = match disk.label {
-        Some(Label::Gpt) => "gpt",
-        _ => "dos",
-    };
-    let _ = writeln!(s, "label: {label}");
-    if let Some(id) = &disk.identifier {
-        let _ = writeln!(s, "label-id: {id}");
+    let gpt = disk.label == Some(Label::Gpt);
+    let mut parts: Vec<rear_ptable::Part> = parts
+        .iter()
+        .map(|p| rear_ptable::Part {
+            number: p.number,
+            start: p.start / sector,
+            size: p.size / sector,
+            type_: p.type_.trim_start_matches("0x").to_string(),
+            // On msdos the PARTUUID is made of the disk id and the number.
+            uuid: p.uuid.clone().filter(|_| gpt),
+            name: p.name.clone().filter(|_| gpt),
+            attrs: p.attributes.clone().filter(|_| gpt),
+            bootable: p.bootable,
+        })
+        .collect();
+    parts.sort_by_key(|p| p.number);
+    rear_ptable::Table {
+        label: match gpt {
+            true => rear_ptable::Label::Gpt,
+            false => rear_ptable::Label::Dos,
+        },
+        id: disk.identifier.clone(),
+        sector_size: sector as u32,
+        parts,
     }
-    let _ = writeln!(s, "unit: sectors");
-    let _ = writeln!(s, "sector-size: {sector}");
-    let mut sorted: Vec<&Partition> = parts.iter().collect();
-    sorted.sort_by_key(|p| p.number);
-    for p in sorted {
-        let mut line = format!(
-            "{} : start={}, size={}, type={}",
-            partition_device(new_dev, p.number),
-            p.start / sector,
-            p.size / sector,
-            p.type_.trim_start_matches("0x")
-        );
-        if disk.label == Some(Label::Gpt) {
-            if let Some(u) = &p.uuid {
-                let _ = write!(line, ", uuid={u}");
-            }
-            if let Some(n) = &p.name {
-                let _ = write!(line, ", name=\"{}\"", n.replace('"', ""));
-            }
-            if let Some(a) = &p.attributes {
-                let _ = write!(line, ", attrs=\"{a}\"");
-            }
-        }
-        if p.bootable {
-            line.push_str(", bootable");
-        }
-        let _ = writeln!(s, "{line}");
-    }
-    s
+}
+
+/// The script (sfdisk's format) that recreates a partition table on
+/// `new_dev`: what `rear-build partition-table` reads.
+pub fn sfdisk_script(disk: &Disk, parts: &[Partition], new_dev: &str) -> String {
+    table(disk, parts).script(new_dev)
 }

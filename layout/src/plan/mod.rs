@@ -22,7 +22,7 @@ mod step;
 #[cfg(test)]
 mod tests;
 
-pub use geometry::sfdisk_script;
+pub use geometry::{sfdisk_script, table};
 pub use mapping::map_disks;
 pub use step::{Input, Step};
 

@@ -83,21 +83,7 @@ pub(super) fn tables(cx: &mut Ctx) {
             continue;
         };
         let new = &mapping[&d.device];
-        let label = if d.label == Some(Label::Gpt) {
-            "GPT"
-        } else {
-            "msdos"
-        };
-        cx.steps.push(
-            Step::new(
-                format!("partition:{new}"),
-                format!("create the {label} partition table on {new}"),
-            )
-            .argv(["sfdisk", "--wipe=always", "--wipe-partitions=always", new])
-            .input(Input::Text(sfdisk_script(d, parts, new)))
-            .writes([new])
-            .creates(parts.iter().map(|p| partition_device(new, p.number))),
-        );
+        cx.steps.push(table_step(d, parts, new).writes([new]));
         for p in parts.iter().filter(|p| p.kind != PartKind::Extended) {
             let dev = partition_device(new, p.number);
             cx.steps.push(
@@ -109,4 +95,21 @@ pub(super) fn tables(cx: &mut Ctx) {
             );
         }
     }
+}
+
+/// The step that writes `disk`'s table with `parts` onto `new`: rear-build
+/// itself, so the rescue system needs no partitioning program (the plan
+/// shows the script; `sfdisk NEW` takes the same one by hand).
+pub(super) fn table_step(disk: &Disk, parts: &[Partition], new: &str) -> Step {
+    let label = match disk.label {
+        Some(Label::Gpt) => "GPT",
+        _ => "msdos",
+    };
+    Step::new(
+        format!("partition:{new}"),
+        format!("create the {label} partition table on {new}"),
+    )
+    .argv(["rear-build", "partition-table", new])
+    .input(Input::Text(sfdisk_script(disk, parts, new)))
+    .creates(parts.iter().map(|p| partition_device(new, p.number)))
 }

@@ -2,8 +2,8 @@
 //! member arrays of a container among them), each followed by the
 //! partition table on it when it has one.
 
-use super::geometry::{refit, sfdisk_script};
-use super::{argv, Ctx, Input, PlanError, Step};
+use super::geometry::refit;
+use super::{argv, Ctx, PlanError, Step};
 use crate::model::*;
 
 /// Creates each md array with its UUID, name, metadata, chunk and layout,
@@ -143,31 +143,8 @@ fn table(cx: &mut Ctx, raid: &Raid) -> Result<(), PlanError> {
         cx.grown
             .insert(old.device.clone(), p.size as i128 - old.size as i128);
     }
-    let label = if raid.label == Some(Label::Gpt) {
-        "GPT"
-    } else {
-        "msdos"
-    };
     let writes = cx.stack(&raid.device);
-    cx.push(
-        Step::new(
-            format!("partition:{}", raid.device),
-            format!("create the {label} partition table on {}", raid.device),
-        )
-        .argv([
-            "sfdisk",
-            "--wipe=always",
-            "--wipe-partitions=always",
-            &raid.device,
-        ])
-        .input(Input::Text(sfdisk_script(&disk, &parts, &raid.device)))
-        .writes(writes)
-        .creates(
-            parts
-                .iter()
-                .map(|p| partition_device(&raid.device, p.number)),
-        ),
-    );
+    cx.push(super::partitions::table_step(&disk, &parts, &raid.device).writes(writes));
     for p in parts.iter().filter(|p| p.kind != PartKind::Extended) {
         let dev = partition_device(&raid.device, p.number);
         let mut w = vec![dev.clone()];

@@ -52,7 +52,7 @@ fn the_script_skips_done_steps_and_quotes() {
         s.contains("step wipe:/dev/vda wipefs --all --force /dev/vda\n"),
         "{s}"
     );
-    assert!(s.contains("step partition:/dev/vda sfdisk --wipe=always --wipe-partitions=always /dev/vda <<'REAR_EOF'\nlabel: gpt\n"), "{s}");
+    assert!(s.contains("step partition:/dev/vda rear-build partition-table /dev/vda <<'REAR_EOF'\nlabel: gpt\n"), "{s}");
     assert!(s.contains("grep -qxF \"$id\" \"$state\""));
 }
 
