@@ -182,11 +182,21 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
         }
     };
     let at = view.as_ref().map_or(root, |v| v.dir.as_path());
+    let t = std::time::Instant::now();
     b.restore(&found, at, exec)?;
+    let restored = t.elapsed().as_secs_f64();
     let allocation = sparse::restore_allocation(&found.sums, at)?;
     log::info!("holes: {allocation}");
+    let holes = t.elapsed().as_secs_f64();
     let mut bad = sums::verify(at, &found.sums);
+    let verified = t.elapsed().as_secs_f64();
     let extras = sums::extras(at, &found.sums)?;
+    log::info!(
+        "restore {restored:.1} s, holes {:.1} s, verify {:.1} s, nothing else there {:.1} s",
+        holes - restored,
+        verified - holes,
+        t.elapsed().as_secs_f64() - verified
+    );
     drop(view);
     bad.extend(extras.iter().map(|p| {
         format!(
