@@ -285,6 +285,97 @@ mod tests {
         }
     }
 
+    fn sh(script: &str) -> Vec<String> {
+        ["sh", "-c", script].map(String::from).to_vec()
+    }
+
+    /// A full disk under the compressor fails the run naming the archive,
+    /// and the "tar" writing into it stops (a broken pipe) instead of
+    /// waiting for ever.
+    #[test]
+    fn a_compressor_that_cannot_write_fails_and_stops_tar() {
+        let full = File::options().write(true).open("/dev/full").unwrap();
+        let err = create(
+            &rear_exec::System,
+            &sh("head -c 50000000 /dev/urandom"),
+            None,
+            full,
+            "/srv/backup.tar.zst",
+        )
+        .unwrap_err();
+        let err = format!("{err:#}");
+        assert!(
+            err.contains("compress tar's stream into /srv/backup.tar.zst")
+                && err.contains("No space left on device"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn tar_s_exit_code_and_stderr_come_back_and_the_archive_is_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.zst");
+        let out = create(
+            &rear_exec::System,
+            &sh("printf stream; echo warned >&2; exit 1"),
+            None,
+            File::create(&a).unwrap(),
+            "a",
+        )
+        .unwrap();
+        assert_eq!((out.code, out.stderr.as_str()), (1, "warned\n"));
+        let mut back = Vec::new();
+        decompress(File::open(&a).unwrap(), &mut back).unwrap();
+        assert_eq!(back, b"stream");
+    }
+
+    /// A damaged archive fails naming it, and "tar" sees the end of its
+    /// input (it would wait for ever otherwise); a "tar" that stops reading
+    /// stops the decoder.
+    #[test]
+    fn restores_stop_at_the_first_failure_and_name_it() {
+        let d = tempfile::tempdir().unwrap();
+        let a = d.path().join("a.zst");
+        fs_write(&a, &compress(&data(8)[..], Vec::new(), 1).unwrap());
+        let ok = extract(
+            &rear_exec::System,
+            &sh("cat > /dev/null"),
+            None,
+            File::open(&a).unwrap(),
+            "a",
+        );
+        ok.unwrap();
+        let err = extract(
+            &rear_exec::System,
+            &sh("head -c 1 > /dev/null; exit 3"),
+            None,
+            File::open(&a).unwrap(),
+            "a",
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("exit status: 3"), "{err:#}");
+        let mut bad = std::fs::read(&a).unwrap();
+        let mid = bad.len() / 2;
+        bad[mid] ^= 0xff;
+        fs_write(&a, &bad);
+        let err = extract(
+            &rear_exec::System,
+            &sh("cat > /dev/null"),
+            None,
+            File::open(&a).unwrap(),
+            "/srv/a.tar.zst",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("the archive /srv/a.tar.zst is damaged"),
+            "{err:#}"
+        );
+    }
+
+    fn fs_write(p: &std::path::Path, data: &[u8]) {
+        std::fs::write(p, data).unwrap();
+    }
+
     #[test]
     fn a_closed_reader_stops_the_decoder() {
         let z = compress(&data(8)[..], Vec::new(), 1).unwrap();
