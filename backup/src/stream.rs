@@ -164,7 +164,7 @@ pub fn create(
             }
         }
         compressed.with_context(|| format!("compress tar's stream into {name}"))?;
-        Ok(ran.context("tar could not run")?)
+        ran.map_err(Into::into)
     })
 }
 
@@ -248,7 +248,7 @@ mod tests {
             match x % 3 {
                 0 => out.extend_from_slice(format!("line {} of a file\n", x % 1000).as_bytes()),
                 1 => out.extend_from_slice(&x.to_le_bytes()),
-                _ => out.extend(std::iter::repeat((x >> 8) as u8).take((x % 300) as usize)),
+                _ => out.extend(std::iter::repeat_n((x >> 8) as u8, (x % 300) as usize)),
             }
         }
         out
