@@ -413,3 +413,62 @@ fn a_tar_that_stops_stops_the_restore() {
         );
     });
 }
+
+/// A backup directory that fills up fails the backup naming the archive
+/// and why; the previous backup stays the one pointed to, whole, and the
+/// half archive is gone.
+#[test]
+fn a_full_disk_fails_the_backup_and_keeps_the_previous_one() {
+    let d = tempfile::tempdir().unwrap();
+    let target = d.path().join("target");
+    fs::create_dir_all(&target).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+        .arg(&target)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipped: cannot mount a small tmpfs here (not root?)");
+        return;
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(target.clone());
+    let src = d.path().join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("a"), "first").unwrap();
+    let b = Tar {
+        dir: target.clone(),
+        age: None,
+    };
+    b.backup(&spec(&src), &Real::default()).unwrap();
+    let first = generation::current(&b.dir).unwrap().unwrap();
+    // 16 MiB that zstd cannot shrink, into 4 MiB.
+    common::sh(&format!(
+        "head -c 16777216 /dev/urandom > '{}'",
+        src.join("noise").display()
+    ));
+    let err = format!("{:#}", b.backup(&spec(&src), &Real::default()).unwrap_err());
+    assert!(
+        err.contains("previous backup is kept")
+            && err.contains("No space left on device")
+            && err.contains(&format!("into {}", target.display())),
+        "{err}"
+    );
+    assert_eq!(generation::current(&b.dir).unwrap().unwrap(), first);
+    let gens: Vec<_> = fs::read_dir(&b.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(generation::PREFIX))
+        .collect();
+    assert_eq!(gens.len(), 1, "{gens:?}");
+    fs::remove_file(src.join("noise")).unwrap();
+    let dst = d.path().join("dst");
+    fs::create_dir_all(&dst).unwrap();
+    restore_and_verify(&b, &dst, &Real::default()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(fs::read(dst.join("a")).unwrap(), b"first");
+}
