@@ -309,7 +309,7 @@ impl Backend for TapeBackup {
             (Ok(ran), Ok(w)) => (ran, w),
         };
         let changed = tar::changed_paths(&ran.stderr);
-        if ran.code > 1 || (ran.code == 1 && changed.is_empty()) {
+        if ran.code != 0 && (ran.code != 1 || changed.is_empty()) {
             bail!(
                 "tar exited {}: {}; the previous backup is kept (the tape keeps every whole backup)",
                 ran.code,

@@ -91,7 +91,8 @@ impl Backend for Tar {
         .map_err(failed)?;
         // Exit 1 is tar's "file changed as we read it": a warning on a live system.
         let changed = changed_paths(&stderr);
-        if code > 1 || (code == 1 && changed.is_empty()) {
+        // Any other exit, or a signal (-1), is a failure.
+        if code != 0 && (code != 1 || changed.is_empty()) {
             return Err(failed(anyhow::anyhow!(
                 "tar exited {code}: {}",
                 stderr.trim()
