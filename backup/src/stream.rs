@@ -206,9 +206,13 @@ pub fn extract(
                 .with_context(|| format!("age could not decrypt {name}"))?;
             if o.code != 0 && !(killed(&o) && decoded.is_err()) {
                 let id = age.and_then(|a| a.identity.as_deref());
+                let id = id.map_or("?".into(), |p| p.display().to_string());
+                let hint = match o.stderr.contains("no identity matched") {
+                    true => " (is it the one for the recipients the backup was made for?)",
+                    false => " (is the archive damaged?)",
+                };
                 bail!(
-                    "age could not decrypt {name} with the identity in {} (is it the one for the recipients the backup was made for?): exit {}: {}",
-                    id.map_or("?".into(), |p| p.display().to_string()),
+                    "age could not decrypt {name} with the identity in {id}{hint}: exit {}: {}",
                     o.code,
                     o.stderr.trim()
                 );
@@ -221,7 +225,7 @@ pub fn extract(
                     Ok(_) => String::new(),
                 };
                 Err(anyhow!(e).context(format!(
-                    "the archive {name} is damaged: it is no whole zstd stream{tar}"
+                    "the archive {name} is damaged or unreadable: it is no whole zstd stream{tar}"
                 )))
             }
             (_, Err(t)) => Err(t.into()),

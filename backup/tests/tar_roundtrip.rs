@@ -330,9 +330,9 @@ fn an_age_encrypted_backup_needs_no_zstd_program() {
         }),
     };
     round_trip(&b, &exec, d.path());
+    let gen = generation::current(&b.dir).unwrap().unwrap();
+    let archive = b.dir.join(gen).join(format!("{ARCHIVE}.age"));
     if installed("zstd") {
-        let gen = generation::current(&b.dir).unwrap().unwrap();
-        let archive = b.dir.join(gen).join(format!("{ARCHIVE}.age"));
         let to = d.path().join("by-hand");
         fs::create_dir_all(&to).unwrap();
         common::sh(&format!(
@@ -343,6 +343,19 @@ fn an_age_encrypted_backup_needs_no_zstd_program() {
         ));
         assert_eq!(fs::read(to.join("new file")).unwrap(), b"new");
     }
+    // Damaged: age's authentication fails, naming the archive.
+    let mut data = fs::read(&archive).unwrap();
+    let mid = data.len() / 2;
+    data[mid] ^= 0x55;
+    fs::write(&archive, data).unwrap();
+    let dst = d.path().join("damaged");
+    fs::create_dir_all(&dst).unwrap();
+    let err = format!("{:#}", restore_and_verify(&b, &dst, &exec).unwrap_err());
+    assert!(
+        err.contains(&format!("age could not decrypt {}", archive.display()))
+            && err.contains("is the archive damaged?"),
+        "{err}"
+    );
 }
 
 /// A damaged or cut archive fails the restore naming it (and the restore

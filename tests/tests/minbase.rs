@@ -37,7 +37,9 @@ struct NoZstd(Vec<(PathBuf, PathBuf)>);
 impl NoZstd {
     fn new(root: &Path) -> NoZstd {
         let mut hidden = Vec::new();
-        for p in ["zstd", "unzstd", "zstdcat", "zstdmt", "pzstd", "zstdgrep", "zstdless"] {
+        for p in [
+            "zstd", "unzstd", "zstdcat", "zstdmt", "pzstd", "zstdgrep", "zstdless",
+        ] {
             let at = root.join("usr/bin").join(p);
             if at.symlink_metadata().is_ok() {
                 let to = at.with_extension("hidden-by-test");
