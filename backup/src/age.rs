@@ -37,29 +37,15 @@ impl Age {
 
     /// Writes `data` encrypted to `dest`.
     pub fn encrypt(&self, data: Vec<u8>, dest: &Path, exec: &dyn Exec) -> Result<()> {
-        exec.run(
-            &Call::new("age")
-                .arg("--encrypt")
-                .arg("--recipients-file")
-                .arg(&self.recipients)
-                .arg("--output")
-                .arg(dest)
-                .stdin(data),
-        )
-        .with_context(|| format!("age could not encrypt {}", dest.display()))?;
+        exec.run(&self.encrypt_call().arg("--output").arg(dest).stdin(data))
+            .with_context(|| format!("age could not encrypt {}", dest.display()))?;
         crate::generation::private(dest, 0o600)
     }
 
     /// The text of the encrypted file `src`.
     pub fn decrypt(&self, src: &Path, exec: &dyn Exec) -> Result<String> {
         let id = self.identity()?;
-        exec.run(
-            &Call::new("age")
-                .arg("--decrypt")
-                .arg("--identity")
-                .arg(id)
-                .arg(src),
-        )
+        exec.run(&self.decrypt_call()?.arg(src))
         .with_context(|| {
             format!(
                 "age could not decrypt {} with the identity in {} (is it the one for the recipients the backup was made for?)",
@@ -69,26 +55,21 @@ impl Age {
         })
     }
 
-    /// A program for tar's `--use-compress-program`: zstd then age to the
-    /// recipients, or with `-d` age with the identity then zstd. Written
-    /// into `dir` (private), so tar's own argv stays as it is.
-    pub fn compressor(&self, dir: &Path, restoring: bool) -> Result<PathBuf> {
-        let q = |p: &Path| rear_exec::quote(&p.to_string_lossy());
-        let decrypt = match restoring {
-            true => format!("age --decrypt --identity {}", q(self.identity()?)),
-            false => "false".to_string(),
-        };
-        let script = format!(
-            "#!/bin/bash\n# tar's compressor for an age-encrypted backup (rear-build)\nset -o pipefail\nif [ \"${{1:-}}\" = -d ]; then\n  {decrypt} | zstd -q -d -c\nelse\n  zstd -q -c -T0 | age --encrypt --recipients-file {}\nfi\n",
-            q(&self.recipients)
-        );
-        let p = dir.join("age-zstd");
-        use std::io::Write;
-        crate::generation::create_private(&p)?
-            .write_all(script.as_bytes())
-            .with_context(|| format!("write {}", p.display()))?;
-        crate::generation::private(&p, 0o700)?;
-        Ok(p)
+    /// age that encrypts its stdin to the recipients onto its stdout: the
+    /// stage after zstd of an encrypted archive (`stream`).
+    pub fn encrypt_call(&self) -> Call {
+        Call::new("age")
+            .arg("--encrypt")
+            .arg("--recipients-file")
+            .arg(&self.recipients)
+    }
+
+    /// age that decrypts its stdin with the identity onto its stdout.
+    pub fn decrypt_call(&self) -> Result<Call> {
+        Ok(Call::new("age")
+            .arg("--decrypt")
+            .arg("--identity")
+            .arg(self.identity()?))
     }
 }
 

@@ -20,6 +20,7 @@ pub mod restic;
 pub mod rsync;
 pub mod secret;
 pub mod sparse;
+pub mod stream;
 pub mod sums;
 pub mod tape;
 pub mod tar;

@@ -13,11 +13,8 @@ pub fn programs(method: Method, target: Option<&Target>, encrypted: bool) -> Vec
     let m = method.name();
     match method {
         Method::Tar => {
+            // zstd is rear-build's own (`stream`): no program for it.
             add("tar", "restoring the backup (backup.method tar)");
-            add(
-                "zstd",
-                "decompressing tar's zstd archives (backup.method tar)",
-            );
             if encrypted {
                 add("age", "decrypting the archives (backup.recipients_file)");
             }
@@ -70,11 +67,8 @@ mod tests {
 
     #[test]
     fn each_method_needs_its_tool_and_its_target_s() {
-        assert_eq!(names(Method::Tar, "usb://REAR-000", false), ["tar", "zstd"]);
-        assert_eq!(
-            names(Method::Tar, "file:///srv/b", true),
-            ["tar", "zstd", "age"]
-        );
+        assert_eq!(names(Method::Tar, "usb://REAR-000", false), ["tar"]);
+        assert_eq!(names(Method::Tar, "file:///srv/b", true), ["tar", "age"]);
         assert_eq!(
             names(Method::Borg, "ssh://b@h/r", false),
             ["borg", "ssh", "ip"]
@@ -85,7 +79,7 @@ mod tests {
         );
         assert_eq!(
             names(Method::Tar, "sftp://h/x", false),
-            ["tar", "zstd", "sshfs", "fusermount3", "ssh", "ip"]
+            ["tar", "sshfs", "fusermount3", "ssh", "ip"]
         );
         assert!(programs(Method::None, None, false).is_empty());
     }

@@ -21,7 +21,7 @@
 
 use crate::age::{self, Age};
 use crate::tar::{self, Tar, ARCHIVE};
-use crate::{sums, Backend, Call, Exec, Found, Made, Spec};
+use crate::{stream, sums, Backend, Exec, Found, Made, Spec};
 use anyhow::{bail, Context, Result};
 use rear_tape::Item;
 use serde::{Deserialize, Serialize};
@@ -210,8 +210,8 @@ impl TapeBackup {
         })
     }
 
-    /// Tar for an archive named `archive`: with age when it is encrypted.
-    fn tar_for(&self, archive: &str, scratch: &Path) -> Result<Tar> {
+    /// The age to decrypt an archive named `archive` with, if it is encrypted.
+    fn age_for(&self, archive: &str) -> Result<Option<&Age>> {
         let sealed = archive.ends_with(age::SUFFIX);
         if sealed && self.age.is_none() {
             bail!(
@@ -219,11 +219,16 @@ impl TapeBackup {
                 self.name()
             );
         }
-        Ok(Tar {
-            dir: scratch.to_path_buf(),
-            age: self.age.clone().filter(|_| sealed),
-        })
+        Ok(self.age.as_ref().filter(|_| sealed))
     }
+}
+
+/// Whether an error was a write into a pipe whose reader had gone.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn index_text(index: &Index, sums: &[u8]) -> Vec<u8> {
@@ -258,7 +263,7 @@ impl Backend for TapeBackup {
     fn backup(&self, spec: &Spec, exec: &dyn Exec) -> Result<Made> {
         let scan = self.scan()?;
         let scratch = tempfile::tempdir().context("create a temporary directory")?;
-        // The scratch directory (age's program) is never part of the backup.
+        // The scratch directory (the encrypted manifest) is never part of the backup.
         let mut spec = spec.clone();
         let own = spec.inside(scratch.path());
         spec.exclude.extend(own);
@@ -267,11 +272,7 @@ impl Backend for TapeBackup {
             dir: scratch.path().to_path_buf(),
             age: self.age.clone(),
         };
-        let argv = tar.create_argv(
-            &spec,
-            Path::new("-"),
-            tar.compression(scratch.path(), false)?,
-        );
+        let argv = tar.create_argv(&spec);
         let mut out = match scan.blank {
             true => {
                 let mut out = rear_tape::create(&self.device)?;
@@ -285,6 +286,7 @@ impl Backend for TapeBackup {
             false => rear_tape::open_after(&self.device, scan.keep)?,
         };
         out.block_size(0)?;
+        let name = format!("the archive on {}", self.name());
         let (from_tar, to_us) = rear_exec::pipe().context("make a pipe")?;
         let (written, ran) = std::thread::scope(|s| {
             let writer = s.spawn(move || -> Result<_> {
@@ -292,18 +294,22 @@ impl Backend for TapeBackup {
                 rear_tape::write_file(out.as_mut(), &mut archive, RECORD, "tar's archive")?;
                 Ok((out, archive.sum()))
             });
-            let call = Call::argv(&argv).stdout_to(to_us);
-            let ran = exec.output(&call);
-            // The pipe's last write end: the writer sees the archive end.
-            drop(call);
+            // The archive's last write end goes with it: the writer sees its end.
+            let ran = stream::create(exec, &argv, self.age.as_ref(), to_us, &name);
             (writer.join(), ran)
         });
-        let ran = ran.context("tar could not make the backup")?;
-        let (mut out, (bytes, blake3)) = written
+        let written = written
             .map_err(|_| anyhow::anyhow!("the tape writer panicked"))?
-            .with_context(|| format!("write the archive to {}", self.name()))?;
+            .with_context(|| format!("write the archive to {}", self.name()));
+        // A tape that fails leaves the compressor a broken pipe: the tape's
+        // error is the cause.
+        let (ran, (mut out, (bytes, blake3))) = match (ran, written) {
+            (_, Err(e)) => return Err(e),
+            (Err(e), Ok(_)) => return Err(e.context("tar could not make the backup")),
+            (Ok(ran), Ok(w)) => (ran, w),
+        };
         let changed = tar::changed_paths(&ran.stderr);
-        if ran.code > 1 || (ran.code == 1 && changed.is_empty()) {
+        if ran.code != 0 && (ran.code != 1 || changed.is_empty()) {
             bail!(
                 "tar exited {}: {}; the previous backup is kept (the tape keeps every whole backup)",
                 ran.code,
@@ -378,15 +384,15 @@ impl Backend for TapeBackup {
                 found.id
             );
         }
-        let scratch = tempfile::tempdir().context("create a temporary directory")?;
-        let tar = self.tar_for(&newest.index.archive, scratch.path())?;
-        let argv = tar.extract_argv(Path::new("-"), root, scratch.path())?;
+        let age = self.age_for(&newest.index.archive)?;
+        let argv = tar::extract_argv(root);
         let mut t = rear_tape::open_read(&self.device)?;
         for _ in 0..newest.file {
             if !t.skip_file()? {
                 bail!("{}: the tape ends before file {}", self.name(), newest.file);
             }
         }
+        let name = format!("the archive on {}", self.name());
         let (to_tar, to_us) = rear_exec::pipe().context("make a pipe")?;
         let (read, ran) = std::thread::scope(|s| {
             let reader = s.spawn(move || -> Result<_> {
@@ -394,16 +400,18 @@ impl Backend for TapeBackup {
                 rear_tape::read_file(t.as_mut(), &mut into_tar, "the archive")?;
                 Ok(into_tar.sum())
             });
-            let call = Call::argv(&argv).stdin_from(to_tar);
-            let ran = exec.run(&call);
-            // The pipe's last read end: a writer left with data sees it close.
-            drop(call);
+            // The archive's last read end goes with it: a reader left with data sees it close.
+            let ran = stream::extract(exec, &argv, age, to_tar, &name);
             (reader.join(), ran)
         });
         let read = read.map_err(|_| anyhow::anyhow!("the tape reader panicked"))?;
         let (bytes, blake3) = match (ran, read) {
+            // A restore that stopped leaves the reader a broken pipe: not the cause.
+            (Err(e), Err(r)) if broken_pipe(&r) => {
+                return Err(e).context("tar could not restore the backup")
+            }
             (Err(e), Ok(_)) => return Err(e).context("tar could not restore the backup"),
-            // A tape that fails cuts tar's input short: the tape's error is the cause.
+            // A tape that fails cuts the archive short: the tape's error is the cause.
             (_, Err(e)) => {
                 return Err(e).with_context(|| format!("read the archive from {}", self.name()))
             }

@@ -1,10 +1,11 @@
 //! GNU tar (ReaR's NETFS method): xattrs, ACLs, SELinux labels, sparse
-//! files, numeric owners, one file system per path, zstd. The archive and
+//! files, numeric owners, one file system per path, zstd (compressed by
+//! rear-build itself, `stream`: no `zstd` program needed). The archive and
 //! its manifest are one generation of a local directory (`generation`).
 
 use crate::age::{self, Age};
 use crate::generation::{self, SUMS};
-use crate::{sums, Backend, Call, Exec, Found, Made, Spec};
+use crate::{stream, sums, Backend, Exec, Found, Made, Spec};
 use anyhow::{bail, Context, Result};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -28,34 +29,17 @@ const METADATA: &[&str] = &[
 ];
 
 impl Tar {
-    /// tar's compression option: zstd, or zstd and age through a program
-    /// written into `scratch`.
-    pub(crate) fn compression(&self, scratch: &Path, restoring: bool) -> Result<String> {
-        Ok(match &self.age {
-            None => "--zstd".into(),
-            Some(a) => format!(
-                "--use-compress-program={}",
-                a.compressor(scratch, restoring)?.display()
-            ),
-        })
-    }
-
-    /// tar's argv that archives `spec` into `archive` (`-`: stdout).
-    pub(crate) fn create_argv(
-        &self,
-        spec: &Spec,
-        archive: &Path,
-        compression: String,
-    ) -> Vec<String> {
+    /// tar's argv that archives `spec` onto its stdout (`--file=-`): the
+    /// plain tar stream, which `stream` compresses.
+    pub(crate) fn create_argv(&self, spec: &Spec) -> Vec<String> {
         let mut argv: Vec<String> = vec![
             "tar".into(),
             "--create".into(),
-            compression,
             "--sparse".into(),
             "--one-file-system".into(),
         ];
         argv.extend(METADATA.iter().map(|s| s.to_string()));
-        argv.push(format!("--file={}", archive.display()));
+        argv.push("--file=-".into());
         argv.push(format!("--directory={}", spec.source().display()));
         for x in &spec.exclude {
             argv.push(format!("--exclude=./{}", x.display()));
@@ -90,22 +74,25 @@ impl Backend for Tar {
         generation::private(&gdir, 0o700)?;
         let taken = sums::take(spec.source(), &spec.paths, &spec.exclude)?;
         let archive = gdir.join(age::stored(ARCHIVE, self.age.as_ref()));
-        // In the new generation (never backed up), not /tmp: made after
-        // the manifest was taken, it would go into the archive unlisted.
-        let scratch = tempfile::tempdir_in(&gdir).context("create a temporary directory")?;
-        let compression = self.compression(scratch.path(), false)?;
         let failed = |e: anyhow::Error| {
             // Not pointed to, so never restored; the next run would delete it too.
             let _ = fs::remove_dir_all(&gdir);
             e.context("tar could not make the backup; the previous backup is kept")
         };
-        let (code, stderr) = exec
-            .output(&Call::argv(self.create_argv(spec, &archive, compression)))
-            .map(|o| (o.code, o.stderr))
-            .map_err(|e| failed(e.into()))?;
+        let out = generation::create_private(&archive).map_err(failed)?;
+        let (code, stderr) = stream::create(
+            exec,
+            &self.create_argv(spec),
+            self.age.as_ref(),
+            out,
+            &archive.display().to_string(),
+        )
+        .map(|o| (o.code, o.stderr))
+        .map_err(failed)?;
         // Exit 1 is tar's "file changed as we read it": a warning on a live system.
         let changed = changed_paths(&stderr);
-        if code > 1 || (code == 1 && changed.is_empty()) {
+        // Any other exit, or a signal (-1), is a failure.
+        if code != 0 && (code != 1 || changed.is_empty()) {
             return Err(failed(anyhow::anyhow!(
                 "tar exited {code}: {}",
                 stderr.trim()
@@ -167,47 +154,40 @@ impl Backend for Tar {
             .dir
             .join(&found.id)
             .join(format!("{ARCHIVE}{}", age::SUFFIX));
-        let (archive, tar) = match sealed.is_file() {
-            true => (sealed, self),
-            false => (
-                self.dir.join(&found.id).join(ARCHIVE),
-                &Tar {
-                    dir: self.dir.clone(),
-                    age: None,
-                },
-            ),
+        // Plain when the backup was made plain, whatever is configured now.
+        let (archive, age) = match sealed.is_file() {
+            true => (sealed, self.age.as_ref()),
+            false => (self.dir.join(&found.id).join(ARCHIVE), None),
         };
         if !archive.is_file() {
             bail!("no backup archive at {}", archive.display());
         }
-        let scratch = tempfile::tempdir().context("create a temporary directory")?;
-        let argv = tar.extract_argv(&archive, root, scratch.path())?;
-        exec.run(&Call::argv(&argv))
-            .context("tar could not restore the backup")?;
-        Ok(())
+        let input =
+            fs::File::open(&archive).with_context(|| format!("open {}", archive.display()))?;
+        stream::extract(
+            exec,
+            &extract_argv(root),
+            age,
+            input,
+            &archive.display().to_string(),
+        )
+        .context("tar could not restore the backup")
     }
 }
 
-impl Tar {
-    /// tar's argv that restores `archive` (`-`: stdin) below `root`.
-    pub(crate) fn extract_argv(
-        &self,
-        archive: &Path,
-        root: &Path,
-        scratch: &Path,
-    ) -> Result<Vec<String>> {
-        let mut argv: Vec<String> = vec![
-            "tar".into(),
-            "--extract".into(),
-            self.compression(scratch, true)?,
-            "--preserve-permissions".into(),
-            "--same-owner".into(),
-        ];
-        argv.extend(METADATA.iter().map(|s| s.to_string()));
-        argv.push(format!("--file={}", archive.display()));
-        argv.push(format!("--directory={}", root.display()));
-        Ok(argv)
-    }
+/// tar's argv that restores the tar stream on its stdin (`--file=-`) below
+/// `root`.
+pub(crate) fn extract_argv(root: &Path) -> Vec<String> {
+    let mut argv: Vec<String> = vec![
+        "tar".into(),
+        "--extract".into(),
+        "--preserve-permissions".into(),
+        "--same-owner".into(),
+    ];
+    argv.extend(METADATA.iter().map(|s| s.to_string()));
+    argv.push("--file=-".into());
+    argv.push(format!("--directory={}", root.display()));
+    argv
 }
 
 /// The paths (relative, as in the manifest) of tar's "file changed as we

@@ -124,6 +124,16 @@ impl Call {
         self
     }
 
+    /// The call without its pipe ends (a record of it: a kept end would
+    /// keep the pipe open, and its other end waiting).
+    pub(crate) fn without_streams(&self) -> Call {
+        Call {
+            stdin_fd: None,
+            stdout_fd: None,
+            ..self.clone()
+        }
+    }
+
     /// A value that must never appear in a log, an error or argv: redacted
     /// from every text, and a call with it on argv is refused.
     pub fn secret(mut self, s: &str) -> Call {

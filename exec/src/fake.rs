@@ -47,7 +47,12 @@ impl Fake {
 
 impl Exec for Fake {
     fn execute(&self, c: &Call) -> std::io::Result<Output> {
-        self.calls.lock().expect("not poisoned").push(c.clone());
+        // Kept without its pipe ends: the caller's reader or writer sees
+        // the pipe close when the call is done, as with a real command.
+        self.calls
+            .lock()
+            .expect("not poisoned")
+            .push(c.without_streams());
         (self.answer)(c)
     }
 }
@@ -69,6 +74,21 @@ mod tests {
         let err = f.run(&Call::new("false")).unwrap_err();
         assert_eq!(err.stderr(), Some("no"));
         assert_eq!(f.lines(), ["echo a", "false"]);
+    }
+
+    #[test]
+    fn a_recorded_call_keeps_no_pipe_open() {
+        use std::io::Read;
+        let (mut from_cmd, to_us) = crate::pipe().unwrap();
+        let f = Fake::new();
+        let c = Call::new("tar").stdout_to(to_us);
+        f.run(&c).unwrap();
+        drop(c);
+        let mut got = Vec::new();
+        // The end of the data, not a wait for ever.
+        from_cmd.read_to_end(&mut got).unwrap();
+        assert!(got.is_empty());
+        assert!(f.calls()[0].output_fd().is_none());
     }
 
     #[test]
