@@ -678,6 +678,64 @@ pub fn boot_installed(
 mod tests {
     use super::*;
 
+    /// The packages of a list for debian-rootfs.sh, as it reads them.
+    fn listed(text: &str) -> Vec<&str> {
+        text.lines()
+            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
+            .collect()
+    }
+
+    /// The minimal server's list keeps to what issue 15 allows, and what
+    /// only rear-build's sfdisk and zstd need stays on one marked line.
+    #[test]
+    fn the_minimal_tree_lists_only_what_the_server_needs() {
+        let text = include_str!("../e2e/debian-packages-minimal.txt");
+        let pkgs = listed(text);
+        for p in [
+            "linux-image-amd64",
+            "systemd-sysv",
+            "grub-pc-bin",
+            "lvm2",
+            "mdadm",
+            "xfsprogs",
+        ] {
+            assert!(pkgs.contains(&p), "{p} missing");
+        }
+        for p in [
+            "btrfs-progs",
+            "cryptsetup",
+            "cryptsetup-bin",
+            "dosfstools",
+            "parted",
+            "gdisk",
+            "procps",
+            "iproute2",
+            "less",
+            "vim-tiny",
+            "xorriso",
+            "mtools",
+            "borgbackup",
+            "restic",
+            "rsync",
+        ] {
+            assert!(!pkgs.contains(&p), "{p} is not for the minimal server");
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let temp: Vec<usize> = (0..lines.len())
+            .filter(|&i| {
+                ["fdisk", "zstd"]
+                    .iter()
+                    .any(|p| listed(lines[i]).contains(p))
+            })
+            .collect();
+        assert_eq!(temp.len(), 1, "fdisk and zstd not on one line");
+        assert_eq!(listed(lines[temp[0]]), ["fdisk", "zstd"]);
+        assert!(
+            lines[temp[0] - 1].contains("TEMPORARY"),
+            "the fdisk zstd line is not marked"
+        );
+    }
+
     #[test]
     fn job_disk_carries_the_tools_next_to_run() {
         let tmp = tempfile::tempdir().unwrap();
