@@ -769,6 +769,7 @@ const MINIMAL_LACKS: &[&str] = &[
     "iproute2",
     "less",
     "vim-tiny",
+    "fdisk",
 ];
 
 /// The console of the minimal server's mkbackup: the image was built (the
