@@ -770,6 +770,7 @@ const MINIMAL_LACKS: &[&str] = &[
     "less",
     "vim-tiny",
     "fdisk",
+    "zstd",
 ];
 
 /// The console of the minimal server's mkbackup: the image was built (the
