@@ -2,11 +2,14 @@
 # Builds, or takes from the cache, the Debian bookworm root tree that the
 # end-to-end tests install onto a scenario layout, back up and recover.
 #
-# Usage: tests/e2e/debian-rootfs.sh [--hash]      (as root)
+# Usage: tests/e2e/debian-rootfs.sh [--tree full|minimal] [--hash]   (as root)
+#   --tree   which tree (default full): full takes debian-packages.txt,
+#            minimal debian-packages-minimal.txt (the minimal server of
+#            scenario n: only what its layout and the harness need)
 #   --hash   print the cache key and exit
 #
 # The tree: debootstrap --variant=minbase bookworm plus the packages in
-# debian-packages.txt (next to this script), configured for a VM with a
+# the tree's list (next to this script), configured for a VM with a
 # serial console (see configure() below), with its initramfs regenerated
 # natively in a chroot (18 s here, against 400 s in an emulated VM). It is
 # stored as an uncompressed tar archive (numeric owners, xattrs, ACLs),
@@ -16,26 +19,45 @@
 #   $E2E_CACHE/<key>/kernel-version
 #   $E2E_CACHE/<key>/debootstrap.log
 #
-# <key> is the sha256 of this script and the package list, so changing
-# either builds a new tree and an unchanged recipe reuses the old one.
+# <key> is the sha256 of this script, the package list and (for a tree
+# other than full) the tree's name, so changing the script or a list builds
+# a new tree and an unchanged recipe reuses the old one.
 # Deliberately NOT in the tree, so changing them keeps the cache: rear-build
 # itself and the e2e-report unit (e2e-report, e2e-report.service here),
 # both added at install time, and fstab's UUIDs.
 #
 # The Debian mirror is the one apt uses here (E2E_MIRROR overrides).
 # stdout ends with one line of key=value pairs:
-#   e2e-rootfs status=cached|built seconds=N tar=PATH kernel=KVER key=KEY
+#   e2e-rootfs status=cached|built seconds=N tar=PATH kernel=KVER key=KEY tree=TREE
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 self=$here/$(basename "$0")
-packages_file=$here/debian-packages.txt
 cache_root=${E2E_CACHE:-/var/cache/rear-build-e2e}
 suite=bookworm
+usage() { echo "usage: $0 [--tree full|minimal] [--hash]" >&2; exit 2; }
+
+tree=full
+hash_only=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --tree) [ $# -ge 2 ] || usage; tree=$2; shift 2 ;;
+        --hash) hash_only=1; shift ;;
+        *) usage ;;
+    esac
+done
+case "$tree" in
+    full) packages_file=$here/debian-packages.txt ;;
+    minimal) packages_file=$here/debian-packages-minimal.txt ;;
+    *) usage ;;
+esac
 
 packages=$(sed 's/#.*//' "$packages_file" | tr -s ' \t' '\n\n' | sed '/^$/d' | sort -u)
-key=$({ cat "$self"; printf '%s\n' "$packages"; } | sha256sum | cut -d' ' -f1)
-if [ "${1:-}" = --hash ]; then echo "$key"; exit 0; fi
-[ $# -eq 0 ] || { echo "usage: $0 [--hash]" >&2; exit 2; }
+key=$({
+    cat "$self"
+    printf '%s\n' "$packages"
+    [ "$tree" = full ] || printf 'tree=%s\n' "$tree"
+} | sha256sum | cut -d' ' -f1)
+if [ $hash_only = 1 ]; then echo "$key"; exit 0; fi
 [ "$(id -u)" = 0 ] || { echo "$0: run as root (debootstrap, chroot)" >&2; exit 1; }
 command -v debootstrap >/dev/null || { echo "$0: debootstrap is missing: apt-get install debootstrap" >&2; exit 1; }
 
@@ -171,4 +193,4 @@ else
     mv "$tmp" "$dir"
     trap - EXIT
 fi
-echo "e2e-rootfs status=$status seconds=$((SECONDS - start)) tar=$dir/rootfs.tar kernel=$(cat "$dir/kernel-version") key=$key"
+echo "e2e-rootfs status=$status seconds=$((SECONDS - start)) tar=$dir/rootfs.tar kernel=$(cat "$dir/kernel-version") key=$key tree=$tree"

@@ -25,6 +25,9 @@ pub const SCENARIO_C: &str = include_str!("../e2e/scenario-c.sh");
 /// Scenario (d): BIOS, GPT: /boot (ext4) + LVM: swap and a LUKS2 root
 /// (ext4 on /dev/mapper/cryptroot), unlocked by a key file in the initramfs.
 pub const SCENARIO_D: &str = include_str!("../e2e/scenario-d.sh");
+/// Scenario (n): the minimal server ([`Tree::Minimal`]): BIOS, msdos on
+/// two disks, md RAID1, LVM: / (xfs), swap, /home (xfs).
+pub const SCENARIO_N: &str = include_str!("../e2e/scenario-n.sh");
 
 /// The results disk's serial: above every target disk's `rbdiskN`, so
 /// [`RESULTS_SNIPPET`] picks it.
@@ -32,6 +35,27 @@ const RESULTS_SERIAL: &str = "rbdisk9";
 
 pub fn e2e_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("e2e")
+}
+
+/// Which Debian tree `debian-rootfs.sh` builds (each cached under its own
+/// key).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// `debian-packages.txt`: every tool the scenarios a..f use.
+    Full,
+    /// `debian-packages-minimal.txt`: the minimal server of issue 15
+    /// (kernel, GRUB, lvm2, mdadm, xfsprogs, and what the harness needs).
+    Minimal,
+}
+
+impl Tree {
+    /// Its name for `debian-rootfs.sh --tree`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tree::Full => "full",
+            Tree::Minimal => "minimal",
+        }
+    }
 }
 
 /// The cached Debian tree, as `debian-rootfs.sh` reported it.
@@ -48,11 +72,18 @@ pub struct RootFs {
 }
 
 /// Runs `tests/e2e/debian-rootfs.sh` (its progress goes to stderr) and
-/// returns the tree it built or found. Panics with a message when it fails.
+/// returns the full tree it built or found. Panics with a message when it
+/// fails.
 pub fn rootfs() -> RootFs {
+    rootfs_of(Tree::Full)
+}
+
+/// [`rootfs`] for the tree `tree`.
+pub fn rootfs_of(tree: Tree) -> RootFs {
     let script = e2e_dir().join("debian-rootfs.sh");
     let t0 = Instant::now();
     let out = Command::new(&script)
+        .args(["--tree", tree.name()])
         .stderr(Stdio::inherit())
         .output()
         .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
@@ -646,6 +677,53 @@ pub fn boot_installed(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The packages of a list for debian-rootfs.sh, as it reads them.
+    fn listed(text: &str) -> Vec<&str> {
+        text.lines()
+            .flat_map(|l| l.split('#').next().unwrap().split_whitespace())
+            .collect()
+    }
+
+    /// The minimal server's list keeps to what issue 15 allows: no
+    /// partitioning program or zstd either (rear-build writes partition
+    /// tables and compresses tar backups itself).
+    #[test]
+    fn the_minimal_tree_lists_only_what_the_server_needs() {
+        let text = include_str!("../e2e/debian-packages-minimal.txt");
+        let pkgs = listed(text);
+        for p in [
+            "linux-image-amd64",
+            "systemd-sysv",
+            "grub-pc-bin",
+            "lvm2",
+            "mdadm",
+            "xfsprogs",
+        ] {
+            assert!(pkgs.contains(&p), "{p} missing");
+        }
+        for p in [
+            "btrfs-progs",
+            "cryptsetup",
+            "cryptsetup-bin",
+            "dosfstools",
+            "parted",
+            "gdisk",
+            "procps",
+            "iproute2",
+            "less",
+            "vim-tiny",
+            "xorriso",
+            "mtools",
+            "borgbackup",
+            "restic",
+            "rsync",
+            "fdisk",
+            "zstd",
+        ] {
+            assert!(!pkgs.contains(&p), "{p} is not for the minimal server");
+        }
+    }
 
     #[test]
     fn job_disk_carries_the_tools_next_to_run() {
