@@ -128,7 +128,28 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
     let fd = f.as_raw_fd();
     let len = meta.len();
     let block = meta.blksize().clamp(4096, 1 << 20);
-    let mut buf = vec![0u8; block as usize];
+    // Read in large pieces (one read per block was 500 000 reads for a
+    // 2 GiB file written out as zeros), each block looked at on its own,
+    // and a run of zero blocks punched at once.
+    let chunk = ((4u64 << 20) / block).max(1) * block;
+    let mut buf = vec![0u8; chunk as usize];
+    let punch = |from: u64, to: u64| -> Result<()> {
+        // SAFETY: fallocate on an open descriptor; KEEP_SIZE, so a range
+        // past the end frees the last block and keeps the size.
+        let r = unsafe {
+            libc::fallocate(
+                fd,
+                libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
+                from as libc::off_t,
+                (to - from).div_ceil(block) as libc::off_t * block as libc::off_t,
+            )
+        };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("punch a hole into {}", p.display()));
+        }
+        Ok(())
+    };
     let (mut off, mut freed) = (0u64, 0u64);
     while off < len {
         // SAFETY: lseek on an open descriptor; ENXIO (no data after `off`)
@@ -146,31 +167,29 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
         };
         // Whole blocks from a block boundary (a partial block frees
         // nothing), and the last block, which ends at the file's end.
+        let limit = if end == len { len } else { end / block * block };
         let mut at = (data as u64) / block * block;
-        while at < end && (at + block <= end || end == len) {
-            let n = block.min(len - at) as usize;
+        let mut run: Option<u64> = None;
+        while at < limit {
+            let n = chunk.min(limit - at) as usize;
             f.read_exact_at(&mut buf[..n], at)
                 .with_context(|| format!("read {}", p.display()))?;
-            if buf[..n].iter().all(|b| *b == 0) {
-                // SAFETY: fallocate on an open descriptor; KEEP_SIZE, so a
-                // range past the end frees the last block and keeps the size.
-                let r = unsafe {
-                    libc::fallocate(
-                        fd,
-                        libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE,
-                        at as libc::off_t,
-                        block as libc::off_t,
-                    )
-                };
-                if r != 0 {
-                    return Err(std::io::Error::last_os_error())
-                        .with_context(|| format!("punch a hole into {}", p.display()));
+            for (i, b) in buf[..n].chunks(block as usize).enumerate() {
+                let pos = at + i as u64 * block;
+                if b.iter().all(|x| *x == 0) {
+                    run.get_or_insert(pos);
+                } else if let Some(from) = run.take() {
+                    punch(from, pos)?;
+                    freed += pos - from;
                 }
-                freed += n as u64;
             }
-            at += block;
+            at += n as u64;
         }
-        off = end;
+        if let Some(from) = run.take() {
+            punch(from, limit)?;
+            freed += limit - from;
+        }
+        off = end.max(off + 1);
     }
     drop(f);
     if freed > 0 {
