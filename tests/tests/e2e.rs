@@ -756,23 +756,6 @@ fn f_debian_package_rear_mkrescue_and_the_timer() {
     assert!(log.contains("E2E-PACKAGE-OK"), "{}", tail(&log, 40));
 }
 
-/// The optional tools the minimal server lacks, each of which the image
-/// build must name in its one left-out line (as tests/tests/minbase.rs
-/// sees them in a chroot).
-const MINIMAL_LACKS: &[&str] = &[
-    "btrfs-progs",
-    "cryptsetup-bin",
-    "dosfstools",
-    "parted",
-    "gdisk",
-    "procps",
-    "iproute2",
-    "less",
-    "vim-tiny",
-    "fdisk",
-    "zstd",
-];
-
 /// The console of the minimal server's mkbackup: the image was built (the
 /// job passed), with exactly one line naming the optional tools left out.
 fn minimal_source_check(console: &str) {
@@ -785,7 +768,7 @@ fn minimal_source_check(console: &str) {
         1,
         "not one left-out line from mkbackup's image build: {notes:?}"
     );
-    for pkg in MINIMAL_LACKS {
+    for pkg in debian::MINIMAL_LACKS {
         assert!(
             notes[0].contains(&format!(" {pkg}")),
             "{pkg} not named as left out: {}",

@@ -17,19 +17,7 @@ use std::process::Command;
 const INCLUDE: &str = "linux-image-amd64,grub-pc,lvm2,mdadm,xfsprogs";
 
 /// The packages such a server lacks, which the old recipes required.
-const NOT_HERE: &[&str] = &[
-    "btrfs-progs",
-    "cryptsetup-bin",
-    "dosfstools",
-    "parted",
-    "gdisk",
-    "procps",
-    "iproute2",
-    "less",
-    "vim-tiny",
-    "zstd",
-    "fdisk",
-];
+use rear_tests::debian::MINIMAL_LACKS as NOT_HERE;
 
 /// The zstd and fdisk programs, hidden while this lives, should the tree
 /// have them after all (a dependency of a later Debian's packages): such a
