@@ -66,6 +66,7 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
             a.passphrase_file = Some(f);
         }
     }
+    let started = std::time::Instant::now();
     let path = layoutcmd::saved_layout(&a)?;
     let layout = layoutcmd::load(&path)?;
     if restoring {
@@ -78,15 +79,21 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
         backupcmd::preflight(backup, &layout, image.as_deref(), cfg.trust.key()?.as_ref())
             .context("recovery stopped before writing any disk")?;
     }
+    let checked = started.elapsed().as_secs_f64();
     let r = layoutcmd::recover_layout(&a, &path, layout)?;
     if !restoring || r.code != 0 {
         return Ok(r.code);
     }
+    let laid = started.elapsed().as_secs_f64();
     let root = Path::new(&a.mount_root);
-    let result = restore_and_finalize(&a, backup, &r, root, &cfg.recover.post_script);
+    let result = restore_and_finalize(&a, backup, &r, root, &cfg.recover.post_script, started);
     match &result {
-        Ok(()) => say!(
-            "recovery finished: layout recreated, data restored and {}, system finalized at {}",
+        Ok(restored) => say!(
+            "recovery finished in {:.1} s (backup checked {checked:.1} s, layout {:.1} s, restore and verify {:.1} s, finalize {:.1} s): layout recreated, data restored and {}, system finalized at {}",
+            started.elapsed().as_secs_f64(),
+            laid - checked,
+            restored - laid,
+            started.elapsed().as_secs_f64() - restored,
             match backup.method {
                 rear_backup::Method::External => "not verified (the external client's)",
                 _ => "verified",
@@ -97,18 +104,22 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
         Err(e) => crate::ui::file_only("ERROR", &format!("{e:#}")),
     }
     save_log(root);
-    result.map(|()| 0)
+    result.map(|_| 0)
 }
 
+/// Restores, then finalizes; returns the seconds from `started` to the
+/// end of the restore.
 fn restore_and_finalize(
     a: &RecoverArgs,
     backup: &crate::config::Backup,
     r: &layoutcmd::Recreated,
     root: &Path,
     post: &str,
-) -> Result<()> {
+    started: std::time::Instant,
+) -> Result<f64> {
     crate::backupcmd::restoreonly(backup, root)
         .context("recovery failed at step \"restore the backup\"")?;
+    let restored = started.elapsed().as_secs_f64();
     let opts = rear_finalize::Options {
         initramfs: match a.initramfs.as_str() {
             "always" => Initramfs::Always,
@@ -130,7 +141,8 @@ fn restore_and_finalize(
         &mut |l| say!("{l}"),
     )
     .context("recovery failed while finalizing")?;
-    post_script(post, root)
+    post_script(post, root)?;
+    Ok(restored)
 }
 
 /// recover.post_script, with the recovered system's root in

@@ -26,6 +26,27 @@ fn timing(phase: &str, seconds: f64, note: &str) {
     eprintln!("E2E-TIMING phase={phase} seconds={seconds:.1} {note}");
 }
 
+/// recover's last line, `recovery finished in T s (backup checked A s,
+/// layout B s, restore and verify C s, finalize D s)`: [T, A, B, C, D].
+fn recovery_phases(log: &str) -> Option<[f64; 5]> {
+    let line = log.lines().rfind(|l| l.contains("recovery finished in "))?;
+    let rest = line.split("recovery finished in ").nth(1)?;
+    let nums: Vec<f64> = rest
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter(|w| !w.is_empty() && w.contains('.'))
+        .take(5)
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    nums.try_into().ok()
+}
+
+#[test]
+fn recovery_phases_are_read_from_recovers_last_line() {
+    let log = "x\nrear-build: recovery finished in 120.5 s (backup checked 1.2 s, layout 10.0 s, restore and verify 99.3 s, finalize 10.0 s): layout recreated, data restored and verified, system finalized at /mnt/local\n";
+    assert_eq!(recovery_phases(log), Some([120.5, 1.2, 10.0, 99.3, 10.0]));
+    assert_eq!(recovery_phases("recovery finished: layout recreated"), None);
+}
+
 fn read(p: PathBuf) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
@@ -284,6 +305,12 @@ fn run_loop(l: &Loop) {
         tail(&log, 40)
     );
     assert!(log.contains("recovery finished"), "{}", tail(&log, 40));
+    let recovery = recovery_phases(&log).unwrap_or_else(|| {
+        panic!(
+            "no phase times in \"recovery finished\":\n{}",
+            tail(&log, 20)
+        )
+    });
     assert!(
         log.contains(&format!("of the {} backup", l.method)),
         "not restored with {}: {}",
@@ -321,6 +348,20 @@ fn run_loop(l: &Loop) {
         &format!("multi-user after {:.0} s", rec.to_multi_user),
     );
     eprintln!("{}: recovered system: {rec:?}", l.name);
+    // The recovery time, phase by phase (the README keeps this table).
+    let [total, checked, laid, restore, finalize] = recovery;
+    eprintln!(
+        "E2E-PHASES | {} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} |",
+        l.name,
+        secs - total + checked,
+        laid,
+        restore,
+        finalize,
+        rec.to_multi_user
+    );
+    eprintln!(
+        "E2E-PHASES   (scenario | rescue boot to recover's start, and the backup checked | layout | restore and verify | finalize | recovered system to multi-user; seconds, TCG)"
+    );
     for want in l.state {
         assert!(rec.state.contains(want), "{want} not in {:?}", rec.state);
     }
