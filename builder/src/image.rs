@@ -1253,13 +1253,7 @@ mod tests {
         ] {
             assert!(!pkgs.contains(never), "{never} required: {pkgs:?}");
         }
-        for want in [
-            "lvm2",
-            "mdadm",
-            "xfsprogs",
-            "util-linux",
-            "tar",
-        ] {
+        for want in ["lvm2", "mdadm", "xfsprogs", "util-linux", "tar"] {
             assert!(pkgs.contains(want), "{want} not required: {pkgs:?}");
         }
         // `kill` is procps's, and nothing requires it.
