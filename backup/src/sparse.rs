@@ -150,25 +150,13 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
         }
         Ok(())
     };
-    let (mut off, mut freed) = (0u64, 0u64);
-    while off < len {
-        // SAFETY: lseek on an open descriptor; ENXIO (no data after `off`)
-        // ends the walk.
-        let data = unsafe { libc::lseek(fd, off as libc::off_t, libc::SEEK_DATA) };
-        if data < 0 {
-            break;
-        }
-        // SAFETY: as above; there is always a hole at the end of the file.
-        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-        let end = if hole < 0 {
-            len
-        } else {
-            (hole as u64).min(len)
-        };
+    let mut freed = 0u64;
+    // Only allocated ranges are read; digging inside one moves no other.
+    for (data, end) in crate::sums::data_segments(&f, len) {
         // Whole blocks from a block boundary (a partial block frees
         // nothing), and the last block, which ends at the file's end.
         let limit = if end == len { len } else { end / block * block };
-        let mut at = (data as u64) / block * block;
+        let mut at = data / block * block;
         let mut run: Option<u64> = None;
         while at < limit {
             let n = chunk.min(limit - at) as usize;
@@ -189,7 +177,6 @@ pub fn dig_holes(p: &Path, meta: &fs::Metadata) -> Result<u64> {
             punch(from, limit)?;
             freed += limit - from;
         }
-        off = end.max(off + 1);
     }
     drop(f);
     if freed > 0 {

@@ -237,7 +237,7 @@ fn zeros(h: &mut blake3::Hasher, mut n: u64, z: &[u8]) {
 
 /// The (start, end) of each run of data in `f` before `len`, by
 /// `SEEK_DATA` and `SEEK_HOLE`.
-fn data_segments(f: &fs::File, len: u64) -> Vec<(u64, u64)> {
+pub(crate) fn data_segments(f: &fs::File, len: u64) -> Vec<(u64, u64)> {
     use std::os::unix::io::AsRawFd;
     let mut out = Vec::new();
     let mut off = 0u64;

@@ -88,18 +88,20 @@ pub fn recover(a: &RecoverArgs, cfg: &Config) -> Result<i32> {
     let root = Path::new(&a.mount_root);
     let result = restore_and_finalize(&a, backup, &r, root, &cfg.recover.post_script, started);
     match &result {
-        Ok(restored) => say!(
-            "recovery finished in {:.1} s (backup checked {checked:.1} s, layout {:.1} s, restore and verify {:.1} s, finalize {:.1} s): layout recreated, data restored and {}, system finalized at {}",
-            started.elapsed().as_secs_f64(),
+        Ok(restored) => {
+            let total = started.elapsed().as_secs_f64();
+            say!(
+            "recovery finished in {total:.1} s (backup checked {checked:.1} s, layout {:.1} s, restore and verify {:.1} s, finalize {:.1} s): layout recreated, data restored and {}, system finalized at {}",
             laid - checked,
             restored - laid,
-            started.elapsed().as_secs_f64() - restored,
+            total - restored,
             match backup.method {
                 rear_backup::Method::External => "not verified (the external client's)",
                 _ => "verified",
             },
             a.mount_root
-        ),
+        )
+        }
         // main prints it; the copy in the restored system must have it too.
         Err(e) => crate::ui::file_only("ERROR", &format!("{e:#}")),
     }

@@ -20,7 +20,7 @@ pub mod mbr;
 mod script;
 
 pub use device::{read, write};
-pub use script::partition_device;
+pub use script::{partition_device, trailing_number};
 
 /// The partition table type, as sfdisk names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

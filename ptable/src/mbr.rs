@@ -9,8 +9,13 @@ use crate::{is_extended, Error, Label, Part, Table};
 const EBR_GAP: u64 = 2048;
 
 /// Partitions must lie in `[lo, hi)` and not overlap each other.
-pub(crate) fn check_overlaps(parts: &[Part], lo: u64, hi: u64, area: &str) -> Result<(), Error> {
-    let mut sorted: Vec<&Part> = parts.iter().collect();
+pub(crate) fn check_overlaps<'a>(
+    parts: impl IntoIterator<Item = &'a Part>,
+    lo: u64,
+    hi: u64,
+    area: &str,
+) -> Result<(), Error> {
+    let mut sorted: Vec<&Part> = parts.into_iter().collect();
     sorted.sort_by_key(|p| p.start);
     for p in &sorted {
         if p.size == 0 {
@@ -57,8 +62,7 @@ pub fn encode(t: &Table, sectors: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
             )));
         }
     }
-    let top: Vec<Part> = primary.iter().map(|p| (*p).clone()).collect();
-    check_overlaps(&top, 1, sectors, "the disk")?;
+    check_overlaps(primary.iter().copied(), 1, sectors, "the disk")?;
     let mut extended = primary.iter().filter(|p| is_extended(&p.type_));
     let ext = extended.next();
     if let Some(second) = extended.next() {
@@ -93,8 +97,12 @@ pub fn encode(t: &Table, sectors: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
             logical[0].number
         ))
     })?;
-    let own: Vec<Part> = logical.iter().map(|p| (*p).clone()).collect();
-    check_overlaps(&own, ext.start + 1, ext.end(), "the extended partition")?;
+    check_overlaps(
+        logical.iter().copied(),
+        ext.start + 1,
+        ext.end(),
+        "the extended partition",
+    )?;
     let mut numbers: Vec<u32> = logical.iter().map(|p| p.number).collect();
     numbers.sort();
     if numbers.iter().enumerate().any(|(i, n)| *n != 5 + i as u32) {
@@ -102,11 +110,11 @@ pub fn encode(t: &Table, sectors: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
             "logical partitions are numbered 5, 6, ... without gaps (here {numbers:?})"
         )));
     }
-    let ebrs = ebr_sectors(ext, &own)?;
-    for (i, p) in own.iter().enumerate() {
+    let ebrs = ebr_sectors(ext, &logical)?;
+    for (i, p) in logical.iter().enumerate() {
         let mut ebr = vec![0u8; ss];
         put_entry(&mut ebr, 0, p, p.start - ebrs[i]);
-        if let (Some(next), Some(&at)) = (own.get(i + 1), ebrs.get(i + 1)) {
+        if let (Some(next), Some(&at)) = (logical.get(i + 1), ebrs.get(i + 1)) {
             let link = Part {
                 start: at,
                 size: next.end() - at,
@@ -125,7 +133,7 @@ pub fn encode(t: &Table, sectors: u64) -> Result<Vec<(u64, Vec<u8>)>, Error> {
 /// extended partition's first sector for the first one when free, else
 /// [`EBR_GAP`] before the partition, else the sector right before it;
 /// never inside another logical partition or another EBR.
-fn ebr_sectors(ext: &Part, logical: &[Part]) -> Result<Vec<u64>, Error> {
+fn ebr_sectors(ext: &Part, logical: &[&Part]) -> Result<Vec<u64>, Error> {
     let mut taken: Vec<u64> = Vec::new();
     for (i, p) in logical.iter().enumerate() {
         let free = |s: u64, taken: &[u64]| {

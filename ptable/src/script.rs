@@ -144,8 +144,8 @@ pub fn partition_device(disk: &str, n: u32) -> String {
     }
 }
 
-/// `/dev/vda12` → 12, `/dev/nvme0n1p3` → 3.
-fn trailing_number(s: &str) -> Option<u32> {
+/// `/dev/vda12` → 12, `/dev/nvme0n1p3` → 3, `/dev/mapper/mpatha-part2` → 2.
+pub fn trailing_number(s: &str) -> Option<u32> {
     let digits = s.len() - s.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     s[s.len() - digits..].parse().ok()
 }

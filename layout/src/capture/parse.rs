@@ -343,14 +343,7 @@ pub fn from_ptable(t: &rear_ptable::Table, dev: &str) -> PartitionTable {
     }
 }
 
-/// `/dev/vda12` → 12, `/dev/nvme0n1p3` → 3, `/dev/mapper/mpatha-part2` → 2.
-pub fn trailing_number(s: &str) -> Option<u32> {
-    let digits: String = s.chars().rev().take_while(char::is_ascii_digit).collect();
-    if digits.is_empty() {
-        return None;
-    }
-    digits.chars().rev().collect::<String>().parse().ok()
-}
+pub use rear_ptable::trailing_number;
 
 // ---------------------------------------------------------------- blkid
 
