@@ -13,6 +13,7 @@ use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// An rsync daemon serving `dir` as module `rear`, stopped when dropped.
@@ -36,6 +37,11 @@ impl Daemon {
         )
         .unwrap();
         // A free port: taken from the kernel, given back, then used at once.
+        // Tests run side by side: held until this daemon listens, so no
+        // other test here is handed the same port in between (two daemons
+        // on one port: the loser exits and its test talks to the other).
+        static PICK: Mutex<()> = Mutex::new(());
+        let _pick = PICK.lock().unwrap_or_else(|e| e.into_inner());
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

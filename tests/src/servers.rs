@@ -6,10 +6,12 @@
 //! directory, on a free port, and is killed when dropped. A rescue VM with
 //! `host_net` reaches them as 10.0.2.2.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub struct Server {
@@ -29,12 +31,22 @@ impl Drop for Server {
     }
 }
 
+/// A free port from the kernel, never one this process was handed before:
+/// the port is given back before the server binds it, and tests run side by
+/// side, so without the record two servers could race for one port.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if given.insert(port) {
+            return port;
+        }
+    }
 }
 
 fn dir(work: &Path, name: &str) -> PathBuf {
