@@ -25,6 +25,7 @@ pub mod sums;
 pub mod tape;
 pub mod tar;
 pub mod target;
+pub mod tarhash;
 pub mod view;
 
 pub use method::Method;
@@ -157,6 +158,17 @@ pub trait Backend {
     fn latest(&self, exec: &dyn Exec) -> Result<Found>;
     /// Restores `found` below `root`.
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()>;
+    /// [`Backend::restore`], and the content hashes of the files it
+    /// restored where the method took them as it went (tar: from its
+    /// stream, `tarhash`), for the check after it not to read them again.
+    fn restore_hashed(
+        &self,
+        found: &Found,
+        root: &Path,
+        exec: &dyn Exec,
+    ) -> Result<Option<tarhash::Hashes>> {
+        self.restore(found, root, exec).map(|()| None)
+    }
 }
 
 /// What a restore checks of every file the manifest lists (and that
@@ -184,14 +196,14 @@ pub fn restore_and_verify(b: &dyn Backend, root: &Path, exec: &dyn Exec) -> Resu
     };
     let at = view.as_ref().map_or(root, |v| v.dir.as_path());
     let t = std::time::Instant::now();
-    b.restore(&found, at, exec)?;
+    let streamed = b.restore_hashed(&found, at, exec)?;
     let restored = t.elapsed().as_secs_f64();
     let allocation = sparse::restore_allocation(&found.sums, at)?;
     log::info!("holes: {allocation}");
     let holes = t.elapsed().as_secs_f64();
     // The files' check and the walk for anything else, side by side.
     let (mut bad, extras) = rayon::join(
-        || sums::verify(at, &found.sums),
+        || sums::verify_with(at, &found.sums, streamed.as_ref()),
         || sums::extras(at, &found.sums),
     );
     let extras = extras?;

@@ -82,7 +82,37 @@ pub enum Decode {
 
 /// Decompresses `from` (zstd frames, to their end) into `to`; the bytes
 /// written.
-pub fn decompress(from: impl Read, mut to: impl Write) -> Result<u64, Decode> {
+pub fn decompress(from: impl Read, to: impl Write) -> Result<u64, Decode> {
+    decompress_tee(from, to, None)
+}
+
+/// Chunks in flight to a [`Tee`]'s reader: with [`BUF`]-byte chunks, some
+/// MiB of memory, and room for the reader to lag a little.
+const TEE_CHUNKS: usize = 8;
+
+/// Where [`decompress_tee`] also sends the decoded stream: chunks on a
+/// bounded channel (a slow reader slows the decoder, never loses data),
+/// and the spent buffers back for reuse (no copy on the decoder's side).
+pub struct Tee {
+    pub to: std::sync::mpsc::SyncSender<crate::tarhash::Chunk>,
+    pub spent: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+/// A tee and the reader at its other end.
+pub fn tee() -> (Tee, crate::tarhash::Chunks) {
+    let (to, rx) = std::sync::mpsc::sync_channel(TEE_CHUNKS);
+    let (back, spent) = std::sync::mpsc::sync_channel(TEE_CHUNKS + 2);
+    (Tee { to, spent }, crate::tarhash::Chunks::new(rx, back))
+}
+
+/// [`decompress`], every chunk written to `to` then also sent to `tee`
+/// while its reader takes them; one that stops (done, failed, panicked)
+/// stops only the tee, never the decoding.
+pub fn decompress_tee(
+    from: impl Read,
+    mut to: impl Write,
+    mut tee: Option<Tee>,
+) -> Result<u64, Decode> {
     let mut dec = zstd::stream::read::Decoder::with_buffer(BufReader::with_capacity(BUF, from))
         .map_err(Decode::Archive)?;
     let mut buf = vec![0u8; BUF];
@@ -96,6 +126,16 @@ pub fn decompress(from: impl Read, mut to: impl Write) -> Result<u64, Decode> {
         };
         to.write_all(&buf[..n]).map_err(Decode::Out)?;
         bytes += n as u64;
+        if let Some(t) = &tee {
+            let next = t.spent.try_recv().unwrap_or_else(|_| vec![0u8; BUF]);
+            match t.to.send((std::mem::replace(&mut buf, next), n)) {
+                Ok(()) => {}
+                Err(back) => {
+                    buf = back.0 .0;
+                    tee = None;
+                }
+            }
+        }
     }
 }
 
@@ -179,10 +219,45 @@ pub fn extract(
     input: File,
     name: &str,
 ) -> Result<()> {
+    extract_with(exec, argv, age, input, name, false).map(drop)
+}
+
+/// [`extract`], and the content hash of every regular file in the tar
+/// stream (`tarhash`), taken by a thread of its own from a tee of the
+/// decoded stream. None when they could not be taken (logged, with why):
+/// the caller then reads the restored files instead.
+pub fn extract_hashed(
+    exec: &dyn Exec,
+    argv: &[String],
+    age: Option<&Age>,
+    input: File,
+    name: &str,
+) -> Result<Option<crate::tarhash::Hashes>> {
+    extract_with(exec, argv, age, input, name, true)
+}
+
+fn extract_with(
+    exec: &dyn Exec,
+    argv: &[String],
+    age: Option<&Age>,
+    input: File,
+    name: &str,
+    hash: bool,
+) -> Result<Option<crate::tarhash::Hashes>> {
     let (tar_in, to_tar) = pipe()?;
+    let (tee, chunks) = match hash {
+        true => {
+            let (t, c) = tee();
+            (Some(t), Some(c))
+        }
+        false => (None, None),
+    };
     std::thread::scope(|s| {
+        // Its end (done, an error, a panic) drops the channel's reader:
+        // the decoder stops teeing and goes on.
+        let hashed = chunks.map(|c| s.spawn(move || crate::tarhash::hashes(c)));
         let (decoded, opened) = match age {
-            None => (s.spawn(move || decompress(input, to_tar)), None),
+            None => (s.spawn(move || decompress_tee(input, to_tar, tee)), None),
             Some(a) => {
                 let (from_age, age_out) = pipe()?;
                 let call = a.decrypt_call()?.stdin_from(input).stdout_to(age_out);
@@ -192,7 +267,10 @@ pub fn extract(
                     drop(call);
                     o
                 });
-                (s.spawn(move || decompress(from_age, to_tar)), Some(opened))
+                (
+                    s.spawn(move || decompress_tee(from_age, to_tar, tee)),
+                    Some(opened),
+                )
             }
         };
         let call = Call::argv(argv).stdin_from(tar_in);
@@ -200,6 +278,16 @@ pub fn extract(
         // The stream's last read end: a decoder left with data sees it close.
         drop(call);
         let decoded = joined(decoded, "the decompressor")?;
+        // The decoder is done: the channel has its end, the parser returns.
+        let hashes = hashed.and_then(|h| {
+            match joined(h, "the parser of the tar stream").and_then(|r| r) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    log::warn!("the files' hashes could not be taken from the tar stream ({e:#}): every restored file is read again to check it");
+                    None
+                }
+            }
+        });
         // Upstream first: each stage's failure cuts the next one short.
         if let Some(opened) = opened {
             let o = joined(opened, "age's runner")?
@@ -232,7 +320,7 @@ pub fn extract(
             (Err(Decode::Out(e)), Ok(_)) => Err(anyhow!(e).context(format!(
                 "tar ended before the archive {name} did: the rest was not restored"
             ))),
-            (Ok(_), Ok(_)) => Ok(()),
+            (Ok(_), Ok(_)) => Ok(hashes),
         }
     })
 }

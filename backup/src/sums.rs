@@ -314,13 +314,31 @@ fn kind_of(ft: &fs::FileType) -> &'static str {
 
 /// One entry, as found at `root/rel`.
 fn entry(root: &Path, rel: &str, meta: &fs::Metadata) -> Result<Entry> {
+    entry_known(root, rel, meta, None)
+}
+
+/// [`entry`], with the content hash of a file already known (taken from
+/// the stream it was restored from: `streamed`, blake3 and size) when the
+/// size matches the file's: the file is then opened for its holes only,
+/// not read.
+fn entry_known(
+    root: &Path,
+    rel: &str,
+    meta: &fs::Metadata,
+    streamed: Option<&(String, u64)>,
+) -> Result<Entry> {
     let p = root.join(decode(rel));
     let kind = kind_of(&meta.file_type());
-    let (blake3, sparse) = if kind == "file" {
-        let (h, holes) = hash_file(&p)?;
-        (Some(h), holes)
-    } else {
-        (None, false)
+    let (blake3, sparse) = match streamed {
+        _ if kind != "file" => (None, false),
+        Some((h, size)) if *size == meta.len() => {
+            let f = fs::File::open(&p).with_context(|| format!("open {}", p.display()))?;
+            (Some(h.clone()), has_holes(&f))
+        }
+        _ => {
+            let (h, holes) = hash_file(&p)?;
+            (Some(h), holes)
+        }
     };
     Ok(Entry {
         path: rel.to_string(),
@@ -561,13 +579,25 @@ pub fn read_sealed(src: &Path) -> Result<(Option<crate::pin::Header>, Vec<Entry>
 
 /// Compares a restored tree with the manifest; returns the differences.
 pub fn verify(root: &Path, expected: &[Entry]) -> Vec<String> {
+    verify_with(root, expected, None)
+}
+
+/// [`verify`], with the content hashes the restore took from its stream
+/// (`tarhash`): a file found there (at the size it has) is not read again;
+/// everything else about it is checked all the same, and every other file
+/// is read.
+pub fn verify_with(
+    root: &Path,
+    expected: &[Entry],
+    streamed: Option<&crate::tarhash::Hashes>,
+) -> Vec<String> {
     use rayon::prelude::*;
     // Each file on its own (in parallel), then the hardlink groups.
     let checked: Vec<Checked> = expected
         .par_iter()
         .map(|want| match want.unverified {
             true => (Vec::new(), None),
-            false => check(root, want),
+            false => check(root, want, streamed.and_then(|s| s.get(&want.path))),
         })
         .collect();
     let inode_of: BTreeMap<&str, (u64, u64)> = expected
@@ -670,7 +700,7 @@ pub fn layout_made(name: &str, mounts: &[String]) -> bool {
 /// The differences of one restored file from its entry, and its inode.
 type Checked = (Vec<String>, Option<(u64, u64)>);
 
-fn check(root: &Path, want: &Entry) -> Checked {
+fn check(root: &Path, want: &Entry, streamed: Option<&(String, u64)>) -> Checked {
     let mut bad = Vec::new();
     let name = shown(&want.path);
     let p = root.join(decode(&want.path));
@@ -678,7 +708,7 @@ fn check(root: &Path, want: &Entry) -> Checked {
         Ok(m) => m,
         Err(e) => return (vec![format!("{name}: missing ({e})")], None),
     };
-    let got = match entry(root, &want.path, &meta) {
+    let got = match entry_known(root, &want.path, &meta, streamed) {
         Ok(g) => g,
         Err(e) => return (vec![format!("{name}: {e:#}")], None),
     };
@@ -855,6 +885,36 @@ mod tests {
         assert!(verify(&dst, &entries)
             .iter()
             .any(|b| b.starts_with("l: missing")));
+    }
+
+    /// A hash taken from the restore's stream stands for the file's: a
+    /// file whose stream hash differs from the manifest is a content
+    /// difference though the file itself matches (it is not read again);
+    /// one at another size than the file's, or missing, is read.
+    #[test]
+    fn stream_hashes_are_used_instead_of_reading_the_files() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("a"), "aaaa").unwrap();
+        fs::write(d.path().join("b"), "bbbb").unwrap();
+        fs::write(d.path().join("c"), "cccc").unwrap();
+        let entries = collect(d.path(), &[PathBuf::from(".")], &[]).unwrap();
+        let hash = |p: &str| entries.iter().find(|e| e.path == p).unwrap().blake3.clone();
+        let other = blake3::hash(b"other").to_hex().to_string();
+        let mut streamed = crate::tarhash::Hashes::new();
+        streamed.insert("a".into(), (other.clone(), 4));
+        streamed.insert("b".into(), (other.clone(), 5));
+        streamed.insert("c".into(), (hash("c").unwrap(), 4));
+        let bad = verify_with(d.path(), &entries, Some(&streamed));
+        assert_eq!(bad.len(), 1, "{bad:?}");
+        assert!(bad[0].starts_with("a: content"), "{bad:?}");
+        // A restored file that differs is caught when its stream hash is
+        // not known, by reading it.
+        fs::write(d.path().join("b"), "BBBB").unwrap();
+        let bad = verify_with(d.path(), &entries, Some(&streamed));
+        assert!(bad.iter().any(|b| b.starts_with("b: content")), "{bad:?}");
+        assert!(verify_with(d.path(), &entries, None)
+            .iter()
+            .any(|b| b.starts_with("b: content")));
     }
 
     #[test]

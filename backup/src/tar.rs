@@ -150,6 +150,15 @@ impl Backend for Tar {
     }
 
     fn restore(&self, found: &Found, root: &Path, exec: &dyn Exec) -> Result<()> {
+        self.restore_hashed(found, root, exec).map(drop)
+    }
+
+    fn restore_hashed(
+        &self,
+        found: &Found,
+        root: &Path,
+        exec: &dyn Exec,
+    ) -> Result<Option<crate::tarhash::Hashes>> {
         let sealed = self
             .dir
             .join(&found.id)
@@ -164,7 +173,7 @@ impl Backend for Tar {
         }
         let input =
             fs::File::open(&archive).with_context(|| format!("open {}", archive.display()))?;
-        stream::extract(
+        stream::extract_hashed(
             exec,
             &extract_argv(root),
             age,
