@@ -2,15 +2,20 @@
 //! stream goes by (a restore tees tar's input here, `stream::extract_hashed`),
 //! so that the check after a restore need not read the files again.
 //!
-//! What GNU tar writes with tar.rs's options, default (gnu) format: ustar
-//! headers, long names and link names (`L`, `K`), PAX extended headers
-//! (`x`, `g`: xattrs, ACLs, SELinux labels; a `path`, `linkpath` or
-//! `size` there applies to the next member), old GNU sparse members (`S`,
-//! with extended sparse headers), hardlinks (`1`, no data). A sparse
-//! member hashes as the file it restores to: its holes as zeros. Anything
-//! this parser does not understand for certain (a bad checksum, PAX sparse
-//! formats, a truncated stream) is an error: the caller then reads every
-//! file again instead.
+//! What GNU tar writes with tar.rs's options: POSIX (PAX) format, which
+//! GNU tar 1.34 takes for `--xattrs`/`--acls` (PAX records `path`,
+//! `linkpath`, `size` apply to the next member; xattrs, ACLs and SELinux
+//! labels are skipped; sparse files in PAX sparse 1.0), and the gnu format
+//! of older archives (long names and link names `L`, `K`; old GNU sparse
+//! members `S` with extension blocks). Hardlinks (`1`) get their target's
+//! hash. A sparse member hashes as the file it restores to: its holes as
+//! zeros. Anything this parser does not understand for certain (a bad
+//! checksum, PAX sparse 0.x, a truncated stream) is an error: the caller
+//! then reads every file again instead.
+//!
+//! What this trusts: tar wrote the bytes it was given (it exits non-zero
+//! when a write fails) and the file has the size the stream gave it. What
+//! it proves: the archive's bytes are the manifest's.
 
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
