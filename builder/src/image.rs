@@ -197,11 +197,28 @@ impl Hasher<'_> {
         })
     }
 
+    /// In a pool of more threads than cores: on a cold build most of the
+    /// time is spent waiting for the disk, which serves several reads at
+    /// once far faster than one after the other.
     fn entries(&self, items: Vec<(PathBuf, String)>) -> Result<Vec<Entry>> {
-        items
-            .into_par_iter()
-            .map(|(host, dest)| self.entry(&host, dest))
-            .collect()
+        static IO: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+        let pool = IO.get_or_init(|| {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+            rayon::ThreadPoolBuilder::new()
+                .num_threads((4 * n).clamp(8, 32))
+                .build()
+                .ok()
+        });
+        let run = || {
+            items
+                .into_par_iter()
+                .map(|(host, dest)| self.entry(&host, dest))
+                .collect()
+        };
+        match pool {
+            Some(p) => p.install(run),
+            None => run(),
+        }
     }
 
     fn generated(&self, path: &str, mode: u32, data: &[u8]) -> Result<Entry> {
@@ -613,22 +630,25 @@ fn modules_layer(
         "reading {} modules and running depmod",
         sel.modules.len()
     ));
-    // Only on a cache miss: a warm build neither parses modules nor runs depmod.
-    let mut firmware: Vec<String> = sel
-        .modules
-        .par_iter()
-        .map(|n| {
-            let path = kernel.modules_dir.join(&tree.paths[n]);
-            let data = kmod::read_module(&path)?;
-            Ok(kmod::firmware_of(&kmod::modinfo(&path, &data)?))
-        })
-        .collect::<Result<Vec<Vec<String>>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+    // Only on a cache miss: a warm build neither parses modules nor runs
+    // depmod. depmod is one process on one core: the parse goes beside it.
+    let (firmware, indexes) = rayon::join(
+        || {
+            sel.modules
+                .par_iter()
+                .map(|n| {
+                    let path = kernel.modules_dir.join(&tree.paths[n]);
+                    let data = kmod::read_module(&path)?;
+                    Ok(kmod::firmware_of(&kmod::modinfo(&path, &data)?))
+                })
+                .collect::<Result<Vec<Vec<String>>>>()
+        },
+        || depmod(h, kernel, &layer, &dest_root),
+    );
+    let mut firmware: Vec<String> = firmware?.into_iter().flatten().collect();
     firmware.sort();
     firmware.dedup();
-    for e in depmod(h, kernel, &layer, &dest_root)? {
+    for e in indexes? {
         layer.insert(e);
     }
     layer.add_parents();
@@ -817,48 +837,65 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         left_out,
     } = wanted(&recipes, &opts.required)?;
     let base = base_layer(&h, wants, &dirs, progress)?;
+    // The base layer is archived and compressed on a thread of its own
+    // while the modules are read: a cold build mostly waits for the disk
+    // there, and the two cores are free.
+    let (modules, fw_count, mut config, cfg_hash, vmlinuz, kernel_art, mut layers) =
+        std::thread::scope(|s| -> Result<_> {
+            let base_job = s.spawn(|| base.build(store, &params, &base.key(&params), Vec::new()));
+            let tree = ModuleTree::load(&kernel.modules_dir)?;
+            // Modules the recipes want loaded at boot go in whatever the policy.
+            let mut policy = opts.modules.clone();
+            let mut boot_modules = Vec::new();
+            for m in &recipe_modules {
+                let n = kmod::normalize(m);
+                if tree.paths.contains_key(&n) {
+                    policy.include.push(n.clone());
+                    boot_modules.push(n);
+                } else if !tree.builtin.contains(&n) {
+                    log::info!(
+                        "module {m} named by a recipe is not part of kernel {}",
+                        kernel.version
+                    );
+                }
+            }
+            boot_modules.sort();
+            boot_modules.dedup();
+            let modules = modules_layer(&h, &kernel, &tree, &policy, &params, progress)?;
 
-    let tree = ModuleTree::load(&kernel.modules_dir)?;
-    // Modules the recipes want loaded at boot go in whatever the policy.
-    let mut policy = opts.modules.clone();
-    let mut boot_modules = Vec::new();
-    for m in &recipe_modules {
-        let n = kmod::normalize(m);
-        if tree.paths.contains_key(&n) {
-            policy.include.push(n.clone());
-            boot_modules.push(n);
-        } else if !tree.builtin.contains(&n) {
-            log::info!(
-                "module {m} named by a recipe is not part of kernel {}",
-                kernel.version
-            );
-        }
-    }
-    boot_modules.sort();
-    boot_modules.dedup();
-    let modules = modules_layer(&h, &kernel, &tree, &policy, &params, progress)?;
+            progress.stage("collecting firmware");
+            let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
+            let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
+            let vmlinuz = fs::read(&kernel.image)
+                .with_context(|| format!("read {}", kernel.image.display()))?;
+            let kernel_art = artefact("vmlinuz", &vmlinuz);
 
-    progress.stage("collecting firmware");
-    let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
-    let (mut config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
-    let vmlinuz =
-        fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
-    let kernel_art = artefact("vmlinuz", &vmlinuz);
-
-    progress.stage("building layers");
-    let jobs = [
-        (&base, base.key(&params), Vec::new()),
-        (
-            &modules.layer,
-            modules.key.clone(),
-            modules.firmware.clone(),
-        ),
-        (&firmware, firmware.key(&params), Vec::new()),
-    ];
-    let mut layers: Vec<Built> = jobs
-        .into_par_iter()
-        .map(|(l, key, extra)| l.build(store, &params, &key, extra))
-        .collect::<Result<_>>()?;
+            progress.stage("building layers");
+            let jobs = [
+                (
+                    &modules.layer,
+                    modules.key.clone(),
+                    modules.firmware.clone(),
+                ),
+                (&firmware, firmware.key(&params), Vec::new()),
+            ];
+            let rest: Vec<Built> = jobs
+                .into_par_iter()
+                .map(|(l, key, extra)| l.build(store, &params, &key, extra))
+                .collect::<Result<_>>()?;
+            let base = base_job
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+            Ok((
+                modules,
+                fw_count,
+                config,
+                cfg_hash,
+                vmlinuz,
+                kernel_art,
+                [vec![base], rest].concat(),
+            ))
+        })?;
     // The image names itself, so the rescue system knows which it is:
     // from the built layers' entries (a cached modules layer's are not
     // read again), and the config layer's, which is built last.
@@ -1046,22 +1083,31 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
 }
 
 pub fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
+    let (sha256, blake3) = rayon::join(
+        || layer::sha256_hex(data),
+        || {
+            blake3::Hasher::new()
+                .update_rayon(data)
+                .finalize()
+                .to_hex()
+                .to_string()
+        },
+    );
     manifest::Artefact {
         name: name.into(),
         size: data.len() as u64,
-        sha256: layer::sha256_hex(data),
-        blake3: blake3::Hasher::new()
-            .update_rayon(data)
-            .finalize()
-            .to_hex()
-            .to_string(),
+        sha256,
+        blake3,
     }
 }
 
 fn concatenate(store: &Store, layers: &[Built]) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(layers.iter().map(|l| l.size as usize).sum());
     for l in layers {
-        out.extend_from_slice(&store.read(&l.blake3)?);
+        match &l.data {
+            Some(d) => out.extend_from_slice(&d.0),
+            None => out.extend_from_slice(&store.read(&l.blake3)?),
+        }
     }
     Ok(out)
 }

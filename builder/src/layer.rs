@@ -88,6 +88,20 @@ pub struct Built {
     pub extra: Vec<String>,
     #[serde(skip)]
     pub from_cache: bool,
+    /// The compressed archive, when this run built it: the initrd is made
+    /// from it without reading the object back from the store.
+    #[serde(skip)]
+    pub data: Option<Compressed>,
+}
+
+/// A layer's compressed bytes, shown by their length only.
+#[derive(Clone, Default)]
+pub struct Compressed(pub std::sync::Arc<Vec<u8>>);
+
+impl std::fmt::Debug for Compressed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Compressed({} bytes)", self.0.len())
+    }
 }
 
 /// The image's layers in their order: a layer's index is its place here.
@@ -179,7 +193,18 @@ impl Layer {
             }
         }
 
-        let mut out = Vec::new();
+        // Sized for its files and headers at once: growing a buffer of
+        // hundreds of MiB step by step copies it again and again.
+        let mut out = Vec::with_capacity(
+            self.entries
+                .values()
+                .map(|e| match &e.kind {
+                    Kind::File { size, .. } => *size as usize + e.path.len() + 120,
+                    _ => e.path.len() + 120,
+                })
+                .sum::<usize>()
+                + 512,
+        );
         for e in self.entries.values() {
             let name = e.path.trim_start_matches('/');
             let b = cpio::newc::Builder::new(name)
@@ -255,16 +280,20 @@ impl Layer {
             .with_context(|| format!("write the {} layer", self.name))?;
         let compressed = crate::compress::compress(params.algorithm, &archive, params.level)
             .with_context(|| format!("compress the {} layer", self.name))?;
-        let blake3 = store.put_bytes(&compressed)?;
+        let uncompressed_size = archive.len() as u64;
+        drop(archive);
+        let (blake3, sha256) =
+            rayon::join(|| store.put_bytes(&compressed), || sha256_hex(&compressed));
         let built = Built {
             name: self.name.to_string(),
-            blake3,
-            sha256: sha256_hex(&compressed),
+            blake3: blake3?,
+            sha256,
             size: compressed.len() as u64,
-            uncompressed_size: archive.len() as u64,
+            uncompressed_size,
             entries: self.entries.values().cloned().collect(),
             extra,
             from_cache: false,
+            data: Some(Compressed(std::sync::Arc::new(compressed))),
         };
         // The record must never outlive the objects it names.
         store.sync()?;

@@ -399,6 +399,21 @@ fn write_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32, durable: bool) -> 
         .open(tmp)
         .map_err(io_err("create", tmp))?;
     f.write_all(data).map_err(io_err("write", tmp))?;
+    if !durable {
+        // Writeback starts now, not when the kernel gets to it: the
+        // syncfs before a record names this object (`Store::sync`) then
+        // waits for the last objects only, not for all of a cold build's
+        // hundreds of MiB. Only a hint: its failure changes nothing.
+        // SAFETY: a valid open descriptor; no memory is passed.
+        unsafe {
+            libc::sync_file_range(
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                0,
+                0,
+                libc::SYNC_FILE_RANGE_WRITE,
+            );
+        }
+    }
     // Mode set explicitly: the umask must not change what we write.
     f.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(io_err("chmod", tmp))?;
