@@ -638,8 +638,7 @@ fn modules_layer(
                 .par_iter()
                 .map(|n| {
                     let path = kernel.modules_dir.join(&tree.paths[n]);
-                    let data = kmod::read_module(&path)?;
-                    Ok(kmod::firmware_of(&kmod::modinfo(&path, &data)?))
+                    Ok(kmod::firmware_of(&kmod::modinfo_file(&path)?))
                 })
                 .collect::<Result<Vec<Vec<String>>>>()
         },
@@ -790,6 +789,47 @@ fn config_layer(h: &Hasher, opts: &Options, modules: Vec<String>) -> Result<(Lay
     Ok((layer, cfg_hash))
 }
 
+/// The modules layer, built: the recipes' boot modules added to the
+/// policy, the modules read and indexed, the layer archived and compressed
+/// (or taken from the cache). Also the boot modules, for the config layer.
+fn modules_part(
+    h: &Hasher,
+    kernel: &Kernel,
+    opts: &Options,
+    recipe_modules: &[String],
+    params: &Params,
+) -> Result<(ModulesOut, Vec<String>, Built)> {
+    let tree = ModuleTree::load(&kernel.modules_dir)?;
+    // Modules the recipes want loaded at boot go in whatever the policy.
+    let mut policy = opts.modules.clone();
+    let mut boot_modules = Vec::new();
+    for m in recipe_modules {
+        let n = kmod::normalize(m);
+        if tree.paths.contains_key(&n) {
+            policy.include.push(n.clone());
+            boot_modules.push(n);
+        } else if !tree.builtin.contains(&n) {
+            log::info!(
+                "module {m} named by a recipe is not part of kernel {}",
+                kernel.version
+            );
+        }
+    }
+    boot_modules.sort();
+    boot_modules.dedup();
+    let modules = modules_layer(h, kernel, &tree, &policy, params, &mut crate::Silent)?;
+    let built = modules
+        .layer
+        .make(h.store, params, &modules.key, modules.firmware.clone())?;
+    Ok((modules, boot_modules, built))
+}
+
+/// A thread's result; its panic goes on in the caller.
+fn joined<T>(t: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    t.join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Builds the image and writes the artefacts into `opts.output`.
 pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Result<Report> {
     progress.stage("choosing the kernel");
@@ -836,66 +876,33 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         modules: recipe_modules,
         left_out,
     } = wanted(&recipes, &opts.required)?;
-    let base = base_layer(&h, wants, &dirs, progress)?;
-    // The base layer is archived and compressed on a thread of its own
-    // while the modules are read: a cold build mostly waits for the disk
-    // there, and the two cores are free.
-    let (modules, fw_count, mut config, cfg_hash, vmlinuz, kernel_art, mut layers) =
+    // The modules (read, parsed, indexed by depmod, archived, compressed)
+    // on a thread of their own beside the closure and the base layer: a
+    // cold build waits for the disk much of the time, and both chains
+    // leave cores free. The package database is read beside them too.
+    let packages = std::thread::spawn(|| crate::dpkg::Db::load(Path::new("/")));
+    let (base_built, base_key, modules, boot_modules, modules_built) =
         std::thread::scope(|s| -> Result<_> {
-            let base_job = s.spawn(|| base.build(store, &params, &base.key(&params), Vec::new()));
-            let tree = ModuleTree::load(&kernel.modules_dir)?;
-            // Modules the recipes want loaded at boot go in whatever the policy.
-            let mut policy = opts.modules.clone();
-            let mut boot_modules = Vec::new();
-            for m in &recipe_modules {
-                let n = kmod::normalize(m);
-                if tree.paths.contains_key(&n) {
-                    policy.include.push(n.clone());
-                    boot_modules.push(n);
-                } else if !tree.builtin.contains(&n) {
-                    log::info!(
-                        "module {m} named by a recipe is not part of kernel {}",
-                        kernel.version
-                    );
-                }
-            }
-            boot_modules.sort();
-            boot_modules.dedup();
-            let modules = modules_layer(&h, &kernel, &tree, &policy, &params, progress)?;
-
-            progress.stage("collecting firmware");
-            let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
-            let (config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
-            let vmlinuz = fs::read(&kernel.image)
-                .with_context(|| format!("read {}", kernel.image.display()))?;
-            let kernel_art = artefact("vmlinuz", &vmlinuz);
-
-            progress.stage("building layers");
-            let jobs = [
-                (
-                    &modules.layer,
-                    modules.key.clone(),
-                    modules.firmware.clone(),
-                ),
-                (&firmware, firmware.key(&params), Vec::new()),
-            ];
-            let rest: Vec<Built> = jobs
-                .into_par_iter()
-                .map(|(l, key, extra)| l.build(store, &params, &key, extra))
-                .collect::<Result<_>>()?;
-            let base = base_job
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            Ok((
-                modules,
-                fw_count,
-                config,
-                cfg_hash,
-                vmlinuz,
-                kernel_art,
-                [vec![base], rest].concat(),
-            ))
+            let mods = s.spawn(|| modules_part(&h, &kernel, opts, &recipe_modules, &params));
+            let base = base_layer(&h, wants, &dirs, progress)?;
+            progress.stage("building the base layer");
+            let base_key = base.key(&params);
+            let base_built = base.make(store, &params, &base_key, Vec::new())?;
+            progress.stage("reading, indexing and building the modules layer");
+            let (modules, boot_modules, modules_built) = joined(mods)?;
+            Ok((base_built, base_key, modules, boot_modules, modules_built))
         })?;
+
+    progress.stage("collecting firmware");
+    let (firmware, fw_count) = firmware_layer(&h, &opts.firmware_dir, &modules.firmware)?;
+    let (mut config, cfg_hash) = config_layer(&h, opts, boot_modules)?;
+    let vmlinuz =
+        fs::read(&kernel.image).with_context(|| format!("read {}", kernel.image.display()))?;
+    let kernel_art = artefact("vmlinuz", &vmlinuz);
+    progress.stage("building layers");
+    let firmware_key = firmware.key(&params);
+    let firmware_built = firmware.make(store, &params, &firmware_key, Vec::new())?;
+    let mut layers = vec![base_built, modules_built, firmware_built];
     // The image names itself, so the rescue system knows which it is:
     // from the built layers' entries (a cached modules layer's are not
     // read again), and the config layer's, which is built last.
@@ -911,10 +918,20 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         0o644,
         format!("{image_id}\n").as_bytes(),
     )?);
-    layers.push(config.build(store, &params, &config.key(&params), Vec::new())?);
-    // Objects are written without fsync; make them durable before the
-    // stat cache and the manifest refer to them.
+    let config_key = config.key(&params);
+    layers.push(config.make(store, &params, &config_key, Vec::new())?);
+    // Objects are written without fsync; make them durable (once, for
+    // all of them) before the layer records, the stat cache and the
+    // manifest refer to them.
     store.sync()?;
+    for (l, key) in layers
+        .iter()
+        .zip([&base_key, &modules.key, &firmware_key, &config_key])
+    {
+        if !l.from_cache {
+            store.put_layer(key, l)?;
+        }
+    }
     cache.save()?;
     {
         use std::sync::atomic::Ordering::Relaxed;
@@ -997,7 +1014,11 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         files: Manifest::files_of(&layers),
         image_id,
     };
-    manifest.add_packages(&crate::dpkg::Db::load(Path::new("/")));
+    manifest.add_packages(
+        &packages
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+    );
     let mut paths = vec![
         opts.output.join("vmlinuz"),
         opts.output.join("initrd.img"),
@@ -1005,16 +1026,27 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     ];
     // Artefacts are 0600: an initrd may carry keys and configuration.
     // Files that already hold the right bytes are left alone.
-    if !holds(&paths[0], &kernel_art) {
-        rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
-    }
-    if !holds(&paths[1], &initrd_art) {
-        let data = match initrd.take() {
-            Some(d) => d,
-            None => concatenate(store, &layers)?,
-        };
-        rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
-    }
+    // Side by side: each waits for its fsync.
+    let (k, i) = rayon::join(
+        || -> Result<()> {
+            if !holds(&paths[0], &kernel_art) {
+                rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
+            }
+            Ok(())
+        },
+        || -> Result<()> {
+            if !holds(&paths[1], &initrd_art) {
+                let data = match initrd.take() {
+                    Some(d) => d,
+                    None => concatenate(store, &layers)?,
+                };
+                rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
+            }
+            Ok(())
+        },
+    );
+    k?;
+    i?;
     let mut media_notes = Vec::new();
     let (kernel_path, initrd_path) = (paths[0].clone(), paths[1].clone());
     let input = crate::media::Input {

@@ -205,6 +205,7 @@ impl Layer {
                 .sum::<usize>()
                 + 512,
         );
+        let mut buf = vec![0u8; 1 << 20];
         for e in self.entries.values() {
             let name = e.path.trim_start_matches('/');
             let b = cpio::newc::Builder::new(name)
@@ -216,14 +217,13 @@ impl Layer {
                     let (ino, nlink, carries) = link_of[e.path.as_str()];
                     let b = b.ino(ino).nlink(nlink).mode(0o100000 | e.mode);
                     if carries {
-                        let data = store.read(blake3)?;
+                        let mut w = b.write(&mut out, *size as u32);
+                        let n = store.copy_object(blake3, &mut w, &mut buf)?;
                         anyhow::ensure!(
-                            data.len() as u64 == *size,
+                            n == *size,
                             "store object {blake3} for {} has the wrong size; run `rear-build store verify`",
                             e.path
                         );
-                        let mut w = b.write(&mut out, data.len() as u32);
-                        w.write_all(&data)?;
                         w.finish()?;
                     } else {
                         b.write(&mut out, 0).finish()?;
@@ -264,8 +264,27 @@ impl Layer {
     }
 
     /// Builds the layer, or takes it from the cache under `key` (normally
-    /// `self.key(params)`), and returns its record.
+    /// `self.key(params)`), and returns its record, recorded.
     pub fn build(
+        &self,
+        store: &Store,
+        params: &Params,
+        key: &str,
+        extra: Vec<String>,
+    ) -> Result<Built> {
+        let built = self.make(store, params, key, extra)?;
+        if !built.from_cache {
+            // The record must never outlive the objects it names.
+            store.sync()?;
+            store.put_layer(key, &built)?;
+        }
+        Ok(built)
+    }
+
+    /// [`Layer::build`] without recording it: the caller makes the
+    /// store durable (`Store::sync`, once for all its layers) and then
+    /// records each one built (`Store::put_layer`).
+    pub fn make(
         &self,
         store: &Store,
         params: &Params,
@@ -295,9 +314,6 @@ impl Layer {
             from_cache: false,
             data: Some(Compressed(std::sync::Arc::new(compressed))),
         };
-        // The record must never outlive the objects it names.
-        store.sync()?;
-        store.put_layer(key, &built)?;
         Ok(built)
     }
 }

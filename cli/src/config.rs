@@ -291,7 +291,7 @@ pub struct Image {
     #[arg(long = "compress", value_name = "ALGORITHM", value_parser = compress_parser())]
     pub compression: Option<Algorithm>,
     /// The compression level (image.compress_level): zstd 1-19 (default
-    /// 3), xz 0-9 (default 6), gzip 1-9 (default 6).
+    /// 2), xz 0-9 (default 6), gzip 1-9 (default 6).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(0..=19))]
     pub compress_level: Option<i32>,
     /// Where firmware is found (default: image.firmware_dir, /lib/firmware).

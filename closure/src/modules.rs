@@ -401,14 +401,46 @@ pub fn decompress_module(path: &Path, raw: Vec<u8>) -> Result<Vec<u8>, Error> {
 
 /// The `key=value` pairs of a module's `.modinfo` section, in order.
 pub fn modinfo(path: &Path, elf: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    modinfo_by(path, |off, len| {
+        let start = usize::try_from(off).ok()?;
+        elf.get(start..start.checked_add(len)?).map(<[u8]>::to_vec)
+    })
+}
+
+/// [`modinfo`] of the module file at `path`. An uncompressed module is
+/// read by byte ranges only (its ELF header, section headers, their names
+/// and `.modinfo`: a few KiB of a file of up to MiBs); a compressed one is
+/// decompressed whole.
+pub fn modinfo_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
+    let name = path.to_string_lossy();
+    if [".xz", ".zst", ".gz"].iter().any(|x| name.ends_with(x)) {
+        return modinfo(path, &read_module(path)?);
+    }
+    use std::os::unix::fs::FileExt;
+    let f = fs::File::open(path).map_err(io_err("open", path))?;
+    modinfo_by(path, |off, len| {
+        let mut b = vec![0u8; len];
+        f.read_exact_at(&mut b, off).ok().map(|()| b)
+    })
+}
+
+/// [`modinfo`], reading the module through `read(offset, length)`: None
+/// when those bytes lie outside the module.
+fn modinfo_by(
+    path: &Path,
+    read: impl Fn(u64, usize) -> Option<Vec<u8>>,
+) -> Result<Vec<(String, String)>, Error> {
     let bad = |msg: String| Error::BadModule {
         path: path.to_path_buf(),
         msg,
     };
-    use goblin::elf::{section_header::SectionHeader, Elf};
+    use goblin::elf::{header, section_header::SectionHeader, Elf};
     // Only the section headers are needed: a full parse of symbols and
     // relocations would cost far more over thousands of modules.
-    let header = Elf::parse_header(elf).map_err(|e| bad(format!("not an ELF module: {e}")))?;
+    let head = read(0, header::header64::SIZEOF_EHDR)
+        .or_else(|| read(0, header::header32::SIZEOF_EHDR))
+        .ok_or_else(|| bad("not an ELF module: shorter than an ELF header".into()))?;
+    let header = Elf::parse_header(&head).map_err(|e| bad(format!("not an ELF module: {e}")))?;
     let ctx = goblin::container::Ctx::new(
         if header.e_ident[4] == 2 {
             goblin::container::Container::Big
@@ -417,13 +449,20 @@ pub fn modinfo(path: &Path, elf: &[u8]) -> Result<Vec<(String, String)>, Error> 
         },
         goblin::container::Endian::from(header.e_ident[5] == 1),
     );
-    let shdrs = SectionHeader::parse(elf, header.e_shoff as usize, header.e_shnum as usize, ctx)
+    let count = header.e_shnum as usize;
+    // One byte before the table: goblin reads offset 0 as "no section
+    // headers".
+    let mut table = vec![0u8];
+    table.extend(
+        read(header.e_shoff, count * SectionHeader::size(ctx))
+            .ok_or_else(|| bad("bad section headers: they lie outside the file".into()))?,
+    );
+    let shdrs = SectionHeader::parse(&table, 1, count, ctx)
         .map_err(|e| bad(format!("bad section headers: {e}")))?;
     let strtab = shdrs
         .get(header.e_shstrndx as usize)
         .ok_or_else(|| bad("no section name table".into()))?;
-    let names = elf
-        .get(strtab.sh_offset as usize..(strtab.sh_offset + strtab.sh_size) as usize)
+    let names = read(strtab.sh_offset, strtab.sh_size as usize)
         .ok_or_else(|| bad("section name table lies outside the file".into()))?;
     let name_at = |off: usize| {
         names
@@ -435,10 +474,7 @@ pub fn modinfo(path: &Path, elf: &[u8]) -> Result<Vec<(String, String)>, Error> 
     let Some(sh) = section else {
         return Ok(Vec::new());
     };
-    let start = sh.sh_offset as usize;
-    let end = start + sh.sh_size as usize;
-    let data = elf
-        .get(start..end)
+    let data = read(sh.sh_offset, sh.sh_size as usize)
         .ok_or_else(|| bad(".modinfo lies outside the file".into()))?;
     Ok(data
         .split(|b| *b == 0)
@@ -608,5 +644,50 @@ mod tests {
             "{info:?}"
         );
         assert!(info.iter().any(|(k, _)| k == "vermagic"));
+        assert_eq!(modinfo_file(&ko).unwrap(), info, "read by byte ranges");
+    }
+
+    /// Reading by byte ranges gives what a parse of the whole file gives,
+    /// for every module of a kernel's tree that has firmware or none, and
+    /// a module cut short is an error either way.
+    #[test]
+    fn modinfo_by_ranges_is_modinfo_of_the_whole_file() {
+        let dir = fs::read_dir("/lib/modules")
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok())
+            .map(|e| e.path().join("kernel/drivers"))
+            .expect("needs a Debian kernel in /lib/modules: run ci/setup (linux-image-amd64)");
+        let mut todo = vec![dir];
+        let mut seen = 0;
+        while let Some(d) = todo.pop() {
+            for e in fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else if seen < 400 && p.to_string_lossy().ends_with(".ko") {
+                    let whole = modinfo(&p, &fs::read(&p).unwrap()).unwrap();
+                    assert_eq!(modinfo_file(&p).unwrap(), whole, "{}", p.display());
+                    seen += 1;
+                }
+            }
+        }
+        assert!(seen > 50, "only {seen} modules");
+        let t = tempfile::tempdir().unwrap();
+        let ko = fs::read_dir("/lib/modules")
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join("kernel/drivers/md/dm-mod.ko"))
+            .find(|p| p.exists())
+            .unwrap();
+        let data = fs::read(&ko).unwrap();
+        let cut = t.path().join("cut.ko");
+        fs::write(&cut, &data[..data.len() - 4096]).unwrap();
+        let whole = modinfo(&cut, &fs::read(&cut).unwrap());
+        assert!(whole.is_err());
+        assert_eq!(
+            modinfo_file(&cut).unwrap_err().to_string(),
+            whole.unwrap_err().to_string()
+        );
     }
 }

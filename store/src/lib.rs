@@ -268,6 +268,43 @@ impl Store {
         Ok(data)
     }
 
+    /// [`Store::read`] into `to`, `buf` at a time: no buffer the size of
+    /// the object (archives of hundreds of MiB are made of these). The
+    /// bytes are hashed as they go by; on a mismatch `to` has had them,
+    /// and the error says the result must not be used.
+    pub fn copy_object(&self, hash: &str, to: &mut dyn Write, buf: &mut [u8]) -> Result<u64> {
+        let p = self.object_path(hash);
+        if !is_hash(hash) {
+            return Err(Error::Invalid {
+                path: p,
+                msg: format!("{hash:?} is not a blake3 hash: a damaged layer record; run `rear-build store gc` and build again"),
+            });
+        }
+        let mut f = File::open(&p).map_err(io_err("open store object", &p))?;
+        let mut hasher = blake3::Hasher::new();
+        let mut n = 0u64;
+        loop {
+            let k = match f.read(buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("read store object", &p)(e)),
+            };
+            hasher.update(&buf[..k]);
+            to.write_all(&buf[..k])
+                .map_err(io_err("copy store object", &p))?;
+            n += k as u64;
+        }
+        let got = hasher.finalize().to_hex();
+        if got.as_str() != hash {
+            return Err(Error::Invalid {
+                path: p,
+                msg: format!("corrupt store object: its content hashes to {got}; run `rear-build store verify`, remove what it lists, and build again"),
+            });
+        }
+        Ok(n)
+    }
+
     /// Looks up a cached layer record by the hash of its inputs.
     pub fn get_layer<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let p = self.root.join("layers").join(format!("{key}.json"));
