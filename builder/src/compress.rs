@@ -156,16 +156,66 @@ pub fn compress(alg: Algorithm, data: &[u8], level: i32) -> Result<Vec<u8>> {
 /// any worker count ≥ 1 (but not the same as single-threaded mode), so the
 /// worker count follows the machine and the output does not.
 fn zstd(data: &[u8], level: i32) -> Result<Vec<u8>> {
+    let mut enc = zstd_writer(level)?;
+    enc.write_all(data)?;
+    enc.finish()
+}
+
+/// [`compress`] with zstd as a stream: what is written is compressed by
+/// zstd's workers as it comes, `finish` gives the result. zstd's output
+/// depends on where it is flushed, and may on how its input is cut into
+/// calls: it is never flushed before `finish` and gets its input in
+/// pieces of [`ZSTD_PIECE`] bytes whatever the writes, so the bytes are
+/// those [`compress`] gives for the whole at once.
+pub fn zstd_writer(level: i32) -> Result<ZstdWriter> {
+    check_level(Algorithm::Zstd, level, "the compression level")?;
     let workers = std::thread::available_parallelism()
         .map(|n| n.get() as u32)
         .unwrap_or(1)
         .max(1);
-    let mut enc = zstd::stream::Encoder::new(Vec::with_capacity(data.len() / 3), level)?;
+    let mut enc = zstd::stream::Encoder::new(Vec::new(), level)?;
     enc.multithread(workers)?;
     enc.include_checksum(true)?;
     enc.include_contentsize(false)?;
-    enc.write_all(data)?;
-    Ok(enc.finish()?)
+    Ok(ZstdWriter {
+        enc,
+        piece: Vec::with_capacity(ZSTD_PIECE),
+    })
+}
+
+/// What zstd is given per call (see [`zstd_writer`]).
+pub const ZSTD_PIECE: usize = 1 << 20;
+
+/// See [`zstd_writer`].
+pub struct ZstdWriter {
+    enc: zstd::stream::Encoder<'static, Vec<u8>>,
+    piece: Vec<u8>,
+}
+
+impl ZstdWriter {
+    pub fn finish(mut self) -> Result<Vec<u8>> {
+        if !self.piece.is_empty() {
+            self.enc.write_all(&self.piece)?;
+        }
+        Ok(self.enc.finish()?)
+    }
+}
+
+impl Write for ZstdWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let take = b.len().min(ZSTD_PIECE - self.piece.len());
+        self.piece.extend_from_slice(&b[..take]);
+        if self.piece.len() == ZSTD_PIECE {
+            self.enc.write_all(&self.piece)?;
+            self.piece.clear();
+        }
+        Ok(take)
+    }
+    /// Nothing: a flush would end a zstd block early (other bytes, and
+    /// worse ones), and the cpio writer flushes after every member.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// xz as the kernel's decoder reads it: one stream, the CRC32 check (it
@@ -605,6 +655,38 @@ mod tests {
         assert_eq!(decompress(&one).unwrap().0, data);
         // Several blocks, so the threads had work each.
         assert!(data.len() > 4 << 20);
+    }
+
+    /// A layer is compressed as it is written (cpio headers, then each
+    /// file a MiB at a time, a flush after each member): the bytes must
+    /// be those of the whole at once, or `store rebuild` and `export`
+    /// would make others.
+    #[test]
+    fn zstd_bytes_do_not_depend_on_how_the_input_is_written() {
+        let data: Vec<u8> = (0..16_000_000u32)
+            .flat_map(|i| (i * 7 % 1009 + i / 4096).to_le_bytes())
+            .collect();
+        let whole = compress(Zstd, &data, 2).unwrap();
+        let mut w = zstd_writer(2).unwrap();
+        let mut rest = &data[..];
+        for n in [1usize, 110, 4099, 3 << 20, 7, 1 << 20, 65536]
+            .iter()
+            .cycle()
+        {
+            if rest.is_empty() {
+                break;
+            }
+            let k = (*n).min(rest.len());
+            w.write_all(&rest[..k]).unwrap();
+            // As the cpio writer does after each member.
+            w.flush().unwrap();
+            rest = &rest[k..];
+        }
+        let streamed = w.finish().unwrap();
+        assert!(streamed == whole, "other bytes when written in pieces");
+        assert_eq!(decompress(&streamed).unwrap().0, data);
+        // Several of zstd's jobs, so its workers had a share each.
+        assert!(data.len() > 8 << 20);
     }
 
     #[test]

@@ -165,6 +165,25 @@ impl Layer {
     /// Writes the newc archive. File contents come from the store, so what
     /// goes in is exactly what was hashed.
     pub fn cpio(&self, store: &Store, epoch: u64) -> Result<Vec<u8>> {
+        // Sized for its files and headers at once: growing a buffer of
+        // hundreds of MiB step by step copies it again and again.
+        let mut out = Vec::with_capacity(
+            self.entries
+                .values()
+                .map(|e| match &e.kind {
+                    Kind::File { size, .. } => *size as usize + e.path.len() + 120,
+                    _ => e.path.len() + 120,
+                })
+                .sum::<usize>()
+                + 512,
+        );
+        self.write_cpio(store, epoch, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Layer::cpio`] written to `out` as it is made; the bytes written.
+    pub fn write_cpio(&self, store: &Store, epoch: u64, out: &mut dyn Write) -> Result<u64> {
+        let mut out = Counted { inner: out, n: 0 };
         // Files with the same content and metadata become one inode with
         // several names: smaller images, and host hardlinks kept.
         let mut groups: BTreeMap<(&str, u32, u32, u32), Vec<&str>> = BTreeMap::new();
@@ -193,18 +212,6 @@ impl Layer {
             }
         }
 
-        // Sized for its files and headers at once: growing a buffer of
-        // hundreds of MiB step by step copies it again and again.
-        let mut out = Vec::with_capacity(
-            self.entries
-                .values()
-                .map(|e| match &e.kind {
-                    Kind::File { size, .. } => *size as usize + e.path.len() + 120,
-                    _ => e.path.len() + 120,
-                })
-                .sum::<usize>()
-                + 512,
-        );
         let mut buf = vec![0u8; 1 << 20];
         for e in self.entries.values() {
             let name = e.path.trim_start_matches('/');
@@ -260,7 +267,7 @@ impl Layer {
             }
         }
         cpio::newc::trailer(&mut out)?;
-        Ok(out)
+        Ok(out.n)
     }
 
     /// Builds the layer, or takes it from the cache under `key` (normally
@@ -294,13 +301,28 @@ impl Layer {
         if let Some(b) = cached(store, key) {
             return Ok(b);
         }
-        let archive = self
-            .cpio(store, params.epoch)
-            .with_context(|| format!("write the {} layer", self.name))?;
-        let compressed = crate::compress::compress(params.algorithm, &archive, params.level)
-            .with_context(|| format!("compress the {} layer", self.name))?;
-        let uncompressed_size = archive.len() as u64;
-        drop(archive);
+        let (compressed, uncompressed_size) = match params.algorithm {
+            // Streamed: zstd's workers compress while the archive is made.
+            Algorithm::Zstd => {
+                let mut enc = crate::compress::zstd_writer(params.level)
+                    .with_context(|| format!("compress the {} layer", self.name))?;
+                let n = self
+                    .write_cpio(store, params.epoch, &mut enc)
+                    .with_context(|| format!("write the {} layer", self.name))?;
+                let c = enc
+                    .finish()
+                    .with_context(|| format!("compress the {} layer", self.name))?;
+                (c, n)
+            }
+            _ => {
+                let archive = self
+                    .cpio(store, params.epoch)
+                    .with_context(|| format!("write the {} layer", self.name))?;
+                let c = crate::compress::compress(params.algorithm, &archive, params.level)
+                    .with_context(|| format!("compress the {} layer", self.name))?;
+                (c, archive.len() as u64)
+            }
+        };
         let (blake3, sha256) =
             rayon::join(|| store.put_bytes(&compressed), || sha256_hex(&compressed));
         let built = Built {
@@ -315,6 +337,23 @@ impl Layer {
             data: Some(Compressed(std::sync::Arc::new(compressed))),
         };
         Ok(built)
+    }
+}
+
+/// A writer that counts what goes through it.
+struct Counted<'a> {
+    inner: &'a mut dyn Write,
+    n: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let k = self.inner.write(b)?;
+        self.n += k as u64;
+        Ok(k)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 

@@ -581,7 +581,7 @@ fn gzip_and_xz_initrds_are_reproducible() {
                 .unwrap()
                 .iter()
                 .any(|c| c["what"] == "compression"
-                    && c["a"] == "zstd 3"
+                    && c["a"] == "zstd 2"
                     && c["b"] == format!("{alg} {want_level}")),
             "{alg}: {}",
             r.stdout
