@@ -60,6 +60,17 @@ pub fn is_hash(s: &str) -> bool {
 }
 
 /// `hash_bytes`, on every core for large data (the same hash).
+/// An error unless the object at `path`, stored as `want`, hashed to it.
+fn check_object(path: PathBuf, want: &str, got: &str) -> Result<()> {
+    if got == want {
+        return Ok(());
+    }
+    Err(Error::Invalid {
+        path,
+        msg: format!("corrupt store object: its content hashes to {got}; run `rear-build store verify`, remove what it lists, and build again"),
+    })
+}
+
 fn hash_data(data: &[u8]) -> Hash {
     if data.len() > 4 << 20 {
         blake3::Hasher::new()
@@ -250,21 +261,9 @@ impl Store {
     /// An object's bytes, hashed again as they are read: a corrupted
     /// object never reaches an image whose manifest lists the original.
     pub fn read(&self, hash: &str) -> Result<Vec<u8>> {
-        let p = self.object_path(hash);
-        if !is_hash(hash) {
-            return Err(Error::Invalid {
-                path: p,
-                msg: format!("{hash:?} is not a blake3 hash: a damaged layer record; run `rear-build store gc` and build again"),
-            });
-        }
+        let p = self.checked_object_path(hash)?;
         let data = fs::read(&p).map_err(io_err("read store object", &p))?;
-        let got = hash_data(&data);
-        if got != hash {
-            return Err(Error::Invalid {
-                path: p,
-                msg: format!("corrupt store object: its content hashes to {got}; run `rear-build store verify`, remove what it lists, and build again"),
-            });
-        }
+        check_object(p, hash, &hash_data(&data))?;
         Ok(data)
     }
 
@@ -273,13 +272,7 @@ impl Store {
     /// bytes are hashed as they go by; on a mismatch `to` has had them,
     /// and the error says the result must not be used.
     pub fn copy_object(&self, hash: &str, to: &mut dyn Write, buf: &mut [u8]) -> Result<u64> {
-        let p = self.object_path(hash);
-        if !is_hash(hash) {
-            return Err(Error::Invalid {
-                path: p,
-                msg: format!("{hash:?} is not a blake3 hash: a damaged layer record; run `rear-build store gc` and build again"),
-            });
-        }
+        let p = self.checked_object_path(hash)?;
         let mut f = File::open(&p).map_err(io_err("open store object", &p))?;
         let mut hasher = blake3::Hasher::new();
         let mut n = 0u64;
@@ -295,14 +288,20 @@ impl Store {
                 .map_err(io_err("copy store object", &p))?;
             n += k as u64;
         }
-        let got = hasher.finalize().to_hex();
-        if got.as_str() != hash {
-            return Err(Error::Invalid {
-                path: p,
-                msg: format!("corrupt store object: its content hashes to {got}; run `rear-build store verify`, remove what it lists, and build again"),
-            });
-        }
+        check_object(p, hash, hasher.finalize().to_hex().as_str())?;
         Ok(n)
+    }
+
+    /// Where the object `hash` lives; an error when `hash` is none.
+    fn checked_object_path(&self, hash: &str) -> Result<PathBuf> {
+        let path = self.object_path(hash);
+        match is_hash(hash) {
+            true => Ok(path),
+            false => Err(Error::Invalid {
+                path,
+                msg: format!("{hash:?} is not a blake3 hash: a damaged layer record; run `rear-build store gc` and build again"),
+            }),
+        }
     }
 
     /// Looks up a cached layer record by the hash of its inputs.
@@ -616,6 +615,24 @@ mod tests {
             err.contains("corrupt store object") && err.contains(&p.display().to_string()),
             "{err}"
         );
+        // Nor when it is copied into an archive a piece at a time.
+        let err = store
+            .copy_object(&hash, &mut Vec::new(), &mut [0u8; 7])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("corrupt store object") && err.contains(&p.display().to_string()),
+            "{err}"
+        );
+        let good = store.put_bytes(b"another content").unwrap();
+        let mut copied = Vec::new();
+        assert_eq!(
+            store
+                .copy_object(&good, &mut copied, &mut [0u8; 7])
+                .unwrap(),
+            15
+        );
+        assert_eq!(copied, b"another content");
     }
 
     #[test]
@@ -624,6 +641,11 @@ mod tests {
         let store = Store::open(d.path()).unwrap();
         for bad in ["", "a", "zz", &"A".repeat(64)] {
             let err = store.read(bad).unwrap_err().to_string();
+            assert!(err.contains("not a blake3 hash"), "{bad:?}: {err}");
+            let err = store
+                .copy_object(bad, &mut Vec::new(), &mut [0u8; 7])
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("not a blake3 hash"), "{bad:?}: {err}");
             assert!(!store.has(bad));
         }
