@@ -161,12 +161,9 @@ pub fn rebuild(store: &Store, manifest: &[u8], out: &Path) -> Result<Vec<PathBuf
         for f in m.files.iter().filter(|f| f.layer == info.name) {
             l.insert(f.entry.clone());
         }
-        let data = crate::compress::compress(
-            params.algorithm,
-            &l.cpio(store, params.epoch)?,
-            params.level,
-        )
-        .with_context(|| format!("make the {} layer again", info.name))?;
+        let (data, _) = l
+            .compressed(store, &params)
+            .with_context(|| format!("make the {} layer again", info.name))?;
         ensure!(
             layer::sha256_hex(&data) == info.sha256,
             "the {} layer made again differs from the manifest's (sha256 {}, not {})",

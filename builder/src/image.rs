@@ -923,15 +923,9 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     // Objects are written without fsync; make them durable (once, for
     // all of them) before the layer records, the stat cache and the
     // manifest refer to them.
-    store.sync()?;
-    for (l, key) in layers
-        .iter()
-        .zip([&base_key, &modules.key, &firmware_key, &config_key])
-    {
-        if !l.from_cache {
-            store.put_layer(key, l)?;
-        }
-    }
+    let keys = [&base_key, &modules.key, &firmware_key, &config_key];
+    let records: Vec<(&str, &Built)> = keys.iter().map(|k| k.as_str()).zip(&layers).collect();
+    layer::record(store, &records)?;
     cache.save()?;
     {
         use std::sync::atomic::Ordering::Relaxed;

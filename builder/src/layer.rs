@@ -95,7 +95,7 @@ pub struct Built {
 }
 
 /// A layer's compressed bytes, shown by their length only.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Compressed(pub std::sync::Arc<Vec<u8>>);
 
 impl std::fmt::Debug for Compressed {
@@ -270,38 +270,10 @@ impl Layer {
         Ok(out.n)
     }
 
-    /// Builds the layer, or takes it from the cache under `key` (normally
-    /// `self.key(params)`), and returns its record, recorded.
-    pub fn build(
-        &self,
-        store: &Store,
-        params: &Params,
-        key: &str,
-        extra: Vec<String>,
-    ) -> Result<Built> {
-        let built = self.make(store, params, key, extra)?;
-        if !built.from_cache {
-            // The record must never outlive the objects it names.
-            store.sync()?;
-            store.put_layer(key, &built)?;
-        }
-        Ok(built)
-    }
-
-    /// [`Layer::build`] without recording it: the caller makes the
-    /// store durable (`Store::sync`, once for all its layers) and then
-    /// records each one built (`Store::put_layer`).
-    pub fn make(
-        &self,
-        store: &Store,
-        params: &Params,
-        key: &str,
-        extra: Vec<String>,
-    ) -> Result<Built> {
-        if let Some(b) = cached(store, key) {
-            return Ok(b);
-        }
-        let (compressed, uncompressed_size) = match params.algorithm {
+    /// The layer's archive, compressed as `params` say, and its size
+    /// before compression.
+    pub fn compressed(&self, store: &Store, params: &Params) -> Result<(Vec<u8>, u64)> {
+        match params.algorithm {
             // Streamed: zstd's workers compress while the archive is made.
             Algorithm::Zstd => {
                 let mut enc = crate::compress::zstd_writer(params.level)
@@ -312,7 +284,7 @@ impl Layer {
                 let c = enc
                     .finish()
                     .with_context(|| format!("compress the {} layer", self.name))?;
-                (c, n)
+                Ok((c, n))
             }
             _ => {
                 let archive = self
@@ -320,9 +292,38 @@ impl Layer {
                     .with_context(|| format!("write the {} layer", self.name))?;
                 let c = crate::compress::compress(params.algorithm, &archive, params.level)
                     .with_context(|| format!("compress the {} layer", self.name))?;
-                (c, archive.len() as u64)
+                Ok((c, archive.len() as u64))
             }
-        };
+        }
+    }
+
+    /// Builds the layer, or takes it from the cache under `key` (normally
+    /// `self.key(params)`), and returns its record, recorded.
+    pub fn build(
+        &self,
+        store: &Store,
+        params: &Params,
+        key: &str,
+        extra: Vec<String>,
+    ) -> Result<Built> {
+        let built = self.make(store, params, key, extra)?;
+        record(store, &[(key, &built)])?;
+        Ok(built)
+    }
+
+    /// [`Layer::build`] without recording it: the caller records its
+    /// layers together ([`record`], one sync for all).
+    pub fn make(
+        &self,
+        store: &Store,
+        params: &Params,
+        key: &str,
+        extra: Vec<String>,
+    ) -> Result<Built> {
+        if let Some(b) = cached(store, key) {
+            return Ok(b);
+        }
+        let (compressed, uncompressed_size) = self.compressed(store, params)?;
         let (blake3, sha256) =
             rayon::join(|| store.put_bytes(&compressed), || sha256_hex(&compressed));
         let built = Built {
@@ -355,6 +356,17 @@ impl Write for Counted<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
     }
+}
+
+/// Makes the store durable (one sync), then records the layers built
+/// (not those from the cache) under their keys: a record must never
+/// outlive the objects it names.
+pub fn record(store: &Store, layers: &[(&str, &Built)]) -> Result<()> {
+    store.sync()?;
+    for (key, b) in layers.iter().filter(|(_, b)| !b.from_cache) {
+        store.put_layer(key, *b)?;
+    }
+    Ok(())
 }
 
 /// A cached layer record whose object is still in the store.
