@@ -519,13 +519,15 @@ mod tests {
         };
         let mut argv = b.create_argv(&crate::Spec::new(src, vec![PathBuf::from(".")], vec![]));
         argv.splice(2..2, extra.iter().map(|s| s.to_string()));
-        let out = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .output()
-            .unwrap();
+        stdout_of(std::process::Command::new(&argv[0]).args(&argv[1..]))
+    }
+
+    /// What a tar run that must succeed wrote.
+    fn stdout_of(c: &mut std::process::Command) -> Vec<u8> {
+        let out = c.output().unwrap();
         assert!(
             out.status.success(),
-            "{}",
+            "{c:?}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
         out.stdout
@@ -542,24 +544,18 @@ mod tests {
     /// The archive `tar --format=gnu` makes of `src` without xattrs (with
     /// them GNU tar writes PAX headers, and so PAX sparse members).
     fn old_gnu_tar(src: &Path) -> Vec<u8> {
-        let out = std::process::Command::new("tar")
-            .args([
-                "--create",
-                "--sparse",
-                "--format=gnu",
-                "--numeric-owner",
-                "--file=-",
-            ])
-            .arg(format!("--directory={}", src.display()))
-            .arg(".")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
+        stdout_of(
+            std::process::Command::new("tar")
+                .args([
+                    "--create",
+                    "--sparse",
+                    "--format=gnu",
+                    "--numeric-owner",
+                    "--file=-",
+                ])
+                .arg(format!("--directory={}", src.display()))
+                .arg("."),
+        )
     }
 
     fn same_as_the_files(d: &Path, tar: &[u8]) {

@@ -82,21 +82,17 @@ fn a_stream_the_parser_cannot_read_falls_back_to_reading_the_files() {
     // restored d/a differs from the manifest.
     let src = d.path().join("src");
     fs::write(src.join("d/a"), vec![8u8; 100_000]).unwrap();
-    let mut argv: Vec<String> = [
-        "tar",
-        "--create",
-        "--sparse",
-        "--sparse-version=0.1",
-        "--format=posix",
-        "--numeric-owner",
-        "--file=-",
-    ]
-    .map(String::from)
-    .to_vec();
-    argv.push(format!("--directory={}", src.display()));
-    argv.push(".".into());
-    let out = std::process::Command::new(&argv[0])
-        .args(&argv[1..])
+    let out = std::process::Command::new("tar")
+        .args([
+            "--create",
+            "--sparse",
+            "--sparse-version=0.1",
+            "--format=posix",
+            "--numeric-owner",
+            "--file=-",
+        ])
+        .arg(format!("--directory={}", src.display()))
+        .arg(".")
         .output()
         .unwrap();
     assert!(out.status.success());

@@ -407,13 +407,12 @@ pub fn modinfo(path: &Path, elf: &[u8]) -> Result<Vec<(String, String)>, Error> 
     })
 }
 
-/// [`modinfo`] of the module file at `path`. An uncompressed module is
-/// read by byte ranges only (its ELF header, section headers, their names
-/// and `.modinfo`: a few KiB of a file of up to MiBs); a compressed one is
-/// decompressed whole.
+/// [`modinfo`] of the module file at `path`. A plain `.ko` is read by
+/// byte ranges only (its ELF header, section headers, their names and
+/// `.modinfo`: a few KiB of a file of up to MiBs); anything else goes
+/// through [`read_module`], which knows the compressions.
 pub fn modinfo_file(path: &Path) -> Result<Vec<(String, String)>, Error> {
-    let name = path.to_string_lossy();
-    if [".xz", ".zst", ".gz"].iter().any(|x| name.ends_with(x)) {
+    if path.extension().is_none_or(|x| x != "ko") {
         return modinfo(path, &read_module(path)?);
     }
     use std::os::unix::fs::FileExt;
@@ -673,6 +672,15 @@ mod tests {
         assert!(seen > 50, "only {seen} modules");
         let t = tempfile::tempdir().unwrap();
         let data = fs::read(debian_kernel().join("kernel/drivers/md/dm-mod.ko")).unwrap();
+        // A compressed module is read whole, through read_module.
+        let zst = t.path().join("dm-mod.ko.zst");
+        fs::write(&zst, zstd::encode_all(&data[..], 3).unwrap()).unwrap();
+        assert_eq!(
+            modinfo_file(&zst).unwrap(),
+            modinfo(&zst, &data).unwrap(),
+            "{}",
+            zst.display()
+        );
         let cut = t.path().join("cut.ko");
         fs::write(&cut, &data[..data.len() - 4096]).unwrap();
         let whole = modinfo(&cut, &fs::read(&cut).unwrap());
