@@ -197,25 +197,15 @@ impl Hasher<'_> {
         })
     }
 
-    /// In a pool of more threads than cores: on a cold build most of the
-    /// time is spent waiting for the disk, which serves several reads at
-    /// once far faster than one after the other.
+    /// In the I/O pool ([`io_pool`]).
     fn entries(&self, items: Vec<(PathBuf, String)>) -> Result<Vec<Entry>> {
-        static IO: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
-        let pool = IO.get_or_init(|| {
-            let n = std::thread::available_parallelism().map_or(1, |n| n.get());
-            rayon::ThreadPoolBuilder::new()
-                .num_threads((4 * n).clamp(8, 32))
-                .build()
-                .ok()
-        });
         let run = || {
             items
                 .into_par_iter()
                 .map(|(host, dest)| self.entry(&host, dest))
                 .collect()
         };
-        match pool {
+        match io_pool() {
             Some(p) => p.install(run),
             None => run(),
         }
@@ -233,6 +223,48 @@ impl Hasher<'_> {
             gid: 0,
             source: None,
         })
+    }
+}
+
+/// A pool of more threads than cores for reading host files: on a cold
+/// build most of the time is spent waiting for the disk, which serves
+/// several reads at once far faster than one after the other.
+fn io_pool() -> Option<&'static rayon::ThreadPool> {
+    static IO: std::sync::OnceLock<Option<rayon::ThreadPool>> = std::sync::OnceLock::new();
+    IO.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads((4 * n).clamp(8, 32))
+            .build()
+            .ok()
+    })
+    .as_ref()
+}
+
+/// Asks the kernel to start reading `paths` (posix_fadvise WILLNEED) on
+/// the I/O pool, without waiting for it. The closure resolver reads the
+/// headers of one file after the other: on a cold build it then finds
+/// them in the page cache instead of waiting for the disk once per file,
+/// and hashing finds the files read. Only a hint: errors change nothing.
+fn prefetch(paths: Vec<PathBuf>) {
+    let Some(pool) = io_pool() else { return };
+    for chunk in paths.chunks(16) {
+        let chunk = chunk.to_vec();
+        pool.spawn(move || {
+            for p in chunk {
+                if let Ok(f) = fs::File::open(&p) {
+                    // SAFETY: a valid open descriptor; no memory is passed.
+                    unsafe {
+                        libc::posix_fadvise(
+                            std::os::fd::AsRawFd::as_raw_fd(&f),
+                            0,
+                            0,
+                            libc::POSIX_FADV_WILLNEED,
+                        );
+                    }
+                }
+            }
+        });
     }
 }
 
@@ -480,6 +512,7 @@ fn base_layer(
         optional: false,
     });
     progress.stage(&format!("resolving the closure of {} files", wants.len()));
+    prefetch(wants.iter().map(|w| w.path.clone()).collect());
     let resolver = Resolver::new(Path::new("/"))?;
     let closure = resolver.resolve(&wants)?;
     for w in &closure.warnings {
@@ -598,89 +631,98 @@ fn modules_layer(
     }
     let dest_root = image_modules_dir(&kernel.version);
     progress.stage(&format!("hashing {} kernel modules", sel.modules.len()));
-    let mut items: Vec<(PathBuf, String)> = sel
-        .modules
+    // Relative to the module directory: the modules and depmod's inputs.
+    let mut rels: Vec<&str> = sel.modules.iter().map(|n| tree.paths[n].as_str()).collect();
+    rels.extend(
+        MODULE_INDEX_INPUTS
+            .iter()
+            .filter(|f| kernel.modules_dir.join(f).exists()),
+    );
+    let items: Vec<(PathBuf, String)> = rels
         .iter()
-        .map(|n| {
-            let rel = &tree.paths[n];
-            (kernel.modules_dir.join(rel), format!("{dest_root}/{rel}"))
-        })
+        .map(|rel| (kernel.modules_dir.join(rel), format!("{dest_root}/{rel}")))
         .collect();
-    for f in MODULE_INDEX_INPUTS {
-        let p = kernel.modules_dir.join(f);
-        if p.exists() {
-            items.push((p, format!("{dest_root}/{f}")));
+    // The firmware the modules ask for, and depmod's index files; only on
+    // a cache miss: a warm build neither parses modules nor runs depmod.
+    // depmod is one process on one core: the parse goes beside it.
+    let index = || -> Result<(Vec<String>, Vec<Entry>)> {
+        let (firmware, indexes) = rayon::join(
+            || {
+                sel.modules
+                    .par_iter()
+                    .map(|n| {
+                        let path = kernel.modules_dir.join(&tree.paths[n]);
+                        Ok(kmod::firmware_of(&kmod::modinfo_file(&path)?))
+                    })
+                    .collect::<Result<Vec<Vec<String>>>>()
+            },
+            || depmod(h, kernel, &rels, &dest_root),
+        );
+        let mut firmware: Vec<String> = firmware?.into_iter().flatten().collect();
+        firmware.sort();
+        firmware.dedup();
+        Ok((firmware, indexes?))
+    };
+    // Modules the stat cache has never seen mean a layer that is most
+    // likely not cached (a cold store, a new kernel): then both start now,
+    // from the host's files, beside the hashing instead of after it.
+    let likely_cold = items.iter().any(|(p, _)| !h.cache.knows(p));
+    std::thread::scope(|s| {
+        let early = likely_cold.then(|| s.spawn(index));
+        let mut layer = Layer::new("modules");
+        for e in h.entries(items)? {
+            layer.insert(e);
         }
-    }
-    let mut layer = Layer::new("modules");
-    for e in h.entries(items)? {
-        layer.insert(e);
-    }
-    let key = layer.key(params);
-    if let Some(built) = layer::cached(h.store, &key) {
-        return Ok(ModulesOut {
+        let key = layer.key(params);
+        if let Some(built) = layer::cached(h.store, &key) {
+            // Started for nothing: its result, even an error, is not used.
+            drop(early.map(|t| t.join()));
+            return Ok(ModulesOut {
+                layer,
+                key,
+                firmware: built.extra,
+                names: sel.modules.clone(),
+            });
+        }
+        progress.stage(&format!(
+            "reading {} modules and running depmod",
+            sel.modules.len()
+        ));
+        let (firmware, indexes) = match early {
+            Some(t) => joined(t)?,
+            None => index()?,
+        };
+        for e in indexes {
+            layer.insert(e);
+        }
+        layer.add_parents();
+        Ok(ModulesOut {
             layer,
             key,
-            firmware: built.extra,
-            names: sel.modules,
-        });
-    }
-
-    progress.stage(&format!(
-        "reading {} modules and running depmod",
-        sel.modules.len()
-    ));
-    // Only on a cache miss: a warm build neither parses modules nor runs
-    // depmod. depmod is one process on one core: the parse goes beside it.
-    let (firmware, indexes) = rayon::join(
-        || {
-            sel.modules
-                .par_iter()
-                .map(|n| {
-                    let path = kernel.modules_dir.join(&tree.paths[n]);
-                    Ok(kmod::firmware_of(&kmod::modinfo_file(&path)?))
-                })
-                .collect::<Result<Vec<Vec<String>>>>()
-        },
-        || depmod(h, kernel, &layer, &dest_root),
-    );
-    let mut firmware: Vec<String> = firmware?.into_iter().flatten().collect();
-    firmware.sort();
-    firmware.dedup();
-    for e in indexes? {
-        layer.insert(e);
-    }
-    layer.add_parents();
-    Ok(ModulesOut {
-        layer,
-        key,
-        firmware,
-        names: sel.modules,
+            firmware,
+            names: sel.modules.clone(),
+        })
     })
 }
 
-/// Runs depmod over the chosen modules (hardlinked from the store into a
-/// scratch tree) and returns the index files it made, so that modprobe in
-/// the rescue system knows exactly the modules that are there.
-fn depmod(h: &Hasher, kernel: &Kernel, layer: &Layer, dest_root: &str) -> Result<Vec<Entry>> {
+/// Runs depmod over the chosen modules (`rels`, relative to the kernel's
+/// module directory) and returns the index files it made, so that modprobe
+/// in the rescue system knows exactly the modules that are there. depmod
+/// reads them through a scratch tree of links to the host's files (it
+/// follows links), so it needs nothing from the store and can run while
+/// the modules are being hashed.
+fn depmod(h: &Hasher, kernel: &Kernel, rels: &[&str], dest_root: &str) -> Result<Vec<Entry>> {
     let scratch = tempfile::Builder::new()
         .prefix("depmod.")
         .tempdir_in(h.store.root().join("tmp"))
         .context("create a scratch directory for depmod")?;
     let tree = scratch.path().join("lib/modules").join(&kernel.version);
-    for e in layer.entries.values() {
-        if let Kind::File { blake3, .. } = &e.kind {
-            let rel = e
-                .path
-                .strip_prefix(dest_root)
-                .unwrap_or(&e.path)
-                .trim_start_matches('/');
-            let dest = tree.join(rel);
-            fs::create_dir_all(dest.parent().unwrap())?;
-            fs::hard_link(h.store.object_path(blake3), &dest)
-                .or_else(|_| fs::copy(h.store.object_path(blake3), &dest).map(|_| ()))
-                .with_context(|| format!("stage {}", dest.display()))?;
-        }
+    for rel in rels {
+        let dest = tree.join(rel);
+        fs::create_dir_all(dest.parent().unwrap())
+            .with_context(|| format!("create {}", dest.parent().unwrap().display()))?;
+        std::os::unix::fs::symlink(kernel.modules_dir.join(rel), &dest)
+            .with_context(|| format!("stage {}", dest.display()))?;
     }
     use rear_exec::Exec;
     rear_exec::System
@@ -954,10 +996,10 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
     let (initrd_art, mut initrd) = match store.get_layer::<manifest::Artefact>(&initrd_key)? {
         Some(a) => (a, None),
         None => {
-            let data = concatenate(store, &layers)?;
-            let a = artefact("initrd.img", &data);
+            let parts = layer_bytes(store, &layers)?;
+            let a = artefact_of("initrd.img", &slices(&parts));
             store.put_layer(&initrd_key, &a)?;
-            (a, Some(data))
+            (a, Some(parts))
         }
     };
     let mut manifest = Manifest {
@@ -1030,11 +1072,11 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         },
         || -> Result<()> {
             if !holds(&paths[1], &initrd_art) {
-                let data = match initrd.take() {
-                    Some(d) => d,
-                    None => concatenate(store, &layers)?,
+                let parts = match initrd.take() {
+                    Some(p) => p,
+                    None => layer_bytes(store, &layers)?,
                 };
-                rear_store::write_file_atomic(&paths[1], &data, 0o600)?;
+                rear_store::write_file_atomic_parts(&paths[1], &slices(&parts), 0o600)?;
             }
             Ok(())
         },
@@ -1109,33 +1151,50 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
 }
 
 pub fn artefact(name: &str, data: &[u8]) -> manifest::Artefact {
+    artefact_of(name, &[data])
+}
+
+/// The artefact that is the concatenation of `parts`, hashed piece by
+/// piece: the initrd is its layers one after the other, and is never
+/// copied into one buffer.
+fn artefact_of(name: &str, parts: &[&[u8]]) -> manifest::Artefact {
+    use sha2::Digest;
     let (sha256, blake3) = rayon::join(
-        || layer::sha256_hex(data),
         || {
-            blake3::Hasher::new()
-                .update_rayon(data)
-                .finalize()
-                .to_hex()
-                .to_string()
+            let mut h = sha2::Sha256::new();
+            parts.iter().for_each(|p| h.update(p));
+            hex::encode(h.finalize())
+        },
+        || {
+            let mut h = blake3::Hasher::new();
+            parts.iter().for_each(|p| {
+                h.update_rayon(p);
+            });
+            h.finalize().to_hex().to_string()
         },
     );
     manifest::Artefact {
         name: name.into(),
-        size: data.len() as u64,
+        size: parts.iter().map(|p| p.len() as u64).sum(),
         sha256,
         blake3,
     }
 }
 
-fn concatenate(store: &Store, layers: &[Built]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(layers.iter().map(|l| l.size as usize).sum());
-    for l in layers {
-        match &l.data {
-            Some(d) => out.extend_from_slice(&d.0),
-            None => out.extend_from_slice(&store.read(&l.blake3)?),
-        }
-    }
-    Ok(out)
+/// The layers' compressed bytes, in order: those built by this run from
+/// memory, cached ones from the store (checked as they are read).
+fn layer_bytes(store: &Store, layers: &[Built]) -> Result<Vec<std::sync::Arc<Vec<u8>>>> {
+    layers
+        .iter()
+        .map(|l| match &l.data {
+            Some(d) => Ok(d.0.clone()),
+            None => Ok(std::sync::Arc::new(store.read(&l.blake3)?)),
+        })
+        .collect()
+}
+
+fn slices(parts: &[std::sync::Arc<Vec<u8>>]) -> Vec<&[u8]> {
+    parts.iter().map(|p| p.as_slice()).collect()
 }
 
 /// True when `path` is private and holds exactly the artefact's bytes.

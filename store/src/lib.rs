@@ -83,6 +83,22 @@ fn hash_data(data: &[u8]) -> Hash {
     }
 }
 
+/// Host files are read this much at a time ([`Store::put_file`]).
+const PIECE: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's read buffer, kept: a fresh one per file would have
+    /// the kernel hand out and clear new pages for every file read.
+    static PIECE_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn changed(path: &Path) -> Error {
+    Error::Invalid {
+        path: path.to_path_buf(),
+        msg: "file changed while the image was being built; run again".into(),
+    }
+}
+
 pub fn hash_bytes(data: &[u8]) -> Hash {
     blake3::hash(data).to_hex().to_string()
 }
@@ -111,6 +127,9 @@ pub fn hash_file(path: &Path) -> Result<Hash> {
 pub struct Store {
     root: PathBuf,
     tmp_seq: AtomicU64,
+    /// Objects this process wrote from bytes it hashed itself: reading
+    /// them back need not hash them again ([`Store::copy_object`]).
+    written: std::sync::Mutex<std::collections::HashSet<Hash>>,
 }
 
 /// Result of `Store::verify`.
@@ -150,6 +169,7 @@ impl Store {
         Ok(Store {
             root: root.to_path_buf(),
             tmp_seq: AtomicU64::new(0),
+            written: Default::default(),
         })
     }
 
@@ -183,7 +203,7 @@ impl Store {
     /// Writes `data` to `dest` atomically: temp file in the store, fsync, rename.
     fn write_atomic(&self, dest: &Path, data: &[u8], mode: u32) -> Result<()> {
         let tmp = self.tmp_path();
-        write_file_atomic_via(&tmp, dest, data, mode)
+        write_file_atomic_via(&tmp, dest, &[data], mode)
     }
 
     /// True when the object exists with the expected size: an object cut
@@ -211,7 +231,16 @@ impl Store {
         let dest = self.object_path(hash);
         let dir = dest.parent().unwrap();
         fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-        write_via(&self.tmp_path(), &dest, data, OBJECT_MODE, false)
+        write_via(&self.tmp_path(), &dest, &[data], OBJECT_MODE, false)?;
+        self.wrote(hash);
+        Ok(())
+    }
+
+    fn wrote(&self, hash: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash.to_string());
     }
 
     /// Stores bytes, returning their hash. Existing objects are not rewritten.
@@ -232,19 +261,73 @@ impl Store {
                 return Ok(hash);
             }
         }
-        let data = fs::read(path).map_err(io_err("read", path))?;
-        if data.len() as u64 != meta.len() {
-            return Err(Error::Invalid {
-                path: path.to_path_buf(),
-                msg: "file changed while the image was being built; run again".into(),
-            });
-        }
-        let hash = hash_data(&data);
-        if !self.has_sized(&hash, meta.len()) {
-            self.write_object(&hash, &data)?;
-        }
+        let mut f = File::open(path).map_err(io_err("open", path))?;
+        let hash = if meta.len() <= PIECE as u64 {
+            PIECE_BUF.with_borrow_mut(|buf| -> Result<Hash> {
+                buf.clear();
+                buf.reserve(meta.len() as usize + 1);
+                (&mut f)
+                    .take(PIECE as u64 + 1)
+                    .read_to_end(buf)
+                    .map_err(io_err("read", path))?;
+                if buf.len() as u64 != meta.len() {
+                    return Err(changed(path));
+                }
+                let hash = hash_bytes(buf);
+                if !self.has_sized(&hash, meta.len()) {
+                    self.write_object(&hash, buf)?;
+                }
+                Ok(hash)
+            })?
+        } else {
+            self.put_stream(path, &mut f, meta.len())?
+        };
         cache.insert(path, meta, &hash);
         Ok(hash)
+    }
+
+    /// A large file copied into the store as it is hashed, a piece at a
+    /// time: no buffer the size of the file (a cold build takes hundreds
+    /// of MiB in). The copy is dropped when the object is there already.
+    fn put_stream(&self, path: &Path, f: &mut File, size: u64) -> Result<Hash> {
+        let tmp = self.tmp_path();
+        let mut out = create_tmp(&tmp, OBJECT_MODE)?;
+        let mut hasher = blake3::Hasher::new();
+        let copied = PIECE_BUF.with_borrow_mut(|buf| -> Result<u64> {
+            buf.resize(PIECE, 0);
+            let mut n = 0u64;
+            loop {
+                let k = match f.read(buf) {
+                    Ok(0) => return Ok(n),
+                    Ok(k) => k,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io_err("read", path)(e)),
+                };
+                hasher.update(&buf[..k]);
+                out.write_all(&buf[..k]).map_err(io_err("write", &tmp))?;
+                n += k as u64;
+            }
+        });
+        let hash = hasher.finalize().to_hex().to_string();
+        match copied {
+            Ok(n) if n == size && !self.has_sized(&hash, size) => {
+                let dest = self.object_path(&hash);
+                let dir = dest.parent().unwrap();
+                fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+                finish_tmp(out, &tmp, &dest, OBJECT_MODE, false)?;
+                self.wrote(&hash);
+                Ok(hash)
+            }
+            other => {
+                drop(out);
+                let _ = fs::remove_file(&tmp);
+                match other {
+                    Ok(n) if n == size => Ok(hash),
+                    Ok(_) => Err(changed(path)),
+                    Err(e) => Err(e),
+                }
+            }
+        }
     }
 
     /// Makes every object written so far durable (syncfs on the store).
@@ -269,11 +352,17 @@ impl Store {
 
     /// [`Store::read`] into `to`, `buf` at a time: no buffer the size of
     /// the object (archives of hundreds of MiB are made of these). The
-    /// bytes are hashed as they go by; on a mismatch `to` has had them,
-    /// and the error says the result must not be used.
+    /// bytes are hashed as they go by, unless this process wrote the
+    /// object from bytes it hashed; on a mismatch `to` has had them, and
+    /// the error says the result must not be used.
     pub fn copy_object(&self, hash: &str, to: &mut dyn Write, buf: &mut [u8]) -> Result<u64> {
         let p = self.checked_object_path(hash)?;
         let mut f = File::open(&p).map_err(io_err("open store object", &p))?;
+        let check = !self
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(hash);
         let mut hasher = blake3::Hasher::new();
         let mut n = 0u64;
         loop {
@@ -283,12 +372,16 @@ impl Store {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(io_err("read store object", &p)(e)),
             };
-            hasher.update(&buf[..k]);
+            if check {
+                hasher.update(&buf[..k]);
+            }
             to.write_all(&buf[..k])
                 .map_err(io_err("copy store object", &p))?;
             n += k as u64;
         }
-        check_object(p, hash, hasher.finalize().to_hex().as_str())?;
+        if check {
+            check_object(p, hash, hasher.finalize().to_hex().as_str())?;
+        }
         Ok(n)
     }
 
@@ -419,22 +512,35 @@ impl Store {
     }
 }
 
-/// Writes `data` to `tmp`, fsyncs it, renames it to `dest` and fsyncs the
-/// directory, so `dest` holds either the old or the whole new content.
-pub fn write_file_atomic_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_via(tmp, dest, data, mode, true)
+/// Writes `parts` one after the other to `tmp`, fsyncs it, renames it to
+/// `dest` and fsyncs the directory, so `dest` holds either the old or the
+/// whole new content.
+fn write_file_atomic_via(tmp: &Path, dest: &Path, parts: &[&[u8]], mode: u32) -> Result<()> {
+    write_via(tmp, dest, parts, mode, true)
 }
 
 /// Writes `tmp`, renames it to `dest`; `durable` adds the fsyncs (store
 /// objects leave them to one `Store::sync` per build).
-fn write_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
-    let mut f = fs::OpenOptions::new()
+fn write_via(tmp: &Path, dest: &Path, parts: &[&[u8]], mode: u32, durable: bool) -> Result<()> {
+    let mut f = create_tmp(tmp, mode)?;
+    for data in parts {
+        f.write_all(data).map_err(io_err("write", tmp))?;
+    }
+    finish_tmp(f, tmp, dest, mode, durable)
+}
+
+/// The new file `tmp`, for [`finish_tmp`] to put in place.
+fn create_tmp(tmp: &Path, mode: u32) -> Result<File> {
+    fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(mode)
         .open(tmp)
-        .map_err(io_err("create", tmp))?;
-    f.write_all(data).map_err(io_err("write", tmp))?;
+        .map_err(io_err("create", tmp))
+}
+
+/// Renames `tmp`, written through `f`, to `dest`; see [`write_via`].
+fn finish_tmp(f: File, tmp: &Path, dest: &Path, mode: u32, durable: bool) -> Result<()> {
     if !durable {
         // Writeback starts now, not when the kernel gets to it: the
         // syncfs before a record names this object (`Store::sync`) then
@@ -473,6 +579,11 @@ fn write_via(tmp: &Path, dest: &Path, data: &[u8], mode: u32, durable: bool) -> 
 
 /// Atomic write next to `dest` (temp file in the same directory).
 pub fn write_file_atomic(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_file_atomic_parts(dest, &[data], mode)
+}
+
+/// [`write_file_atomic`] of the concatenation of `parts`, without making it.
+pub fn write_file_atomic_parts(dest: &Path, parts: &[&[u8]], mode: u32) -> Result<()> {
     let name = dest
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
@@ -494,7 +605,7 @@ pub fn write_file_atomic(dest: &Path, data: &[u8], mode: u32) -> Result<()> {
     }
     let tmp = dest.with_file_name(format!("{prefix}{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
-    write_file_atomic_via(&tmp, dest, data, mode)
+    write_file_atomic_via(&tmp, dest, parts, mode)
 }
 
 #[cfg(test)]
@@ -564,6 +675,45 @@ mod tests {
     }
 
     #[test]
+    fn a_large_file_is_streamed_into_the_store_whole_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s")).unwrap();
+        let f = dir.path().join("big");
+        // Over several pieces, and not a multiple of one.
+        let data: Vec<u8> = (0..3 * PIECE as u32 + 17)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        fs::write(&f, &data).unwrap();
+        let meta = fs::metadata(&f).unwrap();
+        let tmp_left = || fs::read_dir(dir.path().join("s/tmp")).unwrap().count();
+        let h = store
+            .put_file(&f, &meta, &StatCache::load(&dir.path().join("c1")))
+            .unwrap();
+        assert_eq!(h, hash_bytes(&data));
+        assert_eq!(fs::read(store.object_path(&h)).unwrap(), data);
+        assert_eq!(
+            fs::metadata(store.object_path(&h))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o7777,
+            OBJECT_MODE
+        );
+        // Again without the stat cache: the same object, its copy dropped.
+        let again = store
+            .put_file(&f, &meta, &StatCache::load(&dir.path().join("c2")))
+            .unwrap();
+        assert_eq!((again, tmp_left()), (h, 0));
+        // Grown since it was looked at: refused, nothing left behind.
+        fs::write(&f, [&data[..], b"more"].concat()).unwrap();
+        let err = store
+            .put_file(&f, &meta, &StatCache::load(&dir.path().join("c3")))
+            .unwrap_err();
+        assert!(err.to_string().contains("changed while"), "{err}");
+        assert_eq!(tmp_left(), 0);
+    }
+
+    #[test]
     fn gc_keeps_referenced_objects_and_their_layers() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -615,8 +765,10 @@ mod tests {
             err.contains("corrupt store object") && err.contains(&p.display().to_string()),
             "{err}"
         );
-        // Nor when it is copied into an archive a piece at a time.
-        let err = store
+        // Nor when a later run copies it into an archive a piece at a time
+        // (the run that wrote an object trusts the bytes it hashed).
+        let later = Store::open(d.path()).unwrap();
+        let err = later
             .copy_object(&hash, &mut Vec::new(), &mut [0u8; 7])
             .unwrap_err()
             .to_string();

@@ -64,6 +64,15 @@ impl StatCache {
         }
     }
 
+    /// True when the cache has ever seen `path` (whatever its stat now):
+    /// a build that finds paths it has not seen is likely a cold one.
+    pub fn knows(&self, path: &Path) -> bool {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(path)
+    }
+
     /// The cached hash of `path` if its stat is unchanged.
     pub fn lookup(&self, path: &Path, meta: &fs::Metadata) -> Option<Hash> {
         use std::sync::atomic::Ordering::Relaxed;
