@@ -642,9 +642,9 @@ fn modules_layer(
         .iter()
         .map(|rel| (kernel.modules_dir.join(rel), format!("{dest_root}/{rel}")))
         .collect();
-    // The firmware the modules ask for, and depmod's index files; only on
-    // a cache miss: a warm build neither parses modules nor runs depmod.
-    // depmod is one process on one core: the parse goes beside it.
+    // The firmware the modules ask for, and depmod's index files: wanted
+    // on a cache miss only; a warm build neither parses modules nor runs
+    // depmod. depmod is one process on one core: the parse goes beside it.
     let index = || -> Result<(Vec<String>, Vec<Entry>)> {
         let (firmware, indexes) = rayon::join(
             || {
@@ -993,15 +993,47 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
         "initrd-{}",
         rear_store::hash_bytes(joined.join(",").as_bytes())
     );
-    let (initrd_art, mut initrd) = match store.get_layer::<manifest::Artefact>(&initrd_key)? {
-        Some(a) => (a, None),
-        None => {
-            let parts = layer_bytes(store, &layers)?;
-            let a = artefact_of("initrd.img", &slices(&parts));
-            store.put_layer(&initrd_key, &a)?;
-            (a, Some(parts))
-        }
-    };
+    let mut paths = vec![
+        opts.output.join("vmlinuz"),
+        opts.output.join("initrd.img"),
+        opts.output.join("manifest.json"),
+    ];
+    // Artefacts are 0600: an initrd may carry keys and configuration.
+    // Files that already hold the right bytes are left alone. Side by
+    // side, as each waits for its fsync; a new initrd is hashed as it is
+    // written.
+    let cached_initrd = store.get_layer::<manifest::Artefact>(&initrd_key)?;
+    let (k, i) = rayon::join(
+        || -> Result<()> {
+            if !holds(&paths[0], &kernel_art) {
+                rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
+            }
+            Ok(())
+        },
+        || -> Result<manifest::Artefact> {
+            let write =
+                |parts: &[&[u8]]| rear_store::write_file_atomic_parts(&paths[1], parts, 0o600);
+            match cached_initrd {
+                Some(a) => {
+                    if !holds(&paths[1], &a) {
+                        write(&slices(&layer_bytes(store, &layers)?))?;
+                    }
+                    Ok(a)
+                }
+                None => {
+                    let parts = layer_bytes(store, &layers)?;
+                    let parts = slices(&parts);
+                    let (a, w) =
+                        rayon::join(|| artefact_of("initrd.img", &parts), || write(&parts));
+                    w?;
+                    store.put_layer(&initrd_key, &a)?;
+                    Ok(a)
+                }
+            }
+        },
+    );
+    k?;
+    let initrd_art = i?;
     let mut manifest = Manifest {
         schema: manifest::SCHEMA,
         tool: manifest::Tool {
@@ -1055,34 +1087,6 @@ pub fn build(store: &Store, opts: &Options, progress: &mut dyn Progress) -> Resu
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
     );
-    let mut paths = vec![
-        opts.output.join("vmlinuz"),
-        opts.output.join("initrd.img"),
-        opts.output.join("manifest.json"),
-    ];
-    // Artefacts are 0600: an initrd may carry keys and configuration.
-    // Files that already hold the right bytes are left alone.
-    // Side by side: each waits for its fsync.
-    let (k, i) = rayon::join(
-        || -> Result<()> {
-            if !holds(&paths[0], &kernel_art) {
-                rear_store::write_file_atomic(&paths[0], &vmlinuz, 0o600)?;
-            }
-            Ok(())
-        },
-        || -> Result<()> {
-            if !holds(&paths[1], &initrd_art) {
-                let parts = match initrd.take() {
-                    Some(p) => p,
-                    None => layer_bytes(store, &layers)?,
-                };
-                rear_store::write_file_atomic_parts(&paths[1], &slices(&parts), 0o600)?;
-            }
-            Ok(())
-        },
-    );
-    k?;
-    i?;
     let mut media_notes = Vec::new();
     let (kernel_path, initrd_path) = (paths[0].clone(), paths[1].clone());
     let input = crate::media::Input {
