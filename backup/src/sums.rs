@@ -183,27 +183,30 @@ fn hash_file(p: &Path) -> Result<(String, bool)> {
     thread_local! {
         // One buffer per thread, reused: a new zeroed 4 MiB for each of
         // tens of thousands of small files was most of a verify's time.
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 4 << 20]);
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let f = fs::File::open(p).with_context(|| format!("open {}", p.display()))?;
     let holes = has_holes(&f);
     let mut h = blake3::Hasher::new();
-    let read = |h: &mut blake3::Hasher, from: u64, to: u64| -> Result<()> {
-        BUF.with_borrow_mut(|buf| {
-            let mut at = from;
-            while at < to {
-                let want = buf.len().min((to - at) as usize);
-                let n = read_full_at(&f, &mut buf[..want], at)
-                    .with_context(|| format!("read {}", p.display()))?;
-                // Whole buffers: blake3 spreads a large update over the cores.
-                h.update_rayon(&buf[..n]);
-                if n < want {
-                    break;
-                }
-                at += n as u64;
+    // Taken out of the thread's slot while in use, not borrowed: while
+    // update_rayon waits for its other half, this thread may run another
+    // file's hash_file (rayon steals work), which then makes its own.
+    let mut buf = BUF.take();
+    buf.resize(4 << 20, 0);
+    let mut read = |h: &mut blake3::Hasher, from: u64, to: u64| -> Result<()> {
+        let mut at = from;
+        while at < to {
+            let want = buf.len().min((to - at) as usize);
+            let n = read_full_at(&f, &mut buf[..want], at)
+                .with_context(|| format!("read {}", p.display()))?;
+            // Whole buffers: blake3 spreads a large update over the cores.
+            h.update_rayon(&buf[..n]);
+            if n < want {
+                break;
             }
-            Ok(())
-        })
+            at += n as u64;
+        }
+        Ok(())
     };
     let len = f
         .metadata()
@@ -224,6 +227,7 @@ fn hash_file(p: &Path) -> Result<(String, bool)> {
         }
         zeros(&mut h, len - at, &ZEROS);
     }
+    BUF.set(buf);
     Ok((h.finalize().to_hex().to_string(), holes))
 }
 
@@ -763,6 +767,36 @@ fn check(root: &Path, want: &Entry, streamed: Option<&(String, u64)>) -> Checked
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn files_hashed_side_by_side_while_blake3_splits_its_work() {
+        // update_rayon hands half its work to another thread and, while it
+        // waits, its own thread may start hashing another file: each call
+        // must then have a buffer of its own (it once panicked, "RefCell
+        // already borrowed", about one verify run in ten in the tests).
+        use rayon::prelude::*;
+        let d = tempfile::tempdir().unwrap();
+        let files: Vec<(PathBuf, String)> = (0..48u8)
+            .map(|i| {
+                // 64 KiB to 6 MiB: big ones split, small ones are stolen.
+                let data = vec![i; (64 << 10) * (1 + (i as usize * 37) % 96)];
+                let p = d.path().join(format!("f{i}"));
+                fs::write(&p, &data).unwrap();
+                (p, blake3::hash(&data).to_hex().to_string())
+            })
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(8)
+            .build()
+            .unwrap();
+        for _ in 0..20 {
+            pool.install(|| {
+                files.par_iter().for_each(|(p, want)| {
+                    assert_eq!(&hash_file(p).unwrap().0, want, "{}", p.display());
+                })
+            });
+        }
+    }
 
     #[test]
     fn paths_that_lead_out_of_the_root_are_refused() {
