@@ -59,7 +59,6 @@ pub fn is_hash(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// `hash_bytes`, on every core for large data (the same hash).
 /// An error unless the object at `path`, stored as `want`, hashed to it.
 fn check_object(path: PathBuf, want: &str, got: &str) -> Result<()> {
     if got == want {
@@ -71,6 +70,7 @@ fn check_object(path: PathBuf, want: &str, got: &str) -> Result<()> {
     })
 }
 
+/// `hash_bytes`, on every core for large data (the same hash).
 fn hash_data(data: &[u8]) -> Hash {
     if data.len() > 4 << 20 {
         blake3::Hasher::new()
@@ -228,12 +228,18 @@ impl Store {
     /// before anything that references them (a layer record, a manifest) is
     /// written. One sync per build instead of one per file.
     fn write_object(&self, hash: &str, data: &[u8]) -> Result<()> {
-        let dest = self.object_path(hash);
-        let dir = dest.parent().unwrap();
-        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        let dest = self.object_dest(hash)?;
         write_via(&self.tmp_path(), &dest, &[data], OBJECT_MODE, false)?;
         self.wrote(hash);
         Ok(())
+    }
+
+    /// Where the object `hash` goes, its directory made.
+    fn object_dest(&self, hash: &str) -> Result<PathBuf> {
+        let dest = self.object_path(hash);
+        let dir = dest.parent().unwrap();
+        fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
+        Ok(dest)
     }
 
     fn wrote(&self, hash: &str) {
@@ -311,10 +317,7 @@ impl Store {
         let hash = hasher.finalize().to_hex().to_string();
         match copied {
             Ok(n) if n == size && !self.has_sized(&hash, size) => {
-                let dest = self.object_path(&hash);
-                let dir = dest.parent().unwrap();
-                fs::create_dir_all(dir).map_err(io_err("create directory", dir))?;
-                finish_tmp(out, &tmp, &dest, OBJECT_MODE, false)?;
+                finish_tmp(out, &tmp, &self.object_dest(&hash)?, OBJECT_MODE, false)?;
                 self.wrote(&hash);
                 Ok(hash)
             }
